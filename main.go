@@ -1,0 +1,135 @@
+// Command l2tap bridges a Linux TAP device to a static L2TPv3 Ethernet
+// pseudowire (RFC 3931, RFC 4719), so that whatever is attached to the TAP
+// sits on the peer's Layer-2 network. Its options carry the names and
+// meanings of QEMU's -netdev l2tpv3.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+const description = `l2tap creates a TAP device (or attaches to one) and carries every Ethernet
+frame on it over a static L2TPv3 pseudowire to a peer: a Linux host with
+'ip l2tp', QEMU's -netdev l2tpv3, or a router. Options use QEMU's l2tpv3 names
+and meanings; numbers take decimal or 0x-hex; switches work bare (-udp) or as
+-udp=on/off.
+
+Examples:
+   # UDP on port 1701 both ways, session 1, 32-bit cookies
+   l2tap -udp -src 192.0.2.1 -dst 192.0.2.2 -srcport 1701 -dstport 1701 \
+         -txsession 1 -txcookie 0x11223344 -rxcookie 0x55667788 -ifname vm0
+
+   # IP encapsulation (protocol 115) over IPv6 with the sequenced sublayer
+   l2tap -ipv6 -src 2001:db8::1 -dst 2001:db8::2 -txsession 7 -counter
+
+On SIGINT or SIGTERM l2tap prints its counters and removes the TAP it made.
+SIGUSR1 prints the counters without stopping.`
+
+const helpTemplate = `Usage: {{.UsageText}}
+
+{{.Usage}}.
+
+{{.Description}}
+
+Options:
+{{range .VisibleFlags}}   {{.}}
+{{end}}`
+
+func flagSpecs(o *Options) []cli.Flag {
+	o.SrcPort.max, o.DstPort.max = 65535, 65535
+	o.TxSession.max, o.RxSession.max = 0xffffffff, 0xffffffff
+	o.Offset.max = maxOffset
+	o.MTU.max = 65535
+	f := func(name, arg, usage string, v cli.Generic) cli.Flag {
+		if arg != "" {
+			usage = "`" + arg + "` " + usage
+		}
+		return &cli.GenericFlag{Name: name, Usage: usage, Value: v}
+	}
+	return []cli.Flag{
+		f("src", "ADDR", "local underlay address or name to send from (required)", &o.Src),
+		f("dst", "ADDR", "peer's underlay address or name (required); only its packets are accepted", &o.Dst),
+		f("udp", "", "UDP encapsulation (default: IP protocol 115)", &o.UDP),
+		f("srcport", "PORT", "local UDP port (with -udp)", &o.SrcPort),
+		f("dstport", "PORT", "peer's UDP port (with -udp)", &o.DstPort),
+		f("ipv6", "", "IPv6 underlay (default IPv4)", &o.IPv6),
+		f("txsession", "ID", "session ID sent to the peer, 1..0xffffffff (required)", &o.TxSession),
+		f("rxsession", "ID", "session ID expected from the peer (default: -txsession)", &o.RxSession),
+		f("txcookie", "N", "cookie sent to the peer (with -rxcookie)", &o.TxCookie),
+		f("rxcookie", "N", "cookie expected from the peer; others are dropped (with -txcookie)", &o.RxCookie),
+		f("cookie64", "", "cookies are 64 bits (default 32)", &o.Cookie64),
+		f("counter", "", "send the default sublayer with sequence numbers (ip l2tp: l2spec_type default seq both)", &o.Counter),
+		f("pincounter", "", "send the default sublayer with zeros (ip l2tp: l2spec_type default seq none); implies a sublayer", &o.PinCount),
+		f("offset", "N", "zero bytes between header and frame, as QEMU's offset (0..255; Linux ignores it)", &o.Offset),
+		f("seqcheck", "", "drop out-of-order packets (like ip l2tp seq recv); default counts and forwards them", &o.SeqCheck),
+		f("ifname", "NAME", "TAP name; %d picks a free number (default l2tap%d)", &o.IfName),
+		f("attach", "", "use the existing TAP -ifname and leave it in place on exit", &o.Attach),
+		f("mtu", "N", "TAP MTU (default: path MTU to -dst minus encapsulation)", &o.MTU),
+		f("owner", "USER", "owner of a TAP l2tap creates (name or uid)", &o.Owner),
+		f("group", "GROUP", "group of a TAP l2tap creates (name or gid)", &o.Group),
+		f("master", "BRIDGE", "enslave the TAP to this bridge", &o.Master),
+	}
+}
+
+func newApp(o *Options) *cli.App {
+	return &cli.App{
+		Name:                  "l2tap",
+		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
+		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]",
+		Description:           description,
+		HideHelpCommand:       true,
+		CustomAppHelpTemplate: helpTemplate,
+		Flags:                 flagSpecs(o),
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			msg := err.Error()
+			if strings.HasPrefix(msg, "flag provided but not defined") {
+				msg += "; see l2tap -help"
+			}
+			return usageError{errors.New(msg)}
+		},
+		Action: func(ctx *cli.Context) error {
+			if ctx.NArg() > 0 {
+				return usagef("unexpected argument %q: options start with a dash (see l2tap -help)", ctx.Args().First())
+			}
+			cfg, err := o.Config()
+			if err != nil {
+				return err
+			}
+			return Run(cfg)
+		},
+	}
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("l2tap: ")
+	cli.FlagStringer = singleDash
+	var o Options
+	if err := newApp(&o).Run(os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "l2tap: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// singleDash renders a flag for -help the way it is typed: -name VALUE.
+func singleDash(fl cli.Flag) string {
+	g, ok := fl.(*cli.GenericFlag)
+	if !ok {
+		return "-help\tshow this help"
+	}
+	arg, usage := "", g.Usage
+	if i := strings.Index(usage, "` "); strings.HasPrefix(usage, "`") && i > 0 {
+		arg, usage = " "+usage[1:i], usage[i+2:]
+	}
+	return fmt.Sprintf("-%s%s\t%s", g.Name, arg, usage)
+}

@@ -1,0 +1,328 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ipprotoL2TP is the IP protocol number of L2TPv3 over IP (RFC 3931 §4.1.1.2).
+const ipprotoL2TP = 115
+
+// Endpoint is the underlay of one pseudowire: where packets come from and go.
+type Endpoint struct {
+	UDP        bool
+	Local      netip.Addr
+	Remote     netip.Addr
+	LocalPort  uint16 // UDP only
+	RemotePort uint16 // UDP only
+}
+
+// IPOverhead is the size of the outer IP (and UDP) headers per packet.
+func (e Endpoint) IPOverhead() int {
+	n := 20
+	if e.Remote.Is6() {
+		n = 40
+	}
+	if e.UDP {
+		n += 8
+	}
+	return n
+}
+
+// Tunnel is a datagram socket carrying L2TPv3 data packets to and from one peer.
+type Tunnel struct {
+	ep     Endpoint
+	file   *os.File
+	rc     syscall.RawConn
+	peer   [unix.SizeofSockaddrInet6]byte // remote sockaddr in kernel form
+	peerLn uint32
+	raw4   bool // received packets start with an IPv4 header
+}
+
+// OpenTunnel creates a socket for ep, bound to its local address and port.
+// The socket is not connected, so packets from other sources reach Tunnel
+// and are counted as wrong-source drops rather than vanishing.
+func OpenTunnel(ep Endpoint) (*Tunnel, error) {
+	family, typ, proto := unix.AF_INET, unix.SOCK_DGRAM, 0
+	if ep.Local.Is6() {
+		family = unix.AF_INET6
+	}
+	if !ep.UDP {
+		typ, proto = unix.SOCK_RAW, ipprotoL2TP
+	}
+	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return nil, fmt.Errorf("create socket: %w", err)
+	}
+	t := &Tunnel{ep: ep, raw4: !ep.UDP && family == unix.AF_INET}
+	if err := t.setup(fd); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	t.file = os.NewFile(uintptr(fd), "l2tp")
+	if t.rc, err = t.file.SyscallConn(); err != nil {
+		t.file.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Tunnel) setup(fd int) error {
+	ep := t.ep
+	// Large buffers ride out bursts; errors only mean a smaller buffer.
+	for _, opt := range []int{unix.SO_RCVBUFFORCE, unix.SO_SNDBUFFORCE} {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 4<<20) != nil {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt-(unix.SO_RCVBUFFORCE-unix.SO_RCVBUF), 4<<20)
+		}
+	}
+	// Like Linux's l2tp (ignore_df), never set DF: an oversized frame is
+	// fragmented rather than lost.
+	if ep.Local.Is6() {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT)
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+	} else {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)
+	}
+	local := sockaddr(ep.Local, ep.LocalPort)
+	if err := unix.Bind(fd, local); err != nil {
+		return fmt.Errorf("bind %s: %w", addrPort(ep.Local, ep.LocalPort, ep.UDP), err)
+	}
+	t.peerLn = encodeSockaddr(&t.peer, ep.Remote, ep.RemotePort)
+	return nil
+}
+
+// Close stops the tunnel; blocked reads and writes return.
+func (t *Tunnel) Close() error { return t.file.Close() }
+
+func sockaddr(a netip.Addr, port uint16) unix.Sockaddr {
+	if a.Is4() {
+		return &unix.SockaddrInet4{Port: int(port), Addr: a.As4()}
+	}
+	return &unix.SockaddrInet6{Port: int(port), Addr: a.As16()}
+}
+
+func addrPort(a netip.Addr, port uint16, udp bool) string {
+	if !udp {
+		return a.String()
+	}
+	return netip.AddrPortFrom(a, port).String()
+}
+
+// encodeSockaddr writes a sockaddr_in or sockaddr_in6 into b and returns its length.
+func encodeSockaddr(b *[unix.SizeofSockaddrInet6]byte, a netip.Addr, port uint16) uint32 {
+	*b = [unix.SizeofSockaddrInet6]byte{}
+	if a.Is4() {
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(b))
+		sa.Family = unix.AF_INET
+		sa.Port = port<<8 | port>>8
+		sa.Addr = a.As4()
+		return unix.SizeofSockaddrInet4
+	}
+	sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(b))
+	sa.Family = unix.AF_INET6
+	sa.Port = port<<8 | port>>8
+	sa.Addr = a.As16()
+	return unix.SizeofSockaddrInet6
+}
+
+// fromPeer reports whether a received sockaddr is the configured peer.
+// Raw sockets report port 0, so the port is compared only for UDP.
+func (t *Tunnel) fromPeer(name *[unix.SizeofSockaddrInet6]byte) bool {
+	if t.ep.Remote.Is4() {
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(name))
+		want := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.peer))
+		return sa.Family == unix.AF_INET && sa.Addr == want.Addr && (!t.ep.UDP || sa.Port == want.Port)
+	}
+	sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(name))
+	want := (*unix.RawSockaddrInet6)(unsafe.Pointer(&t.peer))
+	return sa.Family == unix.AF_INET6 && sa.Addr == want.Addr && (!t.ep.UDP || sa.Port == want.Port)
+}
+
+// mmsghdr mirrors struct mmsghdr on 64-bit Linux.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+// Batch is a set of packet buffers moved with one recvmmsg or sendmmsg.
+// Bufs[i] has capacity for the largest packet; Lens[i] is the bytes in use.
+type Batch struct {
+	Bufs  [][]byte
+	Lens  []int
+	N     int // packets in the batch
+	msgs  []mmsghdr
+	iovs  []unix.Iovec
+	names [][unix.SizeofSockaddrInet6]byte
+	flags []int32
+}
+
+// NewBatch allocates a batch of n buffers of size bytes each.
+func NewBatch(n, size int) *Batch {
+	b := &Batch{
+		Bufs:  make([][]byte, n),
+		Lens:  make([]int, n),
+		msgs:  make([]mmsghdr, n),
+		iovs:  make([]unix.Iovec, n),
+		names: make([][unix.SizeofSockaddrInet6]byte, n),
+	}
+	mem := make([]byte, n*size)
+	for i := range b.Bufs {
+		b.Bufs[i] = mem[i*size : (i+1)*size : (i+1)*size]
+	}
+	return b
+}
+
+// Receiver reads batches of packets from a Tunnel.
+type Receiver struct {
+	t     *Tunnel
+	b     *Batch
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool // bound once: no allocation per call
+}
+
+// NewReceiver prepares to receive into b.
+func (t *Tunnel) NewReceiver(b *Batch) *Receiver {
+	r := &Receiver{t: t, b: b}
+	r.fn = r.recv
+	return r
+}
+
+func (r *Receiver) recv(fd uintptr) bool {
+	b := r.b
+	for i := range b.msgs {
+		b.iovs[i].Base = &b.Bufs[i][0]
+		b.iovs[i].SetLen(cap(b.Bufs[i]))
+		m := &b.msgs[i].hdr
+		m.Iov = &b.iovs[i]
+		m.Iovlen = 1
+		m.Name = &b.names[i][0]
+		m.Namelen = unix.SizeofSockaddrInet6
+		m.Flags = 0
+	}
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	r.n, r.errno = int(n), e
+	return true
+}
+
+// Receive blocks until at least one packet arrives and fills the batch.
+// For each packet it sets Lens and checks source and truncation, reporting
+// problems through verdict (DropNone for a packet to decode). For raw IPv4,
+// Bufs[i][Off(i):] is where the L2TP header starts.
+func (r *Receiver) Receive() error {
+	r.n, r.errno = 0, 0
+	if err := r.t.rc.Read(r.fn); err != nil {
+		return os.ErrClosed // the poller fails only once the file is closed
+	}
+	if r.errno != 0 {
+		return r.errno
+	}
+	r.b.N = r.n
+	for i := 0; i < r.n; i++ {
+		r.b.Lens[i] = int(r.b.msgs[i].len)
+	}
+	return nil
+}
+
+// Check verifies packet i of the last Receive and returns where its L2TP
+// header starts in Bufs[i], or the reason to drop it.
+func (r *Receiver) Check(i int) (int, Reason) {
+	b := r.b
+	if b.msgs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
+		return 0, DropTruncated
+	}
+	if !r.t.fromPeer(&b.names[i]) {
+		return 0, DropSource
+	}
+	if !r.t.raw4 {
+		return 0, DropNone
+	}
+	// A raw IPv4 socket delivers the IP header; skip it by its IHL.
+	if b.Lens[i] < 20 {
+		return 0, DropShort
+	}
+	ihl := int(b.Bufs[i][0]&0x0f) * 4
+	if ihl < 20 || ihl > b.Lens[i] {
+		return 0, DropShort
+	}
+	return ihl, DropNone
+}
+
+// Sender writes batches of packets to a Tunnel's peer.
+type Sender struct {
+	t     *Tunnel
+	b     *Batch
+	from  int // first packet not yet sent
+	sent  int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// NewSender prepares to send from b.
+func (t *Tunnel) NewSender(b *Batch) *Sender {
+	s := &Sender{t: t, b: b}
+	s.fn = s.send
+	return s
+}
+
+func (s *Sender) send(fd uintptr) bool {
+	b := s.b
+	cnt := b.N - s.from
+	for i := s.from; i < b.N; i++ {
+		s.b.iovs[i].Base = &b.Bufs[i][0]
+		s.b.iovs[i].SetLen(b.Lens[i])
+		m := &b.msgs[i].hdr
+		m.Iov = &b.iovs[i]
+		m.Iovlen = 1
+		m.Name = &s.t.peer[0]
+		m.Namelen = s.t.peerLn
+	}
+	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[s.from])), uintptr(cnt), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	s.sent, s.errno = int(n), e
+	return true
+}
+
+// Send transmits packets 0..N-1 of the batch. A packet the kernel refuses is
+// skipped and reported to fail, which classifies the error; sending then goes
+// on with the rest. Send returns an error only when the socket is closed.
+func (s *Sender) Send(fail func(i int, err syscall.Errno)) error {
+	for s.from = 0; s.from < s.b.N; {
+		s.sent, s.errno = 0, 0
+		if err := s.t.rc.Write(s.fn); err != nil {
+			return os.ErrClosed // the poller fails only once the file is closed
+		}
+		if s.errno != 0 {
+			fail(s.from, s.errno)
+			s.from++
+			continue
+		}
+		s.from += s.sent
+	}
+	return nil
+}
+
+// transientSendError reports errors that come and go with the network:
+// a full queue, an ICMP error from the peer, a route that is down.
+func transientSendError(e syscall.Errno) bool {
+	switch e {
+	case unix.ENOBUFS, unix.EAGAIN, unix.ECONNREFUSED, unix.ENETUNREACH, unix.EHOSTUNREACH,
+		unix.ENETDOWN, unix.EHOSTDOWN, unix.EPERM, unix.ENOMEM:
+		return true
+	}
+	return false
+}
+
+var errClosed = errors.New("closed")
