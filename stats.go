@@ -12,16 +12,16 @@ import (
 type Reason uint8
 
 const (
-	DropNone     Reason = iota
-	DropShort           // shorter than its headers plus an Ethernet header
-	DropVersion         // UDP T/Ver word is not L2TPv3 data
-	DropControl         // a control message (T bit, or session 0 over IP)
-	DropSession         // session ID is not the receive session
-	DropCookie          // cookie differs from the receive cookie
-	DropSublayer        // sublayer reserved bits set: the peer sends no sublayer?
-	DropSequence        // out of order with -seqcheck
-	DropTruncated       // larger than the receive buffer
-	DropSource          // not from the configured peer address and port
+	DropNone      Reason = iota
+	DropShort            // shorter than its headers plus an Ethernet header
+	DropVersion          // UDP T/Ver word is not L2TPv3 data
+	DropControl          // a control message (T bit, or session 0 over IP)
+	DropSession          // session ID is not the receive session
+	DropCookie           // cookie differs from the receive cookie
+	DropSublayer         // sublayer reserved bits set: the peer sends no sublayer?
+	DropSequence         // out of order with -seqcheck
+	DropTruncated        // larger than the receive buffer
+	DropSource           // not from the configured peer address and port
 	numReasons
 )
 
@@ -56,12 +56,12 @@ func (r Reason) String() string { return reasonText[r] }
 // Stats holds one pseudowire's counters. Each field is written by one
 // goroutine and may be read at any time.
 type Stats struct {
-	TxPackets, TxBytes, TxErrors       atomic.Uint64
-	TxTransient                        atomic.Uint64 // send errors the next send may not repeat
-	RxPackets, RxBytes, RxErrors       atomic.Uint64
-	RxOOS, RxLost                      atomic.Uint64 // sequence gaps seen
-	TapErrors                          atomic.Uint64 // frames the TAP refused
-	Drops                              [numReasons]atomic.Uint64
+	TxPackets, TxBytes, TxErrors atomic.Uint64
+	TxTransient                  atomic.Uint64 // send errors the next send may not repeat
+	RxPackets, RxBytes, RxErrors atomic.Uint64
+	RxOOS, RxLost                atomic.Uint64 // sequence gaps seen
+	TapErrors                    atomic.Uint64 // frames the TAP refused
+	Drops                        [numReasons]atomic.Uint64
 }
 
 // Counter is one named counter value.

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binPath is the l2tap binary built once for the tests that run it.
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// l2tapBinary builds l2tap into a temporary directory, once per test run.
+func l2tapBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "l2tap-test-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "l2tap")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// requireTools fails (under CI) or skips the test when a prerequisite is
+// missing: CI must never pass by skipping.
+func requireTools(t *testing.T, root bool, tools ...string) {
+	t.Helper()
+	var missing []string
+	if root && os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "missing prerequisites: " + strings.Join(missing, ", ") + " (run .ci/run or apt-get install them)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// run executes a command and fails the test on error.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// netns is a network namespace created for one test and deleted after it.
+type netns string
+
+var nsSeq struct {
+	sync.Mutex
+	n int
+}
+
+// newNetns creates a namespace with loopback up; it is deleted at cleanup.
+func newNetns(t *testing.T, prefix string) netns {
+	t.Helper()
+	nsSeq.Lock()
+	nsSeq.n++
+	name := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), nsSeq.n)
+	nsSeq.Unlock()
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	run(t, "ip", "-n", name, "link", "set", "lo", "up")
+	return netns(name)
+}
+
+// ip runs "ip -n ns args...".
+func (n netns) ip(t *testing.T, args ...string) string {
+	t.Helper()
+	return run(t, "ip", append([]string{"-n", string(n)}, args...)...)
+}
+
+// exec builds a command that runs inside the namespace.
+func (n netns) cmd(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", string(n), name}, args...)...)
+}
+
+// ping sends count echo requests of size bytes and reports whether all came back.
+func (n netns) ping(t *testing.T, dst string, count, size int) error {
+	t.Helper()
+	args := []string{"-c", strconv.Itoa(count), "-i", "0.2", "-W", "2", "-s", strconv.Itoa(size)}
+	if strings.Contains(dst, ":") {
+		args = append(args, "-6")
+	}
+	out, err := n.cmd("ping", append(args, dst)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ping %s (size %d) from %s: %v\n%s", dst, size, n, err, out)
+	}
+	return nil
+}
+
+// pingEventually retries a single ping for up to d, to let ARP/ND settle.
+func (n netns) pingEventually(t *testing.T, dst string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := n.ping(t, dst, 1, 56)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+// underlay joins two new namespaces with a veth pair carrying 192.0.2.1/24,
+// 2001:db8::1/64 (a) and 192.0.2.2/24, 2001:db8::2/64 (b).
+func underlay(t *testing.T, prefix string) (a, b netns) {
+	t.Helper()
+	a, b = newNetns(t, prefix+"a"), newNetns(t, prefix+"b")
+	run(t, "ip", "link", "add", "ua", "netns", string(a), "type", "veth", "peer", "name", "ub", "netns", string(b))
+	for _, s := range []struct {
+		ns      netns
+		dev, v4 string
+		v6      string
+	}{{a, "ua", "192.0.2.1/24", "2001:db8::1/64"}, {b, "ub", "192.0.2.2/24", "2001:db8::2/64"}} {
+		s.ns.ip(t, "addr", "add", s.v4, "dev", s.dev)
+		s.ns.ip(t, "addr", "add", s.v6, "dev", s.dev, "nodad")
+		s.ns.ip(t, "link", "set", s.dev, "up")
+	}
+	return a, b
+}
+
+// proc is an l2tap process under test.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	stderr syncBuffer
+	ready  chan string
+	done   chan struct{}
+	exit   error
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startL2tap runs l2tap in ns with args and waits for its ready line. The
+// process is stopped at cleanup if the test did not stop it.
+func startL2tap(t *testing.T, ns netns, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: ns.cmd(l2tapBinary(t), args...), ready: make(chan string, 1), done: make(chan struct{})}
+	p.cmd.Stdout = &p.stdout
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stderr = pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.Write([]byte(line + "\n"))
+			if strings.HasPrefix(line, "l2tap: ready") {
+				p.ready <- line
+			}
+		}
+	}()
+	go func() {
+		p.exit = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	select {
+	case <-p.ready:
+	case <-p.done:
+		t.Fatalf("l2tap %s exited before ready: %v\n%s", strings.Join(args, " "), p.exit, p.stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("l2tap %s: not ready after 10s\n%s", strings.Join(args, " "), p.stderr.String())
+	}
+	return p
+}
+
+// stop sends SIGTERM, waits for a clean exit and returns the counters printed.
+func (p *proc) stop(t *testing.T) map[string]uint64 {
+	t.Helper()
+	select {
+	case <-p.done:
+	default:
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+			t.Errorf("l2tap did not stop within 5s of SIGTERM\n%s", p.stderr.String())
+		}
+	}
+	if p.exit != nil {
+		t.Errorf("l2tap exited with %v\n%s", p.exit, p.stderr.String())
+	}
+	counters := map[string]uint64{}
+	for _, line := range strings.Split(p.stdout.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			if v, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+				counters[f[0]] = v
+			}
+		}
+	}
+	return counters
+}

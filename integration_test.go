@@ -1,0 +1,231 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// encaps are the four underlays: flags for side a and b (addresses included).
+var encaps = []struct {
+	name string
+	a, b []string
+	v6   bool
+	udp  bool
+}{
+	{"udp4", []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-src", "192.0.2.1", "-dst", "192.0.2.2"},
+		[]string{"-udp", "-srcport", "1701", "-dstport", "1701", "-src", "192.0.2.2", "-dst", "192.0.2.1"}, false, true},
+	{"udp6", []string{"-udp", "-ipv6", "-srcport", "5000", "-dstport", "5001", "-src", "2001:db8::1", "-dst", "2001:db8::2"},
+		[]string{"-udp", "-ipv6", "-srcport", "5001", "-dstport", "5000", "-src", "2001:db8::2", "-dst", "2001:db8::1"}, true, true},
+	{"ip4", []string{"-src", "192.0.2.1", "-dst", "192.0.2.2"}, []string{"-src", "192.0.2.2", "-dst", "192.0.2.1"}, false, false},
+	{"ip6", []string{"-ipv6", "-src", "2001:db8::1", "-dst", "2001:db8::2"}, []string{"-ipv6", "-src", "2001:db8::2", "-dst", "2001:db8::1"}, true, false},
+}
+
+// variants are option sets that must work on every underlay, with the L2TP
+// header length they add beyond session (and T/Ver) for the MTU check.
+var variants = []struct {
+	name  string
+	flags []string
+	extra int
+}{
+	{"plain", []string{"-txsession", "1"}, 0},
+	{"cookie32", []string{"-txsession", "0x10", "-rxsession", "0x10", "-txcookie", "0xdeadbeef", "-rxcookie", "0xdeadbeef"}, 4},
+	{"cookie64-counter", []string{"-txsession", "7", "-cookie64", "-txcookie", "0x0102030405060708", "-rxcookie", "0x0102030405060708", "-counter"}, 12},
+	{"pincounter-offset", []string{"-txsession", "4294967295", "-pincounter=on", "-offset", "8"}, 12},
+}
+
+// TestPseudowire runs two l2tap processes joined by a veth underlay for every
+// underlay and option set, and pings across both ways, large frames included.
+func TestPseudowire(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	for _, e := range encaps {
+		for _, v := range variants {
+			t.Run(e.name+"-"+v.name, func(t *testing.T) {
+				t.Parallel()
+				a, b := underlay(t, "pw")
+				pa := startL2tap(t, a, append(append([]string{"-ifname", "pw0"}, e.a...), v.flags...)...)
+				pb := startL2tap(t, b, append(append([]string{"-ifname", "pw0"}, e.b...), v.flags...)...)
+				overlay(t, a, b, "pw0")
+
+				want := 1500 - 20 - 4 - v.extra - 14
+				if e.v6 {
+					want -= 20
+				}
+				if e.udp {
+					want -= 12
+				}
+				for _, ns := range []netns{a, b} {
+					if got := tapMTU(t, ns, "pw0"); got != want {
+						t.Errorf("%s: TAP MTU %d, want %d", ns, got, want)
+					}
+				}
+				if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range []struct {
+					from netns
+					dst  string
+					size int
+				}{{a, "10.1.0.2", 56}, {b, "10.1.0.1", 56}, {a, "10.1.0.2", 1400}, {b, "10.1.0.1", 1400}, {a, "fd00::2", 1400}} {
+					if err := c.from.ping(t, c.dst, 3, c.size); err != nil {
+						t.Error(err)
+					}
+				}
+				ca, cb := pa.stop(t), pb.stop(t)
+				for side, c := range map[string]map[string]uint64{"a": ca, "b": cb} {
+					if c["rx_packets"] < 10 || c["tx_packets"] < 10 || c["rx_errors"] != 0 || c["tx_errors"] != 0 {
+						t.Errorf("side %s counters: %v", side, c)
+					}
+				}
+				for _, ns := range []netns{a, b} {
+					if _, err := ns.cmd("ip", "link", "show", "pw0").CombinedOutput(); err == nil {
+						t.Errorf("%s: TAP pw0 still exists after l2tap stopped", ns)
+					}
+				}
+			})
+		}
+	}
+}
+
+// overlay gives the TAPs in a and b the addresses 10.1.0.1 and 10.1.0.2.
+func overlay(t *testing.T, a, b netns, dev string) {
+	t.Helper()
+	a.ip(t, "addr", "add", "10.1.0.1/24", "dev", dev)
+	b.ip(t, "addr", "add", "10.1.0.2/24", "dev", dev)
+	a.ip(t, "addr", "add", "fd00::1/64", "dev", dev, "nodad")
+	b.ip(t, "addr", "add", "fd00::2/64", "dev", dev, "nodad")
+}
+
+func tapMTU(t *testing.T, ns netns, dev string) int {
+	t.Helper()
+	out, err := ns.cmd("cat", "/sys/class/net/"+dev+"/mtu").Output()
+	if err != nil {
+		t.Fatalf("read MTU of %s in %s: %v", dev, ns, err)
+	}
+	mtu, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return mtu
+}
+
+// TestMismatchDrops checks that a misconfigured side loses every frame and
+// that the receiving l2tap counts the drops under the right name.
+func TestMismatchDrops(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	base := encaps[0] // UDP over IPv4
+	cases := []struct {
+		name    string
+		a, b    []string
+		counter string // raised on side b
+	}{
+		{"cookie", []string{"-txsession", "1", "-txcookie", "0x11", "-rxcookie", "0x22"},
+			[]string{"-txsession", "1", "-txcookie", "0x22", "-rxcookie", "0x12"}, "rx_cookie_discards"},
+		{"session", []string{"-txsession", "5"}, []string{"-txsession", "6"}, "rx_session_mismatch"},
+		{"cookie-length", []string{"-txsession", "1", "-cookie64", "-txcookie", "0x11", "-rxcookie", "0x11"},
+			[]string{"-txsession", "1", "-txcookie", "0x11", "-rxcookie", "0x11"}, "rx_cookie_discards"},
+		{"sublayer", []string{"-txsession", "1"}, []string{"-txsession", "1", "-counter"}, "rx_sublayer_errors"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := underlay(t, "mm")
+			pa := startL2tap(t, a, append(append([]string{"-ifname", "mm0"}, base.a...), tc.a...)...)
+			pb := startL2tap(t, b, append(append([]string{"-ifname", "mm0", "-mtu", "1400"}, base.b...), tc.b...)...)
+			a.ip(t, "link", "set", "mm0", "mtu", "1400")
+			overlay(t, a, b, "mm0")
+			if err := a.ping(t, "10.1.0.2", 5, 56); err == nil {
+				t.Fatal("ping crossed a mismatched pseudowire")
+			}
+			pa.stop(t)
+			c := pb.stop(t)
+			if c[tc.counter] == 0 || c["rx_packets"] != 0 {
+				t.Fatalf("side b: want %s > 0 and rx_packets 0, got %v", tc.counter, c)
+			}
+			t.Logf("side b: %s=%d rx_errors=%d", tc.counter, c[tc.counter], c["rx_errors"])
+		})
+	}
+}
+
+// TestWrongSource checks that a packet from an address other than -dst is
+// dropped and counted even when it is otherwise valid.
+func TestWrongSource(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	a, b := underlay(t, "ws")
+	a.ip(t, "addr", "add", "192.0.2.3/24", "dev", "ua")
+	flags := []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-txsession", "1"}
+	// The impostor sends from 192.0.2.3 what b would accept from 192.0.2.1.
+	pa := startL2tap(t, a, append([]string{"-ifname", "ws0", "-src", "192.0.2.3", "-dst", "192.0.2.2"}, flags...)...)
+	pb := startL2tap(t, b, append([]string{"-ifname", "ws0", "-src", "192.0.2.2", "-dst", "192.0.2.1"}, flags...)...)
+	overlay(t, a, b, "ws0")
+	if err := a.ping(t, "10.1.0.2", 3, 56); err == nil {
+		t.Fatal("ping crossed from the wrong source")
+	}
+	pa.stop(t)
+	if c := pb.stop(t); c["rx_wrong_source"] == 0 || c["rx_packets"] != 0 {
+		t.Fatalf("side b: want rx_wrong_source > 0 and rx_packets 0, got %v", c)
+	}
+}
+
+// TestAttachLeavesTAP checks that an existing TAP is used and left in place,
+// with its MTU back as it was.
+func TestAttachLeavesTAP(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	a, b := underlay(t, "at")
+	a.ip(t, "tuntap", "add", "dev", "keep0", "mode", "tap")
+	a.ip(t, "link", "set", "keep0", "mtu", "1280")
+	flags := []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-txsession", "1"}
+	pa := startL2tap(t, a, append([]string{"-ifname", "keep0", "-attach", "-mtu", "1400", "-src", "192.0.2.1", "-dst", "192.0.2.2"}, flags...)...)
+	pb := startL2tap(t, b, append([]string{"-ifname", "keep0", "-mtu", "1400", "-src", "192.0.2.2", "-dst", "192.0.2.1"}, flags...)...)
+	overlay(t, a, b, "keep0")
+	if got := tapMTU(t, a, "keep0"); got != 1400 {
+		t.Errorf("attached TAP MTU %d, want 1400 while running", got)
+	}
+	if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pa.stop(t)
+	pb.stop(t)
+	if got := tapMTU(t, a, "keep0"); got != 1280 {
+		t.Errorf("attached TAP MTU %d after exit, want 1280 restored", got)
+	}
+	if out := a.ip(t, "-d", "link", "show", "keep0"); !strings.Contains(out, "tun type tap") {
+		t.Errorf("attached TAP changed: %s", out)
+	}
+}
+
+// TestBridgeMaster checks -master: the TAP l2tap creates joins the bridge.
+func TestBridgeMaster(t *testing.T) {
+	requireTools(t, true, "ip")
+	a, _ := underlay(t, "br")
+	a.ip(t, "link", "add", "br0", "type", "bridge")
+	p := startL2tap(t, a, "-ifname", "brt0", "-master", "br0", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1", "-owner", "65534", "-group", "65534")
+	if out := a.ip(t, "link", "show", "brt0"); !strings.Contains(out, "master br0") {
+		t.Errorf("TAP brt0 not enslaved to br0: %s", out)
+	}
+	for _, attr := range []string{"owner", "group"} {
+		out, err := a.cmd("cat", "/sys/class/net/brt0/"+attr).Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != "65534" {
+			t.Errorf("TAP brt0 %s = %q (%v), want 65534", attr, got, err)
+		}
+	}
+	p.stop(t)
+}
+
+// TestStopsOnSignal checks SIGINT as well as SIGTERM stops l2tap cleanly.
+func TestStopsOnSignal(t *testing.T) {
+	requireTools(t, true, "ip")
+	a, _ := underlay(t, "sg")
+	p := startL2tap(t, a, "-ifname", "sg0", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1")
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no exit within 5s of SIGINT")
+	}
+	if c := p.stop(t); len(c) < 10 {
+		t.Fatalf("counters not printed on SIGINT: %q", p.stdout.String())
+	}
+	if _, err := a.cmd("ip", "link", "show", "sg0").CombinedOutput(); err == nil {
+		t.Error("TAP sg0 left behind")
+	}
+}
