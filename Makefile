@@ -1,0 +1,51 @@
+# l2tap: build, demo, tests and benchmarks. Targets that touch namespaces,
+# TAPs or apt need root.
+
+GO ?= go
+BIN ?= l2tap
+
+.PHONY: all build deps demo test unit fuzz bench bench-go kernelpeer clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) .
+
+# deps installs the Debian packages the demo, tests and benchmarks use.
+deps:
+	./scripts/deps.sh
+
+# demo builds l2tap and runs a real pseudowire between two namespaces.
+demo: deps
+	./scripts/demo.sh
+
+# test runs everything: unit and fuzz seeds, namespace integration tests,
+# interop with QEMU's l2tpv3 and with the Linux kernel's l2tp_eth in a VM.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+# unit runs the tests that need neither root nor other programs.
+unit:
+	$(GO) test -count=1 -run 'Golden|Rejects|Sequence|Fuzz|BadFlags' .
+
+# fuzz explores the decoder beyond the committed seeds.
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 60s .
+	$(GO) test -run XXX -fuzz FuzzRoundTrip -fuzztime 60s .
+
+# bench compares l2tap with QEMU's l2tpv3 and bare veth (see scripts/bench.sh).
+bench: deps bench-go
+	./scripts/bench.sh
+
+# bench-go runs the Go hot-path benchmarks with allocation counts.
+bench-go:
+	$(GO) test -run XXX -bench . -benchmem .
+
+# kernelpeer runs only the interop matrix against the Linux kernel.
+kernelpeer: deps
+	$(GO) test -count=1 -v ./test/kernelpeer/
+
+clean:
+	rm -f $(BIN)
+	rm -rf bench-out

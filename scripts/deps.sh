@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the demo, the tests and the benchmarks
+# run: QEMU (an l2tpv3 peer and the kernel-peer VM), iperf3, iproute2, ping,
+# setpriv (util-linux) and matplotlib for the benchmark chart.
+set -euo pipefail
+pkgs=(qemu-system-x86 iperf3 iproute2 iputils-ping util-linux python3 python3-matplotlib)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
