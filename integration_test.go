@@ -229,3 +229,35 @@ func TestStopsOnSignal(t *testing.T) {
 		t.Error("TAP sg0 left behind")
 	}
 }
+
+// TestJumboFrames checks that frames far above the underlay MTU cross whole:
+// the outer packets fragment, nothing is truncated, and the oversize -mtu is
+// reported once.
+func TestJumboFrames(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	for _, e := range encaps {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := underlay(t, "jf")
+			pa := startL2tap(t, a, append([]string{"-ifname", "jf0", "-mtu", "9000", "-txsession", "3"}, e.a...)...)
+			pb := startL2tap(t, b, append([]string{"-ifname", "jf0", "-mtu", "9000", "-txsession", "3"}, e.b...)...)
+			overlay(t, a, b, "jf0")
+			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.ping(t, "10.1.0.2", 3, 8900); err != nil {
+				t.Error(err)
+			}
+			if err := b.ping(t, "10.1.0.1", 3, 8900); err != nil {
+				t.Error(err)
+			}
+			ca, cb := pa.stop(t), pb.stop(t)
+			if ca["rx_errors"]+cb["rx_errors"]+ca["tx_errors"]+cb["tx_errors"] != 0 {
+				t.Errorf("errors: a %v b %v", ca, cb)
+			}
+			if n := strings.Count(pa.stderr.String(), "-mtu 9000 exceeds"); n != 1 {
+				t.Errorf("oversize MTU reported %d times, want once:\n%s", n, pa.stderr.String())
+			}
+		})
+	}
+}

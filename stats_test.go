@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"log"
+	"strings"
+	"testing"
+)
+
+// TestRateLimit checks that a flood of one error logs one line per second,
+// and that another reason still gets its own line.
+func TestRateLimit(t *testing.T) {
+	var buf bytes.Buffer
+	log.SetOutput(&buf)
+	defer log.SetOutput(nil)
+	var st Stats
+	var lim rateLimit
+	for i := 0; i < 10000; i++ {
+		st.drop(DropCookie, &lim)
+	}
+	st.drop(DropSession, &lim)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "cookie mismatch") || !strings.Contains(lines[1], "session ID mismatch") {
+		t.Fatalf("want one cookie line and one session line, got %d:\n%s", len(lines), buf.String())
+	}
+	if got := st.Drops[DropCookie].Load(); got != 10000 {
+		t.Fatalf("rx_cookie_discards %d, want 10000", got)
+	}
+	if got := st.RxErrors.Load(); got != 10001 {
+		t.Fatalf("rx_errors %d, want 10001", got)
+	}
+	c := map[string]uint64{}
+	for _, kv := range st.Counters() {
+		c[kv.Name] = kv.Value
+	}
+	if c["rx_cookie_discards"] != 10000 || c["rx_session_mismatch"] != 1 {
+		t.Fatalf("counters %v", c)
+	}
+}
