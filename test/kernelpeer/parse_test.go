@@ -1,0 +1,92 @@
+package kernelpeer
+
+import "testing"
+
+// These tests cover the harness's parsers and need neither root nor QEMU.
+
+func TestParsePing(t *testing.T) {
+	tests := []struct {
+		name, out      string
+		sent, received int
+	}{
+		{"iputils", "--- 10.77.0.2 ping statistics ---\n3 packets transmitted, 2 received, 33% packet loss, time 402ms\n", 3, 2},
+		{"busybox", "--- 10.77.0.1 ping statistics ---\n3 packets transmitted, 0 packets received, 100% packet loss\n", 3, 0},
+		{"iputils-errors", "3 packets transmitted, 0 received, +3 errors, 100% packet loss, time 2041ms\n", 3, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := parsePing(tt.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Sent != tt.sent || r.Received != tt.received {
+				t.Errorf("got %d/%d, want %d/%d", r.Received, r.Sent, tt.received, tt.sent)
+			}
+		})
+	}
+	if _, err := parsePing("ping: unknown host\n"); err == nil {
+		t.Error("parsePing accepted output without a summary")
+	}
+}
+
+func TestParseCountersAndDrops(t *testing.T) {
+	c := ParseCounters("rx_packets 5\nrx_bytes 600\nrx_errors 4\nrx_oos_packets 1\n" +
+		"rx_cookie_discards 3\nrx_session_mismatch 1\nrx_invalid 0\ntx_packets 7\nnot a counter line\n")
+	if c["rx_packets"] != 5 || c["tx_packets"] != 7 {
+		t.Fatalf("counters parsed wrong: %v", c)
+	}
+	sum, which := c.Drops()
+	if sum != 4 || which != "rx_cookie_discards=3 rx_session_mismatch=1" {
+		t.Errorf("Drops() = %d %q, want 4 %q", sum, which, "rx_cookie_discards=3 rx_session_mismatch=1")
+	}
+}
+
+// debugfsSample is /sys/kernel/debug/l2tp/tunnels from Linux 6.1.
+const debugfsSample = `TUNNEL 1 peer 1 from 192.0.2.2 to 192.0.2.1
+ source port 1701, dest port 1701
+ L2TPv3, UDP
+ 1 sessions, refcnt 3/3
+ 00000000 rx 9/806/0 rx 7/500/2
+  SESSION 5, peer 5, ETH
+   nr 0, ns 9
+   refcnt 2
+   config 0/0/R/S/-/LAC 00000000 0
+   offset 0 l2specific 1/4
+   cookie 0011223344556677
+   peer cookie 8899aabbccddeeff
+   0/9 tx 9/806/1 rx 7/500/2
+   interface l2tpeth0
+`
+
+func TestParseKernelSessionStats(t *testing.T) {
+	ks, err := ParseKernelSessionStats(debugfsSample, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := KernelSessionStats{TxPackets: 9, TxBytes: 806, TxErrors: 1, RxPackets: 7, RxBytes: 500, RxErrors: 2}
+	if ks != want {
+		t.Errorf("got %+v, want %+v", ks, want)
+	}
+	if _, err := ParseKernelSessionStats(debugfsSample, 6); err == nil {
+		t.Error("found counters for a session that does not exist")
+	}
+}
+
+func TestExpectedMTU(t *testing.T) {
+	tests := []struct {
+		peer PeerSession
+		want int
+	}{
+		{PeerSession{UDP: true, Sublayer: SublayerNone}, 1450},
+		{PeerSession{UDP: true, Sublayer: SublayerSeq}, 1446},
+		{PeerSession{UDP: true, Sublayer: SublayerZeros, Cookie: "0011223344556677"}, 1438},
+		{PeerSession{Sublayer: SublayerSeq}, 1458},
+		{PeerSession{IPv6: true, UDP: true, Sublayer: SublayerSeq}, 1426},
+		{PeerSession{IPv6: true, Sublayer: SublayerNone, Cookie: "11223344"}, 1438},
+	}
+	for _, tt := range tests {
+		if got := tt.peer.ExpectedMTU(); got != tt.want {
+			t.Errorf("%+v: ExpectedMTU() = %d, want %d", tt.peer, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package kernelpeer
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Sublayer is the guest session's L2-Specific Sublayer setting.
+type Sublayer int
+
+const (
+	SublayerNone  Sublayer = iota // l2spec_type none
+	SublayerZeros                 // l2spec_type default seq none
+	SublayerSeq                   // l2spec_type default seq both
+)
+
+// ipArgs returns the `ip l2tp add session` arguments for s.
+func (s Sublayer) ipArgs() string {
+	switch s {
+	case SublayerZeros:
+		return "l2spec_type default seq none"
+	case SublayerSeq:
+		return "l2spec_type default seq both"
+	default:
+		return "l2spec_type none"
+	}
+}
+
+// Len is the sublayer's size in bytes on the wire.
+func (s Sublayer) Len() int {
+	if s == SublayerNone {
+		return 0
+	}
+	return 4
+}
+
+// PeerSession is one static L2TPv3 pseudowire as configured in the guest
+// with `ip l2tp`. The guest always uses tunnel ID 1 and UDP port 1701.
+type PeerSession struct {
+	IPv6     bool
+	UDP      bool
+	Session  uint32   // session_id and peer_session_id
+	Cookie   string   // hex digits the guest sends (8 or 16), or ""
+	PeerCook string   // hex digits the guest expects, or ""
+	Sublayer Sublayer //
+}
+
+// PeerDev is the name of the guest's pseudowire interface.
+const PeerDev = "l2tpeth0"
+
+// PeerAddr and HostOverlayAddr are the addresses inside the pseudowire.
+const (
+	PeerAddr        = "10.77.0.2"
+	HostOverlayAddr = "10.77.0.1"
+	OverlayPrefix   = 24
+	L2TPPort        = 1701
+)
+
+// Local and Remote return the guest's and the host's underlay addresses
+// for the session's address family.
+func (p PeerSession) Local() string {
+	if p.IPv6 {
+		return GuestAddr6
+	}
+	return GuestAddr4
+}
+
+// Remote is the host's underlay address (the guest's remote).
+func (p PeerSession) Remote() string {
+	if p.IPv6 {
+		return HostAddr6
+	}
+	return HostAddr4
+}
+
+// SetupCommands returns the guest commands that create the pseudowire,
+// bring PeerDev up and address it.
+func (p PeerSession) SetupCommands() []string {
+	tunnel := fmt.Sprintf("ip l2tp add tunnel tunnel_id 1 peer_tunnel_id 1 local %s remote %s", p.Local(), p.Remote())
+	if p.UDP {
+		tunnel += fmt.Sprintf(" encap udp udp_sport %d udp_dport %d", L2TPPort, L2TPPort)
+	} else {
+		tunnel += " encap ip"
+	}
+	session := fmt.Sprintf("ip l2tp add session name %s tunnel_id 1 session_id %d peer_session_id %d",
+		PeerDev, p.Session, p.Session)
+	if p.Cookie != "" {
+		session += " cookie " + p.Cookie
+	}
+	if p.PeerCook != "" {
+		session += " peer_cookie " + p.PeerCook
+	}
+	session += " " + p.Sublayer.ipArgs()
+	return []string{
+		tunnel,
+		session,
+		fmt.Sprintf("ip link set %s up && ip addr add %s/%d dev %s", PeerDev, PeerAddr, OverlayPrefix, PeerDev),
+	}
+}
+
+// TeardownCommand removes the session and the tunnel; it tolerates their
+// absence so it can clean up after a half-finished setup.
+func (p PeerSession) TeardownCommand() string {
+	return fmt.Sprintf("ip l2tp del session tunnel_id 1 session_id %d 2>/dev/null; ip l2tp del tunnel tunnel_id 1 2>/dev/null; true", p.Session)
+}
+
+// ExpectedMTU is the pseudowire MTU over a 1500-byte underlay by Linux's
+// rule: 1500 minus outer IP, UDP, L2TP header, cookie, sublayer and the
+// Ethernet header.
+func (p PeerSession) ExpectedMTU() int {
+	overhead := 4 + len(p.Cookie)/2 + p.Sublayer.Len() + 14 // session ID, cookie, sublayer, Ethernet
+	if p.IPv6 {
+		overhead += 40
+	} else {
+		overhead += 20
+	}
+	if p.UDP {
+		overhead += 8 + 4 // UDP header, L2TPv3 T/Ver word
+	}
+	return 1500 - overhead
+}
+
+// KernelSessionStats are the guest kernel's counters for one session, as
+// shown in /sys/kernel/debug/l2tp/tunnels. RxErrors counts every discard:
+// sequence, cookie and malformed packets alike.
+type KernelSessionStats struct {
+	TxPackets, TxBytes, TxErrors uint64
+	RxPackets, RxBytes, RxErrors uint64
+}
+
+var sessionStatsLine = regexp.MustCompile(`(?m)^\s+\d+/\d+ tx (\d+)/(\d+)/(\d+) rx (\d+)/(\d+)/(\d+)$`)
+
+// ParseKernelSessionStats finds the counters of session id in the debugfs
+// text of /sys/kernel/debug/l2tp/tunnels.
+func ParseKernelSessionStats(debugfs string, id uint32) (KernelSessionStats, error) {
+	head := fmt.Sprintf("SESSION %d,", id)
+	i := strings.Index(debugfs, head)
+	if i < 0 {
+		return KernelSessionStats{}, fmt.Errorf("session %d not in l2tp debugfs:\n%s", id, debugfs)
+	}
+	m := sessionStatsLine.FindStringSubmatch(debugfs[i:])
+	if m == nil {
+		return KernelSessionStats{}, fmt.Errorf("no counters for session %d in l2tp debugfs:\n%s", id, debugfs[i:])
+	}
+	var v [6]uint64
+	for k := range v {
+		v[k], _ = strconv.ParseUint(m[k+1], 10, 64)
+	}
+	return KernelSessionStats{v[0], v[1], v[2], v[3], v[4], v[5]}, nil
+}
