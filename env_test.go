@@ -22,6 +22,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the binary built for the tests once they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // l2tapBinary builds l2tap into a temporary directory, once per test run.
 func l2tapBinary(t *testing.T) string {
 	t.Helper()
