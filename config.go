@@ -28,6 +28,8 @@ type Options struct {
 	Owner, Group       text
 	Master             text
 	SeqCheck           onOff
+	Offload            text
+	CPUProfile         text
 }
 
 // Config is a checked configuration, ready to open a pseudowire.
@@ -36,6 +38,10 @@ type Config struct {
 	Header   Header
 	TAP      TAPConfig // TAP.MTU 0 means automatic
 	SeqCheck bool
+	// Offload uses TAP offloads, UDP GSO/GRO and TCP coalescing where the
+	// kernel has them; false moves every frame on its own.
+	Offload    bool
+	CPUProfile string // write a CPU profile here until exit, if set
 }
 
 // usageError is a configuration error: reported in one line, exit code 2.
@@ -145,6 +151,15 @@ func (o *Options) Config() (*Config, error) {
 		}
 		c.TAP.MTU = int(o.MTU.val)
 	}
+	switch o.Offload.val {
+	case "", "auto", "on":
+		c.Offload = true
+	case "off":
+	default:
+		return nil, usagef("-offload %q: want auto (use what the kernel offers) or off (one frame per system call)", o.Offload.val)
+	}
+	c.TAP.Offload = c.Offload
+	c.CPUProfile = o.CPUProfile.val
 	var err error
 	if c.TAP.Owner, err = lookupID("-owner", o.Owner, lookupUser); err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,87 +23,9 @@ type Pump struct {
 	TAP      *TAP
 	SeqCheck bool // drop out-of-order packets instead of forwarding them
 	Stats    *Stats
-}
-
-// TAPToTunnel encapsulates every frame read from the TAP and sends it to the
-// peer in batches. It returns when the TAP or the tunnel is closed.
-func (p *Pump) TAPToTunnel() error {
-	hl := p.Header.Len()
-	b := NewBatch(batchSize, hl+maxFrame)
-	r := p.TAP.NewReader(b, hl)
-	s := p.Tunnel.NewSender(b)
-	var lim rateLimit
-	var seq uint32
-	fail := func(i int, e syscall.Errno) {
-		p.Stats.TxErrors.Add(1)
-		if transientSendError(e) {
-			p.Stats.TxTransient.Add(1)
-		}
-		lim.logf(int(e)%len(lim.last), "send to %s: %v (frame of %d bytes)", p.Tunnel.ep.Remote, e, b.Lens[i]-hl)
-	}
-	for {
-		if err := r.Read(); err != nil {
-			return closedOK(err)
-		}
-		var bytes uint64
-		for i := 0; i < b.N; i++ {
-			p.Header.Encode(b.Bufs[i], seq)
-			seq++
-			bytes += uint64(b.Lens[i])
-			b.Lens[i] += hl
-		}
-		errsBefore := p.Stats.TxErrors.Load()
-		if err := s.Send(fail); err != nil {
-			return closedOK(err)
-		}
-		sent := uint64(b.N) - (p.Stats.TxErrors.Load() - errsBefore)
-		p.Stats.TxPackets.Add(sent)
-		p.Stats.TxBytes.Add(bytes)
-	}
-}
-
-// TunnelToTAP verifies every packet received from the peer and writes the
-// frame inside to the TAP. It returns when the TAP or the tunnel is closed.
-func (p *Pump) TunnelToTAP() error {
-	b := NewBatch(batchSize, maxFrame)
-	r := p.Tunnel.NewReceiver(b)
-	w := p.TAP.NewWriter()
-	var lim rateLimit
-	var d Decoded
-	seq := sequence{strict: p.SeqCheck}
-	for {
-		if err := r.Receive(); err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return nil
-			}
-			p.Stats.RxErrors.Add(1)
-			lim.logf(int(numReasons), "receive: %v", err)
-			continue
-		}
-		for i := 0; i < b.N; i++ {
-			off, why := r.Check(i)
-			if why == DropNone {
-				why = p.Header.Decode(b.Bufs[i][off:b.Lens[i]], &d)
-			}
-			if why == DropNone && d.HasSeq {
-				why = seq.check(d.Seq, p.Stats)
-			}
-			if why != DropNone {
-				p.Stats.drop(why, &lim)
-				continue
-			}
-			if err := w.Write(d.Frame); err != nil {
-				if errors.Is(err, os.ErrClosed) {
-					return nil
-				}
-				p.Stats.TapErrors.Add(1)
-				lim.logf(int(numReasons)+1, "write to TAP %s: %v (frame of %d bytes)", p.TAP.Name, err, len(d.Frame))
-				continue
-			}
-			p.Stats.RxPackets.Add(1)
-			p.Stats.RxBytes.Add(uint64(len(d.Frame)))
-		}
-	}
+	// Offload enables UDP segmentation and GRO on the tunnel and TCP
+	// coalescing on TAP writes, where the kernel supports them.
+	Offload bool
 }
 
 // closedOK turns the error of a closed file into a clean stop.

@@ -40,7 +40,14 @@ func Run(cfg *Config) error {
 	defer tap.Close()
 
 	stats := &Stats{}
-	p := &Pump{Header: cfg.Header, Tunnel: tun, TAP: tap, SeqCheck: cfg.SeqCheck, Stats: stats}
+	p := &Pump{Header: cfg.Header, Tunnel: tun, TAP: tap, SeqCheck: cfg.SeqCheck, Stats: stats, Offload: cfg.Offload}
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
@@ -72,6 +79,7 @@ wait:
 		}
 	}
 	tun.Close()
+	tap.dropOffloads()
 	tap.file.Close()
 	wg.Wait()
 	stats.Write(os.Stdout)
@@ -85,9 +93,13 @@ func describe(c *Config) string {
 	if e.UDP {
 		enc = "udp"
 	}
-	return fmt.Sprintf("encap=%s local=%s remote=%s session=%d/%d cookie=%dB sublayer=%v offset=%d",
+	off := "off"
+	if c.Offload {
+		off = "auto"
+	}
+	return fmt.Sprintf("encap=%s local=%s remote=%s session=%d/%d cookie=%dB sublayer=%v offset=%d offload=%s",
 		enc, addrPort(e.Local, e.LocalPort, e.UDP), addrPort(e.Remote, e.RemotePort, e.UDP),
-		h.TxSession, h.RxSession, h.CookieLen, h.Sublayer, h.Offset)
+		h.TxSession, h.RxSession, h.CookieLen, h.Sublayer, h.Offset, off)
 }
 
 func (s Sublayer) String() string {

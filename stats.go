@@ -61,6 +61,9 @@ type Stats struct {
 	RxPackets, RxBytes, RxErrors atomic.Uint64
 	RxOOS, RxLost                atomic.Uint64 // sequence gaps seen
 	TapErrors                    atomic.Uint64 // frames the TAP refused
+	TxSuperframes                atomic.Uint64 // offloaded TAP reads cut into frames
+	TxOffloadErrors              atomic.Uint64 // malformed offloaded TAP reads dropped
+	RxCoalesced                  atomic.Uint64 // frames merged into an earlier TAP write
 	Drops                        [numReasons]atomic.Uint64
 }
 
@@ -81,6 +84,9 @@ func (s *Stats) Counters() []Counter {
 		{"tx_errors", s.TxErrors.Load()},
 		{"tx_transient_errors", s.TxTransient.Load()},
 		{"tap_write_errors", s.TapErrors.Load()},
+		{"tx_superframes", s.TxSuperframes.Load()},
+		{"tx_offload_errors", s.TxOffloadErrors.Load()},
+		{"rx_coalesced", s.RxCoalesced.Load()},
 		{"rx_oos_packets", s.RxOOS.Load()},
 		{"rx_lost_packets", s.RxLost.Load()},
 	}

@@ -19,6 +19,10 @@ type TAPConfig struct {
 	Owner  int    // -1 for none
 	Group  int    // -1 for none
 	Master string // bridge to enslave the TAP to, or ""
+	// Offload asks for virtio-net headers and checksum and segmentation
+	// offloads: the TAP then hands over superframes of up to 64 KiB and
+	// takes coalesced ones. OpenTAP falls back silently where refused.
+	Offload bool
 }
 
 // TAP is an open TAP device carrying Ethernet frames without a packet-info header.
@@ -29,6 +33,10 @@ type TAP struct {
 	file    *os.File
 	rc      syscall.RawConn
 	restore func() // undoes changes to an attached TAP
+	// VnetHdr is set when every read and write carries a virtio_net_hdr.
+	VnetHdr bool
+	// Offloads holds the TUN_F_* flags the kernel accepted.
+	Offloads int
 }
 
 // ifreq mirrors struct ifreq for the TUN ioctls that take flags.
@@ -66,13 +74,27 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	var req ifreq
 	copy(req.name[:], cfg.Name)
 	req.flags = unix.IFF_TAP | unix.IFF_NO_PI
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req))); e != 0 {
+	if cfg.Offload {
+		req.flags |= unix.IFF_VNET_HDR
+	}
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req)))
+	if e == unix.EINVAL && cfg.Offload {
+		req.flags &^= unix.IFF_VNET_HDR
+		_, _, e = unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req)))
+	}
+	if e != 0 {
 		if e == unix.EBUSY {
 			return nil, fmt.Errorf("TAP %q is in use by another program", cfg.Name)
 		}
 		return nil, fmt.Errorf("create TAP %q: %w", cfg.Name, e)
 	}
 	tap := &TAP{Name: unix.ByteSliceToString(req.name[:]), Created: existing == nil}
+	if req.flags&unix.IFF_VNET_HDR != 0 {
+		if tap.Offloads, err = setOffloads(fd); err != nil {
+			return nil, fmt.Errorf("TAP %q: %w", tap.Name, err)
+		}
+		tap.VnetHdr = true
+	}
 	if tap.Created {
 		if cfg.Owner >= 0 {
 			if err := unix.IoctlSetInt(fd, unix.TUNSETOWNER, cfg.Owner); err != nil {
@@ -130,6 +152,30 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	return tap, nil
 }
 
+// setOffloads sets the virtio-net header size and enables the richest set of
+// offloads the kernel takes: checksum, TSO and, where present, USO. It
+// returns the TUN_F_* flags in force.
+func setOffloads(fd int) (int, error) {
+	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, vnetHdrLen); err != nil {
+		return 0, fmt.Errorf("set virtio-net header size: %w", err)
+	}
+	for _, f := range []int{tunFCsum | tunFTSO4 | tunFTSO6 | tunFUSO4 | tunFUSO6, tunFCsum | tunFTSO4 | tunFTSO6, tunFCsum, 0} {
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETOFFLOAD, uintptr(f)); e == 0 {
+			return f, nil
+		}
+	}
+	return 0, nil
+}
+
+// dropOffloads hands an attached TAP back without offloads: whoever uses it
+// next may not read virtio-net headers, and must get no superframes. It
+// does nothing once the TAP is closed.
+func (t *TAP) dropOffloads() {
+	if t.VnetHdr && !t.Created {
+		t.rc.Control(func(fd uintptr) { unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNSETOFFLOAD, 0) })
+	}
+}
+
 func (t *TAP) undo() {
 	if t.restore != nil {
 		t.restore()
@@ -140,94 +186,10 @@ func (t *TAP) undo() {
 // Close detaches from the TAP: one l2tap created disappears, an attached one
 // gets its MTU and up/down state back.
 func (t *TAP) Close() error {
+	t.dropOffloads()
 	err := t.file.Close()
 	t.undo()
 	return err
-}
-
-// TAPReader reads frames from a TAP into a batch, as many as are ready.
-type TAPReader struct {
-	tap      *TAP
-	b        *Batch
-	headroom int // bytes left free before each frame
-	errno    syscall.Errno
-	fn       func(fd uintptr) bool
-}
-
-// NewReader prepares to read frames into b, each at offset headroom.
-func (t *TAP) NewReader(b *Batch, headroom int) *TAPReader {
-	r := &TAPReader{tap: t, b: b, headroom: headroom}
-	r.fn = r.read
-	return r
-}
-
-func (r *TAPReader) read(fd uintptr) bool {
-	b := r.b
-	for b.N < len(b.Bufs) {
-		buf := b.Bufs[b.N][r.headroom:]
-		n, _, e := unix.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-		if e != 0 {
-			if e == unix.EAGAIN || e == unix.EINTR {
-				return b.N > 0
-			}
-			r.errno = e
-			return true
-		}
-		b.Lens[b.N] = int(n)
-		b.N++
-	}
-	return true
-}
-
-// Read blocks until at least one frame is ready, then fills the batch with
-// every ready frame (up to its size). Lens[i] is the frame length; the frame
-// is Bufs[i][headroom:headroom+Lens[i]].
-func (r *TAPReader) Read() error {
-	r.b.N, r.errno = 0, 0
-	if err := r.tap.rc.Read(r.fn); err != nil {
-		return os.ErrClosed // the poller fails only once the file is closed
-	}
-	if r.errno != 0 && r.b.N == 0 {
-		return fmt.Errorf("read TAP %q: %w", r.tap.Name, r.errno)
-	}
-	return nil
-}
-
-// TAPWriter writes single frames to a TAP.
-type TAPWriter struct {
-	tap   *TAP
-	frame []byte
-	errno syscall.Errno
-	fn    func(fd uintptr) bool
-}
-
-// NewWriter prepares to write frames to t.
-func (t *TAP) NewWriter() *TAPWriter {
-	w := &TAPWriter{tap: t}
-	w.fn = w.write
-	return w
-}
-
-func (w *TAPWriter) write(fd uintptr) bool {
-	_, _, e := unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&w.frame[0])), uintptr(len(w.frame)))
-	if e == unix.EAGAIN || e == unix.EINTR {
-		return false
-	}
-	w.errno = e
-	return true
-}
-
-// Write hands one Ethernet frame to the kernel. A frame the kernel refuses
-// returns its errno; a closed TAP returns os.ErrClosed.
-func (w *TAPWriter) Write(frame []byte) error {
-	w.frame, w.errno = frame, 0
-	if err := w.tap.rc.Write(w.fn); err != nil {
-		return os.ErrClosed // the poller fails only once the file is closed
-	}
-	if w.errno != 0 {
-		return w.errno
-	}
-	return nil
 }
 
 var errNotTAP = errors.New("not a TAP")

@@ -11,6 +11,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// sockBuf is the socket send and receive buffer size asked for. With UDP
+// GSO and GRO one queued packet carries up to 64 KiB of frames, so the
+// buffer must hold bursts of many of them while the receiving loop waits for
+// a CPU: smaller buffers drop whole trains of TCP segments.
+const sockBuf = 16 << 20
+
 // ipprotoL2TP is the IP protocol number of L2TPv3 over IP (RFC 3931 §4.1.1.2).
 const ipprotoL2TP = 115
 
@@ -77,8 +83,8 @@ func (t *Tunnel) setup(fd int) error {
 	ep := t.ep
 	// Large buffers ride out bursts; errors only mean a smaller buffer.
 	for _, opt := range []int{unix.SO_RCVBUFFORCE, unix.SO_SNDBUFFORCE} {
-		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 4<<20) != nil {
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt-(unix.SO_RCVBUFFORCE-unix.SO_RCVBUF), 4<<20)
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, sockBuf) != nil {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt-(unix.SO_RCVBUFFORCE-unix.SO_RCVBUF), sockBuf)
 		}
 	}
 	// Like Linux's l2tp (ignore_df), never set DF: an oversized frame is
@@ -186,6 +192,8 @@ type Receiver struct {
 	n     int
 	errno syscall.Errno
 	fn    func(fd uintptr) bool // bound once: no allocation per call
+	gro   bool                  // UDP_GRO is on: read its control messages
+	ctrl  []byte
 }
 
 // NewReceiver prepares to receive into b.
@@ -206,8 +214,15 @@ func (r *Receiver) recv(fd uintptr) bool {
 		m.Name = &b.names[i][0]
 		m.Namelen = unix.SizeofSockaddrInet6
 		m.Flags = 0
+		if r.gro {
+			if r.ctrl == nil {
+				r.ctrl = make([]byte, len(b.msgs)*cmsgSegmentSpace)
+			}
+			m.Control = &r.ctrl[i*cmsgSegmentSpace]
+			m.SetControllen(cmsgSegmentSpace)
+		}
 	}
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), unix.MSG_DONTWAIT, 0, 0)
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), unix.MSG_DONTWAIT, 0, 0)
 	if e == unix.EAGAIN || e == unix.EINTR {
 		return false
 	}
@@ -234,6 +249,16 @@ func (r *Receiver) Receive() error {
 	return nil
 }
 
+// SegmentSize returns the size of the datagrams UDP GRO coalesced into
+// packet i of the last Receive, or 0 if it is a single datagram.
+func (r *Receiver) SegmentSize(i int) int {
+	if !r.gro {
+		return 0
+	}
+	m := &r.b.msgs[i].hdr
+	return groSegmentSize(r.ctrl[i*cmsgSegmentSpace : i*cmsgSegmentSpace+int(m.Controllen)])
+}
+
 // Check verifies packet i of the last Receive and returns where its L2TP
 // header starts in Bufs[i], or the reason to drop it.
 func (r *Receiver) Check(i int) (int, Reason) {
@@ -256,62 +281,6 @@ func (r *Receiver) Check(i int) (int, Reason) {
 		return 0, DropShort
 	}
 	return ihl, DropNone
-}
-
-// Sender writes batches of packets to a Tunnel's peer.
-type Sender struct {
-	t     *Tunnel
-	b     *Batch
-	from  int // first packet not yet sent
-	sent  int
-	errno syscall.Errno
-	fn    func(fd uintptr) bool
-}
-
-// NewSender prepares to send from b.
-func (t *Tunnel) NewSender(b *Batch) *Sender {
-	s := &Sender{t: t, b: b}
-	s.fn = s.send
-	return s
-}
-
-func (s *Sender) send(fd uintptr) bool {
-	b := s.b
-	cnt := b.N - s.from
-	for i := s.from; i < b.N; i++ {
-		s.b.iovs[i].Base = &b.Bufs[i][0]
-		s.b.iovs[i].SetLen(b.Lens[i])
-		m := &b.msgs[i].hdr
-		m.Iov = &b.iovs[i]
-		m.Iovlen = 1
-		m.Name = &s.t.peer[0]
-		m.Namelen = s.t.peerLn
-	}
-	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[s.from])), uintptr(cnt), unix.MSG_DONTWAIT, 0, 0)
-	if e == unix.EAGAIN || e == unix.EINTR {
-		return false
-	}
-	s.sent, s.errno = int(n), e
-	return true
-}
-
-// Send transmits packets 0..N-1 of the batch. A packet the kernel refuses is
-// skipped and reported to fail, which classifies the error; sending then goes
-// on with the rest. Send returns an error only when the socket is closed.
-func (s *Sender) Send(fail func(i int, err syscall.Errno)) error {
-	for s.from = 0; s.from < s.b.N; {
-		s.sent, s.errno = 0, 0
-		if err := s.t.rc.Write(s.fn); err != nil {
-			return os.ErrClosed // the poller fails only once the file is closed
-		}
-		if s.errno != 0 {
-			fail(s.from, s.errno)
-			s.from++
-			continue
-		}
-		s.from += s.sent
-	}
-	return nil
 }
 
 // transientSendError reports errors that come and go with the network:

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// The hot paths below must not allocate: run with -benchmem and expect
+// 0 allocs/op.
+
+// BenchmarkGSOSplit cuts a 64 KB TCP superframe into 1448-byte segments.
+func BenchmarkGSOSplit(b *testing.B) {
+	fr, h := superframe(flow{payload: 62 * 1024, mss: 1448, flags: tcpFlagACK})
+	buf := make([]byte, 2048)
+	var s gsoSplitter
+	b.SetBytes(int64(len(fr)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.init(fr, &h); err != nil {
+			b.Fatal(err)
+		}
+		for s.more() {
+			s.next(buf)
+		}
+	}
+}
+
+// BenchmarkGROCoalesce merges the 44 segments of a superframe into one
+// TAP write, checksums verified.
+func BenchmarkGROCoalesce(b *testing.B) {
+	fr, h := superframe(flow{payload: 62 * 1024, mss: 1448, flags: tcpFlagACK})
+	segs := split(b, fr, h)
+	g := newGROBuffer()
+	var s flowSegment
+	b.SetBytes(int64(len(fr)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, seg := range segs {
+			if !parseSegment(seg, &s, true) {
+				b.Fatal("not a candidate")
+			}
+			if !g.tryAppend(seg, &s) {
+				if g.pending() {
+					g.finish()
+				}
+				g.start(seg, &s)
+			}
+		}
+		g.finish()
+	}
+}
+
+// BenchmarkChecksum sums a 1500-byte frame.
+func BenchmarkChecksum(b *testing.B) {
+	buf := make([]byte, 1500)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	var acc uint64
+	for b.Loop() {
+		acc += csumAdd(0, buf)
+	}
+	_ = acc
+}
+
+// BenchmarkTxQueueBuild encapsulates 44 segments and groups them into
+// UDP_SEGMENT messages, everything but the system call.
+func BenchmarkTxQueueBuild(b *testing.B) {
+	t := &Tunnel{ep: Endpoint{UDP: true, Remote: netip.MustParseAddr("192.0.2.2"), RemotePort: 1701}}
+	t.peerLn = encodeSockaddr(&t.peer, t.ep.Remote, t.ep.RemotePort)
+	q := newTxQueue(t, txArena, txMaxPackets, true)
+	h := Header{UDP: true, TxSession: 1, Sublayer: SublayerCounter}
+	hl := h.Len()
+	var seq uint32
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := 0; i < 44; i++ {
+			room := q.room()
+			h.Encode(room, seq)
+			seq++
+			q.add(hl + 1462)
+		}
+		q.build()
+		q.n, q.used = 0, 0
+	}
+}
+
+// BenchmarkRxSplit splits a UDP GRO buffer of 44 datagrams and decodes each.
+func BenchmarkRxSplit(b *testing.B) {
+	h := Header{UDP: true, TxSession: 1, RxSession: 1, Sublayer: SublayerCounter}
+	const size = 1474
+	pkt := make([]byte, 44*size)
+	for i := 0; i < 44; i++ {
+		h.Encode(pkt[i*size:], uint32(i))
+	}
+	ctrl := make([]byte, cmsgSegmentSpace)
+	ctrl[0], ctrl[8], ctrl[12], ctrl[16], ctrl[17] = 20, 17, 104, size&0xff, size>>8
+	var d Decoded
+	var st Stats
+	b.SetBytes(int64(len(pkt)))
+	b.ReportAllocs()
+	for b.Loop() {
+		seq := sequence{}
+		n := groSegmentSize(ctrl)
+		for p := pkt; len(p) > 0; p = p[min(n, len(p)):] {
+			if h.Decode(p[:min(n, len(p))], &d) != DropNone || seq.check(d.Seq, &st) != DropNone {
+				b.Fatal("drop")
+			}
+		}
+	}
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPseudowireOffloadOff runs the ping matrix of TestPseudowire on every
+// underlay with -offload=off: the one-frame-per-system-call path.
+func TestPseudowireOffloadOff(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	for _, e := range encaps {
+		for _, v := range variants[1:3] {
+			t.Run(e.name+"-"+v.name, func(t *testing.T) {
+				t.Parallel()
+				a, b := underlay(t, "of")
+				pa := startL2tap(t, a, append(append([]string{"-ifname", "of0", "-offload=off"}, e.a...), v.flags...)...)
+				pb := startL2tap(t, b, append(append([]string{"-ifname", "of0", "-offload", "off"}, e.b...), v.flags...)...)
+				if !strings.Contains(pa.stderr.String(), "offload=off") {
+					t.Errorf("ready line does not say offload=off:\n%s", pa.stderr.String())
+				}
+				overlay(t, a, b, "of0")
+				if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range []struct {
+					from netns
+					dst  string
+					size int
+				}{{a, "10.1.0.2", 56}, {b, "10.1.0.1", 1400}, {a, "fd00::2", 1400}} {
+					if err := c.from.ping(t, c.dst, 3, c.size); err != nil {
+						t.Error(err)
+					}
+				}
+				ca, cb := pa.stop(t), pb.stop(t)
+				for side, c := range map[string]map[string]uint64{"a": ca, "b": cb} {
+					if c["rx_packets"] < 7 || c["rx_errors"] != 0 || c["tx_errors"] != 0 || c["tx_superframes"] != 0 || c["rx_coalesced"] != 0 {
+						t.Errorf("side %s counters: %v", side, c)
+					}
+				}
+			})
+		}
+	}
+}
+
+// bulkSize is the bytes TestBulkTCP sends each way.
+const bulkSize = 48 << 20
+
+// TestBulkTCP moves bulk TCP data across the pseudowire both ways, with
+// and without offloads, and checks every byte arrives intact: software
+// segmentation, UDP GSO/GRO and coalescing must keep checksums and order.
+func TestBulkTCP(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	cases := []struct {
+		encap   int
+		flags   []string
+		offload bool
+	}{
+		{0, []string{"-txsession", "1", "-counter"}, true},
+		{1, []string{"-txsession", "2", "-txcookie", "5", "-rxcookie", "5"}, true},
+		{2, []string{"-txsession", "3", "-offset", "3", "-pincounter"}, true},
+		{3, []string{"-txsession", "4"}, true},
+		{0, []string{"-txsession", "1", "-offload=off"}, false},
+		{0, []string{"-txsession", "1", "-mtu", "9000"}, true},
+		{0, []string{"-txsession", "1", "-mtu", "9000", "-offload=off"}, false},
+	}
+	for _, c := range cases {
+		e := encaps[c.encap]
+		name := e.name + "-" + strings.Join(c.flags, "")
+		t.Run(name, func(t *testing.T) {
+			a, b := underlay(t, "bt")
+			pa := startL2tap(t, a, append(append([]string{"-ifname", "bt0"}, e.a...), c.flags...)...)
+			pb := startL2tap(t, b, append(append([]string{"-ifname", "bt0"}, e.b...), c.flags...)...)
+			overlay(t, a, b, "bt0")
+			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			for _, addr := range []string{"10.1.0.2", "fd00::2"} {
+				bulkTransfer(t, a, b, addr)
+			}
+			ca, cb := pa.stop(t), pb.stop(t)
+			for side, cnt := range map[string]map[string]uint64{"a": ca, "b": cb} {
+				if cnt["rx_errors"] != 0 || cnt["tx_errors"] != 0 || cnt["tx_offload_errors"] != 0 {
+					t.Errorf("side %s counters: %v", side, cnt)
+				}
+			}
+			t.Logf("a: tx_superframes %d rx_coalesced %d; b: tx_superframes %d rx_coalesced %d",
+				ca["tx_superframes"], ca["rx_coalesced"], cb["tx_superframes"], cb["rx_coalesced"])
+			if c.offload && (ca["tx_superframes"] == 0 || cb["rx_coalesced"] == 0) {
+				t.Errorf("offloads unused: a %v b %v", ca, cb)
+			}
+		})
+	}
+}
+
+// bulkTransfer runs the helper server in b and client in a: the client
+// sends bulkSize bytes, the server sends the same back, each side checks
+// the SHA-256 of what it got.
+func bulkTransfer(t *testing.T, a, b netns, addr string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp := net.JoinHostPort(addr, "5999")
+	srv := b.cmd(exe, "-test.run=^TestBulkHelper$")
+	srv.Env = append(os.Environ(), "L2TAP_BULK=server", "L2TAP_BULK_ADDR="+hp)
+	srvOut := &syncBuffer{}
+	srv.Stdout, srv.Stderr = srvOut, srvOut
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	time.Sleep(300 * time.Millisecond)
+	cli := a.cmd(exe, "-test.run=^TestBulkHelper$")
+	cli.Env = append(os.Environ(), "L2TAP_BULK=client", "L2TAP_BULK_ADDR="+hp)
+	start := time.Now()
+	out, err := cli.CombinedOutput()
+	if err != nil {
+		t.Errorf("bulk client to %s: %v\n%s\nserver: %s", hp, err, out, srvOut.String())
+		return
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("bulk server on %s: %v\n%s", hp, err, srvOut.String())
+	}
+	t.Logf("%s: %d MiB each way in %v", hp, bulkSize>>20, time.Since(start).Round(time.Millisecond))
+}
+
+// bulkData is the deterministic stream both sides send.
+func bulkData() io.Reader {
+	return io.LimitReader(&prngReader{rand.NewPCG(7, 11)}, bulkSize)
+}
+
+type prngReader struct{ src *rand.PCG }
+
+func (r *prngReader) Read(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 8 {
+		v := r.src.Uint64()
+		for j := 0; j < 8 && i+j < len(p); j++ {
+			p[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return len(p), nil
+}
+
+func digest(r io.Reader) (string, int64, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// TestBulkHelper is the server or client of bulkTransfer when run with
+// L2TAP_BULK set; otherwise it does nothing.
+func TestBulkHelper(t *testing.T) {
+	role, addr := os.Getenv("L2TAP_BULK"), os.Getenv("L2TAP_BULK_ADDR")
+	if role == "" {
+		t.Skip("helper process for TestBulkTCP")
+	}
+	want, _, _ := digest(bulkData())
+	var conn net.Conn
+	switch role {
+	case "server":
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+		if conn, err = ln.Accept(); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		var err error
+		if conn, err = net.DialTimeout("tcp", addr, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(8 * time.Second))
+	sent := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(conn, bulkData())
+		conn.(*net.TCPConn).CloseWrite()
+		sent <- err
+	}()
+	got, n, err := digest(conn)
+	if err != nil {
+		t.Fatalf("%s: receive: %v after %d bytes", role, err, n)
+	}
+	if got != want || n != bulkSize {
+		t.Fatalf("%s: received %d bytes with SHA-256 %s, want %d bytes with %s", role, n, got, bulkSize, want)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("%s: send: %v", role, err)
+	}
+	fmt.Println("bulk ok")
+}

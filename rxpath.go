@@ -1,0 +1,193 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// rxBatch is how many recvmmsg messages rxPath takes at once. With UDP GRO
+// each may hold up to 64 KiB of datagrams.
+const rxBatch = 32
+
+// tapOut writes frames to the TAP: straight, behind a virtio-net header, or
+// coalesced into TCP superframes. It never allocates per frame.
+type tapOut struct {
+	tap   *TAP
+	gro   *groBuffer // nil: no coalescing
+	udp   bool       // coalesce UDP datagrams too (the TAP takes USO)
+	seg   flowSegment
+	iov   [2]unix.Iovec
+	niov  int
+	zero  [vnetHdrLen]byte
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+func newTAPOut(tap *TAP, gro bool) *tapOut {
+	o := &tapOut{tap: tap}
+	if tap.VnetHdr && gro && tap.Offloads&(tunFTSO4|tunFTSO6) != 0 {
+		o.gro = newGROBuffer()
+		o.udp = tap.Offloads&(tunFUSO4|tunFUSO6) == tunFUSO4|tunFUSO6
+	}
+	o.fn = o.write
+	return o
+}
+
+// write runs inside RawConn.Write. The descriptor is non-blocking, so a raw
+// system call cannot stall the scheduler; here and in the other loops this
+// spares the scheduler's bookkeeping around each call.
+func (o *tapOut) write(fd uintptr) bool {
+	_, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&o.iov[0])), uintptr(o.niov))
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	o.errno = e
+	return true
+}
+
+// writeRaw hands b (virtio-net header included if the TAP has one) to the
+// kernel, with hdr first if it is not nil.
+func (o *tapOut) writeRaw(hdr, b []byte) error {
+	o.niov = 0
+	if hdr != nil {
+		o.iov[0].Base = &hdr[0]
+		o.iov[0].SetLen(len(hdr))
+		o.niov++
+	}
+	o.iov[o.niov].Base = &b[0]
+	o.iov[o.niov].SetLen(len(b))
+	o.niov++
+	o.errno = 0
+	if err := o.tap.rc.Write(o.fn); err != nil {
+		return os.ErrClosed // the poller fails only once the file is closed
+	}
+	if o.errno != 0 {
+		return o.errno
+	}
+	return nil
+}
+
+// Frame delivers one Ethernet frame. With coalescing it may be held back
+// until Flush; a frame that continues no superframe flushes the pending one
+// first, so frames keep their order. coalesced reports that the frame was
+// merged into the pending superframe. A refused pending superframe is
+// reported through flushErr, the frame's own fate through err.
+func (o *tapOut) Frame(frame []byte) (coalesced bool, flushErr, err error) {
+	if o.gro == nil {
+		if o.tap.VnetHdr {
+			return false, nil, o.writeRaw(o.zero[:], frame)
+		}
+		return false, nil, o.writeRaw(nil, frame)
+	}
+	g := o.gro
+	if !parseSegment(frame, &o.seg, o.udp) {
+		if g.pending() {
+			flushErr = o.Flush()
+		}
+		return false, flushErr, o.writeRaw(o.zero[:], frame)
+	}
+	if g.tryAppend(frame, &o.seg) {
+		return true, nil, nil
+	}
+	if g.pending() {
+		flushErr = o.Flush()
+	}
+	g.start(frame, &o.seg)
+	return false, flushErr, nil
+}
+
+// Flush writes the pending superframe, if any.
+func (o *tapOut) Flush() error {
+	if o.gro == nil || !o.gro.pending() {
+		return nil
+	}
+	return o.writeRaw(nil, o.gro.finish())
+}
+
+// TunnelToTAP verifies every packet received from the peer and writes the
+// frame inside to the TAP. It returns when the TAP or the tunnel is closed.
+func (p *Pump) TunnelToTAP() error {
+	b := NewBatch(rxBatch, maxFrame)
+	r := p.Tunnel.NewReceiver(b)
+	if p.Offload && p.Tunnel.ep.UDP {
+		r.gro = enableUDPGRO(p.Tunnel)
+	}
+	out := newTAPOut(p.TAP, p.Offload)
+	var lim rateLimit
+	var d Decoded
+	seq := sequence{strict: p.SeqCheck}
+	tapErr := func(err error, n int) bool {
+		if errors.Is(err, os.ErrClosed) {
+			return true
+		}
+		p.Stats.TapErrors.Add(1)
+		lim.logf(int(numReasons)+1, "write to TAP %s: %v (frame of %d bytes)", p.TAP.Name, err, n)
+		return false
+	}
+	for {
+		if err := r.Receive(); err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			p.Stats.RxErrors.Add(1)
+			lim.logf(int(numReasons), "receive: %v", err)
+			continue
+		}
+		var packets, bytes, merged uint64
+		for i := 0; i < b.N; i++ {
+			off, why := r.Check(i)
+			if why != DropNone {
+				p.Stats.drop(why, &lim)
+				continue
+			}
+			pkt := b.Bufs[i][off:b.Lens[i]]
+			size := r.SegmentSize(i)
+			if size <= 0 {
+				size = len(pkt)
+			}
+			for len(pkt) > 0 {
+				one := pkt[:min(size, len(pkt))]
+				pkt = pkt[len(one):]
+				why = p.Header.Decode(one, &d)
+				if why == DropNone && d.HasSeq {
+					why = seq.check(d.Seq, p.Stats)
+				}
+				if why != DropNone {
+					p.Stats.drop(why, &lim)
+					continue
+				}
+				co, ferr, err := out.Frame(d.Frame)
+				if ferr != nil && tapErr(ferr, 0) {
+					return nil
+				}
+				if err != nil {
+					if tapErr(err, len(d.Frame)) {
+						return nil
+					}
+					continue
+				}
+				if co {
+					merged++
+				}
+				packets++
+				bytes += uint64(len(d.Frame))
+			}
+		}
+		if err := out.Flush(); err != nil && tapErr(err, 0) {
+			return nil
+		}
+		p.Stats.RxPackets.Add(packets)
+		p.Stats.RxBytes.Add(bytes)
+		p.Stats.RxCoalesced.Add(merged)
+	}
+}
+
+// TAPToTunnel encapsulates every frame read from the TAP and sends it to the
+// peer in batches. It returns when the TAP or the tunnel is closed.
+func (p *Pump) TAPToTunnel() error {
+	return newTxPath(p, p.Offload && probeUDPGSO(p.Tunnel)).run()
+}

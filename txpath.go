@@ -1,0 +1,179 @@
+package main
+
+import (
+	"fmt"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// txArena is the bytes of L2TP packets collected before one send.
+	txArena = 512 << 10
+	// txMaxPackets bounds the packets of one send.
+	txMaxPackets = 512
+)
+
+// txPath reads frames from the TAP, cuts superframes into MTU-sized frames,
+// puts an L2TP header before each and sends them in as few system calls as
+// the kernel allows. It allocates nothing per frame.
+type txPath struct {
+	p     *Pump
+	hl    int
+	q     *txQueue
+	vnet  bool
+	stage []byte // one TAP read, virtio-net header included (vnet only)
+	split gsoSplitter
+	inGSO bool // split holds segments not yet queued
+	seq   uint32
+	bytes uint64 // frame bytes queued since the last flush
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+	lim   rateLimit
+	hdr   vnetHdr
+	err   error // why service stopped the loop
+}
+
+func newTxPath(p *Pump, gso bool) *txPath {
+	x := &txPath{p: p, hl: p.Header.Len(), vnet: p.TAP.VnetHdr}
+	x.q = newTxQueue(p.Tunnel, txArena+x.hl+maxFrame, txMaxPackets, gso && p.Tunnel.ep.UDP)
+	if x.vnet {
+		x.stage = make([]byte, vnetHdrLen+maxFrame)
+	}
+	x.fn = x.read
+	x.q.fail = func(k int, e syscall.Errno) {
+		p.Stats.TxErrors.Add(1)
+		if transientSendError(e) {
+			p.Stats.TxTransient.Add(1)
+		}
+		x.lim.logf(int(e)%len(x.lim.last), "send to %s: %v (frame of %d bytes)", p.Tunnel.ep.Remote, e, int(x.q.lens[k])-x.hl)
+	}
+	x.q.noGSO = func(e syscall.Errno) {
+		x.lim.logf(int(numReasons)+2, "UDP segmentation offload refused (%v): sending datagrams one by one", e)
+	}
+	return x
+}
+
+// queueSegments moves split's remaining segments into the queue; it stops
+// early, leaving inGSO set, when the queue is full.
+func (x *txPath) queueSegments() bool {
+	for x.split.more() {
+		room := x.q.room()
+		if len(room) < x.hl+x.split.maxSegment() {
+			return false
+		}
+		x.p.Header.Encode(room, x.seq)
+		x.seq++
+		n := x.split.next(room[x.hl:])
+		x.q.add(x.hl + n)
+		x.bytes += uint64(n)
+	}
+	x.inGSO = false
+	return true
+}
+
+// fill reads frames until the TAP has no more (it returns false) or the
+// queue is full or a read fails (true, x.errno set on failure).
+func (x *txPath) fill(fd uintptr) bool {
+	for {
+		if x.inGSO && !x.queueSegments() {
+			return true
+		}
+		room := x.q.room()
+		if len(room) < x.hl+maxFrame {
+			return true
+		}
+		buf := room[x.hl : x.hl+maxFrame]
+		if x.vnet {
+			buf = x.stage
+		}
+		// The descriptor is non-blocking: a raw system call never blocks and
+		// spares the scheduler's bookkeeping.
+		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		if e != 0 {
+			if e == unix.EAGAIN || e == unix.EINTR {
+				return false
+			}
+			x.errno = e
+			return true
+		}
+		if !x.vnet {
+			x.queueFrame(room, int(n))
+			continue
+		}
+		frame := buf[vnetHdrLen:n]
+		if err := x.hdr.decode(buf[:n]); err != nil {
+			x.offloadError(err)
+			continue
+		}
+		if x.hdr.gsoType == vnetGSONone {
+			if x.hdr.flags&vnetFlagNeedsCsum != 0 {
+				if err := completeCsum(frame, &x.hdr); err != nil {
+					x.offloadError(err)
+					continue
+				}
+			}
+			copy(room[x.hl:], frame)
+			x.queueFrame(room, len(frame))
+			continue
+		}
+		if err := x.split.init(frame, &x.hdr); err != nil {
+			x.offloadError(err)
+			continue
+		}
+		x.p.Stats.TxSuperframes.Add(1)
+		x.inGSO = true
+	}
+}
+
+// service moves every frame the TAP has to the tunnel. It returns false
+// once the TAP is drained (the caller waits for more) and true when the
+// loop must stop, with x.err set.
+func (x *txPath) service(fd uintptr) bool {
+	for {
+		full := x.fill(fd)
+		if x.q.n > 0 {
+			queued := uint64(x.q.n)
+			errsBefore := x.p.Stats.TxErrors.Load()
+			if err := x.q.Flush(); err != nil {
+				x.err = err
+				return true
+			}
+			x.p.Stats.TxPackets.Add(queued - (x.p.Stats.TxErrors.Load() - errsBefore))
+			x.p.Stats.TxBytes.Add(x.bytes)
+			x.bytes = 0
+		}
+		if x.errno != 0 {
+			x.err = fmt.Errorf("read TAP %q: %w", x.p.TAP.Name, x.errno)
+			return true
+		}
+		if !full {
+			return false
+		}
+	}
+}
+
+// read is the RawConn callback of the loop in run.
+func (x *txPath) read(fd uintptr) bool { return x.service(fd) }
+
+// queueFrame encapsulates the frame of n bytes at room[hl:].
+func (x *txPath) queueFrame(room []byte, n int) {
+	x.p.Header.Encode(room, x.seq)
+	x.seq++
+	x.q.add(x.hl + n)
+	x.bytes += uint64(n)
+}
+
+func (x *txPath) offloadError(err error) {
+	x.p.Stats.TxOffloadErrors.Add(1)
+	x.lim.logf(int(numReasons)+3, "TAP %s: %v", x.p.TAP.Name, err)
+}
+
+// run moves frames until the TAP or the tunnel is closed.
+func (x *txPath) run() error {
+	if err := x.p.TAP.rc.Read(x.fn); err != nil {
+		return closedOK(err)
+	}
+	return closedOK(x.err)
+}

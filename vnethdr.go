@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// virtio_net_hdr flags and GSO types (include/uapi/linux/virtio_net.h).
+const (
+	vnetFlagNeedsCsum = 1 // csum_start/csum_offset describe a checksum to complete
+	vnetFlagDataValid = 2 // the checksums of the frame are known to be good
+
+	vnetGSONone  = 0
+	vnetGSOTCPv4 = 1
+	vnetGSOUDP   = 3 // UFO: IP fragmentation, never offered
+	vnetGSOTCPv6 = 4
+	vnetGSOUDPL4 = 5 // USO: UDP segmentation
+	vnetGSOECN   = 0x80
+
+	// vnetHdrLen is the size of struct virtio_net_hdr, which l2tap sets with
+	// TUNSETVNETHDRSZ.
+	vnetHdrLen = 10
+)
+
+// TUNSETOFFLOAD flags (include/uapi/linux/if_tun.h).
+const (
+	tunFCsum = 0x01
+	tunFTSO4 = 0x02
+	tunFTSO6 = 0x04
+	tunFUSO4 = 0x20
+	tunFUSO6 = 0x40
+)
+
+// vnetHdr is struct virtio_net_hdr in host (little-endian) byte order, as a
+// TAP with IFF_VNET_HDR puts it before every frame.
+type vnetHdr struct {
+	flags      uint8
+	gsoType    uint8
+	hdrLen     uint16 // bytes of headers up to and including L4; a hint
+	gsoSize    uint16 // payload bytes per segment
+	csumStart  uint16 // offset of the L4 header from the frame start
+	csumOffset uint16 // offset of the checksum field from csumStart
+}
+
+// decode reads a header from the first vnetHdrLen bytes of b.
+func (h *vnetHdr) decode(b []byte) error {
+	if len(b) < vnetHdrLen {
+		return fmt.Errorf("virtio-net header: %d bytes, want %d", len(b), vnetHdrLen)
+	}
+	h.flags = b[0]
+	h.gsoType = b[1]
+	h.hdrLen = binary.LittleEndian.Uint16(b[2:])
+	h.gsoSize = binary.LittleEndian.Uint16(b[4:])
+	h.csumStart = binary.LittleEndian.Uint16(b[6:])
+	h.csumOffset = binary.LittleEndian.Uint16(b[8:])
+	return nil
+}
+
+// encode writes the header into the first vnetHdrLen bytes of b.
+func (h *vnetHdr) encode(b []byte) {
+	_ = b[vnetHdrLen-1]
+	b[0] = h.flags
+	b[1] = h.gsoType
+	binary.LittleEndian.PutUint16(b[2:], h.hdrLen)
+	binary.LittleEndian.PutUint16(b[4:], h.gsoSize)
+	binary.LittleEndian.PutUint16(b[6:], h.csumStart)
+	binary.LittleEndian.PutUint16(b[8:], h.csumOffset)
+}
