@@ -1,0 +1,533 @@
+#!/usr/bin/env bash
+# Benchmark l2tap against QEMU's l2tpv3 netdev and against a bare veth pair.
+#
+# Two network namespaces (bnA, bnB) are joined by a veth pair carrying the
+# underlay 192.0.2.1/24 <-> 192.0.2.2/24.  Each run measures, in turn:
+#   veth   iperf3 straight over the underlay (the ceiling)
+#   qemu   a guest-less QEMU per namespace bridging TAP qtap0 to an l2tpv3
+#          netdev; overlay 10.9.0.1/24 <-> 10.9.0.2/24 on the TAPs
+#   l2tap  l2tap per namespace bridging TAP ltap0 to the same pseudowire
+# and for each: iperf3 TCP with 1 and 4 streams, 60-byte frames over UDP,
+# ping RTT, CPU time of the bridge processes per GB moved and their peak RSS.
+# Servers run in bnB, clients in bnA.  Setups are interleaved run by run so
+# slow drift on a noisy machine hits all of them alike; the report uses the
+# median of the runs.
+#
+# Environment:
+#   RUNS=3            repeats per setup
+#   DURATION=5        seconds per iperf3 test
+#   OUT=bench-out/    output directory (bench.json, bench.png, raw/)
+#   BENCH_SETUPS="veth qemu l2tap"
+#   L2TAP_FLAGS=      extra flags appended to both l2tap command lines
+#   L2TAP_BIN=        use this binary instead of building one
+#   OVERLAY_MTU=1450  TAP MTU for QEMU: 1500 - IPv4 20 - UDP 8 - L2TPv3 8
+#                     (session id + UDP-mode header, no cookie/sublayer)
+#                     - Ethernet 14; l2tap chooses its own and it is recorded
+#   PING_COUNT=20     pings for the RTT figure (interval 50 ms)
+#   PIN_BRIDGE=, PIN_IPERF=   optional taskset CPU lists (default: no pinning)
+#   PYTHON=           interpreter with matplotlib (default: first that has it)
+#
+# Needs root.  Exits non-zero if a setup passes no traffic.
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-5}
+OUT=${OUT:-bench-out/}
+BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap"}
+L2TAP_FLAGS=${L2TAP_FLAGS:-}
+L2TAP_BIN=${L2TAP_BIN:-}
+OVERLAY_MTU=${OVERLAY_MTU:-1450}
+PING_COUNT=${PING_COUNT:-20}
+PIN_BRIDGE=${PIN_BRIDGE:-}
+PIN_IPERF=${PIN_IPERF:-}
+
+NS_A=bnA
+NS_B=bnB
+UNDER_A=192.0.2.1
+UNDER_B=192.0.2.2
+OVER_A=10.9.0.1
+OVER_B=10.9.0.2
+L2TP_PORT=1701
+IPERF_PORT=5201
+UDP_LEN=18 # 18 B payload + UDP 8 + IPv4 20 + Ethernet 14 = 60-byte frame
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+OUT=${OUT%/}
+RAW=$OUT/raw
+CLK_TCK=$(getconf CLK_TCK)
+
+declare -A STARTED=() # background processes this script started and has not reaped
+CREATED_NS=() # namespaces this script created
+BRIDGE_PIDS=() # bridge processes of the setup being measured (A end, B end)
+BRIDGE_LOGS=()
+PY=
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	printf 'bench: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# ---------------------------------------------------------------- processes
+
+# alive PID: true while PID exists and is not a zombie.
+alive() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[[ ${st%% *} != Z ]]
+}
+
+# wait_exit PID SECONDS: wait for PID to exit; false on timeout.
+wait_exit() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 20; i++)); do
+		alive "$pid" || return 0
+		sleep 0.05
+	done
+	! alive "$pid"
+}
+
+# stop_pid PID: SIGTERM, then SIGKILL after 5 s; reap it.  Returns the exit
+# status of the process (ours are all children of this shell).
+stop_pid() {
+	local pid=$1 rc=0
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		if ! wait_exit "$pid" 5; then
+			log "pid $pid ignored SIGTERM, killing"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	unset "STARTED[$pid]" # reaped: the number may now belong to someone else
+	return "$rc"
+}
+
+cleanup() {
+	local rc=$? pid ns
+	set +e
+	trap - EXIT INT TERM
+	for pid in "${!STARTED[@]}"; do
+		stop_pid "$pid"
+	done
+	for ns in "${CREATED_NS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- tools
+
+# pick_python: an interpreter that can import matplotlib (the Debian one if
+# the default python3 is a separate installation without it).
+pick_python() {
+	local py
+	for py in ${PYTHON:-} /usr/bin/python3 python3; do
+		if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import matplotlib' 2>/dev/null; then
+			PY=$py
+			return 0
+		fi
+	done
+	return 1
+}
+
+# need_tools: make sure every program used below exists; install the missing
+# ones with apt-get, or stop and name them.
+need_tools() {
+	local -A pkg_of=([ip]=iproute2 [ss]=iproute2 [iperf3]=iperf3 [ping]=iputils-ping
+		[timeout]=coreutils [taskset]=util-linux [qemu-system-x86_64]=qemu-system-x86)
+	local cmds=(ip ss iperf3 ping timeout) missing=() pkgs=() c
+	[[ " $BENCH_SETUPS " == *" qemu "* ]] && cmds+=(qemu-system-x86_64)
+	[[ -n $PIN_BRIDGE$PIN_IPERF ]] && cmds+=(taskset)
+	for c in "${cmds[@]}"; do
+		if ! command -v "$c" >/dev/null 2>&1; then
+			missing+=("$c")
+			pkgs+=("${pkg_of[$c]}")
+		fi
+	done
+	if ! pick_python; then
+		missing+=("python3 with matplotlib")
+		pkgs+=(python3-matplotlib)
+	fi
+	if ((${#missing[@]})); then
+		log "missing: ${missing[*]}; trying apt-get install ${pkgs[*]}"
+		if ! command -v apt-get >/dev/null 2>&1 ||
+			! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >&2; then
+			die "missing tools: ${missing[*]} (Debian packages: ${pkgs[*]})"
+		fi
+		for c in "${cmds[@]}"; do
+			command -v "$c" >/dev/null 2>&1 || die "still missing after apt-get: $c"
+		done
+		pick_python || die "still missing after apt-get: python3 with matplotlib"
+	fi
+	if [[ " $BENCH_SETUPS " == *" l2tap "* && -z $L2TAP_BIN ]] && ! command -v go >/dev/null 2>&1; then
+		die "missing tool: go (needed to build l2tap; or set L2TAP_BIN)"
+	fi
+}
+
+check_args() {
+	local s
+	((EUID == 0)) || die "must run as root (network namespaces, TAP devices)"
+	[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
+	[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer, got '$DURATION'"
+	[[ -n ${BENCH_SETUPS// /} ]] || die "BENCH_SETUPS is empty"
+	for s in $BENCH_SETUPS; do
+		case $s in veth | qemu | l2tap) ;; *) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap)" ;; esac
+	done
+}
+
+# build_l2tap: compile the program under test from the repository root.
+build_l2tap() {
+	if [[ -n $L2TAP_BIN ]]; then
+		[[ -x $L2TAP_BIN ]] || die "L2TAP_BIN=$L2TAP_BIN is not executable"
+		return
+	fi
+	L2TAP_BIN=$OUT/l2tap
+	log "building l2tap ($ROOT)"
+	if ! (cd "$ROOT" && go build -o "$L2TAP_BIN" .) >"$RAW/build.log" 2>&1; then
+		cat "$RAW/build.log" >&2
+		die "go build of l2tap failed (log: $RAW/build.log)"
+	fi
+}
+
+# ---------------------------------------------------------------- underlay
+
+# make_underlay: namespaces bnA/bnB and the veth pair between them.  IPv6 is
+# switched off inside so that router solicitations and MLD reports do not
+# show up in the bridges' counters.
+make_underlay() {
+	local ns
+	for ns in "$NS_A" "$NS_B"; do
+		[[ ! -e /run/netns/$ns ]] ||
+			die "namespace $ns already exists (another benchmark running? else: ip netns del $ns)"
+	done
+	for ns in "$NS_A" "$NS_B"; do
+		ip netns add "$ns"
+		CREATED_NS+=("$ns")
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+		ip -n "$ns" link set lo up
+	done
+	ip link add bnv0 netns "$NS_A" type veth peer name bnv1 netns "$NS_B"
+	ip -n "$NS_A" addr add "$UNDER_A/24" dev bnv0
+	ip -n "$NS_B" addr add "$UNDER_B/24" dev bnv1
+	ip -n "$NS_A" link set bnv0 up
+	ip -n "$NS_B" link set bnv1 up
+	check_traffic veth "$UNDER_B"
+}
+
+# ---------------------------------------------------------------- bridges
+
+# with_pin CPULIST CMD...: run CMD, under taskset if CPULIST is set.
+with_pin() {
+	local cpus=$1
+	shift
+	if [[ -n $cpus ]]; then
+		exec taskset -c "$cpus" "$@"
+	fi
+	exec "$@"
+}
+
+# wait_for DESC PID SECONDS CMD...: poll CMD until it succeeds while PID lives.
+wait_for() {
+	local desc=$1 pid=$2 secs=$3 i
+	shift 3
+	for ((i = 0; i < secs * 20; i++)); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		alive "$pid" || return 1
+		sleep 0.05
+	done
+	log "timed out after ${secs}s waiting for $desc"
+	return 1
+}
+
+# start_qemu NS SRC DST LOG: guest-less QEMU joining TAP qtap0 and an l2tpv3
+# netdev through hub 0.  Prints the PID.
+start_qemu() {
+	local ns=$1 src=$2 dst=$3 logf=$4 pid
+	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" qemu-system-x86_64 \
+		-M none -nodefaults -display none \
+		-netdev tap,id=t,ifname=qtap0,script=no,downscript=no \
+		-netdev "l2tpv3,id=l,src=$src,dst=$dst,udp=on,srcport=$L2TP_PORT,dstport=$L2TP_PORT,txsession=1,rxsession=1" \
+		-netdev hubport,id=h0,hubid=0,netdev=t \
+		-netdev hubport,id=h1,hubid=0,netdev=l) </dev/null >"$logf" 2>&1 &
+	pid=$!
+	STARTED[$pid]=1
+	BRIDGE_PIDS+=("$pid")
+	BRIDGE_LOGS+=("$logf")
+	wait_for "qtap0 in $ns" "$pid" 15 ip -n "$ns" link show qtap0 ||
+		die "qemu in $ns did not create qtap0: $(tail -n 5 "$logf")"
+	ip -n "$ns" link set qtap0 mtu "$OVERLAY_MTU" up
+}
+
+# start_l2tap NS SRC DST COUNTERS LOG: l2tap on TAP ltap0; waits for its
+# "l2tap: ready" line.  Counters arrive on stdout when it exits.
+start_l2tap() {
+	local ns=$1 src=$2 dst=$3 counters=$4 logf=$5 pid
+	# shellcheck disable=SC2086 # L2TAP_FLAGS is a list of words
+	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$L2TAP_BIN" -udp -src "$src" -dst "$dst" \
+		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -ifname ltap0 $L2TAP_FLAGS) \
+		</dev/null >"$counters" 2>"$logf" &
+	pid=$!
+	STARTED[$pid]=1
+	BRIDGE_PIDS+=("$pid")
+	BRIDGE_LOGS+=("$logf")
+	wait_for "l2tap ready in $ns" "$pid" 15 grep -q '^l2tap: ready' "$logf" ||
+		die "l2tap in $ns did not become ready: $(tail -n 5 "$logf")"
+	ip -n "$ns" link set ltap0 up
+}
+
+# The subshells above exec their command, so $! is the bridge process itself
+# (ip netns exec execs as well).
+
+# start_bridges SETUP RUNDIR: bring up both ends and address the overlay.
+start_bridges() {
+	local setup=$1 dir=$2 dev
+	BRIDGE_PIDS=()
+	BRIDGE_LOGS=()
+	case $setup in
+	veth) return 0 ;;
+	qemu)
+		dev=qtap0
+		start_qemu "$NS_A" "$UNDER_A" "$UNDER_B" "$dir/qemu-a.log"
+		start_qemu "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/qemu-b.log"
+		;;
+	l2tap)
+		dev=ltap0
+		start_l2tap "$NS_A" "$UNDER_A" "$UNDER_B" "$dir/counters-a.txt" "$dir/l2tap-a.log"
+		start_l2tap "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/counters-b.txt" "$dir/l2tap-b.log"
+		;;
+	esac
+	ip -n "$NS_A" addr add "$OVER_A/24" dev "$dev"
+	ip -n "$NS_B" addr add "$OVER_B/24" dev "$dev"
+	MTU=$(ip -n "$NS_A" -o link show "$dev" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')
+}
+
+# stop_bridges: SIGTERM both ends (l2tap then prints its counters).
+stop_bridges() {
+	local pid rc
+	for pid in "${BRIDGE_PIDS[@]}"; do
+		rc=0
+		stop_pid "$pid" || rc=$?
+		((rc == 0 || rc == 143)) || log "bridge pid $pid exited with status $rc"
+	done
+	BRIDGE_PIDS=()
+}
+
+# bridges_alive: fail loudly if a bridge process died during a test.
+bridges_alive() {
+	local i
+	for i in "${!BRIDGE_PIDS[@]}"; do
+		alive "${BRIDGE_PIDS[$i]}" ||
+			die "bridge process ${BRIDGE_PIDS[$i]} died: $(tail -n 5 "${BRIDGE_LOGS[$i]}")"
+	done
+}
+
+# bridge_ticks: CPU time (utime+stime, all threads, in clock ticks) used so
+# far by both bridge processes; n/a for veth.
+bridge_ticks() {
+	local pid st total=0
+	((${#BRIDGE_PIDS[@]})) || {
+		echo n/a
+		return
+	}
+	for pid in "${BRIDGE_PIDS[@]}"; do
+		st=$(cat "/proc/$pid/stat" 2>/dev/null) || die "bridge process $pid is gone"
+		st=${st##*) }
+		# shellcheck disable=SC2086 # split the fields after "(comm) "
+		set -- $st
+		total=$((total + ${12} + ${13})) # fields 14 and 15 of stat
+	done
+	echo "$total"
+}
+
+# tick_delta BEFORE AFTER
+tick_delta() {
+	if [[ $1 == n/a ]]; then echo n/a; else echo $(($2 - $1)); fi
+}
+
+# vm_hwm PID: peak resident set size in kB.
+vm_hwm() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+
+# ---------------------------------------------------------------- traffic
+
+# check_traffic SETUP DST: ping from bnA until DST answers (ARP, learning);
+# a setup that passes nothing for 10 s aborts the benchmark.
+check_traffic() {
+	local setup=$1 dst=$2 i
+	for ((i = 0; i < 10; i++)); do
+		if ip netns exec "$NS_A" ping -q -n -c 1 -W 1 "$dst" >/dev/null 2>&1; then
+			return 0
+		fi
+	done
+	local l
+	for l in "${BRIDGE_LOGS[@]}"; do
+		log "last lines of $l:"
+		tail -n 5 "$l" | sed 's/^/    /' >&2
+	done
+	die "setup $setup passes no traffic: ping $dst from $NS_A got no answer for 10 s"
+}
+
+# ping_rtt DST: PING_COUNT echo requests 50 ms apart on an idle path; prints
+# "min avg max loss%".
+ping_rtt() {
+	local out rtt loss
+	out=$(ip netns exec "$NS_A" ping -q -n -c "$PING_COUNT" -i 0.05 -W 1 "$1" 2>&1) || true
+	rtt=$(sed -n 's|^rtt [^=]*= \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\1 \2 \3|p' <<<"$out")
+	loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' <<<"$out")
+	[[ -n $rtt ]] || die "ping $1 got no replies: $out"
+	echo "$rtt $loss"
+}
+
+# iperf_run OUTJSON DST ARGS...: one-shot iperf3 server in bnB, client in
+# bnA with -J; one retry on failure (the machine is shared and noisy).
+iperf_run() {
+	local out=$1 dst=$2 attempt spid err
+	shift 2
+	for attempt in 1 2; do
+		(with_pin "$PIN_IPERF" ip netns exec "$NS_B" iperf3 -s -1 -p "$IPERF_PORT") \
+			</dev/null >"$out.server.log" 2>&1 &
+		spid=$!
+		STARTED[$spid]=1
+		wait_for "iperf3 server" "$spid" 10 \
+			bash -c "ip netns exec $NS_B ss -Hltn 'sport = :$IPERF_PORT' | grep -q ." ||
+			die "iperf3 server in $NS_B did not start: $(cat "$out.server.log")"
+		if (with_pin "$PIN_IPERF" timeout $((DURATION + 30)) ip netns exec "$NS_A" \
+			iperf3 -c "$dst" -p "$IPERF_PORT" -t "$DURATION" -J "$@") </dev/null >"$out" 2>"$out.err"; then
+			wait_exit "$spid" 5 || true
+			stop_pid "$spid" || true
+			return 0
+		fi
+		stop_pid "$spid" || true
+		err=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error",""))' "$out" 2>/dev/null || true)
+		log "iperf3 $* to $dst failed (attempt $attempt): ${err:-$(tail -n 3 "$out.err")}"
+		bridges_alive
+		sleep 1
+	done
+	die "iperf3 $* to $dst failed twice"
+}
+
+# measure SETUP RUN: bring the setup up, measure everything once, tear down,
+# and leave the raw numbers in raw/SETUP-rRUN.rec (key=value lines).
+measure() {
+	local setup=$1 run=$2 dir dst rec t0 t1 r loss
+	dir=$RAW/$setup-r$run
+	mkdir -p "$dir"
+	rec=$dir.rec
+	MTU=1500
+	start_bridges "$setup" "$dir"
+	if [[ $setup == veth ]]; then dst=$UNDER_B; else dst=$OVER_B; fi
+	check_traffic "$setup" "$dst"
+
+	{
+		echo "setup=$setup"
+		echo "run=$run"
+		echo "clk_tck=$CLK_TCK"
+		echo "udp_len=$UDP_LEN"
+		echo "overlay_mtu=$MTU"
+		echo "bridge_pids=${BRIDGE_PIDS[*]}"
+	} >"$rec.tmp"
+
+	# Latency on an otherwise idle path.
+	read -r r t0 t1 loss < <(ping_rtt "$dst")
+	printf 'ping_min_ms=%s\nping_avg_ms=%s\nping_max_ms=%s\nping_loss_pct=%s\n' \
+		"$r" "$t0" "$t1" "$loss" >>"$rec.tmp"
+
+	# Bulk TCP, one stream: throughput, retransmits, bridge CPU per byte.
+	sleep 0.5
+	t0=$(bridge_ticks)
+	iperf_run "$dir/tcp1.json" "$dst"
+	t1=$(bridge_ticks)
+	echo "tcp1_json=$setup-r$run/tcp1.json" >>"$rec.tmp"
+	echo "tcp1_cpu_ticks=$(tick_delta "$t0" "$t1")" >>"$rec.tmp"
+	bridges_alive
+
+	# Bulk TCP, four parallel streams.
+	sleep 0.5
+	t0=$(bridge_ticks)
+	iperf_run "$dir/tcp4.json" "$dst" -P 4
+	t1=$(bridge_ticks)
+	echo "tcp4_json=$setup-r$run/tcp4.json" >>"$rec.tmp"
+	echo "tcp4_cpu_ticks=$(tick_delta "$t0" "$t1")" >>"$rec.tmp"
+	bridges_alive
+
+	# Packet rate: unthrottled UDP with 60-byte Ethernet frames.
+	sleep 0.5
+	t0=$(bridge_ticks)
+	iperf_run "$dir/udp.json" "$dst" -u -b 0 -l "$UDP_LEN"
+	t1=$(bridge_ticks)
+	echo "udp_json=$setup-r$run/udp.json" >>"$rec.tmp"
+	echo "udp_cpu_ticks=$(tick_delta "$t0" "$t1")" >>"$rec.tmp"
+	bridges_alive
+
+	# Memory: peak RSS of each bridge process over its whole life.
+	if ((${#BRIDGE_PIDS[@]})); then
+		echo "hwm_kb_a=$(vm_hwm "${BRIDGE_PIDS[0]}")" >>"$rec.tmp"
+		echo "hwm_kb_b=$(vm_hwm "${BRIDGE_PIDS[1]}")" >>"$rec.tmp"
+	fi
+	stop_bridges
+	if [[ $setup == l2tap ]]; then
+		printf 'counters_a=%s\ncounters_b=%s\n' "$setup-r$run/counters-a.txt" \
+			"$setup-r$run/counters-b.txt" >>"$rec.tmp"
+	fi
+	mv "$rec.tmp" "$rec"
+	"$PY" "$ROOT/scripts/bench_report.py" run-line "$rec" >&2
+}
+
+# write_meta: parameters and versions, copied into bench.json.
+write_meta() {
+	local commit dirty=""
+	commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ -n $(GIT_OPTIONAL_LOCKS=0 git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+		dirty=-dirty
+	fi
+	{
+		echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		echo "runs=$RUNS"
+		echo "duration=$DURATION"
+		echo "setups=$BENCH_SETUPS"
+		echo "overlay_mtu=$OVERLAY_MTU"
+		echo "l2tap_flags=$L2TAP_FLAGS"
+		echo "l2tap_commit=$commit$dirty"
+		echo "pin_bridge=$PIN_BRIDGE"
+		echo "pin_iperf=$PIN_IPERF"
+		echo "kernel=$(uname -r)"
+		echo "cpus=$(nproc)"
+		echo "cpu_model=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+		echo "iperf3=$(iperf3 --version 2>/dev/null | head -n 1)"
+		if [[ " $BENCH_SETUPS " == *" qemu "* ]]; then
+			echo "qemu=$(qemu-system-x86_64 --version | head -n 1)"
+		fi
+		if command -v go >/dev/null 2>&1; then echo "go=$(go version)"; fi
+	} >"$RAW/meta"
+}
+
+main() {
+	local run setup started
+	check_args
+	need_tools
+	mkdir -p "$OUT"
+	rm -rf "$RAW"
+	mkdir -p "$RAW"
+	if [[ " $BENCH_SETUPS " == *" l2tap "* ]]; then build_l2tap; fi
+	write_meta
+	make_underlay
+	started=$SECONDS
+	log "setups: $BENCH_SETUPS; $RUNS runs of ${DURATION}s tests; output in $OUT"
+	for ((run = 1; run <= RUNS; run++)); do
+		for setup in $BENCH_SETUPS; do
+			measure "$setup" "$run"
+		done
+	done
+	log "measured in $((SECONDS - started))s"
+	"$PY" "$ROOT/scripts/bench_report.py" report "$OUT"
+}
+
+main "$@"
