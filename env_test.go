@@ -131,6 +131,27 @@ func (n netns) ping(t *testing.T, dst string, count, size int) error {
 	return nil
 }
 
+// pingCheck is one ping across a pseudowire: count 3 of size bytes.
+type pingCheck struct {
+	from netns
+	dst  string
+	size int
+}
+
+// pingAll runs every check and reports each failure as a test error; it
+// returns whether all passed.
+func pingAll(t *testing.T, checks ...pingCheck) bool {
+	t.Helper()
+	ok := true
+	for _, c := range checks {
+		if err := c.from.ping(t, c.dst, 3, c.size); err != nil {
+			t.Error(err)
+			ok = false
+		}
+	}
+	return ok
+}
+
 // pingEventually retries a single ping for up to d, to let ARP/ND settle.
 func (n netns) pingEventually(t *testing.T, dst string, d time.Duration) error {
 	deadline := time.Now().Add(d)

@@ -31,15 +31,11 @@ func TestPseudowireOffloadOff(t *testing.T) {
 				if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 					t.Fatal(err)
 				}
-				for _, c := range []struct {
-					from netns
-					dst  string
-					size int
-				}{{a, "10.1.0.2", 56}, {b, "10.1.0.1", 1400}, {a, "fd00::2", 1400}} {
-					if err := c.from.ping(t, c.dst, 3, c.size); err != nil {
-						t.Error(err)
-					}
-				}
+				pingAll(t,
+					pingCheck{a, "10.1.0.2", 56},
+					pingCheck{b, "10.1.0.1", 1400},
+					pingCheck{a, "fd00::2", 1400},
+				)
 				ca, cb := pa.stop(t), pb.stop(t)
 				for side, c := range map[string]map[string]uint64{"a": ca, "b": cb} {
 					if c["rx_packets"] < 7 || c["rx_errors"] != 0 || c["tx_errors"] != 0 || c["tx_superframes"] != 0 || c["rx_coalesced"] != 0 {
