@@ -259,3 +259,39 @@ func TestJumboFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestUnderlayOutage checks that send errors while the underlay is down are
+// counted, not fatal, and that traffic resumes when it comes back.
+func TestUnderlayOutage(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	a, b := underlay(t, "uo")
+	e := encaps[0]
+	pa := startL2tap(t, a, append([]string{"-ifname", "uo0", "-txsession", "1"}, e.a...)...)
+	pb := startL2tap(t, b, append([]string{"-ifname", "uo0", "-txsession", "1"}, e.b...)...)
+	overlay(t, a, b, "uo0")
+	if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a.ip(t, "link", "set", "ua", "down")
+	if err := a.ping(t, "10.1.0.2", 3, 56); err == nil {
+		t.Fatal("ping crossed a downed underlay")
+	}
+	select {
+	case <-pa.done:
+		t.Fatalf("l2tap exited while the underlay was down: %v\n%s", pa.exit, pa.stderr.String())
+	default:
+	}
+	a.ip(t, "link", "set", "ua", "up")
+	if err := a.pingEventually(t, "10.1.0.2", 10*time.Second); err != nil {
+		t.Fatalf("traffic did not resume: %v", err)
+	}
+	c := pa.stop(t)
+	pb.stop(t)
+	if c["tx_errors"] == 0 || c["tx_transient_errors"] != c["tx_errors"] {
+		t.Fatalf("want transient send errors counted, got %v", c)
+	}
+	if !strings.Contains(pa.stderr.String(), "send to 192.0.2.2") {
+		t.Errorf("send errors not logged:\n%s", pa.stderr.String())
+	}
+	t.Logf("while down: tx_errors=%d tx_transient_errors=%d", c["tx_errors"], c["tx_transient_errors"])
+}
