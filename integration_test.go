@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -294,4 +295,75 @@ func TestUnderlayOutage(t *testing.T) {
 		t.Errorf("send errors not logged:\n%s", pa.stderr.String())
 	}
 	t.Logf("while down: tx_errors=%d tx_transient_errors=%d", c["tx_errors"], c["tx_transient_errors"])
+}
+
+// garbageSender is a Python program that sends n datagrams from the peer's
+// address: random bytes, and random bytes behind a plausible L2TPv3 header.
+const garbageSender = `
+import os, random, socket, struct, sys
+udp, n = sys.argv[1] == "udp", int(sys.argv[2])
+if udp:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("192.0.2.2", 1701))
+    dst = ("192.0.2.1", 1701)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 115)
+    s.bind(("192.0.2.2", 0))
+    dst = ("192.0.2.1", 0)
+rnd = random.Random(1)
+for i in range(n):
+    body = os.urandom(rnd.randrange(0, 1500))
+    kind = i % 4
+    if kind == 1:
+        body = struct.pack("!II", 0x30000, rnd.choice([0, 1, 2])) + body
+    elif kind == 2:
+        body = struct.pack("!I", rnd.choice([0, 1, 7])) + body
+    elif kind == 3:
+        body = body[:rnd.randrange(0, 12)]
+    s.sendto(body, dst)
+`
+
+// TestGarbageResilience floods l2tap with malformed packets from the peer's
+// own address: it must keep running, count every drop, log only a few
+// rate-limited lines, and still carry traffic afterwards.
+func TestGarbageResilience(t *testing.T) {
+	requireTools(t, true, "ip", "python3")
+	for _, e := range encaps { // the sender speaks IPv4 only
+		if e.v6 {
+			continue
+		}
+		t.Run(e.name, func(t *testing.T) {
+			a, b := underlay(t, "gb")
+			p := startL2tap(t, a, append([]string{"-ifname", "gb0", "-txsession", "1"}, e.a...)...)
+			mode := "ip"
+			if e.udp {
+				mode = "udp"
+			}
+			const n = 20000
+			if out, err := b.cmd("python3", "-c", garbageSender, mode, fmt.Sprint(n)).CombinedOutput(); err != nil {
+				t.Fatalf("garbage sender: %v\n%s", err, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-p.done:
+				t.Fatalf("l2tap died under garbage: %v\n%s", p.exit, p.stderr.String())
+			default:
+			}
+			c := p.stop(t)
+			// Only packets with session 1 and room for an Ethernet header
+			// pass, as they would through the kernel: one in six or fewer.
+			dropped, accepted := c["rx_errors"], c["rx_packets"]
+			if dropped+accepted < n*9/10 || accepted > n/6 {
+				t.Errorf("of %d malformed packets %d dropped and %d accepted: %v", n, dropped, accepted, c)
+			}
+			if c["tap_write_errors"] != 0 {
+				t.Errorf("garbage reached the TAP: %v", c)
+			}
+			if lines := strings.Count(p.stderr.String(), "\n"); lines > 12 {
+				t.Errorf("log not rate-limited: %d lines for %d bad packets:\n%s", lines, n, p.stderr.String())
+			}
+			t.Logf("%d sent, %d dropped (invalid %d, control %d, session %d), %d accepted, %d log lines",
+				n, dropped, c["rx_invalid"], c["rx_control"], c["rx_session_mismatch"], accepted, strings.Count(p.stderr.String(), "\n"))
+		})
+	}
 }
