@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -215,6 +216,13 @@ func TestStopsOnSignal(t *testing.T) {
 	requireTools(t, true, "ip")
 	a, _ := underlay(t, "sg")
 	p := startL2tap(t, a, "-ifname", "sg0", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1")
+	p.cmd.Process.Signal(syscall.SIGUSR1) // counters, and keep running
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-p.done:
+		t.Fatalf("SIGUSR1 stopped l2tap: %v", p.exit)
+	default:
+	}
 	p.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-p.done:
@@ -223,6 +231,9 @@ func TestStopsOnSignal(t *testing.T) {
 	}
 	if c := p.stop(t); len(c) < 10 {
 		t.Fatalf("counters not printed on SIGINT: %q", p.stdout.String())
+	}
+	if n := strings.Count(p.stdout.String(), "rx_packets "); n != 2 {
+		t.Fatalf("want counters printed twice (SIGUSR1, then exit), got %d times:\n%s", n, p.stdout.String())
 	}
 	if _, err := a.cmd("ip", "link", "show", "sg0").CombinedOutput(); err == nil {
 		t.Error("TAP sg0 left behind")
