@@ -40,6 +40,7 @@ func csumAdd(acc uint64, b []byte) uint64 {
 		b = b[8:]
 	}
 	acc, c = bits.Add64(acc, 0, c)
+	acc += c // end-around carry: acc wrapped to 0, so this cannot overflow
 	if len(b) >= 4 {
 		acc, c = bits.Add64(acc, uint64(binary.LittleEndian.Uint32(b)), 0)
 		acc += c

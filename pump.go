@@ -9,8 +9,6 @@ import (
 )
 
 const (
-	// batchSize is how many packets one recvmmsg/sendmmsg moves at most.
-	batchSize = 64
 	// maxFrame is the largest Ethernet frame carried, and the largest packet
 	// received: nothing larger exists on a TAP or in one IP datagram.
 	maxFrame = 65535

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -191,5 +190,3 @@ func (t *TAP) Close() error {
 	t.undo()
 	return err
 }
-
-var errNotTAP = errors.New("not a TAP")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -166,7 +165,6 @@ type Batch struct {
 	msgs  []mmsghdr
 	iovs  []unix.Iovec
 	names [][unix.SizeofSockaddrInet6]byte
-	flags []int32
 }
 
 // NewBatch allocates a batch of n buffers of size bytes each.
@@ -293,5 +291,3 @@ func transientSendError(e syscall.Errno) bool {
 	}
 	return false
 }
-
-var errClosed = errors.New("closed")
