@@ -68,6 +68,7 @@ func TestBadFlags(t *testing.T) {
 		{"seqcheck-without-sublayer", with("-seqcheck"), []string{"-seqcheck", "-counter"}},
 		{"attach-without-name", with("-attach"), []string{"-attach needs -ifname"}},
 		{"unknown-owner", with("-owner", "no-such-user-here"), []string{"-owner no-such-user-here"}},
+		{"offload-bad", with("-offload", "fast"), []string{"-offload", `"fast"`, "auto", "off"}},
 		{"unknown-flag", with("-bogus"), []string{"-bogus", "l2tap -help"}},
 		{"stray-argument", with("extra"), []string{`"extra"`}},
 	}

@@ -40,8 +40,11 @@ type Config struct {
 	SeqCheck bool
 	// Offload uses TAP offloads, UDP GSO/GRO and TCP coalescing where the
 	// kernel has them; false moves every frame on its own.
-	Offload    bool
-	CPUProfile string // write a CPU profile here until exit, if set
+	Offload bool
+	// CoalesceUDP also merges equal-size UDP datagrams into one TAP write
+	// (USO). Off by default: the burst overflows slow receivers' sockets.
+	CoalesceUDP bool
+	CPUProfile  string // write a CPU profile here until exit, if set
 }
 
 // usageError is a configuration error: reported in one line, exit code 2.
@@ -154,9 +157,11 @@ func (o *Options) Config() (*Config, error) {
 	switch o.Offload.val {
 	case "", "auto", "on":
 		c.Offload = true
+	case "full":
+		c.Offload, c.CoalesceUDP = true, true
 	case "off":
 	default:
-		return nil, usagef("-offload %q: want auto (use what the kernel offers) or off (one frame per system call)", o.Offload.val)
+		return nil, usagef("-offload %q: want auto (use what the kernel offers), full (auto, and coalesce UDP too) or off (one frame per system call)", o.Offload.val)
 	}
 	c.TAP.Offload = c.Offload
 	c.CPUProfile = o.CPUProfile.val

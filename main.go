@@ -74,7 +74,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("owner", "USER", "owner of a TAP l2tap creates (name or uid)", &o.Owner),
 		f("group", "GROUP", "group of a TAP l2tap creates (name or gid)", &o.Group),
 		f("master", "BRIDGE", "enslave the TAP to this bridge", &o.Master),
-		f("offload", "MODE", "auto: TAP segmentation offloads, UDP GSO/GRO and TCP coalescing where the kernel has them; off: one frame per system call", &o.Offload),
+		f("offload", "MODE", "auto: TAP segmentation offloads, UDP GSO/GRO and TCP coalescing where the kernel has them; full: auto, and UDP datagrams coalesced into the TAP too; off: one frame per system call", &o.Offload),
 		f("cpuprofile", "FILE", "write a Go CPU profile to FILE until exit (for performance work)", &o.CPUProfile),
 	}
 }

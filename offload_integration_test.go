@@ -198,3 +198,89 @@ func TestBulkHelper(t *testing.T) {
 	}
 	fmt.Println("bulk ok")
 }
+
+// udpReceiver counts intact datagrams (a 4-byte index, then that index
+// repeated as a byte) arriving on 10.1.0.2:9000 until 1 s of silence.
+const udpReceiver = `
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("10.1.0.2", 9000))
+print("ready", flush=True)
+s.settimeout(5)
+good = bad = 0
+while True:
+    try:
+        d = s.recv(2048)
+    except socket.timeout:
+        break
+    s.settimeout(1)
+    i = struct.unpack("!I", d[:4])[0]
+    if d[4:] == bytes([i & 0xff]) * (len(d) - 4):
+        good += 1
+    else:
+        bad += 1
+print(good, bad)
+`
+
+// udpSender sends n datagrams of size bytes in the receiver's format, in
+// paced bursts so that no queue on the way overflows.
+const udpSender = `
+import socket, struct, sys, time
+n, size = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(n):
+    if i % 32 == 0:
+        time.sleep(0.001) # bursts of 32: fit the TAP's queue, still coalesce
+    s.sendto(struct.pack("!I", i) + bytes([i & 0xff]) * (size - 4), ("10.1.0.2", 9000))
+`
+
+// TestUDPCoalescing sends equal-size UDP datagrams across the pseudowire:
+// with -offload=full the receiving l2tap merges them into USO writes, with
+// auto it writes them one by one; either way every datagram arrives intact.
+func TestUDPCoalescing(t *testing.T) {
+	requireTools(t, true, "ip", "python3")
+	for _, mode := range []string{"full", "auto"} {
+		t.Run(mode, func(t *testing.T) {
+			a, b := underlay(t, "uc")
+			e := encaps[0]
+			pa := startL2tap(t, a, append([]string{"-ifname", "uc0", "-txsession", "1", "-offload", mode}, e.a...)...)
+			pb := startL2tap(t, b, append([]string{"-ifname", "uc0", "-txsession", "1", "-offload", mode}, e.b...)...)
+			overlay(t, a, b, "uc0")
+			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			recv := b.cmd("python3", "-c", udpReceiver)
+			out, err := recv.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := recv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer recv.Process.Kill()
+			if _, err := io.ReadFull(out, make([]byte, 6)); err != nil {
+				t.Fatalf("receiver: %v", err)
+			}
+			const n = 20000
+			if msg, err := a.cmd("python3", "-c", udpSender, fmt.Sprint(n), "300").CombinedOutput(); err != nil {
+				t.Fatalf("sender: %v\n%s", err, msg)
+			}
+			res, _ := io.ReadAll(out)
+			recv.Wait()
+			var good, bad int
+			if _, err := fmt.Sscan(string(res), &good, &bad); err != nil {
+				t.Fatalf("receiver output %q: %v", res, err)
+			}
+			pa.stop(t)
+			c := pb.stop(t)
+			if bad != 0 || good < n*95/100 {
+				t.Errorf("%d intact and %d corrupt of %d datagrams", good, bad, n)
+			}
+			if merged := c["rx_coalesced"]; (mode == "full") != (merged > 0) {
+				t.Errorf("-offload %s: rx_coalesced %d", mode, merged)
+			}
+			t.Logf("-offload %s: %d of %d intact, rx_coalesced %d", mode, good, n, c["rx_coalesced"])
+		})
+	}
+}

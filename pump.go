@@ -24,6 +24,8 @@ type Pump struct {
 	// Offload enables UDP segmentation and GRO on the tunnel and TCP
 	// coalescing on TAP writes, where the kernel supports them.
 	Offload bool
+	// CoalesceUDP merges UDP datagrams on TAP writes too (needs Offload).
+	CoalesceUDP bool
 }
 
 // closedOK turns the error of a closed file into a clean stop.

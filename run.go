@@ -40,7 +40,8 @@ func Run(cfg *Config) error {
 	defer tap.Close()
 
 	stats := &Stats{}
-	p := &Pump{Header: cfg.Header, Tunnel: tun, TAP: tap, SeqCheck: cfg.SeqCheck, Stats: stats, Offload: cfg.Offload}
+	p := &Pump{Header: cfg.Header, Tunnel: tun, TAP: tap, SeqCheck: cfg.SeqCheck, Stats: stats,
+		Offload: cfg.Offload, CoalesceUDP: cfg.CoalesceUDP}
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
@@ -94,7 +95,10 @@ func describe(c *Config) string {
 		enc = "udp"
 	}
 	off := "off"
-	if c.Offload {
+	switch {
+	case c.CoalesceUDP:
+		off = "full"
+	case c.Offload:
 		off = "auto"
 	}
 	return fmt.Sprintf("encap=%s local=%s remote=%s session=%d/%d cookie=%dB sublayer=%v offset=%d offload=%s",

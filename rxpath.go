@@ -27,11 +27,13 @@ type tapOut struct {
 	fn    func(fd uintptr) bool
 }
 
-func newTAPOut(tap *TAP, gro bool) *tapOut {
+// newTAPOut prepares TAP writes; gro coalesces TCP segments, and udp also
+// equal-size UDP datagrams where the TAP takes USO.
+func newTAPOut(tap *TAP, gro, udp bool) *tapOut {
 	o := &tapOut{tap: tap}
 	if tap.VnetHdr && gro && tap.Offloads&(tunFTSO4|tunFTSO6) != 0 {
 		o.gro = newGROBuffer()
-		o.udp = tap.Offloads&(tunFUSO4|tunFUSO6) == tunFUSO4|tunFUSO6
+		o.udp = udp && tap.Offloads&(tunFUSO4|tunFUSO6) == tunFUSO4|tunFUSO6
 	}
 	o.fn = o.write
 	return o
@@ -116,7 +118,7 @@ func (p *Pump) TunnelToTAP() error {
 	if p.Offload && p.Tunnel.ep.UDP {
 		r.gro = enableUDPGRO(p.Tunnel)
 	}
-	out := newTAPOut(p.TAP, p.Offload)
+	out := newTAPOut(p.TAP, p.Offload, p.CoalesceUDP)
 	var lim rateLimit
 	var d Decoded
 	seq := sequence{strict: p.SeqCheck}
