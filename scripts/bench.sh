@@ -414,6 +414,20 @@ iperf_run() {
 	die "iperf3 $* to $dst failed twice"
 }
 
+# iperf_measure NAME DIR REL REC DST [IPERF_ARGS...]: runs one iperf3 test into
+# DIR/NAME.json and records its file and the bridge CPU ticks it cost in REC.
+iperf_measure() {
+	local name=$1 dir=$2 rel=$3 rec=$4 dst=$5 t0 t1
+	shift 5
+	sleep 0.5
+	t0=$(bridge_ticks)
+	iperf_run "$dir/$name.json" "$dst" "$@"
+	t1=$(bridge_ticks)
+	echo "${name}_json=$rel/$name.json" >>"$rec"
+	echo "${name}_cpu_ticks=$(tick_delta "$t0" "$t1")" >>"$rec"
+	bridges_alive
+}
+
 # measure SETUP RUN: bring the setup up, measure everything once, tear down,
 # and leave the raw numbers in raw/SETUP-rRUN.rec (key=value lines).
 measure() {
@@ -440,32 +454,11 @@ measure() {
 	printf 'ping_min_ms=%s\nping_avg_ms=%s\nping_max_ms=%s\nping_loss_pct=%s\n' \
 		"$r" "$t0" "$t1" "$loss" >>"$rec.tmp"
 
-	# Bulk TCP, one stream: throughput, retransmits, bridge CPU per byte.
-	sleep 0.5
-	t0=$(bridge_ticks)
-	iperf_run "$dir/tcp1.json" "$dst"
-	t1=$(bridge_ticks)
-	echo "tcp1_json=$setup-r$run/tcp1.json" >>"$rec.tmp"
-	echo "tcp1_cpu_ticks=$(tick_delta "$t0" "$t1")" >>"$rec.tmp"
-	bridges_alive
-
-	# Bulk TCP, four parallel streams.
-	sleep 0.5
-	t0=$(bridge_ticks)
-	iperf_run "$dir/tcp4.json" "$dst" -P 4
-	t1=$(bridge_ticks)
-	echo "tcp4_json=$setup-r$run/tcp4.json" >>"$rec.tmp"
-	echo "tcp4_cpu_ticks=$(tick_delta "$t0" "$t1")" >>"$rec.tmp"
-	bridges_alive
-
-	# Packet rate: unthrottled UDP with 60-byte Ethernet frames.
-	sleep 0.5
-	t0=$(bridge_ticks)
-	iperf_run "$dir/udp.json" "$dst" -u -b 0 -l "$UDP_LEN"
-	t1=$(bridge_ticks)
-	echo "udp_json=$setup-r$run/udp.json" >>"$rec.tmp"
-	echo "udp_cpu_ticks=$(tick_delta "$t0" "$t1")" >>"$rec.tmp"
-	bridges_alive
+	# Bulk TCP with one and with four streams (throughput, retransmits, bridge
+	# CPU per byte), then the packet rate: unthrottled UDP, 60-byte frames.
+	iperf_measure tcp1 "$dir" "$setup-r$run" "$rec.tmp" "$dst"
+	iperf_measure tcp4 "$dir" "$setup-r$run" "$rec.tmp" "$dst" -P 4
+	iperf_measure udp "$dir" "$setup-r$run" "$rec.tmp" "$dst" -u -b 0 -l "$UDP_LEN"
 
 	# Memory: peak RSS of each bridge process over its whole life.
 	if ((${#BRIDGE_PIDS[@]})); then
