@@ -30,6 +30,7 @@ func (c pwCase) l2tapArgs() []string {
 	args := []string{
 		"-src", p.Remote(), "-dst", p.Local(),
 		"-txsession", strconv.FormatUint(uint64(p.Session), 10),
+		"-rxsession", strconv.FormatUint(uint64(p.peerSession()), 10),
 		"-ifname", hostTap,
 	}
 	if p.IPv6 {
@@ -60,7 +61,7 @@ var pwCases = []pwCase{
 	},
 	{
 		name: "ip4-cookie32",
-		peer: PeerSession{Session: 104, Sublayer: SublayerNone,
+		peer: PeerSession{Session: 104, PeerSess: 204, Sublayer: SublayerNone,
 			Cookie: "11223344", PeerCook: "55667788"},
 		flags: []string{"-txcookie", "0x55667788", "-rxcookie", "0x11223344"},
 	},

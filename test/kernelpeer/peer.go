@@ -41,10 +41,19 @@ func (s Sublayer) Len() int {
 type PeerSession struct {
 	IPv6     bool
 	UDP      bool
-	Session  uint32   // session_id and peer_session_id
+	Session  uint32   // session_id: what the guest receives (l2tap's -txsession)
+	PeerSess uint32   // peer_session_id: what the guest sends; 0 means Session
 	Cookie   string   // hex digits the guest sends (8 or 16), or ""
 	PeerCook string   // hex digits the guest expects, or ""
 	Sublayer Sublayer //
+}
+
+// peerSession is the session ID the guest sends (l2tap's -rxsession).
+func (p PeerSession) peerSession() uint32 {
+	if p.PeerSess != 0 {
+		return p.PeerSess
+	}
+	return p.Session
 }
 
 // PeerDev is the name of the guest's pseudowire interface.
@@ -85,7 +94,7 @@ func (p PeerSession) SetupCommands() []string {
 		tunnel += " encap ip"
 	}
 	session := fmt.Sprintf("ip l2tp add session name %s tunnel_id 1 session_id %d peer_session_id %d",
-		PeerDev, p.Session, p.Session)
+		PeerDev, p.Session, p.peerSession())
 	if p.Cookie != "" {
 		session += " cookie " + p.Cookie
 	}
