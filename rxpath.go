@@ -116,7 +116,7 @@ func (p *Pump) TunnelToTAP() error {
 	b := NewBatch(rxBatch, maxFrame)
 	r := p.Tunnel.NewReceiver(b)
 	if p.Offload && p.Tunnel.ep.UDP {
-		r.gro = enableUDPGRO(p.Tunnel)
+		r.EnableGRO()
 	}
 	out := newTAPOut(p.TAP, p.Offload, p.CoalesceUDP)
 	var lim rateLimit

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"syscall"
 	"unsafe"
@@ -65,9 +66,16 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open /dev/net/tun: %w", err)
 	}
+	// On any error below: give an attached TAP its state back, then let go.
+	var tap *TAP
 	defer func() {
 		if err != nil {
-			unix.Close(fd)
+			if tap != nil {
+				tap.undo()
+			}
+			if fd >= 0 {
+				unix.Close(fd)
+			}
 		}
 	}()
 	var req ifreq
@@ -87,7 +95,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 		}
 		return nil, fmt.Errorf("create TAP %q: %w", cfg.Name, e)
 	}
-	tap := &TAP{Name: unix.ByteSliceToString(req.name[:]), Created: existing == nil}
+	tap = &TAP{Name: unix.ByteSliceToString(req.name[:]), Created: existing == nil}
 	if req.flags&unix.IFF_VNET_HDR != 0 {
 		if tap.Offloads, err = setOffloads(fd); err != nil {
 			return nil, fmt.Errorf("TAP %q: %w", tap.Name, err)
@@ -114,7 +122,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	if !tap.Created {
 		tap.restore = func() {
 			netlink.LinkSetMTU(link, attrs.MTU)
-			if attrs.Flags&(1<<0) == 0 { // was down
+			if attrs.Flags&net.FlagUp == 0 {
 				netlink.LinkSetDown(link)
 			}
 		}
@@ -122,7 +130,6 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	tap.MTU = attrs.MTU
 	if cfg.MTU > 0 && cfg.MTU != attrs.MTU {
 		if err := netlink.LinkSetMTU(link, cfg.MTU); err != nil {
-			tap.undo()
 			return nil, fmt.Errorf("set MTU %d on TAP %q: %w", cfg.MTU, tap.Name, err)
 		}
 		tap.MTU = cfg.MTU
@@ -130,22 +137,19 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	if cfg.Master != "" {
 		br, err := netlink.LinkByName(cfg.Master)
 		if err != nil {
-			tap.undo()
 			return nil, fmt.Errorf("-master %s: no such interface", cfg.Master)
 		}
 		if err := netlink.LinkSetMaster(link, br); err != nil {
-			tap.undo()
 			return nil, fmt.Errorf("-master %s: enslave TAP %q: %w", cfg.Master, tap.Name, err)
 		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
-		tap.undo()
 		return nil, fmt.Errorf("bring TAP %q up: %w", tap.Name, err)
 	}
 	tap.file = os.NewFile(uintptr(fd), "/dev/net/tun")
 	if tap.rc, err = tap.file.SyscallConn(); err != nil {
-		tap.file.Close()
-		tap.undo()
+		tap.file.Close() // the file owns the descriptor now
+		fd = -1
 		return nil, err
 	}
 	return tap, nil

@@ -156,7 +156,7 @@ type mmsghdr struct {
 	_   [4]byte
 }
 
-// Batch is a set of packet buffers moved with one recvmmsg or sendmmsg.
+// Batch is a set of packet buffers filled by one recvmmsg.
 // Bufs[i] has capacity for the largest packet; Lens[i] is the bytes in use.
 type Batch struct {
 	Bufs  [][]byte
@@ -213,9 +213,6 @@ func (r *Receiver) recv(fd uintptr) bool {
 		m.Namelen = unix.SizeofSockaddrInet6
 		m.Flags = 0
 		if r.gro {
-			if r.ctrl == nil {
-				r.ctrl = make([]byte, len(b.msgs)*cmsgSegmentSpace)
-			}
 			m.Control = &r.ctrl[i*cmsgSegmentSpace]
 			m.SetControllen(cmsgSegmentSpace)
 		}
@@ -228,10 +225,8 @@ func (r *Receiver) recv(fd uintptr) bool {
 	return true
 }
 
-// Receive blocks until at least one packet arrives and fills the batch.
-// For each packet it sets Lens and checks source and truncation, reporting
-// problems through verdict (DropNone for a packet to decode). For raw IPv4,
-// Bufs[i][Off(i):] is where the L2TP header starts.
+// Receive blocks until at least one packet arrives, fills the batch and sets
+// N and Lens; Check then vets each packet.
 func (r *Receiver) Receive() error {
 	r.n, r.errno = 0, 0
 	if err := r.t.rc.Read(r.fn); err != nil {
@@ -245,6 +240,16 @@ func (r *Receiver) Receive() error {
 		r.b.Lens[i] = int(r.b.msgs[i].len)
 	}
 	return nil
+}
+
+// EnableGRO asks the kernel for UDP GRO on the tunnel and, if it agrees,
+// makes room for the segment size of every packet of a batch. It reports
+// whether GRO is on.
+func (r *Receiver) EnableGRO() bool {
+	if r.gro = enableUDPGRO(r.t); r.gro {
+		r.ctrl = make([]byte, len(r.b.msgs)*cmsgSegmentSpace)
+	}
+	return r.gro
 }
 
 // SegmentSize returns the size of the datagrams UDP GRO coalesced into

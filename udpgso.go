@@ -193,32 +193,32 @@ func (q *txQueue) Flush() error {
 			continue
 		}
 		first, end := int(q.first[q.from]), int(q.first[q.from+1])
-		if end-first > 1 {
-			switch q.errno {
-			case unix.EINVAL, unix.EMSGSIZE:
-				// Datagrams of this size do not fit the path unfragmented,
-				// which UDP_SEGMENT requires: send them singly from now on.
-				q.gsoMax = min(q.gsoMax, int(q.lens[first])-1)
-			case unix.EIO:
-				// No segmentation on this path at all.
-				if q.gso {
-					q.gso = false
-					if q.noGSO != nil {
-						q.noGSO(q.errno)
-					}
+		resend := end-first > 1 // a refused UDP_SEGMENT message
+		switch {
+		case !resend:
+		case q.errno == unix.EINVAL || q.errno == unix.EMSGSIZE:
+			// Datagrams of this size do not fit the path unfragmented,
+			// which UDP_SEGMENT requires: send them singly from now on.
+			q.gsoMax = min(q.gsoMax, int(q.lens[first])-1)
+		case q.errno == unix.EIO:
+			// No segmentation on this path at all.
+			if q.gso {
+				q.gso = false
+				if q.noGSO != nil {
+					q.noGSO(q.errno)
 				}
 			}
-			if q.errno == unix.EIO || q.errno == unix.EINVAL || q.errno == unix.EMSGSIZE {
-				if err := q.sendEach(first, end); err != nil {
-					return err
-				}
-			} else {
-				for k := first; k < end; k++ {
-					q.fail(k, q.errno)
-				}
+		default:
+			resend = false // an error of the path, not of segmentation
+		}
+		if resend {
+			if err := q.sendEach(first, end); err != nil {
+				return err
 			}
 		} else {
-			q.fail(first, q.errno)
+			for k := first; k < end; k++ {
+				q.fail(k, q.errno)
+			}
 		}
 		q.from++
 	}
