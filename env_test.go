@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -179,6 +180,27 @@ func underlay(t *testing.T, prefix string) (a, b netns) {
 		s.ns.ip(t, "link", "set", s.dev, "up")
 	}
 	return a, b
+}
+
+// overlay gives the TAPs in a and b the addresses 10.1.0.1 and 10.1.0.2.
+func overlay(t *testing.T, a, b netns, dev string) {
+	t.Helper()
+	a.ip(t, "addr", "add", "10.1.0.1/24", "dev", dev)
+	b.ip(t, "addr", "add", "10.1.0.2/24", "dev", dev)
+	a.ip(t, "addr", "add", "fd00::1/64", "dev", dev, "nodad")
+	b.ip(t, "addr", "add", "fd00::2/64", "dev", dev, "nodad")
+}
+
+// pseudowire joins two new namespaces with an underlay (see underlay),
+// runs l2tap in each with a TAP named dev and the given arguments, and gives
+// the TAPs their overlay addresses (see overlay).
+func pseudowire(t *testing.T, prefix, dev string, argsA, argsB []string) (a, b netns, pa, pb *proc) {
+	t.Helper()
+	a, b = underlay(t, prefix)
+	pa = startL2tap(t, a, slices.Concat([]string{"-ifname", dev}, argsA)...)
+	pb = startL2tap(t, b, slices.Concat([]string{"-ifname", dev}, argsB)...)
+	overlay(t, a, b, dev)
+	return a, b, pa, pb
 }
 
 // proc is an l2tap process under test.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,10 +47,7 @@ func TestPseudowire(t *testing.T) {
 		for _, v := range variants {
 			t.Run(e.name+"-"+v.name, func(t *testing.T) {
 				t.Parallel()
-				a, b := underlay(t, "pw")
-				pa := startL2tap(t, a, append(append([]string{"-ifname", "pw0"}, e.a...), v.flags...)...)
-				pb := startL2tap(t, b, append(append([]string{"-ifname", "pw0"}, e.b...), v.flags...)...)
-				overlay(t, a, b, "pw0")
+				a, b, pa, pb := pseudowire(t, "pw", "pw0", slices.Concat(e.a, v.flags), slices.Concat(e.b, v.flags))
 
 				want := 1500 - 20 - 4 - v.extra - 14
 				if e.v6 {
@@ -89,15 +87,6 @@ func TestPseudowire(t *testing.T) {
 	}
 }
 
-// overlay gives the TAPs in a and b the addresses 10.1.0.1 and 10.1.0.2.
-func overlay(t *testing.T, a, b netns, dev string) {
-	t.Helper()
-	a.ip(t, "addr", "add", "10.1.0.1/24", "dev", dev)
-	b.ip(t, "addr", "add", "10.1.0.2/24", "dev", dev)
-	a.ip(t, "addr", "add", "fd00::1/64", "dev", dev, "nodad")
-	b.ip(t, "addr", "add", "fd00::2/64", "dev", dev, "nodad")
-}
-
 func tapMTU(t *testing.T, ns netns, dev string) int {
 	t.Helper()
 	out, err := ns.cmd("cat", "/sys/class/net/"+dev+"/mtu").Output()
@@ -128,11 +117,8 @@ func TestMismatchDrops(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a, b := underlay(t, "mm")
-			pa := startL2tap(t, a, append(append([]string{"-ifname", "mm0"}, base.a...), tc.a...)...)
-			pb := startL2tap(t, b, append(append([]string{"-ifname", "mm0", "-mtu", "1400"}, base.b...), tc.b...)...)
+			a, _, pa, pb := pseudowire(t, "mm", "mm0", slices.Concat(base.a, tc.a), slices.Concat([]string{"-mtu", "1400"}, base.b, tc.b))
 			a.ip(t, "link", "set", "mm0", "mtu", "1400")
-			overlay(t, a, b, "mm0")
 			if err := a.ping(t, "10.1.0.2", 5, 56); err == nil {
 				t.Fatal("ping crossed a mismatched pseudowire")
 			}
@@ -248,10 +234,8 @@ func TestJumboFrames(t *testing.T) {
 	for _, e := range encaps {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			a, b := underlay(t, "jf")
-			pa := startL2tap(t, a, append([]string{"-ifname", "jf0", "-mtu", "9000", "-txsession", "3"}, e.a...)...)
-			pb := startL2tap(t, b, append([]string{"-ifname", "jf0", "-mtu", "9000", "-txsession", "3"}, e.b...)...)
-			overlay(t, a, b, "jf0")
+			jumbo := []string{"-mtu", "9000", "-txsession", "3"}
+			a, b, pa, pb := pseudowire(t, "jf", "jf0", slices.Concat(jumbo, e.a), slices.Concat(jumbo, e.b))
 			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
@@ -276,11 +260,8 @@ func TestJumboFrames(t *testing.T) {
 // counted, not fatal, and that traffic resumes when it comes back.
 func TestUnderlayOutage(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
-	a, b := underlay(t, "uo")
 	e := encaps[0]
-	pa := startL2tap(t, a, append([]string{"-ifname", "uo0", "-txsession", "1"}, e.a...)...)
-	pb := startL2tap(t, b, append([]string{"-ifname", "uo0", "-txsession", "1"}, e.b...)...)
-	overlay(t, a, b, "uo0")
+	a, _, pa, pb := pseudowire(t, "uo", "uo0", slices.Concat([]string{"-txsession", "1"}, e.a), slices.Concat([]string{"-txsession", "1"}, e.b))
 	if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +22,11 @@ func TestPseudowireOffloadOff(t *testing.T) {
 		for _, v := range variants[1:3] {
 			t.Run(e.name+"-"+v.name, func(t *testing.T) {
 				t.Parallel()
-				a, b := underlay(t, "of")
-				pa := startL2tap(t, a, append(append([]string{"-ifname", "of0", "-offload=off"}, e.a...), v.flags...)...)
-				pb := startL2tap(t, b, append(append([]string{"-ifname", "of0", "-offload", "off"}, e.b...), v.flags...)...)
+				a, b, pa, pb := pseudowire(t, "of", "of0",
+					slices.Concat([]string{"-offload=off"}, e.a, v.flags), slices.Concat([]string{"-offload", "off"}, e.b, v.flags))
 				if !strings.Contains(pa.stderr.String(), "offload=off") {
 					t.Errorf("ready line does not say offload=off:\n%s", pa.stderr.String())
 				}
-				overlay(t, a, b, "of0")
 				if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 					t.Fatal(err)
 				}
@@ -72,10 +71,7 @@ func TestBulkTCP(t *testing.T) {
 		e := encaps[c.encap]
 		name := e.name + "-" + strings.Join(c.flags, "")
 		t.Run(name, func(t *testing.T) {
-			a, b := underlay(t, "bt")
-			pa := startL2tap(t, a, append(append([]string{"-ifname", "bt0"}, e.a...), c.flags...)...)
-			pb := startL2tap(t, b, append(append([]string{"-ifname", "bt0"}, e.b...), c.flags...)...)
-			overlay(t, a, b, "bt0")
+			a, b, pa, pb := pseudowire(t, "bt", "bt0", slices.Concat(e.a, c.flags), slices.Concat(e.b, c.flags))
 			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
@@ -242,11 +238,8 @@ func TestUDPCoalescing(t *testing.T) {
 	requireTools(t, true, "ip", "python3")
 	for _, mode := range []string{"full", "auto"} {
 		t.Run(mode, func(t *testing.T) {
-			a, b := underlay(t, "uc")
-			e := encaps[0]
-			pa := startL2tap(t, a, append([]string{"-ifname", "uc0", "-txsession", "1", "-offload", mode}, e.a...)...)
-			pb := startL2tap(t, b, append([]string{"-ifname", "uc0", "-txsession", "1", "-offload", mode}, e.b...)...)
-			overlay(t, a, b, "uc0")
+			e, flags := encaps[0], []string{"-txsession", "1", "-offload", mode}
+			a, b, pa, pb := pseudowire(t, "uc", "uc0", slices.Concat(flags, e.a), slices.Concat(flags, e.b))
 			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
