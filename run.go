@@ -50,6 +50,12 @@ func Run(cfg *Config) error {
 		defer stop()
 	}
 
+	stopGov := make(chan struct{})
+	defer close(stopGov)
+	if g := newProcGovernor(stats); g != nil {
+		go g.run(stopGov)
+	}
+
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)

@@ -64,6 +64,7 @@ type Stats struct {
 	TxSuperframes                atomic.Uint64 // offloaded TAP reads cut into frames
 	TxOffloadErrors              atomic.Uint64 // malformed offloaded TAP reads dropped
 	RxCoalesced                  atomic.Uint64 // frames merged into an earlier TAP write
+	ProcsRaised                  atomic.Uint64 // moves to two Go processors (procGovernor)
 	Drops                        [numReasons]atomic.Uint64
 }
 
@@ -87,6 +88,7 @@ func (s *Stats) Counters() []Counter {
 		{"tx_superframes", s.TxSuperframes.Load()},
 		{"tx_offload_errors", s.TxOffloadErrors.Load()},
 		{"rx_coalesced", s.RxCoalesced.Load()},
+		{"procs_raised", s.ProcsRaised.Load()},
 		{"rx_oos_packets", s.RxOOS.Load()},
 		{"rx_lost_packets", s.RxLost.Load()},
 	}

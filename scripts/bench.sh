@@ -7,7 +7,8 @@
 #   qemu   a guest-less QEMU per namespace bridging TAP qtap0 to an l2tpv3
 #          netdev; overlay 10.9.0.1/24 <-> 10.9.0.2/24 on the TAPs
 #   l2tap  l2tap per namespace bridging TAP ltap0 to the same pseudowire
-# and for each: iperf3 TCP with 1 and 4 streams, 60-byte frames over UDP,
+# and for each: iperf3 TCP with 1 and 4 streams and 1 stream each way at once
+# (--bidir), 60-byte frames over UDP,
 # ping RTT, CPU time of the bridge processes per GB moved and their peak RSS.
 # Servers run in bnB, clients in bnA.  Setups are interleaved run by run so
 # slow drift on a noisy machine hits all of them alike; the report uses the
@@ -455,9 +456,10 @@ measure() {
 		"$r" "$t0" "$t1" "$loss" >>"$rec.tmp"
 
 	# Bulk TCP with one and with four streams (throughput, retransmits, bridge
-	# CPU per byte), then the packet rate: unthrottled UDP, 60-byte frames.
+	# CPU per byte) and both ways at once, then the packet rate: unthrottled UDP, 60-byte frames.
 	iperf_measure tcp1 "$dir" "$setup-r$run" "$rec.tmp" "$dst"
 	iperf_measure tcp4 "$dir" "$setup-r$run" "$rec.tmp" "$dst" -P 4
+	iperf_measure tcpbi "$dir" "$setup-r$run" "$rec.tmp" "$dst" --bidir
 	iperf_measure udp "$dir" "$setup-r$run" "$rec.tmp" "$dst" -u -b 0 -l "$UDP_LEN"
 
 	# Memory: peak RSS of each bridge process over its whole life.

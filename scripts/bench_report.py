@@ -24,6 +24,7 @@ METRICS = (
     ("tcp1_retrans", "TCP 1 stream retransmits", "count", False),
     ("tcp4_gbps", "TCP 4 streams", "Gbit/s", True),
     ("tcp4_retrans", "TCP 4 streams retransmits", "count", False),
+    ("tcpbi_gbps", "TCP both ways (sum)", "Gbit/s", True),
     ("udp_kpps", "60-byte frames received", "kpps", True),
     ("udp_loss_pct", "60-byte frames lost", "%", False),
     ("rtt_ms", "ping RTT avg", "ms", False),
@@ -36,6 +37,7 @@ METRICS = (
 TARGETS = (
     ("tcp1_gbps", "veth", ">=", 0.33),
     ("tcp1_gbps", "qemu", ">=", 7.0),
+    ("tcp4_gbps", "veth", ">=", 0.33),
     ("udp_kpps", "qemu", ">=", 3.0),
     ("cpu_s_per_gb_tcp1", "qemu", "<=", 0.2),
     ("cpu_s_per_gb_tcp4", "qemu", "<=", 0.2),
@@ -73,14 +75,20 @@ def num(rec, key, kind=float):
 
 def tcp_result(doc):
     """Received throughput and sender retransmits of one iperf3 TCP test."""
-    recv = doc["end"]["sum_received"]
-    sent = doc["end"]["sum_sent"]
-    return {
+    end = doc["end"]
+    recv = end["sum_received"]
+    sent = end["sum_sent"]
+    res = {
         "gbps": recv["bits_per_second"] / 1e9,
         "bytes": recv["bytes"],
         "seconds": recv["seconds"],
         "retrans": sent.get("retransmits"),
     }
+    back = end.get("sum_received_bidir_reverse")
+    if back:  # --bidir: both directions count
+        res["gbps"] += back["bits_per_second"] / 1e9
+        res["bytes"] += back["bytes"]
+    return res
 
 
 def udp_result(doc, payload):
@@ -133,6 +141,7 @@ def derive(rec):
     payload = int(rec.get("udp_len", "18"))
     tcp1 = tcp_result(load_json(rec, "tcp1_json"))
     tcp4 = tcp_result(load_json(rec, "tcp4_json"))
+    tcpbi = tcp_result(load_json(rec, "tcpbi_json")) if rec.get("tcpbi_json") else None
     udp = udp_result(load_json(rec, "udp_json"), payload)
 
     def cpu_per_gb(test, res):
@@ -147,6 +156,7 @@ def derive(rec):
         "tcp1_retrans": tcp1["retrans"],
         "tcp4_gbps": tcp4["gbps"],
         "tcp4_retrans": tcp4["retrans"],
+        "tcpbi_gbps": tcpbi["gbps"] if tcpbi else None,
         "udp_kpps": udp["kpps"],
         "udp_loss_pct": udp["loss_pct"],
         "rtt_ms": num(rec, "ping_avg_ms"),
@@ -160,6 +170,7 @@ def derive(rec):
         "metrics": m,
         "tcp1": tcp1,
         "tcp4": tcp4,
+        "tcpbi": tcpbi,
         "udp": udp,
         "ping": {
             "avg_ms": num(rec, "ping_avg_ms"),
@@ -170,12 +181,13 @@ def derive(rec):
         "bridge": {
             "cpu_ticks_tcp1": num(rec, "tcp1_cpu_ticks"),
             "cpu_ticks_tcp4": num(rec, "tcp4_cpu_ticks"),
+            "cpu_ticks_tcpbi": num(rec, "tcpbi_cpu_ticks"),
             "cpu_ticks_udp": num(rec, "udp_cpu_ticks"),
             "clk_tck": clk,
             "vmhwm_kb": {"a": num(rec, "hwm_kb_a"), "b": num(rec, "hwm_kb_b")},
             "overlay_mtu": num(rec, "overlay_mtu", int),
         },
-        "files": {k: rec[k] for k in ("tcp1_json", "tcp4_json", "udp_json") if k in rec},
+        "files": {k: rec[k] for k in ("tcp1_json", "tcp4_json", "tcpbi_json", "udp_json") if k in rec},
     }
     counters = {"a": read_counters(rec, "counters_a"), "b": read_counters(rec, "counters_b")}
     if counters["a"] is not None or counters["b"] is not None:
@@ -217,6 +229,7 @@ def cmd_run_line(path):
         "%-5s run %d:" % (r["setup"], r["run"]),
         "tcp1 %s Gbit/s (%s retr)" % (fmt(m["tcp1_gbps"]), fmt(m["tcp1_retrans"], "count")),
         "tcp4 %s Gbit/s" % fmt(m["tcp4_gbps"]),
+        "bidir %s Gbit/s" % fmt(m["tcpbi_gbps"]),
         "small %s kpps (%s%% lost)" % (fmt(m["udp_kpps"]), fmt(m["udp_loss_pct"])),
         "rtt %s ms" % fmt(m["rtt_ms"]),
     ]
