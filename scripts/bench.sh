@@ -61,6 +61,7 @@ CLK_TCK=$(getconf CLK_TCK)
 declare -A STARTED=() # background processes this script started and has not reaped
 CREATED_NS=() # namespaces this script created
 BRIDGE_PIDS=() # bridge processes of the setup being measured (A end, B end)
+BRIDGE_DEV=    # their TAP's name (the same in both namespaces)
 BRIDGE_LOGS=()
 PY=
 
@@ -289,6 +290,7 @@ start_l2tap() {
 # start_bridges SETUP RUNDIR: bring up both ends and address the overlay.
 start_bridges() {
 	local setup=$1 dir=$2 dev
+	BRIDGE_DEV=
 	BRIDGE_PIDS=()
 	BRIDGE_LOGS=()
 	case $setup in
@@ -304,6 +306,7 @@ start_bridges() {
 		start_l2tap "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/counters-b.txt" "$dir/l2tap-b.log"
 		;;
 	esac
+	BRIDGE_DEV=$dev
 	ip -n "$NS_A" addr add "$OVER_A/24" dev "$dev"
 	ip -n "$NS_B" addr add "$OVER_B/24" dev "$dev"
 	MTU=$(ip -n "$NS_A" -o link show "$dev" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')
@@ -318,6 +321,13 @@ stop_bridges() {
 		((rc == 0 || rc == 143)) || log "bridge pid $pid exited with status $rc"
 	done
 	BRIDGE_PIDS=()
+}
+
+# tap_rx_packets: frames the B-side bridge has written into its TAP, or
+# nothing for the bare veth.
+tap_rx_packets() {
+	[[ -n $BRIDGE_DEV ]] || return 0
+	ip netns exec "$NS_B" cat "/sys/class/net/$BRIDGE_DEV/statistics/rx_packets"
 }
 
 # bridges_alive: fail loudly if a bridge process died during a test.
@@ -460,7 +470,12 @@ measure() {
 	iperf_measure tcp1 "$dir" "$setup-r$run" "$rec.tmp" "$dst"
 	iperf_measure tcp4 "$dir" "$setup-r$run" "$rec.tmp" "$dst" -P 4
 	iperf_measure tcpbi "$dir" "$setup-r$run" "$rec.tmp" "$dst" --bidir
+	# The receiving TAP's packet count says how many frames the bridges
+	# carried, whatever the iperf3 server then managed to read.
+	t0=$(tap_rx_packets)
 	iperf_measure udp "$dir" "$setup-r$run" "$rec.tmp" "$dst" -u -b 0 -l "$UDP_LEN"
+	t1=$(tap_rx_packets)
+	[[ -z $t0 ]] || echo "udp_carried=$((t1 - t0))" >>"$rec.tmp"
 
 	# Memory: peak RSS of each bridge process over its whole life.
 	if ((${#BRIDGE_PIDS[@]})); then

@@ -27,6 +27,8 @@ METRICS = (
     ("tcpbi_gbps", "TCP both ways (sum)", "Gbit/s", True),
     ("udp_kpps", "60-byte frames received", "kpps", True),
     ("udp_loss_pct", "60-byte frames lost", "%", False),
+    ("udp_carried_kpps", "60-byte frames carried by the bridges", "kpps", True),
+    ("udp_cpu_us_per_frame", "bridge CPU per 60-byte frame", "us", False),
     ("rtt_ms", "ping RTT avg", "ms", False),
     ("cpu_s_per_gb_tcp1", "bridge CPU, TCP 1 stream", "s/GB", False),
     ("cpu_s_per_gb_tcp4", "bridge CPU, TCP 4 streams", "s/GB", False),
@@ -150,6 +152,8 @@ def derive(rec):
             return None
         return (ticks / clk) / (res["bytes"] / 1e9)
 
+    carried = num(rec, "udp_carried", int)
+    udp_ticks = num(rec, "udp_cpu_ticks")
     hwm = [v for v in (num(rec, "hwm_kb_a"), num(rec, "hwm_kb_b")) if v is not None]
     m = {
         "tcp1_gbps": tcp1["gbps"],
@@ -159,6 +163,8 @@ def derive(rec):
         "tcpbi_gbps": tcpbi["gbps"] if tcpbi else None,
         "udp_kpps": udp["kpps"],
         "udp_loss_pct": udp["loss_pct"],
+        "udp_carried_kpps": carried / udp["seconds"] / 1e3 if carried else None,
+        "udp_cpu_us_per_frame": udp_ticks / clk / carried * 1e6 if carried and udp_ticks is not None else None,
         "rtt_ms": num(rec, "ping_avg_ms"),
         "cpu_s_per_gb_tcp1": cpu_per_gb("tcp1", tcp1),
         "cpu_s_per_gb_tcp4": cpu_per_gb("tcp4", tcp4),
@@ -183,6 +189,7 @@ def derive(rec):
             "cpu_ticks_tcp4": num(rec, "tcp4_cpu_ticks"),
             "cpu_ticks_tcpbi": num(rec, "tcpbi_cpu_ticks"),
             "cpu_ticks_udp": num(rec, "udp_cpu_ticks"),
+            "udp_frames_carried": carried,
             "clk_tck": clk,
             "vmhwm_kb": {"a": num(rec, "hwm_kb_a"), "b": num(rec, "hwm_kb_b")},
             "overlay_mtu": num(rec, "overlay_mtu", int),
@@ -230,7 +237,9 @@ def cmd_run_line(path):
         "tcp1 %s Gbit/s (%s retr)" % (fmt(m["tcp1_gbps"]), fmt(m["tcp1_retrans"], "count")),
         "tcp4 %s Gbit/s" % fmt(m["tcp4_gbps"]),
         "bidir %s Gbit/s" % fmt(m["tcpbi_gbps"]),
-        "small %s kpps (%s%% lost)" % (fmt(m["udp_kpps"]), fmt(m["udp_loss_pct"])),
+        "small %s kpps (%s%% lost%s)" % (
+            fmt(m["udp_kpps"]), fmt(m["udp_loss_pct"]),
+            "" if m["udp_carried_kpps"] is None else "; bridges carried %s kpps" % fmt(m["udp_carried_kpps"])),
         "rtt %s ms" % fmt(m["rtt_ms"]),
     ]
     if m["cpu_s_per_gb_tcp1"] is not None:
