@@ -93,6 +93,38 @@ func TestBulkTCP(t *testing.T) {
 	}
 }
 
+// TestPlainUnderlay runs bulk TCP over an underlay that offloads nothing
+// (no checksum offload, segmentation or GRO on either veth), as a plain
+// NIC would. Older kernels then refuse UDP_SEGMENT with EIO and l2tap falls
+// back to one datagram per message (TestTxQueueFallbacks checks that logic);
+// newer ones segment in software. Either way every byte must arrive.
+func TestPlainUnderlay(t *testing.T) {
+	requireTools(t, true, "ip", "ping", "ethtool")
+	for _, e := range encaps {
+		t.Run(e.name, func(t *testing.T) {
+			flags := []string{"-txsession", "1"}
+			a, b, pa, pb := pseudowire(t, "pu", "pu0", slices.Concat(e.a, flags), slices.Concat(e.b, flags))
+			for _, s := range []struct {
+				ns  netns
+				dev string
+			}{{a, "ua"}, {b, "ub"}} {
+				run(t, "ip", "netns", "exec", string(s.ns), "ethtool", "-K", s.dev, "tx", "off", "rx", "off", "sg", "off", "gso", "off", "gro", "off")
+			}
+			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			bulkTransfer(t, a, b, "10.1.0.2")
+			ca, cb := pa.stop(t), pb.stop(t)
+			for side, cnt := range map[string]map[string]uint64{"a": ca, "b": cb} {
+				if cnt["tx_errors"] != 0 || cnt["rx_errors"] != 0 || cnt["tap_write_errors"] != 0 {
+					t.Errorf("side %s counters: %v", side, cnt)
+				}
+			}
+			t.Logf("UDP_SEGMENT refused on side a: %v", strings.Contains(pa.stderr.String(), "UDP segmentation offload refused"))
+		})
+	}
+}
+
 // bulkTransfer runs the helper server in b and client in a: the client
 // sends bulkSize bytes, the server sends the same back, each side checks
 // the SHA-256 of what it got.

@@ -90,6 +90,7 @@ type txQueue struct {
 	sent   int
 	errno  syscall.Errno
 	fn     func(fd uintptr) bool
+	sys    func(fd uintptr, msgs []mmsghdr) (int, syscall.Errno) // sendmmsg; tests stand in for the kernel
 	fail   func(k int, err syscall.Errno) // packet k was refused
 	noGSO  func(err syscall.Errno)        // UDP_SEGMENT was refused for good
 	single [1]mmsghdr
@@ -110,6 +111,7 @@ func newTxQueue(t *Tunnel, size, maxPkts int, gso bool) *txQueue {
 		gsoMax: 65535,
 	}
 	q.fn = q.send
+	q.sys = sendmmsg
 	return q
 }
 
@@ -163,12 +165,19 @@ func (q *txQueue) build() {
 	q.first[q.nmsg] = int32(q.n)
 }
 
+// sendmmsg sends msgs on the non-blocking socket fd. Like the system call,
+// it returns the messages sent, or an error if the first one failed.
+func sendmmsg(fd uintptr, msgs []mmsghdr) (int, syscall.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), unix.MSG_DONTWAIT, 0, 0)
+	return int(n), e
+}
+
 func (q *txQueue) send(fd uintptr) bool {
-	n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&q.msgs[q.from])), uintptr(q.nmsg-q.from), unix.MSG_DONTWAIT, 0, 0)
+	n, e := q.sys(fd, q.msgs[q.from:q.nmsg])
 	if e == unix.EAGAIN || e == unix.EINTR {
 		return false
 	}
-	q.sent, q.errno = int(n), e
+	q.sent, q.errno = n, e
 	return true
 }
 

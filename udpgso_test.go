@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// fakeKernel stands in for sendmmsg: it refuses UDP_SEGMENT messages as
+// refuse says and passes everything else to the real system call, so the
+// datagrams that leave can be read back.
+type fakeKernel struct {
+	refuse   func(segment int) syscall.Errno
+	gsoTried int // UDP_SEGMENT messages offered
+	gsoSent  int // and let through
+}
+
+func (f *fakeKernel) sendmmsg(fd uintptr, msgs []mmsghdr) (int, syscall.Errno) {
+	for i := range msgs {
+		m := &msgs[i].hdr
+		if m.Controllen > 0 {
+			f.gsoTried++
+			ctrl := unsafe.Slice(m.Control, m.Controllen)
+			seg := int(binary.NativeEndian.Uint16(ctrl[unix.SizeofCmsghdr:]))
+			if e := f.refuse(seg); e != 0 {
+				if i == 0 {
+					return 0, e
+				}
+				return i, 0 // like the kernel: the error waits for the next call
+			}
+			f.gsoSent++
+		}
+		if _, e := sendmmsg(fd, msgs[i:i+1]); e != 0 {
+			if i == 0 {
+				return 0, e
+			}
+			return i, 0
+		}
+	}
+	return len(msgs), 0
+}
+
+// TestTxQueueFallbacks checks what Flush does when the kernel refuses a
+// UDP_SEGMENT message: EIO turns grouping off for good, EINVAL or EMSGSIZE
+// stop grouping datagrams of that size, and an error of the path fails the
+// packets without a resend. No datagram is lost or reordered by a fallback.
+func TestTxQueueFallbacks(t *testing.T) {
+	tests := []struct {
+		name       string
+		refuse     func(seg int) syscall.Errno
+		sizes      []int // datagram sizes queued, in order
+		wantFailed int   // packets reported to fail
+		wantNoGSO  bool  // grouping switched off for good
+		wantGSOMax int
+		wantGSO    int // UDP_SEGMENT messages let through
+	}{
+		{
+			name:       "accepted",
+			refuse:     func(int) syscall.Errno { return 0 },
+			sizes:      runs(10, 300, 5, 200),
+			wantGSOMax: 65535,
+			wantGSO:    2,
+		},
+		{
+			name:       "EIO turns grouping off",
+			refuse:     func(int) syscall.Errno { return unix.EIO },
+			sizes:      runs(10, 300, 5, 200),
+			wantNoGSO:  true,
+			wantGSOMax: 65535,
+		},
+		{
+			name: "EMSGSIZE stops grouping that size",
+			refuse: func(seg int) syscall.Errno {
+				if seg > 250 {
+					return unix.EMSGSIZE
+				}
+				return 0
+			},
+			sizes:      runs(10, 300, 5, 200),
+			wantGSOMax: 299,
+			wantGSO:    1,
+		},
+		{
+			name: "EINVAL stops grouping that size",
+			refuse: func(seg int) syscall.Errno {
+				if seg > 250 {
+					return unix.EINVAL
+				}
+				return 0
+			},
+			sizes:      runs(5, 200, 10, 300),
+			wantGSOMax: 299,
+			wantGSO:    1,
+		},
+		{
+			name:       "path error fails the packets",
+			refuse:     func(int) syscall.Errno { return unix.ENETUNREACH },
+			sizes:      runs(10, 300, 1, 400), // a longer datagram starts a new message
+			wantFailed: 10,
+			wantGSOMax: 65535,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			tun, err := OpenTunnel(Endpoint{UDP: true, Local: netip.MustParseAddr("127.0.0.1"),
+				Remote: netip.MustParseAddr("127.0.0.1"), RemotePort: uint16(peer.LocalAddr().(*net.UDPAddr).Port)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tun.Close()
+
+			fk := &fakeKernel{refuse: tt.refuse}
+			q := newTxQueue(tun, 1<<20, 64, true)
+			q.sys = fk.sendmmsg
+			failed, noGSO := map[int]bool{}, 0
+			q.fail = func(k int, e syscall.Errno) { failed[k] = true }
+			q.noGSO = func(e syscall.Errno) {
+				noGSO++
+				if e != unix.EIO {
+					t.Errorf("noGSO(%v), want EIO", e)
+				}
+			}
+			for i, n := range tt.sizes {
+				room := q.room()
+				for j := range n {
+					room[j] = byte(i)
+				}
+				q.add(n)
+			}
+			if err := q.Flush(); err != nil {
+				t.Fatal(err)
+			}
+
+			// Every datagram not reported failed arrives, intact and in order.
+			var want [][]byte
+			for i, n := range tt.sizes {
+				if !failed[i] {
+					want = append(want, bytes.Repeat([]byte{byte(i)}, n))
+				}
+			}
+			buf := make([]byte, 2048)
+			for i, w := range want {
+				peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+				n, err := peer.Read(buf)
+				if err != nil {
+					t.Fatalf("datagram %d of %d: %v", i, len(want), err)
+				}
+				if !bytes.Equal(buf[:n], w) {
+					t.Fatalf("datagram %d: %d bytes of %d, want %d bytes of %d", i, n, buf[0], len(w), w[0])
+				}
+			}
+			peer.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if n, err := peer.Read(buf); err == nil {
+				t.Fatalf("an extra datagram of %d bytes", n)
+			}
+			if len(failed) != tt.wantFailed {
+				t.Errorf("%d packets failed, want %d", len(failed), tt.wantFailed)
+			}
+			if (noGSO > 0) != tt.wantNoGSO || noGSO > 1 || q.gso == tt.wantNoGSO {
+				t.Errorf("noGSO called %d times, gso now %v; want switched off: %v", noGSO, q.gso, tt.wantNoGSO)
+			}
+			if q.gsoMax != tt.wantGSOMax {
+				t.Errorf("gsoMax %d, want %d", q.gsoMax, tt.wantGSOMax)
+			}
+			if fk.gsoSent != tt.wantGSO {
+				t.Errorf("%d UDP_SEGMENT messages sent (%d offered), want %d", fk.gsoSent, fk.gsoTried, tt.wantGSO)
+			}
+
+			// What was learnt sticks: the same sizes again offer no message
+			// the kernel refused before.
+			tried := fk.gsoTried
+			refusedBefore := tried - fk.gsoSent
+			for _, n := range tt.sizes {
+				q.add(n)
+			}
+			if err := q.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantFailed == 0 && fk.gsoTried-fk.gsoSent != refusedBefore {
+				t.Errorf("second flush offered %d refused UDP_SEGMENT messages again", fk.gsoTried-fk.gsoSent-refusedBefore)
+			}
+		})
+	}
+}
+
+// runs returns n1 sizes s1 followed by n2 sizes s2.
+func runs(n1, s1, n2, s2 int) []int {
+	var out []int
+	for range n1 {
+		out = append(out, s1)
+	}
+	for range n2 {
+		out = append(out, s2)
+	}
+	return out
+}
