@@ -162,12 +162,24 @@ func setOffloads(fd int) (int, error) {
 	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, vnetHdrLen); err != nil {
 		return 0, fmt.Errorf("set virtio-net header size: %w", err)
 	}
-	for _, f := range []int{tunFCsum | tunFTSO4 | tunFTSO6 | tunFUSO4 | tunFUSO6, tunFCsum | tunFTSO4 | tunFTSO6, tunFCsum, 0} {
-		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETOFFLOAD, uintptr(f)); e == 0 {
-			return f, nil
+	return chooseOffloads(func(flags int) bool {
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETOFFLOAD, uintptr(flags))
+		return e == 0
+	}), nil
+}
+
+// offloadSets are the TUN_F_* sets offered to the kernel, richest first:
+// USO arrived in Linux 6.2, TSO and checksum offload long before.
+var offloadSets = []int{tunFCsum | tunFTSO4 | tunFTSO6 | tunFUSO4 | tunFUSO6, tunFCsum | tunFTSO4 | tunFTSO6, tunFCsum, 0}
+
+// chooseOffloads returns the first of offloadSets that try accepts, or 0.
+func chooseOffloads(try func(flags int) bool) int {
+	for _, f := range offloadSets {
+		if try(f) {
+			return f
 		}
 	}
-	return 0, nil
+	return 0
 }
 
 // dropOffloads hands an attached TAP back without offloads: whoever uses it
