@@ -91,8 +91,8 @@ type txQueue struct {
 	errno  syscall.Errno
 	fn     func(fd uintptr) bool
 	sys    func(fd uintptr, msgs []mmsghdr) (int, syscall.Errno) // sendmmsg; tests stand in for the kernel
-	fail   func(k int, err syscall.Errno) // packet k was refused
-	noGSO  func(err syscall.Errno)        // UDP_SEGMENT was refused for good
+	fail   func(k int, err syscall.Errno)                        // packet k was refused
+	noGSO  func(err syscall.Errno)                               // UDP_SEGMENT was refused for good
 	single [1]mmsghdr
 }
 
