@@ -141,15 +141,10 @@ func (p *Pump) TunnelToTAP() error {
 		}
 		var packets, bytes, merged uint64
 		for i := 0; i < b.N; i++ {
-			off, why := r.Check(i)
+			pkt, size, why := r.Packet(i)
 			if why != DropNone {
 				p.Stats.drop(why, &lim)
 				continue
-			}
-			pkt := b.Bufs[i][off:b.Lens[i]]
-			size := r.SegmentSize(i)
-			if size <= 0 {
-				size = len(pkt)
 			}
 			for len(pkt) > 0 {
 				one := pkt[:min(size, len(pkt))]

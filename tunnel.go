@@ -226,7 +226,7 @@ func (r *Receiver) recv(fd uintptr) bool {
 }
 
 // Receive blocks until at least one packet arrives, fills the batch and sets
-// N and Lens; Check then vets each packet.
+// N and Lens; Packet then vets each packet.
 func (r *Receiver) Receive() error {
 	r.n, r.errno = 0, 0
 	if err := r.t.rc.Read(r.fn); err != nil {
@@ -252,9 +252,24 @@ func (r *Receiver) EnableGRO() bool {
 	return r.gro
 }
 
-// SegmentSize returns the size of the datagrams UDP GRO coalesced into
+// Packet verifies packet i of the last Receive and returns its L2TP bytes:
+// one datagram, or a run of datagrams of size bytes each (the last may be
+// shorter) that UDP GRO coalesced. A packet to drop comes with the reason.
+func (r *Receiver) Packet(i int) (pkt []byte, size int, why Reason) {
+	off, why := r.check(i)
+	if why != DropNone {
+		return nil, 0, why
+	}
+	pkt = r.b.Bufs[i][off:r.b.Lens[i]]
+	if size = r.segmentSize(i); size <= 0 {
+		size = len(pkt)
+	}
+	return pkt, size, DropNone
+}
+
+// segmentSize returns the size of the datagrams UDP GRO coalesced into
 // packet i of the last Receive, or 0 if it is a single datagram.
-func (r *Receiver) SegmentSize(i int) int {
+func (r *Receiver) segmentSize(i int) int {
 	if !r.gro {
 		return 0
 	}
@@ -262,9 +277,9 @@ func (r *Receiver) SegmentSize(i int) int {
 	return groSegmentSize(r.ctrl[i*cmsgSegmentSpace : i*cmsgSegmentSpace+int(m.Controllen)])
 }
 
-// Check verifies packet i of the last Receive and returns where its L2TP
-// header starts in Bufs[i], or the reason to drop it.
-func (r *Receiver) Check(i int) (int, Reason) {
+// check returns where the L2TP header of packet i starts in Bufs[i], or
+// the reason to drop the packet.
+func (r *Receiver) check(i int) (int, Reason) {
 	b := r.b
 	if b.msgs[i].hdr.Flags&unix.MSG_TRUNC != 0 {
 		return 0, DropTruncated

@@ -76,25 +76,15 @@ func TestTxQueueFallbacks(t *testing.T) {
 			wantGSOMax: 65535,
 		},
 		{
-			name: "EMSGSIZE stops grouping that size",
-			refuse: func(seg int) syscall.Errno {
-				if seg > 250 {
-					return unix.EMSGSIZE
-				}
-				return 0
-			},
+			name:       "EMSGSIZE stops grouping that size",
+			refuse:     refuseAbove(250, unix.EMSGSIZE),
 			sizes:      runs(10, 300, 5, 200),
 			wantGSOMax: 299,
 			wantGSO:    1,
 		},
 		{
-			name: "EINVAL stops grouping that size",
-			refuse: func(seg int) syscall.Errno {
-				if seg > 250 {
-					return unix.EINVAL
-				}
-				return 0
-			},
+			name:       "EINVAL stops grouping that size",
+			refuse:     refuseAbove(250, unix.EINVAL),
 			sizes:      runs(5, 200, 10, 300),
 			wantGSOMax: 299,
 			wantGSO:    1,
@@ -195,6 +185,17 @@ func TestTxQueueFallbacks(t *testing.T) {
 	}
 }
 
+// refuseAbove refuses UDP_SEGMENT messages of datagrams over max bytes
+// with e, as a path whose MTU they exceed does.
+func refuseAbove(max int, e syscall.Errno) func(seg int) syscall.Errno {
+	return func(seg int) syscall.Errno {
+		if seg > max {
+			return e
+		}
+		return 0
+	}
+}
+
 // runs returns n1 sizes s1 followed by n2 sizes s2.
 func runs(n1, s1, n2, s2 int) []int {
 	var out []int
@@ -213,7 +214,7 @@ func runs(n1, s1, n2, s2 int) []int {
 // none of it may allocate.
 func TestTunnelLoopAllocs(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	rx, err := OpenTunnel(Endpoint{UDP: true, Local: lo, Remote: lo, LocalPort: 0})
+	rx, err := OpenTunnel(Endpoint{UDP: true, Local: lo, Remote: lo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,14 +252,9 @@ func TestTunnelLoopAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < b.N; i++ {
-			off, why := r.Check(i)
+			pkt, size, why := r.Packet(i)
 			if why != DropNone {
 				t.Fatalf("packet %d dropped: %v", i, why)
-			}
-			pkt := b.Bufs[i][off:b.Lens[i]]
-			size := r.SegmentSize(i)
-			if size <= 0 {
-				size = len(pkt)
 			}
 			for len(pkt) > 0 {
 				one := pkt[:min(size, len(pkt))]
