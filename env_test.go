@@ -231,6 +231,33 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startServer starts cmd, a server the test then talks to, with its output
+// collected in the returned buffer, and gives it 300 ms to listen. It is
+// killed at cleanup unless the test has waited for it.
+func startServer(t *testing.T, cmd *exec.Cmd) *syncBuffer {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", cmd.Args, err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	time.Sleep(300 * time.Millisecond)
+	return out
+}
+
+// noErrors fails the test if any named counter of either side is not zero.
+func noErrors(t *testing.T, ca, cb map[string]uint64, names ...string) {
+	t.Helper()
+	for side, cnt := range map[string]map[string]uint64{"a": ca, "b": cb} {
+		for _, name := range names {
+			if cnt[name] != 0 {
+				t.Errorf("side %s: %s %d; counters: %v", side, name, cnt[name], cnt)
+			}
+		}
+	}
+}
+
 // startL2tap runs l2tap in ns with args and waits for its ready line. The
 // process is stopped at cleanup if the test did not stop it.
 func startL2tap(t *testing.T, ns netns, args ...string) *proc {

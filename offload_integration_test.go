@@ -79,11 +79,7 @@ func TestBulkTCP(t *testing.T) {
 				bulkTransfer(t, a, b, addr)
 			}
 			ca, cb := pa.stop(t), pb.stop(t)
-			for side, cnt := range map[string]map[string]uint64{"a": ca, "b": cb} {
-				if cnt["rx_errors"] != 0 || cnt["tx_errors"] != 0 || cnt["tx_offload_errors"] != 0 {
-					t.Errorf("side %s counters: %v", side, cnt)
-				}
-			}
+			noErrors(t, ca, cb, "rx_errors", "tx_errors", "tx_offload_errors")
 			t.Logf("a: tx_superframes %d rx_coalesced %d; b: tx_superframes %d rx_coalesced %d",
 				ca["tx_superframes"], ca["rx_coalesced"], cb["tx_superframes"], cb["rx_coalesced"])
 			if c.offload && (ca["tx_superframes"] == 0 || cb["rx_coalesced"] == 0) {
@@ -115,11 +111,7 @@ func TestPlainUnderlay(t *testing.T) {
 			}
 			bulkTransfer(t, a, b, "10.1.0.2")
 			ca, cb := pa.stop(t), pb.stop(t)
-			for side, cnt := range map[string]map[string]uint64{"a": ca, "b": cb} {
-				if cnt["tx_errors"] != 0 || cnt["rx_errors"] != 0 || cnt["tap_write_errors"] != 0 {
-					t.Errorf("side %s counters: %v", side, cnt)
-				}
-			}
+			noErrors(t, ca, cb, "tx_errors", "rx_errors", "tap_write_errors")
 			t.Logf("UDP_SEGMENT refused on side a: %v", strings.Contains(pa.stderr.String(), "UDP segmentation offload refused"))
 		})
 	}
@@ -137,13 +129,8 @@ func bulkTransfer(t *testing.T, a, b netns, addr string) {
 	hp := net.JoinHostPort(addr, "5999")
 	srv := b.cmd(exe, "-test.run=^TestBulkHelper$")
 	srv.Env = append(os.Environ(), "L2TAP_BULK=server", "L2TAP_BULK_ADDR="+hp)
-	srvOut := &syncBuffer{}
-	srv.Stdout, srv.Stderr = srvOut, srvOut
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Process.Kill()
-	time.Sleep(300 * time.Millisecond)
+	srvOut := startServer(t, srv)
+	defer srv.Process.Kill() // free the port for the next transfer, even after a failure
 	cli := a.cmd(exe, "-test.run=^TestBulkHelper$")
 	cli.Env = append(os.Environ(), "L2TAP_BULK=client", "L2TAP_BULK_ADDR="+hp)
 	start := time.Now()

@@ -63,13 +63,7 @@ func TestProcGovernorTraffic(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv := b.cmd("iperf3", "-s", "-1", "-B", "10.1.0.2")
-			srvOut := &syncBuffer{}
-			srv.Stdout, srv.Stderr = srvOut, srvOut
-			if err := srv.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Process.Kill()
-			time.Sleep(300 * time.Millisecond)
+			srvOut := startServer(t, srv)
 			args := slices.Concat([]string{"-c", "10.1.0.2", "-t", "3"}, c.args)
 			out, err := a.cmd("iperf3", args...).CombinedOutput()
 			if err != nil {
