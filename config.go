@@ -29,6 +29,7 @@ type Options struct {
 	Master             text
 	SeqCheck           onOff
 	Offload            text
+	Queues             number
 	CPUProfile         text
 }
 
@@ -164,6 +165,16 @@ func (o *Options) Config() (*Config, error) {
 		return nil, usagef("-offload %q: want auto (use what the kernel offers), full (auto, and coalesce UDP too) or off (one frame per system call)", o.Offload.val)
 	}
 	c.TAP.Offload = c.Offload
+	c.TAP.Queues = 1
+	if o.Queues.set {
+		if o.Queues.val < 1 {
+			return nil, usagef("-queues 0: a TAP has at least one queue; leave -queues out for one")
+		}
+		if o.Queues.val > 1 && h.Sublayer == SublayerCounter {
+			return nil, usagef("-queues %d with -counter: queues send in parallel, so sequence numbers would leave out of order; use -queues 1, or -pincounter", o.Queues.val)
+		}
+		c.TAP.Queues = int(o.Queues.val)
+	}
 	c.CPUProfile = o.CPUProfile.val
 	var err error
 	if c.TAP.Owner, err = lookupID("-owner", o.Owner, lookupUser); err != nil {

@@ -46,6 +46,7 @@ func flagSpecs(o *Options) []cli.Flag {
 	o.TxSession.max, o.RxSession.max = 0xffffffff, 0xffffffff
 	o.Offset.max = maxOffset
 	o.MTU.max = 65535
+	o.Queues.max = maxQueues
 	f := func(name, arg, usage string, v cli.Generic) cli.Flag {
 		if arg != "" {
 			usage = "`" + arg + "` " + usage
@@ -75,6 +76,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("group", "GROUP", "group of a TAP l2tap creates (name or gid)", &o.Group),
 		f("master", "BRIDGE", "enslave the TAP to this bridge", &o.Master),
 		f("offload", "MODE", "auto: TAP segmentation offloads, UDP GSO/GRO and TCP coalescing where the kernel has them; full: auto, and UDP datagrams coalesced into the TAP too; off: one frame per system call", &o.Offload),
+		f("queues", "N", "TAP queues, each read by its own loop (IFF_MULTI_QUEUE; default 1); flows spread over them", &o.Queues),
 		f("cpuprofile", "FILE", "write a Go CPU profile to FILE until exit (for performance work)", &o.CPUProfile),
 	}
 }

@@ -8,8 +8,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -122,27 +125,45 @@ func TestPlainUnderlay(t *testing.T) {
 // the SHA-256 of what it got.
 func bulkTransfer(t *testing.T, a, b netns, addr string) {
 	t.Helper()
+	bulkTransfers(t, a, b, addr, 5999)
+}
+
+// bulkTransfers runs one bulkTransfer per port, all at once.
+func bulkTransfers(t *testing.T, a, b netns, addr string, ports ...int) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	hp := net.JoinHostPort(addr, "5999")
-	srv := b.cmd(exe, "-test.run=^TestBulkHelper$")
-	srv.Env = append(os.Environ(), "L2TAP_BULK=server", "L2TAP_BULK_ADDR="+hp)
-	srvOut := startServer(t, srv)
-	defer srv.Process.Kill() // free the port for the next transfer, even after a failure
-	cli := a.cmd(exe, "-test.run=^TestBulkHelper$")
-	cli.Env = append(os.Environ(), "L2TAP_BULK=client", "L2TAP_BULK_ADDR="+hp)
+	var srvs []*exec.Cmd
+	var srvOuts []*syncBuffer
+	for _, port := range ports {
+		srv := b.cmd(exe, "-test.run=^TestBulkHelper$")
+		srv.Env = append(os.Environ(), "L2TAP_BULK=server", "L2TAP_BULK_ADDR="+net.JoinHostPort(addr, strconv.Itoa(port)))
+		srvOuts = append(srvOuts, startServer(t, srv))
+		defer srv.Process.Kill() // free the port for the next transfer, even after a failure
+		srvs = append(srvs, srv)
+	}
 	start := time.Now()
-	out, err := cli.CombinedOutput()
-	if err != nil {
-		t.Errorf("bulk client to %s: %v\n%s\nserver: %s", hp, err, out, srvOut.String())
-		return
+	var wg sync.WaitGroup
+	for i, port := range ports {
+		hp := net.JoinHostPort(addr, strconv.Itoa(port))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cli := a.cmd(exe, "-test.run=^TestBulkHelper$")
+			cli.Env = append(os.Environ(), "L2TAP_BULK=client", "L2TAP_BULK_ADDR="+hp)
+			if out, err := cli.CombinedOutput(); err != nil {
+				t.Errorf("bulk client to %s: %v\n%s\nserver: %s", hp, err, out, srvOuts[i].String())
+				return
+			}
+			if err := srvs[i].Wait(); err != nil {
+				t.Errorf("bulk server on %s: %v\n%s", hp, err, srvOuts[i].String())
+			}
+		}()
 	}
-	if err := srv.Wait(); err != nil {
-		t.Fatalf("bulk server on %s: %v\n%s", hp, err, srvOut.String())
-	}
-	t.Logf("%s: %d MiB each way in %v", hp, bulkSize>>20, time.Since(start).Round(time.Millisecond))
+	wg.Wait()
+	t.Logf("%s, %d connection(s): %d MiB each way on each in %v", addr, len(ports), bulkSize>>20, time.Since(start).Round(time.Millisecond))
 }
 
 // bulkData is the deterministic stream both sides send.

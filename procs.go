@@ -34,9 +34,10 @@ type procGovernor struct {
 }
 
 // newProcGovernor returns nil where there is nothing to govern: a single
-// CPU, or GOMAXPROCS set by the user.
-func newProcGovernor(st *Stats) *procGovernor {
-	if os.Getenv("GOMAXPROCS") != "" || runtime.NumCPU() < 2 {
+// CPU, GOMAXPROCS set by the user, or several TAP queues, whose loops need
+// a processor each.
+func newProcGovernor(st *Stats, queues int) *procGovernor {
+	if os.Getenv("GOMAXPROCS") != "" || runtime.NumCPU() < 2 || queues > 1 {
 		return nil
 	}
 	runtime.GOMAXPROCS(1)

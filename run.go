@@ -52,7 +52,7 @@ func Run(cfg *Config) error {
 
 	stopGov := make(chan struct{})
 	defer close(stopGov)
-	if g := newProcGovernor(stats); g != nil {
+	if g := newProcGovernor(stats, len(tap.Queues())); g != nil {
 		go g.run(stopGov)
 	}
 
@@ -87,7 +87,7 @@ wait:
 	}
 	tun.Close()
 	tap.dropOffloads()
-	tap.file.Close()
+	tap.closeQueues()
 	wg.Wait()
 	stats.Write(os.Stdout)
 	return runErr
@@ -107,9 +107,9 @@ func describe(c *Config) string {
 	case c.Offload:
 		off = "auto"
 	}
-	return fmt.Sprintf("encap=%s local=%s remote=%s session=%d/%d cookie=%dB sublayer=%v offset=%d offload=%s",
+	return fmt.Sprintf("encap=%s local=%s remote=%s session=%d/%d cookie=%dB sublayer=%v offset=%d offload=%s queues=%d",
 		enc, addrPort(e.Local, e.LocalPort, e.UDP), addrPort(e.Remote, e.RemotePort, e.UDP),
-		h.TxSession, h.RxSession, h.CookieLen, h.Sublayer, h.Offset, off)
+		h.TxSession, h.RxSession, h.CookieLen, h.Sublayer, h.Offset, off, c.TAP.Queues)
 }
 
 func (s Sublayer) String() string {

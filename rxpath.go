@@ -17,8 +17,9 @@ const rxBatch = 32
 // coalesced into TCP superframes. It never allocates per frame.
 type tapOut struct {
 	tap   *TAP
-	gro   *groBuffer // nil: no coalescing
-	udp   bool       // coalesce UDP datagrams too (the TAP takes USO)
+	rcs   []syscall.RawConn // the TAP's queues; writes pick one per flow
+	gro   *groBuffer        // nil: no coalescing
+	udp   bool              // coalesce UDP datagrams too (the TAP takes USO)
 	seg   flowSegment
 	iov   [2]unix.Iovec
 	niov  int
@@ -30,7 +31,7 @@ type tapOut struct {
 // newTAPOut prepares TAP writes; gro coalesces TCP segments, and udp also
 // equal-size UDP datagrams where the TAP takes USO.
 func newTAPOut(tap *TAP, gro, udp bool) *tapOut {
-	o := &tapOut{tap: tap}
+	o := &tapOut{tap: tap, rcs: tap.Queues()}
 	if tap.VnetHdr && gro && tap.Offloads&(tunFTSO4|tunFTSO6) != 0 {
 		o.gro = newGROBuffer()
 		o.udp = udp && tap.Offloads&(tunFUSO4|tunFUSO6) == tunFUSO4|tunFUSO6
@@ -64,7 +65,15 @@ func (o *tapOut) writeRaw(hdr, b []byte) error {
 	o.iov[o.niov].SetLen(len(b))
 	o.niov++
 	o.errno = 0
-	if err := o.tap.rc.Write(o.fn); err != nil {
+	rc := o.rcs[0]
+	if len(o.rcs) > 1 {
+		frame := b
+		if o.tap.VnetHdr && hdr == nil {
+			frame = b[vnetHdrLen:]
+		}
+		rc = o.rcs[flowQueue(frame, len(o.rcs))]
+	}
+	if err := rc.Write(o.fn); err != nil {
 		return os.ErrClosed // the poller fails only once the file is closed
 	}
 	if o.errno != 0 {
@@ -184,7 +193,20 @@ func (p *Pump) TunnelToTAP() error {
 }
 
 // TAPToTunnel encapsulates every frame read from the TAP and sends it to the
-// peer in batches. It returns when the TAP or the tunnel is closed.
+// peer in batches, one loop per TAP queue. It returns when the TAP or the
+// tunnel is closed, with the first loop's error.
 func (p *Pump) TAPToTunnel() error {
-	return newTxPath(p, p.Offload && probeUDPGSO(p.Tunnel)).run()
+	gso := p.Offload && probeUDPGSO(p.Tunnel)
+	queues := p.TAP.Queues()
+	errs := make(chan error, len(queues))
+	for _, rc := range queues[1:] {
+		go func() { errs <- newTxPath(p, rc, gso).run() }()
+	}
+	err := newTxPath(p, queues[0], gso).run()
+	for range queues[1:] {
+		if e := <-errs; err == nil {
+			err = e
+		}
+	}
+	return err
 }

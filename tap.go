@@ -23,6 +23,9 @@ type TAPConfig struct {
 	// offloads: the TAP then hands over superframes of up to 64 KiB and
 	// takes coalesced ones. OpenTAP falls back silently where refused.
 	Offload bool
+	// Queues is the number of TAP queues (IFF_MULTI_QUEUE) to open, each
+	// read by its own loop; 0 and 1 mean one queue.
+	Queues int
 }
 
 // TAP is an open TAP device carrying Ethernet frames without a packet-info header.
@@ -30,13 +33,32 @@ type TAP struct {
 	Name    string
 	Created bool // l2tap created the TAP; closing it removes it
 	MTU     int
-	file    *os.File
+	file    *os.File // queue 0: reads and all writes
 	rc      syscall.RawConn
-	restore func() // undoes changes to an attached TAP
+	more    []tapQueue // queues 1..n-1 of a multi-queue TAP: reads only
+	restore func()     // undoes changes to an attached TAP
 	// VnetHdr is set when every read and write carries a virtio_net_hdr.
 	VnetHdr bool
 	// Offloads holds the TUN_F_* flags the kernel accepted.
 	Offloads int
+}
+
+// maxQueues bounds -queues, as the kernel's MAX_TAP_QUEUES does.
+const maxQueues = 256
+
+// tapQueue is one descriptor of a multi-queue TAP.
+type tapQueue struct {
+	file *os.File
+	rc   syscall.RawConn
+}
+
+// Queues returns the RawConn of every queue, queue 0 first.
+func (t *TAP) Queues() []syscall.RawConn {
+	rcs := []syscall.RawConn{t.rc}
+	for _, q := range t.more {
+		rcs = append(rcs, q.rc)
+	}
+	return rcs
 }
 
 // ifreq mirrors struct ifreq for the TUN ioctls that take flags.
@@ -53,10 +75,18 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	if len(cfg.Name) >= unix.IFNAMSIZ {
 		return nil, fmt.Errorf("TAP name %q is %d bytes; Linux allows at most %d", cfg.Name, len(cfg.Name), unix.IFNAMSIZ-1)
 	}
+	multi := cfg.Queues > 1
 	existing, lerr := netlink.LinkByName(cfg.Name)
 	if lerr == nil {
-		if tt, ok := existing.(*netlink.Tuntap); !ok || tt.Mode != netlink.TUNTAP_MODE_TAP {
+		tt, ok := existing.(*netlink.Tuntap)
+		if !ok || tt.Mode != netlink.TUNTAP_MODE_TAP {
 			return nil, fmt.Errorf("interface %q exists and is not a TAP; choose another -ifname", cfg.Name)
+		}
+		switch isMulti := tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0; {
+		case multi && !isMulti:
+			return nil, fmt.Errorf("-queues %d: TAP %q has a single queue; recreate it with 'ip tuntap add dev %s mode tap multi_queue' or drop -queues", cfg.Queues, cfg.Name, cfg.Name)
+		case isMulti:
+			multi = true // a multi-queue TAP only takes multi-queue descriptors
 		}
 	} else if cfg.Attach {
 		return nil, fmt.Errorf("-attach: no TAP named %q; create it with 'ip tuntap add dev %s mode tap' or drop -attach", cfg.Name, cfg.Name)
@@ -81,6 +111,9 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	var req ifreq
 	copy(req.name[:], cfg.Name)
 	req.flags = unix.IFF_TAP | unix.IFF_NO_PI
+	if multi {
+		req.flags |= unix.IFF_MULTI_QUEUE
+	}
 	if cfg.Offload {
 		req.flags |= unix.IFF_VNET_HDR
 	}
@@ -96,6 +129,13 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 		return nil, fmt.Errorf("create TAP %q: %w", cfg.Name, e)
 	}
 	tap = &TAP{Name: unix.ByteSliceToString(req.name[:]), Created: existing == nil}
+	defer func() {
+		if err != nil {
+			for _, q := range tap.more {
+				q.file.Close()
+			}
+		}
+	}()
 	if req.flags&unix.IFF_VNET_HDR != 0 {
 		if tap.Offloads, err = setOffloads(fd); err != nil {
 			return nil, fmt.Errorf("TAP %q: %w", tap.Name, err)
@@ -113,6 +153,14 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 				return nil, fmt.Errorf("set group of TAP %q: %w", tap.Name, err)
 			}
 		}
+	}
+	// Further queues attach to the device by name with the same flags.
+	for i := 1; i < cfg.Queues; i++ {
+		q, err := openQueue(req)
+		if err != nil {
+			return nil, fmt.Errorf("open queue %d of TAP %q: %w", i, tap.Name, err)
+		}
+		tap.more = append(tap.more, q)
 	}
 	link, err := netlink.LinkByName(tap.Name)
 	if err != nil {
@@ -153,6 +201,24 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 		return nil, err
 	}
 	return tap, nil
+}
+
+// openQueue opens one more descriptor of the multi-queue TAP named in req.
+func openQueue(req ifreq) (tapQueue, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return tapQueue{}, fmt.Errorf("open /dev/net/tun: %w", err)
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req))); e != 0 {
+		unix.Close(fd)
+		return tapQueue{}, e
+	}
+	q := tapQueue{file: os.NewFile(uintptr(fd), "/dev/net/tun")}
+	if q.rc, err = q.file.SyscallConn(); err != nil {
+		q.file.Close()
+		return tapQueue{}, err
+	}
+	return q, nil
 }
 
 // setOffloads sets the virtio-net header size and enables the richest set of
@@ -202,7 +268,16 @@ func (t *TAP) undo() {
 // gets its MTU and up/down state back.
 func (t *TAP) Close() error {
 	t.dropOffloads()
-	err := t.file.Close()
+	err := t.closeQueues()
 	t.undo()
 	return err
+}
+
+// closeQueues closes every queue's descriptor, which stops the loops
+// reading them; a TAP l2tap created goes away with the last one.
+func (t *TAP) closeQueues() error {
+	for _, q := range t.more {
+		q.file.Close()
+	}
+	return t.file.Close()
 }

@@ -20,6 +20,7 @@ const (
 // the kernel allows. It allocates nothing per frame.
 type txPath struct {
 	p     *Pump
+	rc    syscall.RawConn // the TAP queue this path reads
 	hl    int
 	q     *txQueue
 	vnet  bool
@@ -35,8 +36,8 @@ type txPath struct {
 	err   error // why service stopped the loop
 }
 
-func newTxPath(p *Pump, gso bool) *txPath {
-	x := &txPath{p: p, hl: p.Header.Len(), vnet: p.TAP.VnetHdr}
+func newTxPath(p *Pump, rc syscall.RawConn, gso bool) *txPath {
+	x := &txPath{p: p, rc: rc, hl: p.Header.Len(), vnet: p.TAP.VnetHdr}
 	x.q = newTxQueue(p.Tunnel, txArena+x.hl+maxFrame, txMaxPackets, gso && p.Tunnel.ep.UDP)
 	if x.vnet {
 		x.stage = make([]byte, vnetHdrLen+maxFrame)
@@ -172,7 +173,7 @@ func (x *txPath) offloadError(err error) {
 
 // run moves frames until the TAP or the tunnel is closed.
 func (x *txPath) run() error {
-	if err := x.p.TAP.rc.Read(x.fn); err != nil {
+	if err := x.rc.Read(x.fn); err != nil {
 		return closedOK(err)
 	}
 	return closedOK(x.err)
