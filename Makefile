@@ -27,11 +27,11 @@ test: deps
 
 # unit runs the tests that need neither root nor other programs.
 unit:
-	$(GO) test -count=1 -run 'Golden|Rejects|Sequence|Fuzz|BadFlags|Csum|GSO|GRO|RateLimit' .
+	$(GO) test -count=1 -run 'Golden|Rejects|Sequence|Fuzz|BadFlags|Csum|GSO|GRO|RateLimit|FlowQueue' .
 
 # fuzz explores every parser beyond the committed seeds, FUZZTIME each.
 FUZZTIME ?= 60s
-FUZZ_TARGETS = FuzzDecode FuzzRoundTrip FuzzGSOSplit FuzzGRO FuzzGROSegmentSize
+FUZZ_TARGETS = FuzzDecode FuzzRoundTrip FuzzGSOSplit FuzzGRO FuzzGROSegmentSize FuzzFlowQueue
 fuzz:
 	for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
 
