@@ -126,3 +126,15 @@ func FuzzFlowQueue(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkFlowQueue(b *testing.B) {
+	frame := endpointFrame(protoTCP, netip.MustParseAddrPort("[2001:db8::1]:40000"), netip.MustParseAddrPort("[2001:db8::2]:5201"), true)
+	b.ReportAllocs()
+	q := 0
+	for b.Loop() {
+		q += flowQueue(frame, 4)
+	}
+	if q < 0 {
+		b.Fatal(q)
+	}
+}
