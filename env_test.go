@@ -262,7 +262,15 @@ func noErrors(t *testing.T, ca, cb map[string]uint64, names ...string) {
 // process is stopped at cleanup if the test did not stop it.
 func startL2tap(t *testing.T, ns netns, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: ns.cmd(l2tapBinary(t), args...), ready: make(chan string, 1), done: make(chan struct{})}
+	return startWrapped(t, ns, nil, args...)
+}
+
+// startWrapped is startL2tap with l2tap run by the command line wrapper
+// (such as setpriv and its options) when wrapper is not empty.
+func startWrapped(t *testing.T, ns netns, wrapper []string, args ...string) *proc {
+	t.Helper()
+	argv := append(append(append([]string{}, wrapper...), l2tapBinary(t)), args...)
+	p := &proc{cmd: ns.cmd(argv[0], argv[1:]...), ready: make(chan string, 1), done: make(chan struct{})}
 	p.cmd.Stdout = &p.stdout
 	pr, pw, err := os.Pipe()
 	if err != nil {
