@@ -30,6 +30,7 @@ type Options struct {
 	SeqCheck           onOff
 	Offload            text
 	Queues             number
+	Sched              text
 	CPUProfile         text
 }
 
@@ -46,6 +47,8 @@ type Config struct {
 	// (USO). Off by default: the burst overflows slow receivers' sockets.
 	CoalesceUDP bool
 	CPUProfile  string // write a CPU profile here until exit, if set
+	// Batch runs l2tap's threads under SCHED_BATCH (see sched.go).
+	Batch bool
 }
 
 // usageError is a configuration error: reported in one line, exit code 2.
@@ -176,6 +179,13 @@ func (o *Options) Config() (*Config, error) {
 		c.TAP.Queues = int(o.Queues.val)
 	}
 	c.CPUProfile = o.CPUProfile.val
+	switch o.Sched.val {
+	case "", "batch":
+		c.Batch = true
+	case "normal":
+	default:
+		return nil, usagef("-sched %q: want batch (threads that move bulk and do not preempt on wakeup) or normal (the kernel's default policy)", o.Sched.val)
+	}
 	var err error
 	if c.TAP.Owner, err = lookupID("-owner", o.Owner, lookupUser); err != nil {
 		return nil, err

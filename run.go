@@ -50,6 +50,11 @@ func Run(cfg *Config) error {
 		defer stop()
 	}
 
+	if cfg.Batch {
+		if err := setBatchPolicy(); err != nil {
+			log.Printf("%v: staying with the default scheduling policy", err)
+		}
+	}
 	stopGov := make(chan struct{})
 	defer close(stopGov)
 	if g := newProcGovernor(stats, len(tap.Queues())); g != nil {
