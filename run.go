@@ -91,8 +91,7 @@ wait:
 		}
 	}
 	tun.Close()
-	tap.dropOffloads()
-	tap.closeQueues()
+	tap.Close() // closing the descriptors stops the loops
 	wg.Wait()
 	stats.Write(os.Stdout)
 	return runErr

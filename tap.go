@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -33,9 +34,7 @@ type TAP struct {
 	Name    string
 	Created bool // l2tap created the TAP; closing it removes it
 	MTU     int
-	file    *os.File // queue 0: reads and all writes
-	rc      syscall.RawConn
-	more    []tapQueue // queues 1..n-1 of a multi-queue TAP: reads only
+	queues  []tapQueue // one descriptor per queue; most TAPs have one
 	restore func()     // undoes changes to an attached TAP
 	// VnetHdr is set when every read and write carries a virtio_net_hdr.
 	VnetHdr bool
@@ -54,9 +53,9 @@ type tapQueue struct {
 
 // Queues returns the RawConn of every queue, queue 0 first.
 func (t *TAP) Queues() []syscall.RawConn {
-	rcs := []syscall.RawConn{t.rc}
-	for _, q := range t.more {
-		rcs = append(rcs, q.rc)
+	rcs := make([]syscall.RawConn, len(t.queues))
+	for i, q := range t.queues {
+		rcs[i] = q.rc
 	}
 	return rcs
 }
@@ -92,22 +91,6 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 		return nil, fmt.Errorf("-attach: no TAP named %q; create it with 'ip tuntap add dev %s mode tap' or drop -attach", cfg.Name, cfg.Name)
 	}
 
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open /dev/net/tun: %w", err)
-	}
-	// On any error below: give an attached TAP its state back, then let go.
-	var tap *TAP
-	defer func() {
-		if err != nil {
-			if tap != nil {
-				tap.undo()
-			}
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-		}
-	}()
 	var req ifreq
 	copy(req.name[:], cfg.Name)
 	req.flags = unix.IFF_TAP | unix.IFF_NO_PI
@@ -117,50 +100,43 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	if cfg.Offload {
 		req.flags |= unix.IFF_VNET_HDR
 	}
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req)))
-	if e == unix.EINVAL && cfg.Offload {
+	q, err := openQueue(&req)
+	if errors.Is(err, unix.EINVAL) && cfg.Offload {
 		req.flags &^= unix.IFF_VNET_HDR
-		_, _, e = unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req)))
+		q, err = openQueue(&req)
 	}
-	if e != 0 {
+	if e, ok := err.(syscall.Errno); ok { // the kernel refused the TAP itself
 		if e == unix.EBUSY {
 			return nil, fmt.Errorf("TAP %q is in use by another program", cfg.Name)
 		}
 		return nil, fmt.Errorf("create TAP %q: %w", cfg.Name, e)
 	}
-	tap = &TAP{Name: unix.ByteSliceToString(req.name[:]), Created: existing == nil}
+	if err != nil {
+		return nil, err
+	}
+	tap := &TAP{Name: unix.ByteSliceToString(req.name[:]), Created: existing == nil, queues: []tapQueue{q}}
+	// On any error below: let go of the queues (a TAP l2tap created goes
+	// with them) and give an attached TAP its state back.
 	defer func() {
 		if err != nil {
-			for _, q := range tap.more {
-				q.file.Close()
-			}
+			tap.closeQueues()
+			tap.undo()
 		}
 	}()
-	if req.flags&unix.IFF_VNET_HDR != 0 {
-		if tap.Offloads, err = setOffloads(fd); err != nil {
-			return nil, fmt.Errorf("TAP %q: %w", tap.Name, err)
-		}
-		tap.VnetHdr = true
+	var cerr error
+	if err := q.rc.Control(func(fd uintptr) { cerr = tap.configure(int(fd), cfg, req.flags) }); err != nil {
+		return nil, err
 	}
-	if tap.Created {
-		if cfg.Owner >= 0 {
-			if err := unix.IoctlSetInt(fd, unix.TUNSETOWNER, cfg.Owner); err != nil {
-				return nil, fmt.Errorf("set owner of TAP %q: %w", tap.Name, err)
-			}
-		}
-		if cfg.Group >= 0 {
-			if err := unix.IoctlSetInt(fd, unix.TUNSETGROUP, cfg.Group); err != nil {
-				return nil, fmt.Errorf("set group of TAP %q: %w", tap.Name, err)
-			}
-		}
+	if cerr != nil {
+		return nil, cerr
 	}
 	// Further queues attach to the device by name with the same flags.
 	for i := 1; i < cfg.Queues; i++ {
-		q, err := openQueue(req)
+		q, err := openQueue(&req)
 		if err != nil {
 			return nil, fmt.Errorf("open queue %d of TAP %q: %w", i, tap.Name, err)
 		}
-		tap.more = append(tap.more, q)
+		tap.queues = append(tap.queues, q)
 	}
 	link, err := netlink.LinkByName(tap.Name)
 	if err != nil {
@@ -194,22 +170,45 @@ func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return nil, fmt.Errorf("bring TAP %q up: %w", tap.Name, err)
 	}
-	tap.file = os.NewFile(uintptr(fd), "/dev/net/tun")
-	if tap.rc, err = tap.file.SyscallConn(); err != nil {
-		tap.file.Close() // the file owns the descriptor now
-		fd = -1
-		return nil, err
-	}
 	return tap, nil
 }
 
-// openQueue opens one more descriptor of the multi-queue TAP named in req.
-func openQueue(req ifreq) (tapQueue, error) {
+// configure sets up the device through one of its descriptors, fd: the
+// virtio-net header and offloads when flags has IFF_VNET_HDR, and the owner
+// and group of a TAP l2tap creates.
+func (t *TAP) configure(fd int, cfg TAPConfig, flags uint16) error {
+	if flags&unix.IFF_VNET_HDR != 0 {
+		offloads, err := setOffloads(fd)
+		if err != nil {
+			return fmt.Errorf("TAP %q: %w", t.Name, err)
+		}
+		t.Offloads, t.VnetHdr = offloads, true
+	}
+	if !t.Created {
+		return nil
+	}
+	if cfg.Owner >= 0 {
+		if err := unix.IoctlSetInt(fd, unix.TUNSETOWNER, cfg.Owner); err != nil {
+			return fmt.Errorf("set owner of TAP %q: %w", t.Name, err)
+		}
+	}
+	if cfg.Group >= 0 {
+		if err := unix.IoctlSetInt(fd, unix.TUNSETGROUP, cfg.Group); err != nil {
+			return fmt.Errorf("set group of TAP %q: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// openQueue opens /dev/net/tun and attaches it to the TAP that req names,
+// with req's flags; the kernel writes the TAP's name into req (a %d pattern
+// resolved). A refusal of the attach is returned as the bare errno.
+func openQueue(req *ifreq) (tapQueue, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return tapQueue{}, fmt.Errorf("open /dev/net/tun: %w", err)
 	}
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req))); e != 0 {
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(req))); e != 0 {
 		unix.Close(fd)
 		return tapQueue{}, e
 	}
@@ -253,7 +252,7 @@ func chooseOffloads(try func(flags int) bool) int {
 // does nothing once the TAP is closed.
 func (t *TAP) dropOffloads() {
 	if t.VnetHdr && !t.Created {
-		t.rc.Control(func(fd uintptr) { unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNSETOFFLOAD, 0) })
+		t.queues[0].rc.Control(func(fd uintptr) { unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNSETOFFLOAD, 0) })
 	}
 }
 
@@ -276,8 +275,11 @@ func (t *TAP) Close() error {
 // closeQueues closes every queue's descriptor, which stops the loops
 // reading them; a TAP l2tap created goes away with the last one.
 func (t *TAP) closeQueues() error {
-	for _, q := range t.more {
-		q.file.Close()
+	var err error
+	for _, q := range t.queues {
+		if e := q.file.Close(); err == nil {
+			err = e
+		}
 	}
-	return t.file.Close()
+	return err
 }
