@@ -64,6 +64,8 @@ func TestBadFlags(t *testing.T) {
 		{"bool-bad", with("-udp=maybe"), []string{"-udp", "on or off"}},
 		{"name-too-long", with("-ifname", "a-very-long-tap-name"), []string{"-ifname", "a-very-long-tap-name", "15 bytes"}},
 		{"offset-too-big", with("-offset", "256"), []string{"-offset", "256", "at most 255"}},
+		{"offset-leading-zero-is-decimal", with("-offset", "0300"), []string{"-offset", "0300", "at most 255"}},
+		{"session-leading-zero-is-decimal", with("-txsession", "09", "-rxsession", "0"), []string{"-rxsession 0"}},
 		{"mtu-too-small", with("-mtu", "60"), []string{"-mtu 60"}},
 		{"seqcheck-without-sublayer", with("-seqcheck"), []string{"-seqcheck", "-counter"}},
 		{"attach-without-name", with("-attach"), []string{"-attach needs -ifname"}},

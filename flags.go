@@ -49,8 +49,10 @@ func (n *number) String() string {
 	return strconv.FormatUint(n.val, 10)
 }
 
+// Set reads decimal, or hex after 0x: a leading zero is a decimal digit
+// (-offset 0400 is 400), not octal as in Go or C.
 func (n *number) Set(s string) error {
-	v, err := strconv.ParseUint(s, 0, 64)
+	v, err := parseNumber(s)
 	if err != nil {
 		return fmt.Errorf("want a number, decimal or 0x-hex")
 	}
@@ -59,6 +61,14 @@ func (n *number) Set(s string) error {
 	}
 	n.val, n.set = v, true
 	return nil
+}
+
+// parseNumber parses an unsigned decimal or 0x-prefixed hex number.
+func parseNumber(s string) (uint64, error) {
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		return strconv.ParseUint(s[2:], 16, 64)
+	}
+	return strconv.ParseUint(s, 10, 64)
 }
 
 // text is a string flag that remembers whether it was given.
