@@ -25,15 +25,18 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 40m -v ./...
 
-# unit runs the tests that need neither root nor other programs.
+# unit runs every test that needs no root (those that do skip under -short),
+# fuzz seeds included.
 unit:
-	$(GO) test -count=1 -run 'Golden|Rejects|Sequence|Fuzz|BadFlags|Csum|GSO|GRO|RateLimit|FlowQueue' .
+	$(GO) test -short -count=1 ./...
 
 # fuzz explores every parser beyond the committed seeds, FUZZTIME each.
 FUZZTIME ?= 60s
-FUZZ_TARGETS = FuzzDecode FuzzRoundTrip FuzzGSOSplit FuzzGRO FuzzGROSegmentSize FuzzFlowQueue
+FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzGSOSplit .:FuzzGRO .:FuzzGROSegmentSize .:FuzzFlowQueue \
+	./internal/l2tpv3:FuzzSequence
 fuzz:
-	for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
+	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*} f=$${t#*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 # bench compares l2tap with QEMU's l2tpv3 and bare veth (see scripts/bench.sh).
 bench: deps bench-go

@@ -54,9 +54,14 @@ func l2tapBinary(t *testing.T) string {
 }
 
 // requireTools fails (under CI) or skips the test when a prerequisite is
-// missing: CI must never pass by skipping.
+// missing: CI must never pass by skipping. Under -short (make unit) a test
+// that needs root is skipped, whoever runs it: make unit runs exactly the
+// tests that need no root.
 func requireTools(t *testing.T, root bool, tools ...string) {
 	t.Helper()
+	if root && testing.Short() {
+		t.Skip("-short (make unit): needs root and network namespaces")
+	}
 	var missing []string
 	if root && os.Geteuid() != 0 {
 		missing = append(missing, "root")
@@ -206,7 +211,7 @@ func pseudowire(t *testing.T, prefix, dev string, argsA, argsB []string) (a, b n
 // proc is an l2tap process under test.
 type proc struct {
 	cmd    *exec.Cmd
-	stdout bytes.Buffer
+	stdout syncBuffer
 	stderr syncBuffer
 	ready  chan string
 	done   chan struct{}
@@ -232,9 +237,9 @@ func (s *syncBuffer) String() string {
 }
 
 // startServer starts cmd, a server the test then talks to, with its output
-// collected in the returned buffer, and gives it 300 ms to listen. It is
-// killed at cleanup unless the test has waited for it.
-func startServer(t *testing.T, cmd *exec.Cmd) *syncBuffer {
+// collected in the returned buffer, and waits until a socket in ns listens
+// on TCP port. It is killed at cleanup unless the test has waited for it.
+func startServer(t *testing.T, ns netns, port int, cmd *exec.Cmd) *syncBuffer {
 	t.Helper()
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -242,8 +247,15 @@ func startServer(t *testing.T, cmd *exec.Cmd) *syncBuffer {
 		t.Fatalf("start %v: %v", cmd.Args, err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	time.Sleep(300 * time.Millisecond)
-	return out
+	filter := fmt.Sprintf("sport = :%d", port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if l, err := ns.cmd("ss", "-Hltn", filter).Output(); err == nil && len(bytes.TrimSpace(l)) > 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: nothing listens on port %d after 10s:\n%s", cmd.Args, port, out.String())
+		}
+	}
 }
 
 // noErrors fails the test if any named counter of either side is not zero.

@@ -1,162 +1,35 @@
 package main
 
-import (
-	"encoding/binary"
-)
+import "github.com/l2tap/l2tap/internal/l2tpv3"
 
-// Sublayer selects the L2-Specific Sublayer word that follows the cookie.
-type Sublayer uint8
-
-const (
-	// SublayerNone carries no sublayer (ip l2tp "l2spec_type none").
-	SublayerNone Sublayer = iota
-	// SublayerPinned carries the default sublayer with every bit zero
-	// (QEMU pincounter=on, ip l2tp "l2spec_type default seq none").
-	SublayerPinned
-	// SublayerCounter carries the RFC 3931 default sublayer with the S bit
-	// and a 24-bit wrapping sequence number (ip l2tp "seq both").
-	SublayerCounter
+// The L2TPv3 data header and the drop reasons are defined in
+// internal/l2tpv3; these names let the command line and the data path
+// speak of them as the flags do.
+type (
+	Header   = l2tpv3.Header
+	Decoded  = l2tpv3.Decoded
+	Sublayer = l2tpv3.Sublayer
+	Reason   = l2tpv3.Reason
 )
 
 const (
-	// tverData is the UDP-only first word of an L2TPv3 data packet: T=0, Ver=3.
-	tverData = 0x00030000
-	// seqBit is the S bit of the default sublayer: a sequence number is present.
-	seqBit = 0x40000000
-	// seqMask selects the 24-bit sequence number of the default sublayer.
-	seqMask = 0x00ffffff
-	// sublayerReserved covers the sublayer bits RFC 3931 requires to be zero.
-	sublayerReserved = 0xbf000000
+	SublayerNone    = l2tpv3.SublayerNone
+	SublayerPinned  = l2tpv3.SublayerPinned
+	SublayerCounter = l2tpv3.SublayerCounter
 
-	// ethHeaderLen is the shortest frame accepted: an Ethernet header.
-	ethHeaderLen = 14
-	// maxHeaderLen bounds Header.Len for buffer headroom: 4+4+8+4 plus offset.
-	maxHeaderLen = 20 + maxOffset
-	// maxOffset bounds the offset padding.
-	maxOffset = 255
+	DropNone      = l2tpv3.DropNone
+	DropShort     = l2tpv3.DropShort
+	DropVersion   = l2tpv3.DropVersion
+	DropControl   = l2tpv3.DropControl
+	DropSession   = l2tpv3.DropSession
+	DropCookie    = l2tpv3.DropCookie
+	DropSequence  = l2tpv3.DropSequence
+	DropTruncated = l2tpv3.DropTruncated
+	DropSource    = l2tpv3.DropSource
+	numReasons    = l2tpv3.NumReasons
+
+	ethHeaderLen = l2tpv3.EthHeaderLen
+	maxHeaderLen = l2tpv3.MaxHeaderLen
+	maxOffset    = l2tpv3.MaxOffset
+	seqMask      = l2tpv3.SeqMask
 )
-
-// Header describes one Ethernet pseudowire's L2TPv3 data header in both
-// directions. The zero value is not valid: TxSession and RxSession are never 0.
-type Header struct {
-	UDP       bool     // UDP encapsulation: a T/Ver word precedes the session
-	TxSession uint32   // session ID written on transmit
-	RxSession uint32   // session ID required on receive
-	CookieLen int      // 0, 4 or 8 bytes, the same in both directions
-	TxCookie  uint64   // cookie written on transmit
-	RxCookie  uint64   // cookie required on receive
-	Sublayer  Sublayer // L2-Specific Sublayer in both directions
-	Offset    int      // zero bytes between the header and the frame
-}
-
-// Len returns the number of bytes Encode writes before the Ethernet frame.
-func (h *Header) Len() int {
-	n := 4 + h.CookieLen + h.Offset
-	if h.UDP {
-		n += 4
-	}
-	if h.Sublayer != SublayerNone {
-		n += 4
-	}
-	return n
-}
-
-// Encode writes the header into b, which must hold at least Len bytes, and
-// returns Len. seq is the sequence number sent when Sublayer is
-// SublayerCounter; only its low 24 bits are used.
-func (h *Header) Encode(b []byte, seq uint32) int {
-	n := 0
-	if h.UDP {
-		binary.BigEndian.PutUint32(b[n:], tverData)
-		n += 4
-	}
-	binary.BigEndian.PutUint32(b[n:], h.TxSession)
-	n += 4
-	switch h.CookieLen {
-	case 4:
-		binary.BigEndian.PutUint32(b[n:], uint32(h.TxCookie))
-		n += 4
-	case 8:
-		binary.BigEndian.PutUint64(b[n:], h.TxCookie)
-		n += 8
-	}
-	switch h.Sublayer {
-	case SublayerPinned:
-		binary.BigEndian.PutUint32(b[n:], 0)
-		n += 4
-	case SublayerCounter:
-		binary.BigEndian.PutUint32(b[n:], seqBit|seq&seqMask)
-		n += 4
-	}
-	clear(b[n : n+h.Offset])
-	return n + h.Offset
-}
-
-// Decoded is what Decode learns from a valid data packet.
-type Decoded struct {
-	Frame  []byte // the Ethernet frame, aliasing the packet
-	Seq    uint32 // sequence number, valid when HasSeq
-	HasSeq bool   // the sublayer's S bit was set
-}
-
-// Decode verifies an L2TPv3 data packet (the UDP payload, or the IP payload
-// after the IP header) against h's receive side. On success it returns the
-// Ethernet frame inside pkt and DropNone; otherwise the reason to drop it.
-// Decode never panics, whatever pkt holds.
-func (h *Header) Decode(pkt []byte, d *Decoded) Reason {
-	n := 0
-	if h.UDP {
-		if len(pkt) < 8 {
-			return DropShort
-		}
-		tver := binary.BigEndian.Uint32(pkt)
-		if tver&0x80000000 != 0 {
-			return DropControl
-		}
-		if tver>>16&0x000f != 3 {
-			return DropVersion
-		}
-		n = 4
-	} else if len(pkt) < 4 {
-		return DropShort
-	}
-	session := binary.BigEndian.Uint32(pkt[n:])
-	n += 4
-	if session == 0 {
-		// Over IP, session 0 marks a control message; over UDP it is never valid.
-		return DropControl
-	}
-	if session != h.RxSession {
-		return DropSession
-	}
-	if len(pkt) < h.Len()+ethHeaderLen {
-		return DropShort
-	}
-	switch h.CookieLen {
-	case 4:
-		if binary.BigEndian.Uint32(pkt[n:]) != uint32(h.RxCookie) {
-			return DropCookie
-		}
-		n += 4
-	case 8:
-		if binary.BigEndian.Uint64(pkt[n:]) != h.RxCookie {
-			return DropCookie
-		}
-		n += 8
-	}
-	d.HasSeq = false
-	d.Seq = 0
-	if h.Sublayer != SublayerNone {
-		w := binary.BigEndian.Uint32(pkt[n:])
-		if w&sublayerReserved != 0 {
-			return DropSublayer
-		}
-		if w&seqBit != 0 {
-			d.HasSeq = true
-			d.Seq = w & seqMask
-		}
-		n += 4
-	}
-	d.Frame = pkt[n+h.Offset:]
-	return DropNone
-}

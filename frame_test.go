@@ -117,7 +117,6 @@ func TestDecodeRejects(t *testing.T) {
 		{"udp-wrong-session", udp, "00030000 00000002 deadbeef 40000001" + frame, DropSession},
 		{"udp-wrong-cookie", udp, "00030000 00000001 deadbeee 40000001" + frame, DropCookie},
 		{"udp-no-ethernet", udp, "00030000 00000001 deadbeef 40000001 ffffffffffff", DropShort},
-		{"udp-sublayer-missing", udp, "00030000 00000001 deadbeef" + frame, DropSublayer},
 		{"ip-control", ip, "00000000 0102030405060708" + frame, DropControl},
 		{"ip-wrong-session", ip, "00000005 0102030405060708" + frame, DropSession},
 		{"ip-wrong-cookie", ip, "00000001 0102030405060709" + frame, DropCookie},
@@ -134,35 +133,40 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-func TestSequence(t *testing.T) {
+// TestDecodeSublayerReserved checks that, as in Linux, a sublayer with
+// reserved bits set is accepted, flagged, and read for its S bit only:
+// QEMU's counter=on writes a plain 32-bit count there, and a peer that
+// sends no sublayer puts the start of its frame there.
+func TestDecodeSublayerReserved(t *testing.T) {
+	h := Header{UDP: true, RxSession: 1, Sublayer: SublayerCounter}
 	cases := []struct {
-		name      string
-		strict    bool
-		seqs      []uint32
-		lost, oos uint64
-		dropped   int
+		name     string
+		word     string
+		reserved bool
+		hasSeq   bool
+		seq      uint32
 	}{
-		{"in-order", false, []uint32{5, 6, 7, 8}, 0, 0, 0},
-		{"wraps", false, []uint32{0xfffffe, 0xffffff, 0, 1}, 0, 0, 0},
-		{"gap", false, []uint32{1, 2, 5, 6}, 2, 0, 0},
-		{"gap-across-wrap", false, []uint32{0xfffffe, 1}, 2, 0, 0},
-		{"late-forwarded", false, []uint32{1, 3, 2, 4}, 1, 1, 0},
-		{"late-dropped", true, []uint32{1, 3, 2, 4}, 1, 1, 1},
-		{"duplicate-dropped", true, []uint32{1, 2, 2, 3}, 0, 1, 1},
+		{"clean-seq", "40000005", false, true, 5},
+		{"clean-zero", "00000000", false, false, 0},
+		{"qemu-counter-2^24", "01000000", true, false, 0},
+		{"qemu-counter-2^24+7", "01000007", true, false, 0},
+		{"qemu-counter-2^30+9", "40000009", false, true, 9},
+		{"qemu-counter-2^31+9", "c0000009", true, true, 9},
+		{"no-sublayer-broadcast-mac", "ffffffff", true, true, 0xffffff},
+		{"no-sublayer-local-mac", "02aabbcc", true, false, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var st Stats
-			s := sequence{strict: tc.strict}
-			dropped := 0
-			for _, nr := range tc.seqs {
-				if s.check(nr, &st) != DropNone {
-					dropped++
-				}
+			var d Decoded
+			pkt := unhex(t, "00030000 00000001"+tc.word+hex.EncodeToString(testFrame))
+			if why := h.Decode(pkt, &d); why != DropNone {
+				t.Fatalf("dropped: %v", why)
 			}
-			if st.RxLost.Load() != tc.lost || st.RxOOS.Load() != tc.oos || dropped != tc.dropped {
-				t.Fatalf("lost %d oos %d dropped %d, want %d %d %d",
-					st.RxLost.Load(), st.RxOOS.Load(), dropped, tc.lost, tc.oos, tc.dropped)
+			if d.Reserved != tc.reserved || d.HasSeq != tc.hasSeq || d.Seq != tc.seq {
+				t.Fatalf("reserved %v seq %v/%#x, want %v %v/%#x", d.Reserved, d.HasSeq, d.Seq, tc.reserved, tc.hasSeq, tc.seq)
+			}
+			if !bytes.Equal(d.Frame, testFrame) {
+				t.Fatal("frame changed")
 			}
 		})
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
 
 // The hot paths below must not allocate: run with -benchmem and expect
@@ -95,14 +97,15 @@ func BenchmarkRxSplit(b *testing.B) {
 	ctrl := make([]byte, cmsgSegmentSpace)
 	ctrl[0], ctrl[8], ctrl[12], ctrl[16], ctrl[17] = 20, 17, 104, size&0xff, size>>8
 	var d Decoded
-	var st Stats
+	var lim rateLimit
+	pw := &Pump{Stats: &Stats{}}
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
 	for b.Loop() {
-		seq := sequence{}
+		var seq l2tpv3.Sequence
 		n := groSegmentSize(ctrl)
 		for p := pkt; len(p) > 0; p = p[min(n, len(p)):] {
-			if h.Decode(p[:min(n, len(p))], &d) != DropNone || seq.check(d.Seq, &st) != DropNone {
+			if h.Decode(p[:min(n, len(p))], &d) != DropNone || pw.checkSeq(&seq, d.Seq, &lim) != DropNone {
 				b.Fatal("drop")
 			}
 		}

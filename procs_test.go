@@ -63,7 +63,7 @@ func TestProcGovernorTraffic(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv := b.cmd("iperf3", "-s", "-1", "-B", "10.1.0.2")
-			srvOut := startServer(t, srv)
+			srvOut := startServer(t, b, 5201, srv)
 			args := slices.Concat([]string{"-c", "10.1.0.2", "-t", "3"}, c.args)
 			out, err := a.cmd("iperf3", args...).CombinedOutput()
 			if err != nil {

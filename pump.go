@@ -38,33 +38,3 @@ func closedOK(err error) error {
 	}
 	return err
 }
-
-// sequence follows the peer's 24-bit sequence numbers.
-type sequence struct {
-	next   uint32
-	seen   bool
-	strict bool
-}
-
-// check counts lost and out-of-order packets. A packet behind the expected
-// number (by less than half the space) is out of order: dropped when strict.
-func (s *sequence) check(nr uint32, st *Stats) Reason {
-	if !s.seen {
-		s.seen, s.next = true, (nr+1)&seqMask
-		return DropNone
-	}
-	ahead := (nr - s.next) & seqMask
-	switch {
-	case ahead == 0:
-	case ahead < 1<<23:
-		st.RxLost.Add(uint64(ahead))
-	default:
-		st.RxOOS.Add(1)
-		if s.strict {
-			return DropSequence
-		}
-		return DropNone
-	}
-	s.next = (nr + 1) & seqMask
-	return DropNone
-}

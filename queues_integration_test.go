@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,4 +83,81 @@ func TestMultiQueueAttach(t *testing.T) {
 			t.Errorf("attached TAP lost multi_queue: %s", out)
 		}
 	}
+}
+
+// TestMultiQueueCounters checks that the counters add up exactly when
+// several send loops share them: after bulk transfers over a TAP with 3
+// queues, every packet side a reports sent was received by side b,
+// dropped by b with a reason, or dropped by the kernel on the way (socket
+// receive buffers, the veth pair), each counted somewhere.
+func TestMultiQueueCounters(t *testing.T) {
+	requireTools(t, true, "ip", "ping", "ss")
+	for _, e := range []int{0, 3} { // UDP over IPv4, IP over IPv6
+		e := encaps[e]
+		t.Run(e.name, func(t *testing.T) {
+			flags := []string{"-queues", "3", "-ifname", "mc0", "-txsession", "9"}
+			a, b := underlay(t, "mc")
+			// b first, so that nothing a sends finds no socket at b.
+			pb := startL2tap(t, b, slices.Concat(flags, e.b)...)
+			pa := startL2tap(t, a, slices.Concat(flags, e.a)...)
+			overlay(t, a, b, "mc0")
+			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			bulkTransfers(t, a, b, "10.1.0.2", 6100, 6101, 6102, 6103)
+			ca := pa.stop(t)
+			// a has stopped: what b's kernel dropped of a's packets is final.
+			sockDrops := socketDrops(t, b)
+			vethDrops := devCounter(t, a, "ua", "tx_dropped") + devCounter(t, b, "ub", "rx_dropped")
+			cb := pb.stop(t)
+			got := cb["rx_packets"] + cb["rx_errors"] + sockDrops + vethDrops
+			t.Logf("a tx_packets %d = b rx_packets %d + rx_errors %d + socket drops %d + veth drops %d (a tx_errors %d)",
+				ca["tx_packets"], cb["rx_packets"], cb["rx_errors"], sockDrops, vethDrops, ca["tx_errors"])
+			if ca["tx_packets"] != got || ca["tx_packets"] < 10000 {
+				t.Errorf("a sent %d packets, b accounts for %d\na: %v\nb: %v", ca["tx_packets"], got, ca, cb)
+			}
+			if cb["tap_write_errors"] != 0 {
+				t.Errorf("b: tap_write_errors %d", cb["tap_write_errors"])
+			}
+		})
+	}
+}
+
+// socketDrops returns the packets the kernel dropped at the UDP and raw
+// sockets of ns (the drops column of /proc/net/{udp,udp6,raw,raw6}).
+func socketDrops(t *testing.T, ns netns) uint64 {
+	t.Helper()
+	var sum uint64
+	for _, f := range []string{"udp", "udp6", "raw", "raw6"} {
+		out, err := ns.cmd("cat", "/proc/net/"+f).Output()
+		if err != nil {
+			t.Fatalf("read /proc/net/%s in %s: %v", f, ns, err)
+		}
+		for _, line := range strings.Split(string(out), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) == 0 {
+				continue
+			}
+			n, err := strconv.ParseUint(fields[len(fields)-1], 10, 64)
+			if err != nil {
+				t.Fatalf("/proc/net/%s: no drops column in %q", f, line)
+			}
+			sum += n
+		}
+	}
+	return sum
+}
+
+// devCounter reads one statistics counter of dev in ns.
+func devCounter(t *testing.T, ns netns, dev, name string) uint64 {
+	t.Helper()
+	out, err := ns.cmd("cat", "/sys/class/net/"+dev+"/statistics/"+name).Output()
+	if err != nil {
+		t.Fatalf("read %s of %s in %s: %v", name, dev, ns, err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		t.Fatalf("%s of %s: %q", name, dev, out)
+	}
+	return n
 }

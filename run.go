@@ -116,10 +116,6 @@ func describe(c *Config) string {
 		h.TxSession, h.RxSession, h.CookieLen, h.Sublayer, h.Offset, off, c.TAP.Queues)
 }
 
-func (s Sublayer) String() string {
-	return [...]string{"none", "pinned", "counter"}[s]
-}
-
 // AutoMTU returns the TAP MTU that lets a full frame cross the path to the
 // peer unfragmented: the path MTU minus outer IP, UDP, L2TP and Ethernet
 // headers, as Linux's l2tp_eth computes it.

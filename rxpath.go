@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"syscall"
 	"unsafe"
 
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"golang.org/x/sys/unix"
 )
 
@@ -119,6 +121,29 @@ func (o *tapOut) Flush() error {
 	return o.writeRaw(nil, o.gro.finish())
 }
 
+// checkSeq follows the peer's sequence numbers: gaps count as lost packets,
+// late ones as out of order (dropped under -seqcheck), and a resync, the
+// peer's numbering taken anew after a restart, is counted and logged.
+func (p *Pump) checkSeq(seq *l2tpv3.Sequence, nr uint32, lim *rateLimit) Reason {
+	res, lost := seq.Check(nr)
+	switch res {
+	case l2tpv3.SeqInOrder:
+		if lost > 0 {
+			p.Stats.RxLost.Add(uint64(lost))
+		}
+	case l2tpv3.SeqOutOfOrder:
+		p.Stats.RxOOS.Add(1)
+		if p.SeqCheck {
+			return DropSequence
+		}
+	case l2tpv3.SeqResync:
+		p.Stats.RxOOS.Add(1)
+		p.Stats.RxSeqResyncs.Add(1)
+		lim.logf(logSeqResync, "peer's sequence numbers restarted at %d (peer restarted?): following them from here on; counted as rx_seq_resyncs", nr)
+	}
+	return DropNone
+}
+
 // TunnelToTAP verifies every packet received from the peer and writes the
 // frame inside to the TAP. It returns when the TAP or the tunnel is closed.
 func (p *Pump) TunnelToTAP() error {
@@ -130,13 +155,14 @@ func (p *Pump) TunnelToTAP() error {
 	out := newTAPOut(p.TAP, p.Offload, p.CoalesceUDP)
 	var lim rateLimit
 	var d Decoded
-	seq := sequence{strict: p.SeqCheck}
+	var seq l2tpv3.Sequence
+	reservedSeen := false
 	tapErr := func(err error, n int) bool {
 		if errors.Is(err, os.ErrClosed) {
 			return true
 		}
 		p.Stats.TapErrors.Add(1)
-		lim.logf(int(numReasons)+1, "write to TAP %s: %v (frame of %d bytes)", p.TAP.Name, err, n)
+		lim.logf(logTAPWrite, "write to TAP %s: %v (frame of %d bytes)", p.TAP.Name, err, n)
 		return false
 	}
 	for {
@@ -145,7 +171,7 @@ func (p *Pump) TunnelToTAP() error {
 				return nil
 			}
 			p.Stats.RxErrors.Add(1)
-			lim.logf(int(numReasons), "receive: %v", err)
+			lim.logf(logReceiveError, "receive: %v", err)
 			continue
 		}
 		var packets, bytes, merged uint64
@@ -159,8 +185,18 @@ func (p *Pump) TunnelToTAP() error {
 				one := pkt[:min(size, len(pkt))]
 				pkt = pkt[len(one):]
 				why = p.Header.Decode(one, &d)
+				if why == DropNone && d.Reserved {
+					p.Stats.RxSublayerReserved.Add(1)
+					if !reservedSeen {
+						reservedSeen = true
+						lim.logf(logSublayerReserved, "sublayer reserved bits set (word %#08x): packets accepted, as Linux does; "+
+							"a peer that sends no sublayer (ip l2tp l2spec_type none, QEMU counter=off) needs no -counter/-pincounter here, "+
+							"and QEMU's counter=on sets these bits after 2^24 packets (harmless); counted as rx_sublayer_reserved",
+							binary.BigEndian.Uint32(one[p.Header.Len()-p.Header.Offset-4:]))
+					}
+				}
 				if why == DropNone && d.HasSeq {
-					why = seq.check(d.Seq, p.Stats)
+					why = p.checkSeq(&seq, d.Seq, &lim)
 				}
 				if why != DropNone {
 					p.Stats.drop(why, &lim)

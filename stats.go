@@ -6,60 +6,20 @@ import (
 	"log"
 	"sync/atomic"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
 
-// Reason says why a packet was dropped. Each reason has its own counter.
-type Reason uint8
-
-const (
-	DropNone      Reason = iota
-	DropShort            // shorter than its headers plus an Ethernet header
-	DropVersion          // UDP T/Ver word is not L2TPv3 data
-	DropControl          // a control message (T bit, or session 0 over IP)
-	DropSession          // session ID is not the receive session
-	DropCookie           // cookie differs from the receive cookie
-	DropSublayer         // sublayer reserved bits set: the peer sends no sublayer?
-	DropSequence         // out of order with -seqcheck
-	DropTruncated        // larger than the receive buffer
-	DropSource           // not from the configured peer address and port
-	numReasons
-)
-
-// reasonCounters names each drop reason's counter, as printed.
-var reasonCounters = [numReasons]string{
-	DropNone:      "",
-	DropShort:     "rx_invalid",
-	DropVersion:   "rx_invalid",
-	DropControl:   "rx_control",
-	DropSession:   "rx_session_mismatch",
-	DropCookie:    "rx_cookie_discards",
-	DropSublayer:  "rx_sublayer_errors",
-	DropSequence:  "rx_seq_discards",
-	DropTruncated: "rx_truncated",
-	DropSource:    "rx_wrong_source",
-}
-
-var reasonText = [numReasons]string{
-	DropShort:     "packet too short",
-	DropVersion:   "not an L2TPv3 data packet (T/Ver word)",
-	DropControl:   "L2TP control message ignored (static pseudowire)",
-	DropSession:   "session ID mismatch: check -rxsession against the peer's transmit session",
-	DropCookie:    "cookie mismatch: check -rxcookie and -cookie64 against the peer's transmit cookie",
-	DropSublayer:  "sublayer reserved bits set: the peer seems to send no sublayer; check -counter/-pincounter against the peer's l2spec_type",
-	DropSequence:  "out-of-order packet dropped (-seqcheck)",
-	DropTruncated: "packet larger than the receive buffer",
-	DropSource:    "packet from an address other than -dst/-dstport",
-}
-
-func (r Reason) String() string { return reasonText[r] }
-
-// Stats holds one pseudowire's counters. Each field is written by one
-// goroutine and may be read at any time.
+// Stats holds one pseudowire's counters. Every field may be read at any
+// time; a field written by several loops (the send loops of a multi-queue
+// TAP) is only ever added to atomically.
 type Stats struct {
 	TxPackets, TxBytes, TxErrors atomic.Uint64
 	TxTransient                  atomic.Uint64 // send errors the next send may not repeat
 	RxPackets, RxBytes, RxErrors atomic.Uint64
 	RxOOS, RxLost                atomic.Uint64 // sequence gaps seen
+	RxSeqResyncs                 atomic.Uint64 // the peer's numbering adopted anew (a restart)
+	RxSublayerReserved           atomic.Uint64 // packets accepted with sublayer reserved bits set
 	TapErrors                    atomic.Uint64 // frames the TAP refused
 	TxSuperframes                atomic.Uint64 // offloaded TAP reads cut into frames
 	TxOffloadErrors              atomic.Uint64 // malformed offloaded TAP reads dropped
@@ -74,7 +34,8 @@ type Counter struct {
 	Value uint64
 }
 
-// Counters returns a snapshot of every counter in a fixed order.
+// Counters returns a snapshot of every counter in a fixed order: totals,
+// then the events of the data path, then one counter per drop reason name.
 func (s *Stats) Counters() []Counter {
 	c := []Counter{
 		{"rx_packets", s.RxPackets.Load()},
@@ -91,17 +52,14 @@ func (s *Stats) Counters() []Counter {
 		{"procs_raised", s.ProcsRaised.Load()},
 		{"rx_oos_packets", s.RxOOS.Load()},
 		{"rx_lost_packets", s.RxLost.Load()},
+		{"rx_seq_resyncs", s.RxSeqResyncs.Load()},
+		{"rx_sublayer_reserved", s.RxSublayerReserved.Load()},
 	}
 	sums := map[string]uint64{}
-	var order []string
-	for r := DropShort; r < numReasons; r++ {
-		name := reasonCounters[r]
-		if _, ok := sums[name]; !ok {
-			order = append(order, name)
-		}
-		sums[name] += s.Drops[r].Load()
+	for r := DropNone + 1; r < numReasons; r++ {
+		sums[r.Counter()] += s.Drops[r].Load()
 	}
-	for _, name := range order {
+	for _, name := range l2tpv3.DropCounters() {
 		c = append(c, Counter{name, sums[name]})
 	}
 	return c
@@ -118,17 +76,31 @@ func (s *Stats) Write(w io.Writer) {
 func (s *Stats) drop(r Reason, lim *rateLimit) {
 	s.Drops[r].Add(1)
 	s.RxErrors.Add(1)
-	lim.logf(int(r), "drop: %s", r)
+	lim.logf(logKey(r), "drop: %s", r)
 }
+
+// logKey names a kind of log line for rateLimit. The drop reasons come
+// first, each its own key; the kinds below follow them.
+type logKey uint8
+
+const (
+	logReceiveError logKey = logKey(numReasons) + iota
+	logTAPWrite
+	logNoGSO
+	logOffloadError
+	logSeqResync
+	logSublayerReserved
+	logSendError // last: send errors use one key per errno class (see sendErrorKey)
+)
 
 // rateLimit logs at most one line per second per key, then says how many
-// lines it held back. Keys are small integers; it is safe for one goroutine.
+// lines it held back. It is safe for one goroutine.
 type rateLimit struct {
-	last       [32]time.Time
-	suppressed [32]uint64
+	last       [64]time.Time
+	suppressed [64]uint64
 }
 
-func (l *rateLimit) logf(key int, format string, args ...any) {
+func (l *rateLimit) logf(key logKey, format string, args ...any) {
 	now := time.Now()
 	if now.Sub(l.last[key]) < time.Second {
 		l.suppressed[key]++

@@ -2,17 +2,30 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log"
 	"strings"
 	"testing"
 )
 
+// captureLog sends the standard logger's output to w until the test ends,
+// then gives the logger back its writer, flags and prefix.
+func captureLog(t *testing.T, w io.Writer) {
+	t.Helper()
+	out, flags, prefix := log.Writer(), log.Flags(), log.Prefix()
+	log.SetOutput(w)
+	t.Cleanup(func() {
+		log.SetOutput(out)
+		log.SetFlags(flags)
+		log.SetPrefix(prefix)
+	})
+}
+
 // TestRateLimit checks that a flood of one error logs one line per second,
 // and that another reason still gets its own line.
 func TestRateLimit(t *testing.T) {
 	var buf bytes.Buffer
-	log.SetOutput(&buf)
-	defer log.SetOutput(nil)
+	captureLog(t, &buf)
 	var st Stats
 	var lim rateLimit
 	for i := 0; i < 10000; i++ {

@@ -29,11 +29,15 @@ type txPath struct {
 	inGSO bool // split holds segments not yet queued
 	seq   uint32
 	bytes uint64 // frame bytes queued since the last flush
-	errno syscall.Errno
-	fn    func(fd uintptr) bool
-	lim   rateLimit
-	hdr   vnetHdr
-	err   error // why service stopped the loop
+	// failed and failedBytes count the packets of this path the kernel
+	// refused in the current flush: each loop counts its own, so that the
+	// shared counters stay exact with several TAP queues.
+	failed, failedBytes uint64
+	errno               syscall.Errno
+	fn                  func(fd uintptr) bool
+	lim                 rateLimit
+	hdr                 vnetHdr
+	err                 error // why service stopped the loop
 }
 
 func newTxPath(p *Pump, rc syscall.RawConn, gso bool) *txPath {
@@ -44,14 +48,17 @@ func newTxPath(p *Pump, rc syscall.RawConn, gso bool) *txPath {
 	}
 	x.fn = x.read
 	x.q.fail = func(k int, e syscall.Errno) {
+		frame := int(x.q.lens[k]) - x.hl
+		x.failed++
+		x.failedBytes += uint64(frame)
 		p.Stats.TxErrors.Add(1)
 		if transientSendError(e) {
 			p.Stats.TxTransient.Add(1)
 		}
-		x.lim.logf(int(e)%len(x.lim.last), "send to %s: %v (frame of %d bytes)", p.Tunnel.ep.Remote, e, int(x.q.lens[k])-x.hl)
+		x.lim.logf(sendErrorKey(e), "send to %s: %v (frame of %d bytes)", p.Tunnel.ep.Remote, e, frame)
 	}
 	x.q.noGSO = func(e syscall.Errno) {
-		x.lim.logf(int(numReasons)+2, "UDP segmentation offload refused (%v): sending datagrams one by one", e)
+		x.lim.logf(logNoGSO, "UDP segmentation offload refused (%v): sending datagrams one by one", e)
 	}
 	return x
 }
@@ -136,13 +143,13 @@ func (x *txPath) service(fd uintptr) bool {
 		full := x.fill(fd)
 		if x.q.n > 0 {
 			queued := uint64(x.q.n)
-			errsBefore := x.p.Stats.TxErrors.Load()
+			x.failed, x.failedBytes = 0, 0
 			if err := x.q.Flush(); err != nil {
 				x.err = err
 				return true
 			}
-			x.p.Stats.TxPackets.Add(queued - (x.p.Stats.TxErrors.Load() - errsBefore))
-			x.p.Stats.TxBytes.Add(x.bytes)
+			x.p.Stats.TxPackets.Add(queued - x.failed)
+			x.p.Stats.TxBytes.Add(x.bytes - x.failedBytes)
 			x.bytes = 0
 		}
 		if x.errno != 0 {
@@ -168,7 +175,13 @@ func (x *txPath) queueFrame(room []byte, n int) {
 
 func (x *txPath) offloadError(err error) {
 	x.p.Stats.TxOffloadErrors.Add(1)
-	x.lim.logf(int(numReasons)+3, "TAP %s: %v", x.p.TAP.Name, err)
+	x.lim.logf(logOffloadError, "TAP %s: %v", x.p.TAP.Name, err)
+}
+
+// sendErrorKey spreads send errors over the rate limiter's remaining keys,
+// so that one errno flooding the log does not hide another.
+func sendErrorKey(e syscall.Errno) logKey {
+	return logSendError + logKey(uint(e)%uint(len(rateLimit{}.last)-int(logSendError)))
 }
 
 // run moves frames until the TAP or the tunnel is closed.

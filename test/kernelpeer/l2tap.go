@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
 
 // BuildL2tap compiles the l2tap program in repoRoot into outDir and
@@ -48,21 +50,15 @@ func ParseCounters(text string) Counters {
 	return c
 }
 
-// notDrops are l2tap's receive counters that do not count dropped
-// packets: totals, and sequence gaps that are counted but forwarded.
-var notDrops = map[string]bool{
-	"rx_packets": true, "rx_bytes": true, "rx_errors": true,
-	"rx_oos_packets": true, "rx_lost_packets": true,
-}
-
-// Drops returns the sum of l2tap's per-reason receive drop counters (every
-// "rx_*" counter but totals and sequence-gap counts) and a "name=value"
-// summary of the nonzero ones, sorted by name.
+// Drops returns the sum of l2tap's per-reason receive drop counters (the
+// names l2tpv3.DropCounters gives, the list l2tap prints them from) and a
+// "name=value" summary of the nonzero ones, sorted by name.
 func (c Counters) Drops() (uint64, string) {
 	var sum uint64
 	var parts []string
-	for name, v := range c {
-		if !strings.HasPrefix(name, "rx_") || notDrops[name] || v == 0 {
+	for _, name := range l2tpv3.DropCounters() {
+		v := c[name]
+		if v == 0 {
 			continue
 		}
 		sum += v

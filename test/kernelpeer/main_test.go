@@ -139,6 +139,9 @@ func teardown() {
 // missing on a developer machine.
 func needGuest(t *testing.T) *Guest {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short (make unit): the kernel peer needs root and boots a VM")
+	}
 	env.once.Do(setup)
 	if env.setupErr != nil {
 		if errors.Is(env.setupErr, ErrMissingPrereq) && !InCI() {

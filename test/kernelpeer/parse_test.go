@@ -30,7 +30,10 @@ func TestParsePing(t *testing.T) {
 }
 
 func TestParseCountersAndDrops(t *testing.T) {
-	c := ParseCounters("rx_packets 5\nrx_bytes 600\nrx_errors 4\nrx_oos_packets 1\n" +
+	// rx_coalesced, rx_seq_resyncs and rx_sublayer_reserved count
+	// delivered packets, not drops.
+	c := ParseCounters("rx_packets 5\nrx_bytes 600\nrx_errors 4\nrx_oos_packets 1\nrx_coalesced 9\n" +
+		"rx_seq_resyncs 1\nrx_sublayer_reserved 2\n" +
 		"rx_cookie_discards 3\nrx_session_mismatch 1\nrx_invalid 0\ntx_packets 7\nnot a counter line\n")
 	if c["rx_packets"] != 5 || c["tx_packets"] != 7 {
 		t.Fatalf("counters parsed wrong: %v", c)
