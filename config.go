@@ -32,6 +32,8 @@ type Options struct {
 	Queues             number
 	Sched              text
 	CPUProfile         text
+	User               text
+	Seccomp            onOff
 }
 
 // Config is a checked configuration, ready to open a pseudowire.
@@ -49,6 +51,17 @@ type Config struct {
 	CPUProfile  string // write a CPU profile here until exit, if set
 	// Batch runs l2tap's threads under SCHED_BATCH (see sched.go).
 	Batch bool
+	// User, when set, is the account l2tap runs as once set up (see
+	// privilege.go); otherwise it keeps its user and group.
+	User *Account
+	// Seccomp installs the system call filter after setup (see seccomp.go).
+	Seccomp bool
+}
+
+// Account is a user to switch to: its uid and its primary group.
+type Account struct {
+	Name     string // as given to -user
+	UID, GID int
 }
 
 // usageError is a configuration error: reported in one line, exit code 2.
@@ -193,6 +206,12 @@ func (o *Options) Config() (*Config, error) {
 	if c.TAP.Group, err = lookupID("-group", o.Group, lookupGroup); err != nil {
 		return nil, err
 	}
+	if o.User.set {
+		if c.User, err = lookupAccount("-user", o.User.val); err != nil {
+			return nil, err
+		}
+	}
+	c.Seccomp = !o.Seccomp.set || o.Seccomp.val
 
 	if ep.Local, err = resolve("-src", o.Src.val, o.IPv6.val); err != nil {
 		return nil, err
@@ -243,6 +262,25 @@ func lookupUser(s string) (string, error) {
 		return "", err
 	}
 	return u.Uid, nil
+}
+
+// lookupAccount finds the user that s names, by name or uid, and its
+// primary group in the user database.
+func lookupAccount(flag, s string) (*Account, error) {
+	lookup := user.Lookup
+	if _, err := strconv.ParseUint(s, 10, 31); err == nil {
+		lookup = user.LookupId
+	}
+	u, err := lookup(s)
+	if err != nil {
+		return nil, usagef("%s %s: no such user on this host; give a name or uid from /etc/passwd (its primary group is used)", flag, s)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return nil, usagef("%s %s: uid %q, gid %q are not numbers; give another user", flag, s, u.Uid, u.Gid)
+	}
+	return &Account{Name: s, UID: uid, GID: gid}, nil
 }
 
 func lookupGroup(s string) (string, error) {

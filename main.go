@@ -79,6 +79,8 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("queues", "N", "TAP queues, each read by its own loop (IFF_MULTI_QUEUE; default 1); flows spread over them", &o.Queues),
 		f("sched", "POLICY", "batch: threads run as SCHED_BATCH (when woken they wait their turn instead of preempting), fewer context switches under bulk traffic; normal: the kernel's default policy (default batch)", &o.Sched),
 		f("cpuprofile", "FILE", "write a Go CPU profile to FILE until exit (for performance work)", &o.CPUProfile),
+		f("user", "USER", "once set up, run as this user (name or uid) and its primary group, with no supplementary groups (default: stay the user started as); every capability is dropped either way", &o.User),
+		f("seccomp", "", "once set up, allow only the system calls moving frames needs; any other kills l2tap with SIGSYS naming the call (default on; -seccomp=off disables)", &o.Seccomp),
 	}
 }
 

@@ -65,6 +65,10 @@ func Run(cfg *Config) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
+	if err := lockDown(cfg, tap); err != nil { // setup ends here
+		return err
+	}
+
 	done := make(chan error, 2)
 	var wg sync.WaitGroup
 	for _, loop := range []func() error{p.TAPToTunnel, p.TunnelToTAP} {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -11,7 +13,8 @@ import (
 // TestServiceUnit checks scripts/l2tap@.service: systemd-analyze finds
 // nothing wrong with it, and the example configuration in its comment is a
 // command line that brings a pseudowire end up with no capabilities but
-// the two the unit keeps.
+// the two the unit keeps, and drops those once set up; and systemd-analyze
+// security rates the unit's hardening no worse than when it was measured.
 func TestServiceUnit(t *testing.T) {
 	requireTools(t, true, "systemd-analyze", "ip", "setpriv")
 	unit, err := os.ReadFile("scripts/l2tap@.service")
@@ -51,11 +54,27 @@ func TestServiceUnit(t *testing.T) {
 	if !strings.Contains(string(unit), "\nCapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW\n") {
 		t.Fatal("unit's CapabilityBoundingSet is not CAP_NET_ADMIN CAP_NET_RAW, which this test grants")
 	}
+	// The hardening as systemd rates it: the exposure level (0 best, 10
+	// worst) measured when the unit gained it, which it must not exceed.
+	const maxExposure = 2.3
+	out, err = exec.Command("systemd-analyze", "security", "--offline=true", path).CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	if level, _ := strconv.ParseFloat(string(m[1]), 64); level > maxExposure {
+		t.Errorf("exposure level %.1f, above the %.1f measured for the unit:\n%s", level, maxExposure, out)
+	}
+
 	a, _ := underlay(t, "svc")
 	// As root, the bounding set limits what l2tap gets, as the unit's does.
 	p := startWrapped(t, a, []string{"setpriv", "--bounding-set=-all,+net_admin,+net_raw", "--inh-caps=-all"}, strings.Fields(example)...)
 	if out := a.ip(t, "link", "show", "vm0"); !strings.Contains(out, "UP") {
 		t.Errorf("TAP vm0 of the example is not up: %s", out)
 	}
+	// Set up, it holds neither (the bounding set stays: emptying it would
+	// take CAP_SETPCAP) and runs under no_new_privs and its filter.
+	checkStatus(t, "l2tap under the unit's capabilities", p.cmd.Process.Pid,
+		statusWith(dropped(), "CapBnd", "0000000000003000"))
 	p.stop(t)
 }

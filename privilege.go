@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/cap"
+)
+
+// Once the socket is bound and the TAP is open, configured and enslaved,
+// moving frames needs no privilege at all: reading and writing descriptors
+// l2tap already holds is checked when they are opened, not on each use. So
+// after setup l2tap gives up everything it can:
+//
+//   - with -user, the user and group become that account and its primary
+//     group, with no supplementary groups;
+//   - the bounding set is emptied (when l2tap holds CAP_SETPCAP, which
+//     that takes), and the ambient, inheritable, permitted and effective
+//     sets are cleared;
+//   - no_new_privs is set, so that no exec could ever give anything back.
+//
+// Linux keeps credentials per thread, and the Go runtime runs goroutines on
+// many threads, some of which exist before setup ends and some of which are
+// started later from them. Every change is therefore made on every thread
+// at once, through libcap's psx package: with cgo it signals each thread
+// to make the call itself, without cgo it uses the runtime's
+// syscall.AllThreadsSyscall (which refuses to run in cgo binaries, hence
+// psx). Threads created afterwards inherit the new credentials.
+//
+// The one exception is an attached TAP (-attach): on exit l2tap gives it
+// back its MTU and up/down state through rtnetlink, which checks
+// CAP_NET_ADMIN on the socket's opener and on the sender. For that l2tap
+// keeps CAP_NET_ADMIN in the permitted set only, never effective (and out
+// of the bounding set), and raises it on one locked thread for the
+// restore alone (see raiseNetAdmin). A TAP l2tap created disappears with
+// its descriptors and needs nothing; neither does handing back an attached
+// TAP's offloads, an ioctl on l2tap's own descriptor.
+//
+// Later privileged work follows the same rule: a reload that creates TAPs
+// would keep CAP_NET_ADMIN the same way (permitted, raised only around the
+// creation), and a new UDP port below 1024 CAP_NET_BIND_SERVICE; nothing
+// else.
+
+// lockDown ends setup: it drops privileges (keeping what the restore of
+// an attached TAP needs, see above), installs the seccomp filter unless
+// -seccomp=off, and then runs the test hook (see testForbiddenSyscall).
+func lockDown(cfg *Config, tap *TAP) error {
+	restore := tap.restore != nil
+	if restore {
+		tap.restore = raiseNetAdmin(tap.restore)
+	}
+	if err := dropPrivileges(cfg.User, restore); err != nil {
+		if cfg.User != nil {
+			return usageError{err}
+		}
+		return err
+	}
+	if cfg.Seccomp {
+		o := seccompOptions{pid: os.Getpid(), netlink: restore, profile: cfg.CPUProfile != ""}
+		if err := installSeccomp(o); err != nil {
+			return err
+		}
+	}
+	if testForbiddenSyscall {
+		forbiddenCall()
+	}
+	return nil
+}
+
+// dropPrivileges drops every capability on every thread of the process,
+// keeping CAP_NET_ADMIN permitted (not effective) when keepNetAdmin is set
+// and l2tap has it; switches to account first when it is not nil; and sets
+// no_new_privs. It fails only when switching user fails or the
+// capabilities cannot be cleared; a bounding set that cannot be emptied
+// for lack of CAP_SETPCAP is logged once and left, since with nothing
+// permitted and no_new_privs set it can grant nothing.
+func dropPrivileges(account *Account, keepNetAdmin bool) error {
+	have := cap.GetProc()
+	if account != nil {
+		if err := cap.SetGroups(account.GID); err != nil {
+			return fmt.Errorf("-user %s: switch to group %d: %w (needs CAP_SETGID)", account.Name, account.GID, err)
+		}
+		if err := cap.SetUID(account.UID); err != nil {
+			return fmt.Errorf("-user %s: switch to uid %d: %w (needs CAP_SETUID)", account.Name, account.UID, err)
+		}
+	}
+	keep := false
+	if keepNetAdmin {
+		keep, _ = have.GetFlag(cap.Permitted, cap.NET_ADMIN)
+	}
+
+	if err := emptyBoundingSet(have); err != nil {
+		return err
+	}
+	if err := cap.ResetAmbient(); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	final := cap.NewSet()
+	if keep {
+		if err := final.SetFlag(cap.Permitted, true, cap.NET_ADMIN); err != nil {
+			return err
+		}
+	}
+	if err := final.SetProc(); err != nil {
+		return fmt.Errorf("drop capabilities: %w", err)
+	}
+	if _, err := cap.Prctlw(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	return nil
+}
+
+// emptyBoundingSet drops every capability from the bounding set of every
+// thread, raising CAP_SETPCAP for it when permitted.
+func emptyBoundingSet(have *cap.Set) error {
+	left := false
+	for v := cap.Value(0); v < cap.MaxBits(); v++ {
+		if on, err := cap.GetBound(v); err == nil && on {
+			left = true
+			break
+		}
+	}
+	if !left {
+		return nil
+	}
+	if ok, _ := have.GetFlag(cap.Permitted, cap.SETPCAP); !ok {
+		log.Printf("bounding set left as it is: emptying it needs CAP_SETPCAP; with no capability permitted and no_new_privs set it grants nothing")
+		return nil
+	}
+	raised, err := have.Dup()
+	if err != nil {
+		return err
+	}
+	if err := raised.SetFlag(cap.Effective, true, cap.SETPCAP); err != nil {
+		return err
+	}
+	if err := raised.SetProc(); err != nil {
+		return fmt.Errorf("raise CAP_SETPCAP: %w", err)
+	}
+	for v := cap.Value(0); v < cap.MaxBits(); v++ {
+		if err := cap.DropBound(v); err != nil {
+			return fmt.Errorf("drop %s from the bounding set: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// raiseNetAdmin returns f wrapped so that it runs with CAP_NET_ADMIN
+// effective on the one thread that runs it, and nowhere else: the calling
+// goroutine is locked to its thread, the capability raised there from the
+// permitted set (where dropPrivileges kept it), f run, and the capability
+// lowered again before the thread is released. f must do its work on the
+// calling goroutine, as the netlink calls of TAP.restore do. Where
+// CAP_NET_ADMIN is not permitted f runs as it is (and fails as it would).
+func raiseNetAdmin(f func()) func() {
+	return func() {
+		runtime.LockOSThread()
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			runtime.UnlockOSThread()
+			f()
+			return
+		}
+		saved := data
+		data[0].Effective |= data[0].Permitted & (1 << unix.CAP_NET_ADMIN)
+		raised := data != saved && unix.Capset(&hdr, &data[0]) == nil
+		f()
+		if raised && unix.Capset(&hdr, &saved[0]) != nil {
+			return // the thread stays locked, and so out of use, rather than privileged
+		}
+		runtime.UnlockOSThread()
+	}
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// seccompFilter returns the filter for linux/amd64: the calls l2tap, the Go
+// runtime and, in cgo builds, glibc's thread creation make after setup,
+// the most frequent first. x32 calls (numbers with bit 30 set) are refused.
+func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
+	const (
+		nsFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
+		x32Bit = 0x40000000
+	)
+	rules := allow(
+		// Data path and output.
+		unix.SYS_RECVMMSG, unix.SYS_SENDMMSG, unix.SYS_READ, unix.SYS_WRITE, unix.SYS_WRITEV,
+		unix.SYS_READV, unix.SYS_RECVMSG, unix.SYS_SENDMSG, unix.SYS_RECVFROM, unix.SYS_SENDTO,
+		unix.SYS_PREAD64, unix.SYS_GETSOCKOPT, unix.SYS_SETSOCKOPT,
+		// Go runtime: scheduler, netpoller, timers, memory, signals.
+		unix.SYS_FUTEX, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT2,
+		unix.SYS_EPOLL_CTL, unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_CLOCK_GETTIME,
+		unix.SYS_GETTIMEOFDAY, unix.SYS_SCHED_YIELD, unix.SYS_SCHED_GETAFFINITY, unix.SYS_GETPID,
+		unix.SYS_GETTID, unix.SYS_MUNMAP, unix.SYS_MADVISE, unix.SYS_MREMAP, unix.SYS_BRK,
+		unix.SYS_RT_SIGACTION, unix.SYS_RT_SIGPROCMASK, unix.SYS_RT_SIGRETURN, unix.SYS_SIGALTSTACK,
+		unix.SYS_RESTART_SYSCALL, unix.SYS_GETRANDOM, unix.SYS_FCNTL, unix.SYS_FSTAT, unix.SYS_LSEEK,
+		unix.SYS_CLOSE, unix.SYS_EXIT, unix.SYS_EXIT_GROUP,
+		// Threads: Go's own clone path sets the TLS with arch_prctl;
+		// glibc's registers rseq and the robust futex list.
+		unix.SYS_ARCH_PRCTL, unix.SYS_SET_ROBUST_LIST, unix.SYS_RSEQ, unix.SYS_CAPGET,
+		// CPU profiling: per-thread timers, or setitimer.
+		unix.SYS_TIMER_CREATE, unix.SYS_TIMER_SETTIME, unix.SYS_TIMER_DELETE, unix.SYS_SETITIMER,
+	)
+	rules = append(rules,
+		// New threads only: the flags must say CLONE_THREAD and no
+		// namespace. clone3 takes its flags in memory the filter cannot
+		// read, so it fails with ENOSYS, on which glibc falls back to clone.
+		scRule{nr: unix.SYS_CLONE, conds: []scCond{argHas(0, unix.CLONE_THREAD, nsFlags)}},
+		scRule{nr: unix.SYS_CLONE3, errno: unix.ENOSYS},
+		// Memory is never made executable (as MemoryDenyWriteExecute).
+		scRule{nr: unix.SYS_MMAP, conds: []scCond{argClear(2, unix.PROT_EXEC)}},
+		scRule{nr: unix.SYS_MPROTECT, conds: []scCond{argClear(2, unix.PROT_EXEC)}},
+		// Signals to this process only: preemption, crashes, raise.
+		scRule{nr: unix.SYS_TGKILL, conds: []scCond{argIs(0, uint32(o.pid))}},
+		scRule{nr: unix.SYS_KILL, conds: []scCond{argIs(0, uint32(o.pid))}},
+		// The Go runtime names its anonymous mappings.
+		scRule{nr: unix.SYS_PRCTL, conds: []scCond{argIs(0, unix.PR_SET_VMA)}},
+		// Handing an attached TAP its offloads back.
+		scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIs(1, unix.TUNSETOFFLOAD)}},
+	)
+	if o.netlink {
+		rules = append(rules,
+			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_NETLINK)}},
+			scRule{nr: unix.SYS_BIND}, scRule{nr: unix.SYS_GETSOCKNAME}, scRule{nr: unix.SYS_CAPSET},
+		)
+	}
+	if o.profile {
+		rules = append(rules,
+			scRule{nr: unix.SYS_OPENAT, conds: []scCond{argClear(2, unix.O_ACCMODE|unix.O_CREAT|unix.O_TRUNC|unix.O_APPEND)}},
+			scRule{nr: unix.SYS_NEWFSTATAT},
+		)
+	}
+	return compile(unix.AUDIT_ARCH_X86_64, x32Bit, rules)
+}
