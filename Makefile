@@ -4,7 +4,7 @@
 GO ?= go
 BIN ?= l2tap
 
-.PHONY: all build deps demo test unit fuzz bench bench-go kernelpeer clean
+.PHONY: all build deps demo test unit soak fuzz bench bench-go kernelpeer clean
 
 all: build
 
@@ -24,6 +24,13 @@ demo: deps
 test: deps
 	$(GO) vet ./...
 	$(GO) test -p 1 -count=1 -timeout 40m -v ./...
+
+# soak runs one pseudowire for SOAK (10 minutes by default) under mixed
+# traffic with peer restarts and link flaps, and fails if the l2tap that stays
+# up grows in memory, descriptors or goroutines after the first minute.
+SOAK ?= 10m
+soak:
+	L2TAP_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' .
 
 # unit runs every test that needs no root (those that do skip under -short),
 # fuzz seeds included.

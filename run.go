@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -87,6 +88,8 @@ wait:
 		case s := <-sigs:
 			if s == syscall.SIGUSR1 {
 				stats.Write(os.Stdout)
+				// On stderr, so that nothing parsing the counters takes it for one.
+				log.Printf("goroutines %d", runtime.NumGoroutine())
 				continue
 			}
 			break wait
@@ -98,6 +101,11 @@ wait:
 	tap.Close() // closing the descriptors stops the loops
 	wg.Wait()
 	stats.Write(os.Stdout)
+	if errors.Is(runErr, unix.EBADFD) {
+		// main exits 1 on this error, which lets a supervisor (systemd's
+		// Restart=on-failure) start l2tap again with a new TAP.
+		return fmt.Errorf("TAP %s was deleted while in use (%v): stopping with exit status 1, counters on stdout", tap.Name, runErr)
+	}
 	return runErr
 }
 
