@@ -88,7 +88,7 @@ func TestMultiQueueAttach(t *testing.T) {
 // TestMultiQueueCounters checks that the counters add up exactly when
 // several send loops share them: after bulk transfers over a TAP with 3
 // queues, every packet side a reports sent was received by side b,
-// dropped by b with a reason, or dropped by the kernel on the way (socket
+// dropped by b with a reason, refused by b's TAP, or dropped by the kernel on the way (socket
 // receive buffers, the veth pair), each counted somewhere.
 func TestMultiQueueCounters(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "ss")
@@ -110,7 +110,7 @@ func TestMultiQueueCounters(t *testing.T) {
 			sockDrops := socketDrops(t, b)
 			vethDrops := devCounter(t, a, "ua", "tx_dropped") + devCounter(t, b, "ub", "rx_dropped")
 			cb := pb.stop(t)
-			got := cb["rx_packets"] + cb["rx_errors"] + sockDrops + vethDrops
+			got := cb["rx_packets"] + cb["rx_errors"] + cb["tap_write_errors"] + sockDrops + vethDrops
 			t.Logf("a tx_packets %d = b rx_packets %d + rx_errors %d + socket drops %d + veth drops %d (a tx_errors %d)",
 				ca["tx_packets"], cb["rx_packets"], cb["rx_errors"], sockDrops, vethDrops, ca["tx_errors"])
 			if ca["tx_packets"] != got || ca["tx_packets"] < 10000 {

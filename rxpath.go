@@ -28,6 +28,17 @@ type tapOut struct {
 	zero  [vnetHdrLen]byte
 	errno syscall.Errno
 	fn    func(fd uintptr) bool
+	// pendFrames and pendBytes are the frames held in the pending
+	// superframe, counted only once it is written.
+	pendFrames, pendBytes uint64
+	n                     tapCounts
+}
+
+// tapCounts is what tapOut did with the frames it was given: frames and
+// bytes the TAP took (merged of them inside a superframe, after its first),
+// and frames it refused.
+type tapCounts struct {
+	frames, bytes, merged, refused uint64
 }
 
 // newTAPOut prepares TAP writes; gro coalesces TCP segments, and udp also
@@ -86,31 +97,31 @@ func (o *tapOut) writeRaw(hdr, b []byte) error {
 
 // Frame delivers one Ethernet frame. With coalescing it may be held back
 // until Flush; a frame that continues no superframe flushes the pending one
-// first, so frames keep their order. coalesced reports that the frame was
-// merged into the pending superframe. A refused pending superframe is
-// reported through flushErr, the frame's own fate through err.
-func (o *tapOut) Frame(frame []byte) (coalesced bool, flushErr, err error) {
+// first, so frames keep their order. A refused pending superframe is
+// reported through flushErr, the frame's own fate through err; either way
+// the refused frames are counted in o.n.
+func (o *tapOut) Frame(frame []byte) (flushErr, err error) {
 	if o.gro == nil {
+		var hdr []byte
 		if o.tap.VnetHdr {
-			return false, nil, o.writeRaw(o.zero[:], frame)
+			hdr = o.zero[:]
 		}
-		return false, nil, o.writeRaw(nil, frame)
+		return nil, o.count(1, len(frame), o.writeRaw(hdr, frame))
 	}
 	g := o.gro
 	if !parseSegment(frame, &o.seg, o.udp) {
-		if g.pending() {
-			flushErr = o.Flush()
-		}
-		return false, flushErr, o.writeRaw(o.zero[:], frame)
+		flushErr = o.Flush()
+		return flushErr, o.count(1, len(frame), o.writeRaw(o.zero[:], frame))
 	}
 	if g.tryAppend(frame, &o.seg) {
-		return true, nil, nil
+		o.pendFrames++
+		o.pendBytes += uint64(len(frame))
+		return nil, nil
 	}
-	if g.pending() {
-		flushErr = o.Flush()
-	}
+	flushErr = o.Flush()
 	g.start(frame, &o.seg)
-	return false, flushErr, nil
+	o.pendFrames, o.pendBytes = 1, uint64(len(frame))
+	return flushErr, nil
 }
 
 // Flush writes the pending superframe, if any.
@@ -118,7 +129,32 @@ func (o *tapOut) Flush() error {
 	if o.gro == nil || !o.gro.pending() {
 		return nil
 	}
-	return o.writeRaw(nil, o.gro.finish())
+	frames, bytes := o.pendFrames, o.pendBytes
+	o.pendFrames, o.pendBytes = 0, 0
+	err := o.count(frames, int(bytes), o.writeRaw(nil, o.gro.finish()))
+	if err == nil {
+		o.n.merged += frames - 1
+	}
+	return err
+}
+
+// count records the fate of a write of frames frames of bytes bytes in all
+// and returns its error.
+func (o *tapOut) count(frames uint64, bytes int, err error) error {
+	if err != nil {
+		o.n.refused += frames
+		return err
+	}
+	o.n.frames += frames
+	o.n.bytes += uint64(bytes)
+	return nil
+}
+
+// take returns the counts since the last take and starts them again.
+func (o *tapOut) take() tapCounts {
+	n := o.n
+	o.n = tapCounts{}
+	return n
 }
 
 // checkSeq follows the peer's sequence numbers: gaps count as lost packets,
@@ -161,7 +197,6 @@ func (p *Pump) TunnelToTAP() error {
 		if errors.Is(err, os.ErrClosed) {
 			return true
 		}
-		p.Stats.TapErrors.Add(1)
 		lim.logf(logTAPWrite, "write to TAP %s: %v (frame of %d bytes)", p.TAP.Name, err, n)
 		return false
 	}
@@ -174,7 +209,6 @@ func (p *Pump) TunnelToTAP() error {
 			lim.logf(logReceiveError, "receive: %v", err)
 			continue
 		}
-		var packets, bytes, merged uint64
 		for i := 0; i < b.N; i++ {
 			pkt, size, why := r.Packet(i)
 			if why != DropNone {
@@ -202,29 +236,23 @@ func (p *Pump) TunnelToTAP() error {
 					p.Stats.drop(why, &lim)
 					continue
 				}
-				co, ferr, err := out.Frame(d.Frame)
+				ferr, err := out.Frame(d.Frame)
 				if ferr != nil && tapErr(ferr, 0) {
 					return nil
 				}
-				if err != nil {
-					if tapErr(err, len(d.Frame)) {
-						return nil
-					}
-					continue
+				if err != nil && tapErr(err, len(d.Frame)) {
+					return nil
 				}
-				if co {
-					merged++
-				}
-				packets++
-				bytes += uint64(len(d.Frame))
 			}
 		}
 		if err := out.Flush(); err != nil && tapErr(err, 0) {
 			return nil
 		}
-		p.Stats.RxPackets.Add(packets)
-		p.Stats.RxBytes.Add(bytes)
-		p.Stats.RxCoalesced.Add(merged)
+		n := out.take()
+		p.Stats.RxPackets.Add(n.frames)
+		p.Stats.RxBytes.Add(n.bytes)
+		p.Stats.RxCoalesced.Add(n.merged)
+		p.Stats.TapErrors.Add(n.refused)
 	}
 }
 
