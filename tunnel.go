@@ -153,12 +153,12 @@ func (t *Tunnel) fromPeer(name *[unix.SizeofSockaddrInet6]byte) bool {
 }
 
 // mmsghdr mirrors struct mmsghdr: a struct msghdr, then the unsigned int
-// msg_len, padded to the pointer size (64 bytes on 64-bit Linux, 32 on
-// 32-bit, where msghdr has no padding to add).
+// msg_len. As in C, the size is rounded up to the alignment of msghdr's
+// pointers: 64 bytes on 64-bit Linux, 32 on 32-bit. (No explicit padding
+// field: a zero-length one at the end would make Go add 4 bytes on 32-bit.)
 type mmsghdr struct {
 	hdr unix.Msghdr
 	len uint32
-	_   [unsafe.Sizeof(uintptr(0)) - 4]byte
 }
 
 // Batch is a set of packet buffers filled by one recvmmsg.
