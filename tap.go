@@ -251,12 +251,16 @@ func chooseOffloads(try func(flags int) bool) int {
 	return 0
 }
 
-// dropOffloads hands an attached TAP back without offloads: whoever uses it
-// next may not read virtio-net headers, and must get no superframes. It
-// does nothing once the TAP is closed.
+// dropOffloads hands an attached TAP back without offloads and with the
+// kernel's default virtio-net byte order: whoever uses it next may not read
+// virtio-net headers, and must get no superframes. It does nothing once the
+// TAP is closed.
 func (t *TAP) dropOffloads() {
 	if t.VnetHdr && !t.Created {
-		t.queues[0].rc.Control(func(fd uintptr) { unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNSETOFFLOAD, 0) })
+		t.queues[0].rc.Control(func(fd uintptr) {
+			unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNSETOFFLOAD, 0)
+			unix.IoctlSetPointerInt(int(fd), unix.TUNSETVNETLE, 0)
+		})
 	}
 }
 
