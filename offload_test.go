@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -423,12 +424,18 @@ func TestGROSegmentSizeCmsg(t *testing.T) {
 	if got := groSegmentSize(b); got != 0 {
 		t.Errorf("UDP_SEGMENT read as UDP_GRO: %d", got)
 	}
-	// A UDP_GRO message carries an int.
+	// A UDP_GRO message carries an int. struct cmsghdr is {size_t cmsg_len;
+	// int cmsg_level; int cmsg_type}: the length is as wide as a pointer.
 	b = make([]byte, cmsgSegmentSpace)
-	binary.NativeEndian.PutUint64(b, 20)
-	binary.NativeEndian.PutUint32(b[8:], 17)
-	binary.NativeEndian.PutUint32(b[12:], 104)
-	binary.NativeEndian.PutUint32(b[16:], 1442)
+	w := int(unsafe.Sizeof(uintptr(0)))
+	if w == 8 {
+		binary.NativeEndian.PutUint64(b, uint64(w+12))
+	} else {
+		binary.NativeEndian.PutUint32(b, uint32(w+12))
+	}
+	binary.NativeEndian.PutUint32(b[w:], 17)
+	binary.NativeEndian.PutUint32(b[w+4:], 104)
+	binary.NativeEndian.PutUint32(b[w+8:], 1442)
 	if got := groSegmentSize(b); got != 1442 {
 		t.Errorf("segment size %d, want 1442", got)
 	}

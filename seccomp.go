@@ -49,12 +49,13 @@ type scRule struct {
 	errno unix.Errno
 }
 
-// scCond holds when the low 32 bits of argument arg, masked, equal want.
-// The calls filtered by argument take int or unsigned int arguments, so
-// the kernel ignores the high bits too.
+// scCond holds when the low 32 bits of argument arg, masked, equal want
+// or one of or. The calls filtered by argument take int or unsigned int
+// arguments, so the kernel ignores the high bits too.
 type scCond struct {
 	arg        int
 	mask, want uint32
+	or         []uint32
 }
 
 func allow(nrs ...uintptr) []scRule {
@@ -67,9 +68,12 @@ func allow(nrs ...uintptr) []scRule {
 
 // argIs, argClear and argHas build conditions: argument equal to v, with
 // none of the bits in m, with every bit in has and none in hasNot.
-func argIs(arg int, v uint32) scCond            { return scCond{arg, 0xffffffff, v} }
-func argClear(arg int, m uint32) scCond         { return scCond{arg, m, 0} }
-func argHas(arg int, has, hasNot uint32) scCond { return scCond{arg, has | hasNot, has} }
+func argIs(arg int, v uint32) scCond            { return scCond{arg, 0xffffffff, v, nil} }
+func argClear(arg int, m uint32) scCond         { return scCond{arg, m, 0, nil} }
+func argHas(arg int, has, hasNot uint32) scCond { return scCond{arg, has | hasNot, has, nil} }
+
+// argIn is argIs for any of the values vs.
+func argIn(arg int, v uint32, vs ...uint32) scCond { return scCond{arg, 0xffffffff, v, vs} }
 
 // Offsets in struct seccomp_data.
 const (
@@ -120,7 +124,12 @@ func compile(arch uint32, nrLimit uint32, rules []scRule) ([]unix.SockFilter, er
 			if c.mask != 0xffffffff {
 				body = append(body, stmt(and, c.mask))
 			}
-			body = append(body, jump(jeq, c.want, 1, 0), deny)
+			// Each value that matches jumps over the values left and the deny.
+			values := append([]uint32{c.want}, c.or...)
+			for i, v := range values {
+				body = append(body, jump(jeq, v, uint8(len(values)-i), 0))
+			}
+			body = append(body, deny)
 		}
 		action := uint32(unix.SECCOMP_RET_ALLOW)
 		if r.errno != 0 {

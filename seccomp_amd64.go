@@ -46,8 +46,8 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 		scRule{nr: unix.SYS_KILL, conds: []scCond{argIs(0, uint32(o.pid))}},
 		// The Go runtime names its anonymous mappings.
 		scRule{nr: unix.SYS_PRCTL, conds: []scCond{argIs(0, unix.PR_SET_VMA)}},
-		// Handing an attached TAP its offloads back.
-		scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIs(1, unix.TUNSETOFFLOAD)}},
+		// Handing an attached TAP its offloads and header byte order back.
+		scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE)}},
 	)
 	if o.netlink {
 		rules = append(rules,

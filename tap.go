@@ -220,12 +220,16 @@ func openQueue(req *ifreq) (tapQueue, error) {
 	return q, nil
 }
 
-// setOffloads sets the virtio-net header size and enables the richest set of
-// offloads the kernel takes: checksum, TSO and, where present, USO. It
-// returns the TUN_F_* flags in force.
+// setOffloads sets the virtio-net header size and byte order (little-endian,
+// see vnetHdr) and enables the richest set of offloads the kernel takes:
+// checksum, TSO and, where present, USO. It returns the TUN_F_* flags in
+// force.
 func setOffloads(fd int) (int, error) {
 	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, vnetHdrLen); err != nil {
 		return 0, fmt.Errorf("set virtio-net header size: %w", err)
+	}
+	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETLE, 1); err != nil {
+		return 0, fmt.Errorf("set virtio-net header byte order to little-endian: %w", err)
 	}
 	return chooseOffloads(func(flags int) bool {
 		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETOFFLOAD, uintptr(flags))
@@ -247,12 +251,16 @@ func chooseOffloads(try func(flags int) bool) int {
 	return 0
 }
 
-// dropOffloads hands an attached TAP back without offloads: whoever uses it
-// next may not read virtio-net headers, and must get no superframes. It
-// does nothing once the TAP is closed.
+// dropOffloads hands an attached TAP back without offloads and with the
+// kernel's default virtio-net byte order: whoever uses it next may not read
+// virtio-net headers, and must get no superframes. It does nothing once the
+// TAP is closed.
 func (t *TAP) dropOffloads() {
 	if t.VnetHdr && !t.Created {
-		t.queues[0].rc.Control(func(fd uintptr) { unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNSETOFFLOAD, 0) })
+		t.queues[0].rc.Control(func(fd uintptr) {
+			unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNSETOFFLOAD, 0)
+			unix.IoctlSetPointerInt(int(fd), unix.TUNSETVNETLE, 0)
+		})
 	}
 }
 

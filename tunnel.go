@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -119,19 +120,21 @@ func addrPort(a netip.Addr, port uint16, udp bool) string {
 	return netip.AddrPortFrom(a, port).String()
 }
 
-// encodeSockaddr writes a sockaddr_in or sockaddr_in6 into b and returns its length.
+// encodeSockaddr writes a sockaddr_in or sockaddr_in6 into b and returns its
+// length. The family is in host byte order, the port in network byte order,
+// on every architecture.
 func encodeSockaddr(b *[unix.SizeofSockaddrInet6]byte, a netip.Addr, port uint16) uint32 {
 	*b = [unix.SizeofSockaddrInet6]byte{}
 	if a.Is4() {
 		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(b))
 		sa.Family = unix.AF_INET
-		sa.Port = port<<8 | port>>8
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], port)
 		sa.Addr = a.As4()
 		return unix.SizeofSockaddrInet4
 	}
 	sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(b))
 	sa.Family = unix.AF_INET6
-	sa.Port = port<<8 | port>>8
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], port)
 	sa.Addr = a.As16()
 	return unix.SizeofSockaddrInet6
 }
@@ -149,11 +152,13 @@ func (t *Tunnel) fromPeer(name *[unix.SizeofSockaddrInet6]byte) bool {
 	return sa.Family == unix.AF_INET6 && sa.Addr == want.Addr && (!t.ep.UDP || sa.Port == want.Port)
 }
 
-// mmsghdr mirrors struct mmsghdr on 64-bit Linux.
+// mmsghdr mirrors struct mmsghdr: a struct msghdr, then the unsigned int
+// msg_len. As in C, the size is rounded up to the alignment of msghdr's
+// pointers: 64 bytes on 64-bit Linux, 32 on 32-bit. (No explicit padding
+// field: a zero-length one at the end would make Go add 4 bytes on 32-bit.)
 type mmsghdr struct {
 	hdr unix.Msghdr
 	len uint32
-	_   [4]byte
 }
 
 // Batch is a set of packet buffers filled by one recvmmsg.

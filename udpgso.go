@@ -149,7 +149,8 @@ func (q *txQueue) build() {
 			}
 		}
 		m := &q.msgs[q.nmsg].hdr
-		*m = unix.Msghdr{Name: peer, Namelen: peerLn, Iov: &q.iovs[start], Iovlen: uint64(k - start)}
+		*m = unix.Msghdr{Name: peer, Namelen: peerLn, Iov: &q.iovs[start]}
+		m.SetIovlen(k - start)
 		for j := start; j < k; j++ {
 			q.iovs[j].Base = &q.arena[q.offs[j]]
 			q.iovs[j].SetLen(int(q.lens[j]))

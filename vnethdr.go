@@ -31,8 +31,13 @@ const (
 	tunFUSO6 = 0x40
 )
 
-// vnetHdr is struct virtio_net_hdr in host (little-endian) byte order, as a
-// TAP with IFF_VNET_HDR puts it before every frame.
+// vnetHdr is struct virtio_net_hdr, as a TAP with IFF_VNET_HDR puts it before
+// every frame. Its 16-bit fields are little-endian on every host: by default
+// the kernel uses the legacy virtio byte order, the host's own
+// (tun_vnet_is_little_endian in drivers/net/tun_vnet.h), so setOffloads asks
+// for little-endian with TUNSETVNETLE, as virtio 1.0 defines it. One fixed
+// order is right on a big-endian host too, whatever an earlier user of a
+// persistent TAP left set.
 type vnetHdr struct {
 	flags      uint8
 	gsoType    uint8
