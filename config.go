@@ -36,9 +36,30 @@ type Options struct {
 	Seccomp            onOff
 }
 
-// Config is a checked configuration, ready to open a pseudowire.
+// Config is a checked configuration: what the process does, and the
+// tunnels it serves. The single-session command line makes one tunnel with
+// one session.
 type Config struct {
+	Tunnels    []TunnelConfig
+	CPUProfile string // write a CPU profile here until exit, if set
+	// Batch runs l2tap's threads under SCHED_BATCH (see sched.go).
+	Batch bool
+	// User, when set, is the account l2tap runs as once set up (see
+	// privilege.go); otherwise it keeps its user and group.
+	User *Account
+	// Seccomp installs the system call filter after setup (see seccomp.go).
+	Seccomp bool
+}
+
+// TunnelConfig is one underlay socket's two ends and the sessions it
+// carries.
+type TunnelConfig struct {
 	Endpoint Endpoint
+	Sessions []SessionConfig
+}
+
+// SessionConfig is one pseudowire: its L2TPv3 header and its TAP.
+type SessionConfig struct {
 	Header   Header
 	TAP      TAPConfig // TAP.MTU 0 means automatic
 	SeqCheck bool
@@ -48,14 +69,6 @@ type Config struct {
 	// CoalesceUDP also merges equal-size UDP datagrams into one TAP write
 	// (USO). Off by default: the burst overflows slow receivers' sockets.
 	CoalesceUDP bool
-	CPUProfile  string // write a CPU profile here until exit, if set
-	// Batch runs l2tap's threads under SCHED_BATCH (see sched.go).
-	Batch bool
-	// User, when set, is the account l2tap runs as once set up (see
-	// privilege.go); otherwise it keeps its user and group.
-	User *Account
-	// Seccomp installs the system call filter after setup (see seccomp.go).
-	Seccomp bool
 }
 
 // Account is a user to switch to: its uid and its primary group.
@@ -77,9 +90,10 @@ func usagef(format string, args ...any) error {
 // Config checks the options and resolves names. Every error names the flag,
 // the value and what to do instead.
 func (o *Options) Config() (*Config, error) {
-	c := &Config{SeqCheck: o.SeqCheck.val}
-	h := &c.Header
-	ep := &c.Endpoint
+	c := &Config{}
+	sc := &SessionConfig{SeqCheck: o.SeqCheck.val}
+	h := &sc.Header
+	ep := &Endpoint{}
 
 	if !o.Src.set || o.Src.val == "" {
 		return nil, usagef("-src is required: the local underlay address to send from (e.g. -src 192.0.2.1)")
@@ -151,37 +165,37 @@ func (o *Options) Config() (*Config, error) {
 	case o.Counter.val:
 		h.Sublayer = SublayerCounter
 	}
-	if c.SeqCheck && h.Sublayer == SublayerNone {
+	if sc.SeqCheck && h.Sublayer == SublayerNone {
 		return nil, usagef("-seqcheck needs a sublayer to carry sequence numbers: add -counter")
 	}
 	h.Offset = int(o.Offset.val)
 
-	c.TAP = TAPConfig{Name: "l2tap%d", Owner: -1, Group: -1, Attach: o.Attach.val, Master: o.Master.val}
+	sc.TAP = TAPConfig{Name: "l2tap%d", Owner: -1, Group: -1, Attach: o.Attach.val, Master: o.Master.val}
 	if o.IfName.set {
 		if o.IfName.val == "" || len(o.IfName.val) > 15 {
 			return nil, usagef("-ifname %q: a Linux interface name has 1 to 15 bytes", o.IfName.val)
 		}
-		c.TAP.Name = o.IfName.val
-	} else if c.TAP.Attach {
+		sc.TAP.Name = o.IfName.val
+	} else if sc.TAP.Attach {
 		return nil, usagef("-attach needs -ifname: the name of the TAP to attach to")
 	}
 	if o.MTU.set {
 		if o.MTU.val < 68 {
 			return nil, usagef("-mtu %d: the smallest MTU for IPv4 is 68; leave -mtu out for the automatic value", o.MTU.val)
 		}
-		c.TAP.MTU = int(o.MTU.val)
+		sc.TAP.MTU = int(o.MTU.val)
 	}
 	switch o.Offload.val {
 	case "", "auto", "on":
-		c.Offload = true
+		sc.Offload = true
 	case "full":
-		c.Offload, c.CoalesceUDP = true, true
+		sc.Offload, sc.CoalesceUDP = true, true
 	case "off":
 	default:
 		return nil, usagef("-offload %q: want auto (use what the kernel offers), full (auto, and coalesce UDP too) or off (one frame per system call)", o.Offload.val)
 	}
-	c.TAP.Offload = c.Offload
-	c.TAP.Queues = 1
+	sc.TAP.Offload = sc.Offload
+	sc.TAP.Queues = 1
 	if o.Queues.set {
 		if o.Queues.val < 1 {
 			return nil, usagef("-queues 0: a TAP has at least one queue; leave -queues out for one")
@@ -189,7 +203,7 @@ func (o *Options) Config() (*Config, error) {
 		if o.Queues.val > 1 && h.Sublayer == SublayerCounter {
 			return nil, usagef("-queues %d with -counter: queues send in parallel, so sequence numbers would leave out of order; use -queues 1, or -pincounter", o.Queues.val)
 		}
-		c.TAP.Queues = int(o.Queues.val)
+		sc.TAP.Queues = int(o.Queues.val)
 	}
 	c.CPUProfile = o.CPUProfile.val
 	switch o.Sched.val {
@@ -200,10 +214,10 @@ func (o *Options) Config() (*Config, error) {
 		return nil, usagef("-sched %q: want batch (threads that move bulk and do not preempt on wakeup) or normal (the kernel's default policy)", o.Sched.val)
 	}
 	var err error
-	if c.TAP.Owner, err = lookupID("-owner", o.Owner, lookupUser); err != nil {
+	if sc.TAP.Owner, err = lookupID("-owner", o.Owner, lookupUser); err != nil {
 		return nil, err
 	}
-	if c.TAP.Group, err = lookupID("-group", o.Group, lookupGroup); err != nil {
+	if sc.TAP.Group, err = lookupID("-group", o.Group, lookupGroup); err != nil {
 		return nil, err
 	}
 	if o.User.set {
@@ -219,6 +233,7 @@ func (o *Options) Config() (*Config, error) {
 	if ep.Remote, err = resolve("-dst", o.Dst.val, o.IPv6.val); err != nil {
 		return nil, err
 	}
+	c.Tunnels = []TunnelConfig{{Endpoint: *ep, Sessions: []SessionConfig{*sc}}}
 	return c, nil
 }
 

@@ -18,21 +18,23 @@ import (
 // Run opens the pseudowire described by cfg and moves frames until SIGINT or
 // SIGTERM, then prints the counters to stdout and removes what it created.
 func Run(cfg *Config) error {
-	tun, err := OpenTunnel(cfg.Endpoint)
+	tc := &cfg.Tunnels[0]
+	sc := &tc.Sessions[0]
+	tun, err := OpenTunnel(tc.Endpoint)
 	if err != nil {
-		return explainTunnelError(cfg, err)
+		return explainTunnelError(tc.Endpoint, err)
 	}
 	defer tun.Close()
 
-	auto, err := AutoMTU(cfg.Endpoint, &cfg.Header)
+	auto, err := AutoMTU(tc.Endpoint, &sc.Header)
 	if err != nil {
 		return err
 	}
-	tcfg := cfg.TAP
+	tcfg := sc.TAP
 	if tcfg.MTU == 0 {
 		tcfg.MTU = auto
 	} else if tcfg.MTU > auto {
-		log.Printf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, cfg.Endpoint.Remote)
+		log.Printf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote)
 	}
 	tap, err := OpenTAP(tcfg)
 	if err != nil {
@@ -41,8 +43,8 @@ func Run(cfg *Config) error {
 	defer tap.Close()
 
 	stats := &Stats{}
-	p := &Pump{Header: cfg.Header, Tunnel: tun, TAP: tap, SeqCheck: cfg.SeqCheck, Stats: stats,
-		Offload: cfg.Offload, CoalesceUDP: cfg.CoalesceUDP}
+	p := &Pump{Header: sc.Header, Tunnel: tun, TAP: tap, SeqCheck: sc.SeqCheck, Stats: stats,
+		Offload: sc.Offload, CoalesceUDP: sc.CoalesceUDP}
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
@@ -79,7 +81,7 @@ func Run(cfg *Config) error {
 			done <- loop()
 		}()
 	}
-	log.Printf("ready tap=%s mtu=%d %s", tap.Name, tap.MTU, describe(cfg))
+	log.Printf("ready tap=%s mtu=%d %s", tap.Name, tap.MTU, describe(tc, sc))
 
 	var runErr error
 wait:
@@ -109,9 +111,9 @@ wait:
 	return runErr
 }
 
-// describe summarises the pseudowire for the ready line.
-func describe(c *Config) string {
-	e, h := c.Endpoint, c.Header
+// describe summarises a session and its tunnel for the ready line.
+func describe(tc *TunnelConfig, c *SessionConfig) string {
+	e, h := tc.Endpoint, c.Header
 	enc := "ip"
 	if e.UDP {
 		enc = "udp"
@@ -165,8 +167,7 @@ func PathMTU(dst netip.Addr) (int, error) {
 }
 
 // explainTunnelError turns socket errors into advice naming the flag to change.
-func explainTunnelError(cfg *Config, err error) error {
-	ep := cfg.Endpoint
+func explainTunnelError(ep Endpoint, err error) error {
 	switch {
 	case errors.Is(err, unix.EADDRINUSE):
 		return usagef("-srcport %d: %s is already in use by another program; pick another -srcport or stop that program",
