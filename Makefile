@@ -48,6 +48,7 @@ unit:
 CROSS_ARCHS ?= amd64 arm64 386 s390x
 CROSS_RUN_ARCHS ?= s390x 386 arm64
 CROSS_TESTS = Golden|Rejects|Reserved|CheckSeq|NumberFlag|Fuzz|Csum|GSO|GRO|RateLimit|FlowQueue|ChooseOffloads|ProcGovernorWant|Sockaddr|Mmsghdr|VnetHdr|TunnelLoopback|TxQueueFallbacks|TunnelLoopAllocs
+CROSS_PKGS = ./internal/l2tpv3 ./internal/offload
 CROSS_BE_SKIP = TxQueueFallbacks|TunnelLoopAllocs
 cross:
 	@set -e; for a in $(CROSS_ARCHS); do \
@@ -66,14 +67,16 @@ cross:
 		echo "cross: unit tests as linux/$$a under $$q"; \
 		GOOS=linux GOARCH=$$a $(GO) test -c -o "$$dir/l2tap.$$a.test" .; \
 		env $$env $$q "$$dir/l2tap.$$a.test" -test.count=1 -test.run '$(CROSS_TESTS)' -test.skip "$$skip"; \
-		GOOS=linux GOARCH=$$a $(GO) test -c -o "$$dir/l2tpv3.$$a.test" ./internal/l2tpv3; \
-		env $$env $$q "$$dir/l2tpv3.$$a.test" -test.count=1; \
+		for p in $(CROSS_PKGS); do \
+			GOOS=linux GOARCH=$$a $(GO) test -c -o "$$dir/pkg.$$a.test" $$p; \
+			env $$env $$q "$$dir/pkg.$$a.test" -test.count=1; \
+		done; \
 	done
 
 # fuzz explores every parser beyond the committed seeds, FUZZTIME each.
 FUZZTIME ?= 60s
-FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzGSOSplit .:FuzzGRO .:FuzzGROSegmentSize .:FuzzFlowQueue \
-	./internal/l2tpv3:FuzzSequence
+FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzGROSegmentSize ./internal/l2tpv3:FuzzSequence \
+	./internal/offload:FuzzGSOSplit ./internal/offload:FuzzGRO ./internal/offload:FuzzFlowQueue
 fuzz:
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*} f=$${t#*:}; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done

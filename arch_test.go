@@ -82,25 +82,6 @@ func TestMmsghdrLayout(t *testing.T) {
 	}
 }
 
-// TestVnetHdrByteOrder checks that the virtio-net header is read and written
-// little-endian on every host, the order TUNSETVNETLE asks of the kernel.
-func TestVnetHdrByteOrder(t *testing.T) {
-	wire := []byte{vnetFlagNeedsCsum, vnetGSOTCPv4, 0x42, 0x00, 0xa8, 0x05, 0x22, 0x00, 0x10, 0x00}
-	var h vnetHdr
-	if err := h.decode(wire); err != nil {
-		t.Fatal(err)
-	}
-	want := vnetHdr{flags: vnetFlagNeedsCsum, gsoType: vnetGSOTCPv4, hdrLen: 66, gsoSize: 1448, csumStart: 34, csumOffset: 16}
-	if h != want {
-		t.Errorf("decoded %+v, want %+v", h, want)
-	}
-	var out [vnetHdrLen]byte
-	want.encode(out[:])
-	if !bytes.Equal(out[:], wire) {
-		t.Errorf("encoded % x, want % x", out, wire)
-	}
-}
-
 // TestTunnelLoopback sends and receives through the kernel on loopback,
 // without UDP GSO and GRO, over IPv4 and IPv6: sendmmsg must reach the port
 // the peer listens on (the sockaddr l2tap encodes), recvmmsg must report

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
+	"github.com/l2tap/l2tap/internal/offload"
 	"golang.org/x/sys/unix"
 )
 
@@ -113,7 +114,7 @@ func (p *prober) send() {
 		binary.BigEndian.PutUint16(msg[4:], p.id)
 		binary.BigEndian.PutUint16(msg[6:], seq)
 		msg[2], msg[3] = 0, 0
-		putCsum(msg[2:], csumAdd(0, msg))
+		offload.PutCsum(msg[2:], offload.CsumAdd(0, msg))
 		p.mu.Lock()
 		p.sentAt[seq] = time.Now()
 		p.nsent++

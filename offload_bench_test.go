@@ -10,60 +10,6 @@ import (
 // The hot paths below must not allocate: run with -benchmem and expect
 // 0 allocs/op.
 
-// BenchmarkGSOSplit cuts a 64 KB TCP superframe into 1448-byte segments.
-func BenchmarkGSOSplit(b *testing.B) {
-	fr, h := superframe(flow{payload: 62 * 1024, mss: 1448, flags: tcpFlagACK})
-	buf := make([]byte, 2048)
-	var s gsoSplitter
-	b.SetBytes(int64(len(fr)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.init(fr, &h); err != nil {
-			b.Fatal(err)
-		}
-		for s.more() {
-			s.next(buf)
-		}
-	}
-}
-
-// BenchmarkGROCoalesce merges the 44 segments of a superframe into one
-// TAP write, checksums verified.
-func BenchmarkGROCoalesce(b *testing.B) {
-	fr, h := superframe(flow{payload: 62 * 1024, mss: 1448, flags: tcpFlagACK})
-	segs := split(b, fr, h)
-	g := newGROBuffer()
-	var s flowSegment
-	b.SetBytes(int64(len(fr)))
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, seg := range segs {
-			if !parseSegment(seg, &s, true) {
-				b.Fatal("not a candidate")
-			}
-			if !g.tryAppend(seg, &s) {
-				if g.pending() {
-					g.finish()
-				}
-				g.start(seg, &s)
-			}
-		}
-		g.finish()
-	}
-}
-
-// BenchmarkChecksum sums a 1500-byte frame.
-func BenchmarkChecksum(b *testing.B) {
-	buf := make([]byte, 1500)
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	var acc uint64
-	for b.Loop() {
-		acc += csumAdd(0, buf)
-	}
-	_ = acc
-}
-
 // BenchmarkTxQueueBuild encapsulates 44 segments and groups them into
 // UDP_SEGMENT messages, everything but the system call.
 func BenchmarkTxQueueBuild(b *testing.B) {

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
+	"github.com/l2tap/l2tap/internal/offload"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,13 +20,13 @@ const rxBatch = 32
 // coalesced into TCP superframes. It never allocates per frame.
 type tapOut struct {
 	tap   *TAP
-	rcs   []syscall.RawConn // the TAP's queues; writes pick one per flow
-	gro   *groBuffer        // nil: no coalescing
-	udp   bool              // coalesce UDP datagrams too (the TAP takes USO)
-	seg   flowSegment
+	rcs   []syscall.RawConn  // the TAP's queues; writes pick one per flow
+	gro   *offload.Coalescer // nil: no coalescing
+	udp   bool               // coalesce UDP datagrams too (the TAP takes USO)
+	seg   offload.Segment
 	iov   [2]unix.Iovec
 	niov  int
-	zero  [vnetHdrLen]byte
+	zero  [offload.VnetHdrLen]byte
 	errno syscall.Errno
 	fn    func(fd uintptr) bool
 	// pendFrames and pendBytes are the frames held in the pending
@@ -45,9 +46,9 @@ type tapCounts struct {
 // equal-size UDP datagrams where the TAP takes USO.
 func newTAPOut(tap *TAP, gro, udp bool) *tapOut {
 	o := &tapOut{tap: tap, rcs: tap.Queues()}
-	if tap.VnetHdr && gro && tap.Offloads&(tunFTSO4|tunFTSO6) != 0 {
-		o.gro = newGROBuffer()
-		o.udp = udp && tap.Offloads&(tunFUSO4|tunFUSO6) == tunFUSO4|tunFUSO6
+	if tap.VnetHdr && gro && tap.Offloads&(offload.TunTSO4|offload.TunTSO6) != 0 {
+		o.gro = offload.NewCoalescer()
+		o.udp = udp && tap.Offloads&(offload.TunUSO4|offload.TunUSO6) == offload.TunUSO4|offload.TunUSO6
 	}
 	o.fn = o.write
 	return o
@@ -82,9 +83,9 @@ func (o *tapOut) writeRaw(hdr, b []byte) error {
 	if len(o.rcs) > 1 {
 		frame := b
 		if o.tap.VnetHdr && hdr == nil {
-			frame = b[vnetHdrLen:]
+			frame = b[offload.VnetHdrLen:]
 		}
-		rc = o.rcs[flowQueue(frame, len(o.rcs))]
+		rc = o.rcs[offload.FlowQueue(frame, len(o.rcs))]
 	}
 	if err := rc.Write(o.fn); err != nil {
 		return os.ErrClosed // the poller fails only once the file is closed
@@ -109,29 +110,29 @@ func (o *tapOut) Frame(frame []byte) (flushErr, err error) {
 		return nil, o.count(1, len(frame), o.writeRaw(hdr, frame))
 	}
 	g := o.gro
-	if !parseSegment(frame, &o.seg, o.udp) {
+	if !offload.ParseSegment(frame, &o.seg, o.udp) {
 		flushErr = o.Flush()
 		return flushErr, o.count(1, len(frame), o.writeRaw(o.zero[:], frame))
 	}
-	if g.tryAppend(frame, &o.seg) {
+	if g.TryAppend(frame, &o.seg) {
 		o.pendFrames++
 		o.pendBytes += uint64(len(frame))
 		return nil, nil
 	}
 	flushErr = o.Flush()
-	g.start(frame, &o.seg)
+	g.Start(frame, &o.seg)
 	o.pendFrames, o.pendBytes = 1, uint64(len(frame))
 	return flushErr, nil
 }
 
 // Flush writes the pending superframe, if any.
 func (o *tapOut) Flush() error {
-	if o.gro == nil || !o.gro.pending() {
+	if o.gro == nil || !o.gro.Pending() {
 		return nil
 	}
 	frames, bytes := o.pendFrames, o.pendBytes
 	o.pendFrames, o.pendBytes = 0, 0
-	err := o.count(frames, int(bytes), o.writeRaw(nil, o.gro.finish()))
+	err := o.count(frames, int(bytes), o.writeRaw(nil, o.gro.Finish()))
 	if err == nil {
 		o.n.merged += frames - 1
 	}

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/l2tap/l2tap/internal/offload"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -221,11 +222,11 @@ func openQueue(req *ifreq) (tapQueue, error) {
 }
 
 // setOffloads sets the virtio-net header size and byte order (little-endian,
-// see vnetHdr) and enables the richest set of offloads the kernel takes:
+// see offload.VnetHdr) and enables the richest set of offloads the kernel takes:
 // checksum, TSO and, where present, USO. It returns the TUN_F_* flags in
 // force.
 func setOffloads(fd int) (int, error) {
-	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, vnetHdrLen); err != nil {
+	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, offload.VnetHdrLen); err != nil {
 		return 0, fmt.Errorf("set virtio-net header size: %w", err)
 	}
 	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETLE, 1); err != nil {
@@ -239,7 +240,7 @@ func setOffloads(fd int) (int, error) {
 
 // offloadSets are the TUN_F_* sets offered to the kernel, richest first:
 // USO arrived in Linux 6.2, TSO and checksum offload long before.
-var offloadSets = []int{tunFCsum | tunFTSO4 | tunFTSO6 | tunFUSO4 | tunFUSO6, tunFCsum | tunFTSO4 | tunFTSO6, tunFCsum, 0}
+var offloadSets = []int{offload.TunCsum | offload.TunTSO4 | offload.TunTSO6 | offload.TunUSO4 | offload.TunUSO6, offload.TunCsum | offload.TunTSO4 | offload.TunTSO6, offload.TunCsum, 0}
 
 // chooseOffloads returns the first of offloadSets that try accepts, or 0.
 func chooseOffloads(try func(flags int) bool) int {

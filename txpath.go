@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/l2tap/l2tap/internal/offload"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,7 +26,7 @@ type txPath struct {
 	q     *txQueue
 	vnet  bool
 	stage []byte // one TAP read, virtio-net header included (vnet only)
-	split gsoSplitter
+	split offload.Splitter
 	inGSO bool // split holds segments not yet queued
 	seq   uint32
 	bytes uint64 // frame bytes queued since the last flush
@@ -36,7 +37,7 @@ type txPath struct {
 	errno               syscall.Errno
 	fn                  func(fd uintptr) bool
 	lim                 rateLimit
-	hdr                 vnetHdr
+	hdr                 offload.VnetHdr
 	err                 error // why service stopped the loop
 }
 
@@ -44,7 +45,7 @@ func newTxPath(p *Pump, rc syscall.RawConn, gso bool) *txPath {
 	x := &txPath{p: p, rc: rc, hl: p.Header.Len(), vnet: p.TAP.VnetHdr}
 	x.q = newTxQueue(p.Tunnel, txArena+x.hl+maxFrame, txMaxPackets, gso && p.Tunnel.ep.UDP)
 	if x.vnet {
-		x.stage = make([]byte, vnetHdrLen+maxFrame)
+		x.stage = make([]byte, offload.VnetHdrLen+maxFrame)
 	}
 	x.fn = x.read
 	x.q.fail = func(k int, e syscall.Errno) {
@@ -66,14 +67,14 @@ func newTxPath(p *Pump, rc syscall.RawConn, gso bool) *txPath {
 // queueSegments moves split's remaining segments into the queue; it stops
 // early, leaving inGSO set, when the queue is full.
 func (x *txPath) queueSegments() bool {
-	for x.split.more() {
+	for x.split.More() {
 		room := x.q.room()
-		if len(room) < x.hl+x.split.maxSegment() {
+		if len(room) < x.hl+x.split.MaxSegment() {
 			return false
 		}
 		x.p.Header.Encode(room, x.seq)
 		x.seq++
-		n := x.split.next(room[x.hl:])
+		n := x.split.Next(room[x.hl:])
 		x.q.add(x.hl + n)
 		x.bytes += uint64(n)
 	}
@@ -110,14 +111,14 @@ func (x *txPath) fill(fd uintptr) bool {
 			x.queueFrame(room, int(n))
 			continue
 		}
-		frame := buf[vnetHdrLen:n]
-		if err := x.hdr.decode(buf[:n]); err != nil {
+		frame := buf[offload.VnetHdrLen:n]
+		if err := x.hdr.Decode(buf[:n]); err != nil {
 			x.offloadError(err)
 			continue
 		}
-		if x.hdr.gsoType == vnetGSONone {
-			if x.hdr.flags&vnetFlagNeedsCsum != 0 {
-				if err := completeCsum(frame, &x.hdr); err != nil {
+		if !x.hdr.IsGSO() {
+			if x.hdr.NeedsCsum() {
+				if err := offload.CompleteCsum(frame, &x.hdr); err != nil {
 					x.offloadError(err)
 					continue
 				}
@@ -126,7 +127,7 @@ func (x *txPath) fill(fd uintptr) bool {
 			x.queueFrame(room, len(frame))
 			continue
 		}
-		if err := x.split.init(frame, &x.hdr); err != nil {
+		if err := x.split.Init(frame, &x.hdr); err != nil {
 			x.offloadError(err)
 			continue
 		}

@@ -289,3 +289,43 @@ func localPort(t *testing.T, tun *Tunnel) uint16 {
 	})
 	return port
 }
+
+func TestGROSegmentSizeCmsg(t *testing.T) {
+	b := make([]byte, cmsgSegmentSpace)
+	putSegmentCmsg(b, 1234)
+	if got := groSegmentSize(b); got != 0 {
+		t.Errorf("UDP_SEGMENT read as UDP_GRO: %d", got)
+	}
+	// A UDP_GRO message carries an int. struct cmsghdr is {size_t cmsg_len;
+	// int cmsg_level; int cmsg_type}: the length is as wide as a pointer.
+	b = make([]byte, cmsgSegmentSpace)
+	w := int(unsafe.Sizeof(uintptr(0)))
+	if w == 8 {
+		binary.NativeEndian.PutUint64(b, uint64(w+12))
+	} else {
+		binary.NativeEndian.PutUint32(b, uint32(w+12))
+	}
+	binary.NativeEndian.PutUint32(b[w:], 17)
+	binary.NativeEndian.PutUint32(b[w+4:], 104)
+	binary.NativeEndian.PutUint32(b[w+8:], 1442)
+	if got := groSegmentSize(b); got != 1442 {
+		t.Errorf("segment size %d, want 1442", got)
+	}
+	for n := 0; n < len(b); n++ {
+		groSegmentSize(b[:n]) // must not panic
+	}
+}
+
+// FuzzGROSegmentSize checks that no control-message buffer makes the
+// UDP_GRO parser panic.
+func FuzzGROSegmentSize(f *testing.F) {
+	b := make([]byte, cmsgSegmentSpace)
+	putSegmentCmsg(b, 1400)
+	f.Add(b)
+	f.Add([]byte{20, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 104, 0, 0, 0, 0x78, 5, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if n := groSegmentSize(b); n < 0 && len(b) < unix.SizeofCmsghdr+4 {
+			t.Fatalf("segment size %d from %d bytes", n, len(b))
+		}
+	})
+}

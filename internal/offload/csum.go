@@ -1,4 +1,4 @@
-package main
+package offload
 
 import (
 	"encoding/binary"
@@ -9,9 +9,9 @@ import (
 // words: one's-complement addition is byte-order independent, so a sum
 // folded to 16 bits and stored little-endian gives the right bytes.
 
-// csumAdd returns acc plus the one's-complement sum of b, unfolded. b must
+// CsumAdd returns acc plus the one's-complement sum of b, unfolded. b must
 // start at an even offset of the checksummed data, or be the last piece.
-func csumAdd(acc uint64, b []byte) uint64 {
+func CsumAdd(acc uint64, b []byte) uint64 {
 	// 32-bit words summed into four 64-bit accumulators need no carries
 	// (they cannot overflow below 2^32 iterations) and run in parallel.
 	var s0, s1, s2, s3 uint64
@@ -58,15 +58,15 @@ func csumAdd(acc uint64, b []byte) uint64 {
 	return acc
 }
 
-// csumAddBE16 adds a 16-bit big-endian quantity (a length or protocol of a
+// CsumAddBE16 adds a 16-bit big-endian quantity (a length or protocol of a
 // pseudo-header) to acc.
-func csumAddBE16(acc uint64, v uint16) uint64 {
+func CsumAddBE16(acc uint64, v uint16) uint64 {
 	s, c := bits.Add64(acc, uint64(bits.ReverseBytes16(v)), 0)
 	return s + c
 }
 
-// csumFold folds acc to 16 bits, not complemented.
-func csumFold(acc uint64) uint16 {
+// CsumFold folds acc to 16 bits, not complemented.
+func CsumFold(acc uint64) uint16 {
 	s := acc>>32 + acc&0xffffffff
 	s = s>>32 + s&0xffffffff
 	s = s>>16 + s&0xffff
@@ -75,22 +75,22 @@ func csumFold(acc uint64) uint16 {
 	return uint16(s)
 }
 
-// putCsum stores the complemented checksum of acc at b[0:2].
-func putCsum(b []byte, acc uint64) {
-	binary.LittleEndian.PutUint16(b, ^csumFold(acc))
+// PutCsum stores the complemented checksum of acc at b[0:2].
+func PutCsum(b []byte, acc uint64) {
+	binary.LittleEndian.PutUint16(b, ^CsumFold(acc))
 }
 
-// putPartialCsum stores acc folded but not complemented, as a pseudo-header
+// PutPartialCsum stores acc folded but not complemented, as a pseudo-header
 // sum that a later checksum offload completes.
-func putPartialCsum(b []byte, acc uint64) {
-	binary.LittleEndian.PutUint16(b, csumFold(acc))
+func PutPartialCsum(b []byte, acc uint64) {
+	binary.LittleEndian.PutUint16(b, CsumFold(acc))
 }
 
-// pseudoHeaderSum returns the sum of the TCP/UDP pseudo-header: addresses
+// PseudoHeaderSum returns the sum of the TCP/UDP pseudo-header: addresses
 // (4 or 16 bytes each, taken from the IP header), protocol and L4 length.
-func pseudoHeaderSum(src, dst []byte, proto uint8, l4len int) uint64 {
-	acc := csumAdd(0, src)
-	acc = csumAdd(acc, dst)
-	acc = csumAddBE16(acc, uint16(proto))
-	return csumAddBE16(acc, uint16(l4len))
+func PseudoHeaderSum(src, dst []byte, proto uint8, l4len int) uint64 {
+	acc := CsumAdd(0, src)
+	acc = CsumAdd(acc, dst)
+	acc = CsumAddBE16(acc, uint16(proto))
+	return CsumAddBE16(acc, uint16(l4len))
 }

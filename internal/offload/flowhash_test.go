@@ -1,4 +1,4 @@
-package main
+package offload
 
 import (
 	"encoding/binary"
@@ -40,11 +40,11 @@ func TestFlowQueueSymmetric(t *testing.T) {
 	}
 	for _, p := range pairs {
 		a, b := netip.MustParseAddrPort(p.a), netip.MustParseAddrPort(p.b)
-		for _, proto := range []byte{protoTCP, protoUDP} {
+		for _, proto := range []byte{ProtoTCP, ProtoUDP} {
 			for _, vlan := range []bool{false, true} {
 				for n := 1; n <= 8; n++ {
-					there := flowQueue(endpointFrame(proto, a, b, vlan), n)
-					back := flowQueue(endpointFrame(proto, b, a, vlan), n)
+					there := FlowQueue(endpointFrame(proto, a, b, vlan), n)
+					back := FlowQueue(endpointFrame(proto, b, a, vlan), n)
 					if there != back || there < 0 || there >= n {
 						t.Errorf("%s<->%s proto %d vlan %v, %d queues: queue %d one way, %d back", a, b, proto, vlan, n, there, back)
 					}
@@ -76,7 +76,7 @@ func TestFlowQueueSpreads(t *testing.T) {
 						src = netip.AddrPortFrom(netip.AddrFrom16(a), src.Port())
 						dst = netip.MustParseAddrPort("[2001:db8::2]:5201")
 					}
-					count[flowQueue(endpointFrame(protoTCP, src, dst, false), n)]++
+					count[FlowQueue(endpointFrame(ProtoTCP, src, dst, false), n)]++
 				}
 				for q, c := range count {
 					if share := float64(c) * float64(n) / flows; share < 0.8 || share > 1.2 {
@@ -91,7 +91,7 @@ func TestFlowQueueSpreads(t *testing.T) {
 // TestFlowQueueOthers checks that frames without a flow to follow go to
 // queue 0: ARP, truncated headers, and anything with one queue.
 func TestFlowQueueOthers(t *testing.T) {
-	tcp := endpointFrame(protoTCP, netip.MustParseAddrPort("10.1.0.1:1"), netip.MustParseAddrPort("10.1.0.2:2"), false)
+	tcp := endpointFrame(ProtoTCP, netip.MustParseAddrPort("10.1.0.1:1"), netip.MustParseAddrPort("10.1.0.2:2"), false)
 	arp := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x08, 0x06}, make([]byte, 28)...)
 	cases := []struct {
 		name  string
@@ -105,34 +105,34 @@ func TestFlowQueueOthers(t *testing.T) {
 		{"empty", nil, 4},
 	}
 	for _, c := range cases {
-		if q := flowQueue(c.frame, c.n); q != 0 {
+		if q := FlowQueue(c.frame, c.n); q != 0 {
 			t.Errorf("%s: queue %d, want 0", c.name, q)
 		}
 	}
 }
 
-// FuzzFlowQueue feeds arbitrary frames: flowQueue must not panic and must
+// FuzzFlowQueue feeds arbitrary frames: FlowQueue must not panic and must
 // stay in range.
 func FuzzFlowQueue(f *testing.F) {
-	f.Add(endpointFrame(protoTCP, netip.MustParseAddrPort("10.1.0.1:1"), netip.MustParseAddrPort("10.1.0.2:2"), true), 3)
-	f.Add(endpointFrame(protoUDP, netip.MustParseAddrPort("[2001:db8::1]:1"), netip.MustParseAddrPort("[2001:db8::2]:2"), false), 2)
+	f.Add(endpointFrame(ProtoTCP, netip.MustParseAddrPort("10.1.0.1:1"), netip.MustParseAddrPort("10.1.0.2:2"), true), 3)
+	f.Add(endpointFrame(ProtoUDP, netip.MustParseAddrPort("[2001:db8::1]:1"), netip.MustParseAddrPort("[2001:db8::2]:2"), false), 2)
 	f.Add([]byte{0, 1, 2}, 2)
 	f.Fuzz(func(t *testing.T, frame []byte, n int) {
-		if n < 1 || n > maxQueues {
+		if n < 1 || n > 256 {
 			return
 		}
-		if q := flowQueue(frame, n); q < 0 || q >= n {
+		if q := FlowQueue(frame, n); q < 0 || q >= n {
 			t.Fatalf("queue %d of %d", q, n)
 		}
 	})
 }
 
 func BenchmarkFlowQueue(b *testing.B) {
-	frame := endpointFrame(protoTCP, netip.MustParseAddrPort("[2001:db8::1]:40000"), netip.MustParseAddrPort("[2001:db8::2]:5201"), true)
+	frame := endpointFrame(ProtoTCP, netip.MustParseAddrPort("[2001:db8::1]:40000"), netip.MustParseAddrPort("[2001:db8::2]:5201"), true)
 	b.ReportAllocs()
 	q := 0
 	for b.Loop() {
-		q += flowQueue(frame, 4)
+		q += FlowQueue(frame, 4)
 	}
 	if q < 0 {
 		b.Fatal(q)

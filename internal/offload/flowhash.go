@@ -1,4 +1,4 @@
-package main
+package offload
 
 import "encoding/binary"
 
@@ -6,17 +6,17 @@ import "encoding/binary"
 // frames of that flow were last written (its automatic steering), and
 // spreads flows it has not seen by their hash. l2tap reads every queue in a
 // loop of its own, and writes each received frame to the queue that
-// flowQueue picks, so both directions of a flow stay on one queue and
+// FlowQueue picks, so both directions of a flow stay on one queue and
 // different flows spread over the loops.
 
-// flowQueue returns the queue, 0..n-1, for frame: the same for both
+// FlowQueue returns the queue, 0..n-1, for frame: the same for both
 // directions of a TCP or UDP flow over IPv4 or IPv6 (VLAN tags allowed),
 // queue 0 for anything else. It never panics, whatever frame holds.
-func flowQueue(frame []byte, n int) int {
+func FlowQueue(frame []byte, n int) int {
 	if n <= 1 {
 		return 0
 	}
-	l3, et, ok := l3Offset(frame)
+	l3, et, ok := L3Offset(frame)
 	if !ok {
 		return 0
 	}
@@ -24,7 +24,7 @@ func flowQueue(frame []byte, n int) int {
 	var l4 int
 	var proto byte
 	switch et {
-	case etherTypeIPv4:
+	case EtherTypeIPv4:
 		if len(frame) < l3+20 || frame[l3]>>4 != 4 {
 			return 0
 		}
@@ -34,7 +34,7 @@ func flowQueue(frame []byte, n int) int {
 		if binary.BigEndian.Uint16(ip[6:])&0x1fff != 0 {
 			proto = 0 // a later fragment has no ports
 		}
-	case etherTypeIPv6:
+	case EtherTypeIPv6:
 		if len(frame) < l3+40 || frame[l3]>>4 != 6 {
 			return 0
 		}
@@ -46,7 +46,7 @@ func flowQueue(frame []byte, n int) int {
 	default:
 		return 0
 	}
-	if (proto == protoTCP || proto == protoUDP) && len(frame) >= l4+4 {
+	if (proto == ProtoTCP || proto == ProtoUDP) && len(frame) >= l4+4 {
 		h ^= uint32(binary.BigEndian.Uint16(frame[l4:])^binary.BigEndian.Uint16(frame[l4+2:])) * 0x9e3779b1
 	}
 	h ^= uint32(proto)

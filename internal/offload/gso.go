@@ -1,4 +1,4 @@
-package main
+package offload
 
 import (
 	"encoding/binary"
@@ -8,13 +8,13 @@ import (
 
 // Header fields used by segmentation and coalescing.
 const (
-	etherTypeIPv4 = 0x0800
-	etherTypeIPv6 = 0x86dd
-	etherTypeVLAN = 0x8100
-	etherTypeQinQ = 0x88a8
+	EtherTypeIPv4 = 0x0800
+	EtherTypeIPv6 = 0x86dd
+	EtherTypeVLAN = 0x8100
+	EtherTypeQinQ = 0x88a8
 
-	protoTCP = 6
-	protoUDP = 17
+	ProtoTCP = 6
+	ProtoUDP = 17
 
 	tcpFlagFIN = 0x01
 	tcpFlagSYN = 0x02
@@ -26,10 +26,10 @@ const (
 	tcpFlagCWR = 0x80
 )
 
-// l3Offset returns where the IP header of an Ethernet frame starts, past up
+// L3Offset returns where the IP header of an Ethernet frame starts, past up
 // to two VLAN tags, and the EtherType found there. ok is false if the frame
 // ends inside its link-layer headers.
-func l3Offset(frame []byte) (off int, etherType uint16, ok bool) {
+func L3Offset(frame []byte) (off int, etherType uint16, ok bool) {
 	off = 12
 	for tags := 0; ; tags++ {
 		if len(frame) < off+2 {
@@ -37,32 +37,32 @@ func l3Offset(frame []byte) (off int, etherType uint16, ok bool) {
 		}
 		etherType = binary.BigEndian.Uint16(frame[off:])
 		off += 2
-		if (etherType != etherTypeVLAN && etherType != etherTypeQinQ) || tags == 2 {
+		if (etherType != EtherTypeVLAN && etherType != EtherTypeQinQ) || tags == 2 {
 			return off, etherType, true
 		}
 		off += 2
 	}
 }
 
-var errBadGSO = errors.New("malformed offload frame")
+var ErrBadGSO = errors.New("malformed offload frame")
 
-// completeCsum finishes the checksum a frame with VIRTIO_NET_HDR_F_NEEDS_CSUM
+// CompleteCsum finishes the checksum a frame with VIRTIO_NET_HDR_F_NEEDS_CSUM
 // leaves partial: the field at csumStart+csumOffset holds the pseudo-header
 // sum, and the checksum covers everything from csumStart to the frame's end.
-func completeCsum(frame []byte, h *vnetHdr) error {
+func CompleteCsum(frame []byte, h *VnetHdr) error {
 	start, field := int(h.csumStart), int(h.csumStart)+int(h.csumOffset)
 	if field+2 > len(frame) || start > len(frame) {
-		return fmt.Errorf("%w: checksum at %d+%d beyond %d bytes", errBadGSO, start, h.csumOffset, len(frame))
+		return fmt.Errorf("%w: checksum at %d+%d beyond %d bytes", ErrBadGSO, start, h.csumOffset, len(frame))
 	}
-	putCsum(frame[field:], csumAdd(0, frame[start:]))
+	PutCsum(frame[field:], CsumAdd(0, frame[start:]))
 	return nil
 }
 
-// gsoSplitter cuts a superframe read from a TAP with offloads enabled (TCP
+// Splitter cuts a superframe read from a TAP with offloads enabled (TCP
 // or UDP segmentation) into the MTU-sized frames it stands for, each with
 // its own IP and L4 headers and correct checksums, the way the kernel's
 // software GSO does. It is reused from frame to frame and never allocates.
-type gsoSplitter struct {
+type Splitter struct {
 	frame   []byte
 	l3, l4  int // offsets of the IP and the TCP/UDP header
 	hdrLen  int // all headers: l4 plus the L4 header's length
@@ -78,77 +78,77 @@ type gsoSplitter struct {
 
 // init prepares to split frame, described by h, whose GSO type is TCPv4,
 // TCPv6 or UDP L4. It checks every offset the splitter will use.
-func (s *gsoSplitter) init(frame []byte, h *vnetHdr) error {
-	*s = gsoSplitter{frame: frame, mss: int(h.gsoSize), ecn: h.gsoType&vnetGSOECN != 0}
-	l3, et, ok := l3Offset(frame)
+func (s *Splitter) Init(frame []byte, h *VnetHdr) error {
+	*s = Splitter{frame: frame, mss: int(h.gsoSize), ecn: h.gsoType&VnetGSOECN != 0}
+	l3, et, ok := L3Offset(frame)
 	if !ok {
-		return fmt.Errorf("%w: short link-layer header", errBadGSO)
+		return fmt.Errorf("%w: short link-layer header", ErrBadGSO)
 	}
 	s.l3, s.l4 = l3, int(h.csumStart)
-	if h.flags&vnetFlagNeedsCsum == 0 || s.mss == 0 {
-		return fmt.Errorf("%w: GSO without partial checksum or segment size", errBadGSO)
+	if h.flags&VnetFlagNeedsCsum == 0 || s.mss == 0 {
+		return fmt.Errorf("%w: GSO without partial checksum or segment size", ErrBadGSO)
 	}
 	var proto uint8
 	switch et {
-	case etherTypeIPv4:
+	case EtherTypeIPv4:
 		if len(frame) < l3+20 || frame[l3]>>4 != 4 {
-			return fmt.Errorf("%w: bad IPv4 header", errBadGSO)
+			return fmt.Errorf("%w: bad IPv4 header", ErrBadGSO)
 		}
 		if ihl := int(frame[l3]&0x0f) * 4; ihl < 20 || l3+ihl > s.l4 {
-			return fmt.Errorf("%w: IPv4 header of %d bytes overlaps L4 at %d", errBadGSO, ihl, s.l4)
+			return fmt.Errorf("%w: IPv4 header of %d bytes overlaps L4 at %d", ErrBadGSO, ihl, s.l4)
 		}
 		proto = frame[l3+9]
 		s.ipID = binary.BigEndian.Uint16(frame[l3+4:])
-	case etherTypeIPv6:
+	case EtherTypeIPv6:
 		if len(frame) < l3+40 || frame[l3]>>4 != 6 || l3+40 > s.l4 {
-			return fmt.Errorf("%w: bad IPv6 header", errBadGSO)
+			return fmt.Errorf("%w: bad IPv6 header", ErrBadGSO)
 		}
 		s.v6 = true
-		proto = protoTCP // extension headers may sit between; trust the GSO type
+		proto = ProtoTCP // extension headers may sit between; trust the GSO type
 	default:
-		return fmt.Errorf("%w: EtherType %#04x", errBadGSO, et)
+		return fmt.Errorf("%w: EtherType %#04x", ErrBadGSO, et)
 	}
-	switch h.gsoType &^ vnetGSOECN {
-	case vnetGSOTCPv4, vnetGSOTCPv6:
-		if (h.gsoType&^vnetGSOECN == vnetGSOTCPv6) != s.v6 || proto != protoTCP || h.csumOffset != 16 {
-			return fmt.Errorf("%w: GSO type %d does not match the headers", errBadGSO, h.gsoType)
+	switch h.gsoType &^ VnetGSOECN {
+	case VnetGSOTCPv4, VnetGSOTCPv6:
+		if (h.gsoType&^VnetGSOECN == VnetGSOTCPv6) != s.v6 || proto != ProtoTCP || h.csumOffset != 16 {
+			return fmt.Errorf("%w: GSO type %d does not match the headers", ErrBadGSO, h.gsoType)
 		}
 		if len(frame) < s.l4+20 {
-			return fmt.Errorf("%w: short TCP header", errBadGSO)
+			return fmt.Errorf("%w: short TCP header", ErrBadGSO)
 		}
 		doff := int(frame[s.l4+12]>>4) * 4
 		if doff < 20 {
-			return fmt.Errorf("%w: TCP data offset %d", errBadGSO, doff)
+			return fmt.Errorf("%w: TCP data offset %d", ErrBadGSO, doff)
 		}
 		s.hdrLen = s.l4 + doff
 		s.seq = binary.BigEndian.Uint32(frame[s.l4+4:])
 		s.flags = frame[s.l4+13]
-	case vnetGSOUDPL4:
-		if (!s.v6 && proto != protoUDP) || h.csumOffset != 6 {
-			return fmt.Errorf("%w: GSO type %d does not match the headers", errBadGSO, h.gsoType)
+	case VnetGSOUDPL4:
+		if (!s.v6 && proto != ProtoUDP) || h.csumOffset != 6 {
+			return fmt.Errorf("%w: GSO type %d does not match the headers", ErrBadGSO, h.gsoType)
 		}
 		s.udp = true
 		s.hdrLen = s.l4 + 8
 	default:
-		return fmt.Errorf("%w: unsupported GSO type %d", errBadGSO, h.gsoType)
+		return fmt.Errorf("%w: unsupported GSO type %d", ErrBadGSO, h.gsoType)
 	}
 	if s.hdrLen > len(frame) {
-		return fmt.Errorf("%w: headers of %d bytes in a frame of %d", errBadGSO, s.hdrLen, len(frame))
+		return fmt.Errorf("%w: headers of %d bytes in a frame of %d", ErrBadGSO, s.hdrLen, len(frame))
 	}
 	s.pos = s.hdrLen
 	return nil
 }
 
 // maxSegment is the size of the largest frame next writes.
-func (s *gsoSplitter) maxSegment() int { return s.hdrLen + s.mss }
+func (s *Splitter) MaxSegment() int { return s.hdrLen + s.mss }
 
 // more reports whether segments remain. A superframe without payload still
 // yields one frame.
-func (s *gsoSplitter) more() bool { return s.pos < len(s.frame) || s.i == 0 }
+func (s *Splitter) More() bool { return s.pos < len(s.frame) || s.i == 0 }
 
 // next writes the next segment into dst, which must hold maxSegment bytes,
 // and returns its length.
-func (s *gsoSplitter) next(dst []byte) int {
+func (s *Splitter) Next(dst []byte) int {
 	end := min(s.pos+s.mss, len(s.frame))
 	last := end == len(s.frame)
 	plen := end - s.pos
@@ -165,15 +165,15 @@ func (s *gsoSplitter) next(dst []byte) int {
 		binary.BigEndian.PutUint16(ip[2:], uint16(n-l3))
 		binary.BigEndian.PutUint16(ip[4:], s.ipID+uint16(s.i))
 		ip[10], ip[11] = 0, 0
-		putCsum(ip[10:], csumAdd(0, ip))
+		PutCsum(ip[10:], CsumAdd(0, ip))
 		src, dstAddr = ip[12:16], ip[16:20]
 	}
 	l4b := dst[l4:n]
 	if s.udp {
 		binary.BigEndian.PutUint16(l4b[4:], uint16(len(l4b)))
 		l4b[6], l4b[7] = 0, 0
-		acc := csumAdd(pseudoHeaderSum(src, dstAddr, protoUDP, len(l4b)), l4b)
-		if putCsum(l4b[6:], acc); l4b[6] == 0 && l4b[7] == 0 {
+		acc := CsumAdd(PseudoHeaderSum(src, dstAddr, ProtoUDP, len(l4b)), l4b)
+		if PutCsum(l4b[6:], acc); l4b[6] == 0 && l4b[7] == 0 {
 			l4b[6], l4b[7] = 0xff, 0xff // zero means "no checksum" in UDP
 		}
 	} else {
@@ -187,7 +187,7 @@ func (s *gsoSplitter) next(dst []byte) int {
 		}
 		l4b[13] = f
 		l4b[16], l4b[17] = 0, 0
-		putCsum(l4b[16:], csumAdd(pseudoHeaderSum(src, dstAddr, protoTCP, len(l4b)), l4b))
+		PutCsum(l4b[16:], CsumAdd(PseudoHeaderSum(src, dstAddr, ProtoTCP, len(l4b)), l4b))
 	}
 	s.pos = end
 	s.i++

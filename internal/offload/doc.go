@@ -1,0 +1,17 @@
+// Package offload owns the packet work that stands in for hardware
+// offloads on the Ethernet frames a TAP carries: the Internet checksum,
+// the virtio-net header that accompanies offloaded frames, splitting a TCP
+// or UDP superframe into MTU-sized frames (software GSO), merging frames of
+// one flow into a superframe (software GRO), and the flow hash that keeps
+// both directions of a flow on one TAP queue. It does no I/O and allocates
+// nothing per frame.
+package offload
+
+const (
+	// MaxFrame is the largest frame handled: nothing larger exists on a TAP
+	// or in one IP datagram.
+	MaxFrame = 65535
+	// MaxSegments is the most datagrams one UDP superframe may carry, the
+	// kernel's UDP_MAX_SEGMENTS.
+	MaxSegments = 64
+)
