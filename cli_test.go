@@ -87,7 +87,7 @@ func TestBadFlags(t *testing.T) {
 // start leaves no TAP behind.
 func TestSetupErrors(t *testing.T) {
 	requireTools(t, true, "ip", "setpriv")
-	a, _ := underlay(t, "se")
+	a, _ := vethPair(t, "se")
 	noTAP := func(t *testing.T) {
 		t.Helper()
 		if out := a.ip(t, "-o", "link", "show", "type", "tun"); strings.TrimSpace(out) != "" {

@@ -169,9 +169,9 @@ func (n netns) pingEventually(t *testing.T, dst string, d time.Duration) error {
 	}
 }
 
-// underlay joins two new namespaces with a veth pair carrying 192.0.2.1/24,
+// vethPair joins two new namespaces with a veth pair carrying 192.0.2.1/24,
 // 2001:db8::1/64 (a) and 192.0.2.2/24, 2001:db8::2/64 (b).
-func underlay(t *testing.T, prefix string) (a, b netns) {
+func vethPair(t *testing.T, prefix string) (a, b netns) {
 	t.Helper()
 	a, b = newNetns(t, prefix+"a"), newNetns(t, prefix+"b")
 	run(t, "ip", "link", "add", "ua", "netns", string(a), "type", "veth", "peer", "name", "ub", "netns", string(b))
@@ -201,7 +201,7 @@ func overlay(t *testing.T, a, b netns, dev string) {
 // the TAPs their overlay addresses (see overlay).
 func pseudowire(t *testing.T, prefix, dev string, argsA, argsB []string) (a, b netns, pa, pb *proc) {
 	t.Helper()
-	a, b = underlay(t, prefix)
+	a, b = vethPair(t, prefix)
 	pa = startL2tap(t, a, slices.Concat([]string{"-ifname", dev}, argsA)...)
 	pb = startL2tap(t, b, slices.Concat([]string{"-ifname", dev}, argsB)...)
 	overlay(t, a, b, dev)

@@ -144,7 +144,7 @@ func TestMismatchDrops(t *testing.T) {
 // dropped and counted even when it is otherwise valid.
 func TestWrongSource(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
-	a, b := underlay(t, "ws")
+	a, b := vethPair(t, "ws")
 	a.ip(t, "addr", "add", "192.0.2.3/24", "dev", "ua")
 	flags := []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-txsession", "1"}
 	// The impostor sends from 192.0.2.3 what b would accept from 192.0.2.1.
@@ -164,7 +164,7 @@ func TestWrongSource(t *testing.T) {
 // with its MTU back as it was.
 func TestAttachLeavesTAP(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
-	a, b := underlay(t, "at")
+	a, b := vethPair(t, "at")
 	a.ip(t, "tuntap", "add", "dev", "keep0", "mode", "tap")
 	a.ip(t, "link", "set", "keep0", "mtu", "1280")
 	flags := []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-txsession", "1"}
@@ -190,7 +190,7 @@ func TestAttachLeavesTAP(t *testing.T) {
 // TestBridgeMaster checks -master: the TAP l2tap creates joins the bridge.
 func TestBridgeMaster(t *testing.T) {
 	requireTools(t, true, "ip")
-	a, _ := underlay(t, "br")
+	a, _ := vethPair(t, "br")
 	a.ip(t, "link", "add", "br0", "type", "bridge")
 	p := startL2tap(t, a, "-ifname", "brt0", "-master", "br0", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1", "-owner", "65534", "-group", "65534")
 	if out := a.ip(t, "link", "show", "brt0"); !strings.Contains(out, "master br0") {
@@ -208,7 +208,7 @@ func TestBridgeMaster(t *testing.T) {
 // TestStopsOnSignal checks SIGINT as well as SIGTERM stops l2tap cleanly.
 func TestStopsOnSignal(t *testing.T) {
 	requireTools(t, true, "ip")
-	a, _ := underlay(t, "sg")
+	a, _ := vethPair(t, "sg")
 	p := startL2tap(t, a, "-ifname", "sg0", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1")
 	p.cmd.Process.Signal(syscall.SIGUSR1) // counters, and keep running
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.stdout.String(), "rx_packets "); time.Sleep(10 * time.Millisecond) {
@@ -338,7 +338,7 @@ func TestGarbageResilience(t *testing.T) {
 			continue
 		}
 		t.Run(e.name, func(t *testing.T) {
-			a, b := underlay(t, "gb")
+			a, b := vethPair(t, "gb")
 			p := startL2tap(t, a, append([]string{"-ifname", "gb0", "-txsession", "1"}, e.a...)...)
 			mode := "ip"
 			if e.udp {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
@@ -47,10 +48,12 @@ import (
 // lockDown ends setup: it drops privileges (keeping what the restore of
 // an attached TAP needs, see above), installs the seccomp filter unless
 // -seccomp=off, and then runs the test hook (see testForbiddenSyscall).
-func lockDown(cfg *Config, tap *TAP) error {
-	restore := tap.restore != nil
-	if restore {
-		tap.restore = raiseNetAdmin(tap.restore)
+func lockDown(cfg *Config, devs []*tap.Device) error {
+	restore := false
+	for _, d := range devs {
+		if d.WrapRestore(raiseNetAdmin) {
+			restore = true
+		}
 	}
 	if err := dropPrivileges(cfg.User, restore); err != nil {
 		if cfg.User != nil {

@@ -113,7 +113,7 @@ func TestLeastPrivilege(t *testing.T) {
 // on exit.
 func TestLeastPrivilegeAttach(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
-	a, b := underlay(t, "la")
+	a, b := vethPair(t, "la")
 	a.ip(t, "tuntap", "add", "dev", "la0", "mode", "tap")
 	a.ip(t, "link", "set", "la0", "mtu", "1280")
 	flags := []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-txsession", "1", "-ifname", "la0", "-mtu", "1400"}
@@ -140,7 +140,7 @@ func TestLeastPrivilegeAttach(t *testing.T) {
 // the bounding set (emptying it takes CAP_SETPCAP), saying so.
 func TestLeastPrivilegeFewCaps(t *testing.T) {
 	requireTools(t, true, "ip", "setpriv")
-	a, _ := underlay(t, "lf")
+	a, _ := vethPair(t, "lf")
 	p := startWrapped(t, a, []string{"setpriv", "--bounding-set=-all,+net_admin,+net_raw", "--inh-caps=-all"},
 		"-ifname", "lf0", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1")
 	checkStatus(t, "l2tap with CAP_NET_ADMIN and CAP_NET_RAW", p.cmd.Process.Pid, statusWith(dropped(), "CapBnd", "0000000000003000"))
@@ -154,7 +154,7 @@ func TestLeastPrivilegeFewCaps(t *testing.T) {
 // flag and value, exit code 2, and no TAP created.
 func TestUnknownUser(t *testing.T) {
 	requireTools(t, true, "ip")
-	a, _ := underlay(t, "lu")
+	a, _ := vethPair(t, "lu")
 	runBad(t, a, []string{"-ifname", "lu0", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1", "-user", "no-such-user-here"},
 		"-user no-such-user-here")
 	if _, err := a.cmd("ip", "link", "show", "lu0").CombinedOutput(); err == nil {
@@ -169,7 +169,7 @@ func TestUnknownUser(t *testing.T) {
 // on until stopped.
 func TestSeccompKills(t *testing.T) {
 	requireTools(t, true, "ip")
-	a, _ := underlay(t, "sk")
+	a, _ := vethPair(t, "sk")
 	args := []string{"-ifname", "sk0", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1"}
 
 	t.Run("on", func(t *testing.T) {

@@ -86,7 +86,7 @@ func TestQEMUInterop(t *testing.T) {
 		for _, v := range qemuVariants {
 			name := e.name + "-" + v.name
 			t.Run(name, func(t *testing.T) {
-				a, b := underlay(t, "qi")
+				a, b := vethPair(t, "qi")
 				p := startL2tap(t, a, append(append([]string{"-ifname", "lt0"}, e.a...), v.l2tap...)...)
 				startQEMU(t, b, "qt0", qemuEncaps[e.name]+","+v.qemu)
 				mtu := tapMTU(t, a, "lt0")

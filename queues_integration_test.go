@@ -60,7 +60,7 @@ func txQueues(t *testing.T, ns netns, dev string) string {
 // message that says how to make one that takes it.
 func TestMultiQueueAttach(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
-	a, b := underlay(t, "mqa")
+	a, b := vethPair(t, "mqa")
 	for _, ns := range []netns{a, b} {
 		ns.ip(t, "tuntap", "add", "dev", "mqk0", "mode", "tap", "multi_queue")
 	}
@@ -96,7 +96,7 @@ func TestMultiQueueCounters(t *testing.T) {
 		e := encaps[e]
 		t.Run(e.name, func(t *testing.T) {
 			flags := []string{"-queues", "3", "-ifname", "mc0", "-txsession", "9"}
-			a, b := underlay(t, "mc")
+			a, b := vethPair(t, "mc")
 			// b first, so that nothing a sends finds no socket at b.
 			pb := startL2tap(t, b, slices.Concat(flags, e.b)...)
 			pa := startL2tap(t, a, slices.Concat(flags, e.a)...)

@@ -3,48 +3,33 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log"
-	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
-	"sync"
+	"strings"
 	"syscall"
 
-	"github.com/vishvananda/netlink"
+	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/tap"
+	"github.com/l2tap/l2tap/internal/tune"
+	"github.com/l2tap/l2tap/internal/underlay"
 	"golang.org/x/sys/unix"
 )
 
-// Run opens the pseudowire described by cfg and moves frames until SIGINT or
-// SIGTERM, then prints the counters to stdout and removes what it created.
+// Run opens every tunnel and session of cfg and moves frames until SIGINT
+// or SIGTERM, then prints the counters to stdout and removes what it
+// created. A session whose endpoint fails (its TAP deleted) is stopped and
+// logged; when none is left, Run returns that error. On a setup error
+// nothing is left behind.
 func Run(cfg *Config) error {
-	tc := &cfg.Tunnels[0]
-	sc := &tc.Sessions[0]
-	tun, err := OpenTunnel(tc.Endpoint)
-	if err != nil {
-		return explainTunnelError(tc.Endpoint, err)
-	}
-	defer tun.Close()
-
-	auto, err := AutoMTU(tc.Endpoint, &sc.Header)
+	p, err := setUp(cfg)
 	if err != nil {
 		return err
 	}
-	tcfg := sc.TAP
-	if tcfg.MTU == 0 {
-		tcfg.MTU = auto
-	} else if tcfg.MTU > auto {
-		log.Printf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote)
-	}
-	tap, err := OpenTAP(tcfg)
-	if err != nil {
-		return explainTAPError(err)
-	}
-	defer tap.Close()
+	defer p.eng.Close()
 
-	stats := &Stats{}
-	p := &Pump{Header: sc.Header, Tunnel: tun, TAP: tap, SeqCheck: sc.SeqCheck, Stats: stats,
-		Offload: sc.Offload, CoalesceUDP: sc.CoalesceUDP}
 	if cfg.CPUProfile != "" {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
@@ -52,63 +37,231 @@ func Run(cfg *Config) error {
 		}
 		defer stop()
 	}
-
 	if cfg.Batch {
-		if err := setBatchPolicy(); err != nil {
+		if err := tune.SetBatchPolicy(); err != nil {
 			log.Printf("%v: staying with the default scheduling policy", err)
 		}
 	}
-	stopGov := make(chan struct{})
-	defer close(stopGov)
-	if g := newProcGovernor(stats, len(tap.Queues())); g != nil {
-		go g.run(stopGov)
-	}
-
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
-	if err := lockDown(cfg, tap); err != nil { // setup ends here
+	if err := lockDown(cfg, p.devs); err != nil {
 		return err
 	}
-
-	done := make(chan error, 2)
-	var wg sync.WaitGroup
-	for _, loop := range []func() error{p.TAPToTunnel, p.TunnelToTAP} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			done <- loop()
-		}()
+	p.start()
+	stopGov := make(chan struct{})
+	defer close(stopGov)
+	loops := len(p.sockets)
+	for _, d := range p.devs {
+		loops += d.Queues()
 	}
-	log.Printf("ready tap=%s mtu=%d %s", tap.Name, tap.MTU, describe(tc, sc))
+	if p.gov = tune.NewGovernor(loops, p.bytes); p.gov != nil {
+		go p.gov.Run(stopGov)
+	}
+	for _, s := range p.eng.Sessions() {
+		d := s.Endpoint().(tapEndpoint).Device
+		log.Printf("ready tap=%s mtu=%d %s", d.Name, d.MTU, describe(p.tunnelOf[s.Tunnel()], p.sessionOf[s]))
+	}
 
 	var runErr error
+	live := len(p.devs)
 wait:
 	for {
 		select {
 		case s := <-sigs:
 			if s == syscall.SIGUSR1 {
-				stats.Write(os.Stdout)
+				p.writeCounters(os.Stdout)
 				// On stderr, so that nothing parsing the counters takes it for one.
 				log.Printf("goroutines %d", runtime.NumGoroutine())
 				continue
 			}
 			break wait
-		case runErr = <-done:
+		case f := <-p.eng.Failed():
+			live--
+			name := f.Session.Endpoint().Name()
+			if errors.Is(f.Err, unix.EBADFD) {
+				runErr = fmt.Errorf("TAP %s was deleted while in use (%v)", name, f.Err)
+			} else {
+				runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
+			}
+			if live > 0 {
+				log.Printf("%v; %d sessions go on", runErr, live)
+				continue
+			}
 			break wait
 		}
 	}
-	tun.Close()
-	tap.Close() // closing the descriptors stops the loops
-	wg.Wait()
-	stats.Write(os.Stdout)
-	if errors.Is(runErr, unix.EBADFD) {
+	p.eng.Close()
+	p.writeCounters(os.Stdout)
+	if runErr != nil {
 		// main exits 1 on this error, which lets a supervisor (systemd's
-		// Restart=on-failure) start l2tap again with a new TAP.
-		return fmt.Errorf("TAP %s was deleted while in use (%v): stopping with exit status 1, counters on stdout", tap.Name, runErr)
+		// Restart=on-failure) start l2tap again.
+		return fmt.Errorf("%v: stopping with exit status 1, counters on stdout", runErr)
 	}
-	return runErr
+	return nil
+}
+
+// process is what Run set up: the engine with its sockets and sessions,
+// and what each session was made from.
+type process struct {
+	eng       *engine.Engine
+	sockets   map[socketKey]*socketUnderlay
+	devs      []*tap.Device // in the order of the sessions
+	pending   []pendingSession
+	tunnelOf  map[*engine.Tunnel]*TunnelConfig
+	sessionOf map[*engine.Session]*SessionConfig
+	started   []*engine.Session // every session started, stopped ones too, for the totals
+	gov       *tune.Governor
+}
+
+// pendingSession is a session set up but not yet started.
+type pendingSession struct {
+	t   *engine.Tunnel
+	tc  *TunnelConfig
+	sc  *SessionConfig
+	dev *tap.Device
+}
+
+// setUp opens every socket and TAP of cfg; on error it closes what it
+// opened.
+func setUp(cfg *Config) (_ *process, err error) {
+	p := &process{
+		eng:       engine.New(),
+		sockets:   map[socketKey]*socketUnderlay{},
+		tunnelOf:  map[*engine.Tunnel]*TunnelConfig{},
+		sessionOf: map[*engine.Session]*SessionConfig{},
+	}
+	defer func() {
+		if err != nil {
+			for _, ps := range p.pending {
+				ps.dev.Close()
+			}
+			for _, s := range p.sockets {
+				s.Close()
+			}
+		}
+	}()
+	for i := range cfg.Tunnels {
+		tc := &cfg.Tunnels[i]
+		key := tc.Endpoint.socketKey()
+		s := p.sockets[key]
+		if s == nil {
+			if s, err = openSocket(tc.Endpoint, socketOffload(cfg, key)); err != nil {
+				return nil, err
+			}
+			p.sockets[key] = s
+		}
+		var t *engine.Tunnel
+		for j := range tc.Sessions {
+			sc := &tc.Sessions[j]
+			auto, err := AutoMTU(tc.Endpoint, &sc.Header)
+			if err != nil {
+				return nil, err
+			}
+			tcfg := sc.TAP
+			if tcfg.MTU == 0 {
+				tcfg.MTU = auto
+			} else if tcfg.MTU > auto {
+				log.Printf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote)
+			}
+			tcfg.CoalesceUDP = sc.CoalesceUDP
+			dev, err := openTAP(tcfg)
+			if err != nil {
+				return nil, err
+			}
+			if t == nil {
+				t = p.eng.AddTunnel(s, tc.Endpoint.remote())
+				p.tunnelOf[t] = tc
+			}
+			p.pending = append(p.pending, pendingSession{t, tc, sc, dev})
+			p.devs = append(p.devs, dev)
+		}
+	}
+	return p, nil
+}
+
+// socketOffload reports whether any session on the socket key names asks
+// for offloads.
+func socketOffload(cfg *Config, key socketKey) bool {
+	for _, tc := range cfg.Tunnels {
+		if tc.Endpoint.socketKey() != key {
+			continue
+		}
+		for _, sc := range tc.Sessions {
+			if sc.Offload {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// start hands every session set up to the engine, which starts its loops.
+func (p *process) start() {
+	for _, ps := range p.pending {
+		s, err := p.eng.AddSession(ps.t, engine.SessionConfig{Header: ps.sc.Header, SeqCheck: ps.sc.SeqCheck}, tapEndpoint{ps.dev})
+		if err != nil {
+			// The configuration checks forbid two sessions with one
+			// receive ID on a socket; say so if one slips through.
+			log.Printf("%s: %v", ps.dev.Name, err)
+			ps.dev.Close()
+			continue
+		}
+		p.sessionOf[s] = ps.sc
+		p.started = append(p.started, s)
+	}
+	p.pending = nil
+}
+
+// tapEndpoint is a tap.Device as the engine sees it.
+type tapEndpoint struct{ *tap.Device }
+
+func (t tapEndpoint) Name() string { return t.Device.Name }
+
+// bytes returns the frame bytes sent and received by every session.
+func (p *process) bytes() (tx, rx uint64) {
+	for _, s := range p.started {
+		tx += s.Stats.TxBytes.Load()
+		rx += s.Stats.RxBytes.Load()
+	}
+	return tx, rx
+}
+
+// totals returns every counter summed over sessions (those that stopped
+// too) and tunnels.
+func (p *process) totals() []engine.Counter {
+	var c []engine.Counter
+	for _, s := range p.started {
+		c = engine.Sum(c, s.Counters())
+	}
+	for _, t := range p.eng.Tunnels() {
+		c = engine.Sum(c, t.Stats.Counters())
+	}
+	var raised uint64
+	if p.gov != nil {
+		raised = p.gov.Raised.Load()
+	}
+	return append(c, engine.Counter{Name: "procs_raised", Value: raised})
+}
+
+// writeCounters prints the totals as "name value" lines and, with more than
+// one session, a line per session with its own.
+func (p *process) writeCounters(w io.Writer) {
+	engine.WriteCounters(w, p.totals())
+	sessions := p.eng.Sessions()
+	if len(sessions) < 2 {
+		return
+	}
+	for _, s := range sessions {
+		h := s.Header()
+		var b strings.Builder
+		fmt.Fprintf(&b, "session %s %d/%d:", s.Endpoint().Name(), h.TxSession, h.RxSession)
+		for _, c := range s.Counters() {
+			fmt.Fprintf(&b, " %s=%d", c.Name, c.Value)
+		}
+		fmt.Fprintln(w, b.String())
+	}
 }
 
 // describe summarises a session and its tunnel for the ready line.
@@ -126,73 +279,6 @@ func describe(tc *TunnelConfig, c *SessionConfig) string {
 		off = "auto"
 	}
 	return fmt.Sprintf("encap=%s local=%s remote=%s session=%d/%d cookie=%dB sublayer=%v offset=%d offload=%s queues=%d",
-		enc, addrPort(e.Local, e.LocalPort, e.UDP), addrPort(e.Remote, e.RemotePort, e.UDP),
+		enc, underlay.AddrPortString(e.Local, e.LocalPort, e.UDP), underlay.AddrPortString(e.Remote, e.RemotePort, e.UDP),
 		h.TxSession, h.RxSession, h.CookieLen, h.Sublayer, h.Offset, off, c.TAP.Queues)
-}
-
-// AutoMTU returns the TAP MTU that lets a full frame cross the path to the
-// peer unfragmented: the path MTU minus outer IP, UDP, L2TP and Ethernet
-// headers, as Linux's l2tp_eth computes it.
-func AutoMTU(ep Endpoint, h *Header) (int, error) {
-	pmtu, err := PathMTU(ep.Remote)
-	if err != nil {
-		return 0, err
-	}
-	mtu := pmtu - ep.IPOverhead() - h.Len() - ethHeaderLen
-	if max := maxFrame - ep.IPOverhead() - h.Len() - ethHeaderLen; mtu > max {
-		mtu = max
-	}
-	if mtu < 68 {
-		return 0, fmt.Errorf("path MTU %d to %s leaves %d for the TAP, below 68: raise the underlay MTU", pmtu, ep.Remote, mtu)
-	}
-	return mtu, nil
-}
-
-// PathMTU returns the MTU of the route to dst: the route's own MTU if set,
-// else the MTU of its outgoing interface.
-func PathMTU(dst netip.Addr) (int, error) {
-	routes, err := netlink.RouteGet(dst.AsSlice())
-	if err != nil || len(routes) == 0 {
-		return 0, usagef("-dst %s: no route to it (%v); check the underlay addresses and routes", dst, err)
-	}
-	r := routes[0]
-	if r.MTU > 0 {
-		return r.MTU, nil
-	}
-	link, err := netlink.LinkByIndex(r.LinkIndex)
-	if err != nil {
-		return 0, fmt.Errorf("route to %s: interface %d: %w", dst, r.LinkIndex, err)
-	}
-	return link.Attrs().MTU, nil
-}
-
-// explainTunnelError turns socket errors into advice naming the flag to change.
-func explainTunnelError(ep Endpoint, err error) error {
-	switch {
-	case errors.Is(err, unix.EADDRINUSE):
-		return usagef("-srcport %d: %s is already in use by another program; pick another -srcport or stop that program",
-			ep.LocalPort, addrPort(ep.Local, ep.LocalPort, true))
-	case errors.Is(err, unix.EADDRNOTAVAIL):
-		return usagef("-src %s: no interface on this host has that address; give a local address", ep.Local)
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
-		if !ep.UDP {
-			return usagef("IP encapsulation needs a raw socket: run as root or grant CAP_NET_RAW (or use -udp)")
-		}
-		return usagef("-srcport %d: ports below 1024 need CAP_NET_BIND_SERVICE; run as root or pick a port above 1023", ep.LocalPort)
-	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EAFNOSUPPORT):
-		return usagef("-ipv6: this host has no IPv6; drop -ipv6 and use IPv4 addresses")
-	}
-	return fmt.Errorf("open tunnel socket: %w", err)
-}
-
-// explainTAPError adds the missing capability to permission errors.
-func explainTAPError(err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return usagef("%v: creating or configuring a TAP needs CAP_NET_ADMIN; run as root or grant it", err)
-	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		return err
-	}
-	return usageError{err}
 }

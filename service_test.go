@@ -66,7 +66,7 @@ func TestServiceUnit(t *testing.T) {
 		t.Errorf("exposure level %.1f, above the %.1f measured for the unit:\n%s", level, maxExposure, out)
 	}
 
-	a, _ := underlay(t, "svc")
+	a, _ := vethPair(t, "svc")
 	// As root, the bounding set limits what l2tap gets, as the unit's does.
 	p := startWrapped(t, a, []string{"setpriv", "--bounding-set=-all,+net_admin,+net_raw", "--inh-caps=-all"}, strings.Fields(example)...)
 	if out := a.ip(t, "link", "show", "vm0"); !strings.Contains(out, "UP") {

@@ -2,293 +2,35 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"net"
-	"os"
-	"syscall"
-	"unsafe"
 
-	"github.com/l2tap/l2tap/internal/offload"
-	"github.com/vishvananda/netlink"
+	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
 )
 
-// TAPConfig says which TAP to use and how to set it up.
-type TAPConfig struct {
-	Name   string // interface name; may hold a %d pattern
-	Attach bool   // the TAP must already exist
-	MTU    int    // 0 leaves the MTU as it is
-	Owner  int    // -1 for none
-	Group  int    // -1 for none
-	Master string // bridge to enslave the TAP to, or ""
-	// Offload asks for virtio-net headers and checksum and segmentation
-	// offloads: the TAP then hands over superframes of up to 64 KiB and
-	// takes coalesced ones. OpenTAP falls back silently where refused.
-	Offload bool
-	// Queues is the number of TAP queues (IFF_MULTI_QUEUE) to open, each
-	// read by its own loop; 0 and 1 mean one queue.
-	Queues int
-}
-
-// TAP is an open TAP device carrying Ethernet frames without a packet-info header.
-type TAP struct {
-	Name    string
-	Created bool // l2tap created the TAP; closing it removes it
-	MTU     int
-	queues  []tapQueue // one descriptor per queue; most TAPs have one
-	restore func()     // undoes changes to an attached TAP
-	// VnetHdr is set when every read and write carries a virtio_net_hdr.
-	VnetHdr bool
-	// Offloads holds the TUN_F_* flags the kernel accepted.
-	Offloads int
-}
+// TAPConfig is a session's TAP as the options describe it (see tap.Config).
+type TAPConfig = tap.Config
 
 // maxQueues bounds -queues, as the kernel's MAX_TAP_QUEUES does.
-const maxQueues = 256
+const maxQueues = tap.MaxQueues
 
-// tapQueue is one descriptor of a multi-queue TAP.
-type tapQueue struct {
-	file *os.File
-	rc   syscall.RawConn
-}
-
-// Queues returns the RawConn of every queue, queue 0 first.
-func (t *TAP) Queues() []syscall.RawConn {
-	rcs := make([]syscall.RawConn, len(t.queues))
-	for i, q := range t.queues {
-		rcs[i] = q.rc
-	}
-	return rcs
-}
-
-// ifreq mirrors struct ifreq for the TUN ioctls that take flags.
-type ifreq struct {
-	name  [unix.IFNAMSIZ]byte
-	flags uint16
-	_     [22]byte
-}
-
-// OpenTAP creates or attaches the TAP described by cfg and brings it up.
-// A TAP it creates is not persistent: the kernel removes it when l2tap
-// exits, however it exits. On error nothing is left behind.
-func OpenTAP(cfg TAPConfig) (_ *TAP, err error) {
-	if len(cfg.Name) >= unix.IFNAMSIZ {
-		return nil, fmt.Errorf("TAP name %q is %d bytes; Linux allows at most %d", cfg.Name, len(cfg.Name), unix.IFNAMSIZ-1)
-	}
-	multi := cfg.Queues > 1
-	existing, lerr := netlink.LinkByName(cfg.Name)
-	if lerr == nil {
-		tt, ok := existing.(*netlink.Tuntap)
-		if !ok || tt.Mode != netlink.TUNTAP_MODE_TAP {
-			return nil, fmt.Errorf("interface %q exists and is not a TAP; choose another -ifname", cfg.Name)
-		}
-		switch isMulti := tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0; {
-		case multi && !isMulti:
-			return nil, fmt.Errorf("-queues %d: TAP %q has a single queue; recreate it with 'ip tuntap add dev %s mode tap multi_queue' or drop -queues", cfg.Queues, cfg.Name, cfg.Name)
-		case isMulti:
-			multi = true // a multi-queue TAP only takes multi-queue descriptors
-		}
-	} else if cfg.Attach {
-		return nil, fmt.Errorf("-attach: no TAP named %q; create it with 'ip tuntap add dev %s mode tap' or drop -attach", cfg.Name, cfg.Name)
-	}
-
-	var req ifreq
-	copy(req.name[:], cfg.Name)
-	req.flags = unix.IFF_TAP | unix.IFF_NO_PI
-	if multi {
-		req.flags |= unix.IFF_MULTI_QUEUE
-	}
-	if cfg.Offload {
-		req.flags |= unix.IFF_VNET_HDR
-	}
-	q, err := openQueue(&req)
-	if errors.Is(err, unix.EINVAL) && cfg.Offload {
-		req.flags &^= unix.IFF_VNET_HDR
-		q, err = openQueue(&req)
-	}
-	if e, ok := err.(syscall.Errno); ok { // the kernel refused the TAP itself
-		if e == unix.EBUSY {
-			return nil, fmt.Errorf("TAP %q is in use by another program", cfg.Name)
-		}
-		return nil, fmt.Errorf("create TAP %q: %w", cfg.Name, e)
-	}
+// openTAP opens the TAP of a session, explaining permission errors.
+func openTAP(c TAPConfig) (*tap.Device, error) {
+	dev, err := tap.Open(c)
 	if err != nil {
-		return nil, err
+		return nil, explainTAPError(err)
 	}
-	tap := &TAP{Name: unix.ByteSliceToString(req.name[:]), Created: existing == nil, queues: []tapQueue{q}}
-	// On any error below: let go of the queues (a TAP l2tap created goes
-	// with them) and give an attached TAP its state back.
-	defer func() {
-		if err != nil {
-			tap.closeQueues()
-			tap.undo()
-		}
-	}()
-	var cerr error
-	if err := q.rc.Control(func(fd uintptr) { cerr = tap.configure(int(fd), cfg, req.flags) }); err != nil {
-		return nil, err
-	}
-	if cerr != nil {
-		return nil, cerr
-	}
-	// Further queues attach to the device by name with the same flags.
-	for i := 1; i < cfg.Queues; i++ {
-		q, err := openQueue(&req)
-		if err != nil {
-			return nil, fmt.Errorf("open queue %d of TAP %q: %w", i, tap.Name, err)
-		}
-		tap.queues = append(tap.queues, q)
-	}
-	link, err := netlink.LinkByName(tap.Name)
-	if err != nil {
-		return nil, fmt.Errorf("find TAP %q: %w", tap.Name, err)
-	}
-	attrs := *link.Attrs()
-	if !tap.Created {
-		tap.restore = func() {
-			netlink.LinkSetMTU(link, attrs.MTU)
-			if attrs.Flags&net.FlagUp == 0 {
-				netlink.LinkSetDown(link)
-			}
-		}
-	}
-	tap.MTU = attrs.MTU
-	if cfg.MTU > 0 && cfg.MTU != attrs.MTU {
-		if err := netlink.LinkSetMTU(link, cfg.MTU); err != nil {
-			return nil, fmt.Errorf("set MTU %d on TAP %q: %w", cfg.MTU, tap.Name, err)
-		}
-		tap.MTU = cfg.MTU
-	}
-	if cfg.Master != "" {
-		br, err := netlink.LinkByName(cfg.Master)
-		if err != nil {
-			return nil, fmt.Errorf("-master %s: no such interface", cfg.Master)
-		}
-		if err := netlink.LinkSetMaster(link, br); err != nil {
-			return nil, fmt.Errorf("-master %s: enslave TAP %q: %w", cfg.Master, tap.Name, err)
-		}
-	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		return nil, fmt.Errorf("bring TAP %q up: %w", tap.Name, err)
-	}
-	return tap, nil
+	return dev, nil
 }
 
-// configure sets up the device through one of its descriptors, fd: the
-// virtio-net header and offloads when flags has IFF_VNET_HDR, and the owner
-// and group of a TAP l2tap creates.
-func (t *TAP) configure(fd int, cfg TAPConfig, flags uint16) error {
-	if flags&unix.IFF_VNET_HDR != 0 {
-		offloads, err := setOffloads(fd)
-		if err != nil {
-			return fmt.Errorf("TAP %q: %w", t.Name, err)
-		}
-		t.Offloads, t.VnetHdr = offloads, true
+// explainTAPError adds the missing capability to permission errors; every
+// error of opening a TAP is one of its options, reported as such.
+func explainTAPError(err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return usagef("%v: creating or configuring a TAP needs CAP_NET_ADMIN; run as root or grant it", err)
 	}
-	if !t.Created {
-		return nil
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err
 	}
-	if cfg.Owner >= 0 {
-		if err := unix.IoctlSetInt(fd, unix.TUNSETOWNER, cfg.Owner); err != nil {
-			return fmt.Errorf("set owner of TAP %q: %w", t.Name, err)
-		}
-	}
-	if cfg.Group >= 0 {
-		if err := unix.IoctlSetInt(fd, unix.TUNSETGROUP, cfg.Group); err != nil {
-			return fmt.Errorf("set group of TAP %q: %w", t.Name, err)
-		}
-	}
-	return nil
-}
-
-// openQueue opens /dev/net/tun and attaches it to the TAP that req names,
-// with req's flags; the kernel writes the TAP's name into req (a %d pattern
-// resolved). A refusal of the attach is returned as the bare errno.
-func openQueue(req *ifreq) (tapQueue, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return tapQueue{}, fmt.Errorf("open /dev/net/tun: %w", err)
-	}
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(req))); e != 0 {
-		unix.Close(fd)
-		return tapQueue{}, e
-	}
-	q := tapQueue{file: os.NewFile(uintptr(fd), "/dev/net/tun")}
-	if q.rc, err = q.file.SyscallConn(); err != nil {
-		q.file.Close()
-		return tapQueue{}, err
-	}
-	return q, nil
-}
-
-// setOffloads sets the virtio-net header size and byte order (little-endian,
-// see offload.VnetHdr) and enables the richest set of offloads the kernel takes:
-// checksum, TSO and, where present, USO. It returns the TUN_F_* flags in
-// force.
-func setOffloads(fd int) (int, error) {
-	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, offload.VnetHdrLen); err != nil {
-		return 0, fmt.Errorf("set virtio-net header size: %w", err)
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETLE, 1); err != nil {
-		return 0, fmt.Errorf("set virtio-net header byte order to little-endian: %w", err)
-	}
-	return chooseOffloads(func(flags int) bool {
-		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETOFFLOAD, uintptr(flags))
-		return e == 0
-	}), nil
-}
-
-// offloadSets are the TUN_F_* sets offered to the kernel, richest first:
-// USO arrived in Linux 6.2, TSO and checksum offload long before.
-var offloadSets = []int{offload.TunCsum | offload.TunTSO4 | offload.TunTSO6 | offload.TunUSO4 | offload.TunUSO6, offload.TunCsum | offload.TunTSO4 | offload.TunTSO6, offload.TunCsum, 0}
-
-// chooseOffloads returns the first of offloadSets that try accepts, or 0.
-func chooseOffloads(try func(flags int) bool) int {
-	for _, f := range offloadSets {
-		if try(f) {
-			return f
-		}
-	}
-	return 0
-}
-
-// dropOffloads hands an attached TAP back without offloads and with the
-// kernel's default virtio-net byte order: whoever uses it next may not read
-// virtio-net headers, and must get no superframes. It does nothing once the
-// TAP is closed.
-func (t *TAP) dropOffloads() {
-	if t.VnetHdr && !t.Created {
-		t.queues[0].rc.Control(func(fd uintptr) {
-			unix.Syscall(unix.SYS_IOCTL, fd, unix.TUNSETOFFLOAD, 0)
-			unix.IoctlSetPointerInt(int(fd), unix.TUNSETVNETLE, 0)
-		})
-	}
-}
-
-func (t *TAP) undo() {
-	if t.restore != nil {
-		t.restore()
-		t.restore = nil
-	}
-}
-
-// Close detaches from the TAP: one l2tap created disappears, an attached one
-// gets its MTU and up/down state back.
-func (t *TAP) Close() error {
-	t.dropOffloads()
-	err := t.closeQueues()
-	t.undo()
-	return err
-}
-
-// closeQueues closes every queue's descriptor, which stops the loops
-// reading them; a TAP l2tap created goes away with the last one.
-func (t *TAP) closeQueues() error {
-	var err error
-	for _, q := range t.queues {
-		if e := q.file.Close(); err == nil {
-			err = e
-		}
-	}
-	return err
+	return usageError{err}
 }

@@ -174,3 +174,32 @@ func (h *Header) Decode(pkt []byte, d *Decoded) Reason {
 	d.Frame = pkt[n+h.Offset:]
 	return DropNone
 }
+
+// SessionID returns the session ID of a data packet (the UDP payload, or
+// the IP payload after the IP header), to find the session that decodes it,
+// or the reason to drop the packet when it is too short or not a data
+// packet. It never panics, whatever pkt holds.
+func SessionID(pkt []byte, udp bool) (uint32, Reason) {
+	n := 0
+	if udp {
+		if len(pkt) < 8 {
+			return 0, DropShort
+		}
+		tver := binary.BigEndian.Uint32(pkt)
+		if tver&0x80000000 != 0 {
+			return 0, DropControl
+		}
+		if tver>>16&0x000f != 3 {
+			return 0, DropVersion
+		}
+		n = 4
+	} else if len(pkt) < 4 {
+		return 0, DropShort
+	}
+	id := binary.BigEndian.Uint32(pkt[n:])
+	if id == 0 {
+		// Over IP, session 0 marks a control message; over UDP it is never valid.
+		return 0, DropControl
+	}
+	return id, DropNone
+}

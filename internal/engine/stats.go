@@ -1,16 +1,17 @@
-package main
+package engine
 
 import (
 	"fmt"
 	"io"
 	"log"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
 
-// Stats holds one pseudowire's counters. Every field may be read at any
+// Stats holds one session's counters. Every field may be read at any
 // time; a field written by several loops (the send loops of a multi-queue
 // TAP) is only ever added to atomically.
 type Stats struct {
@@ -20,12 +21,9 @@ type Stats struct {
 	RxOOS, RxLost                atomic.Uint64 // sequence gaps seen
 	RxSeqResyncs                 atomic.Uint64 // the peer's numbering adopted anew (a restart)
 	RxSublayerReserved           atomic.Uint64 // packets accepted with sublayer reserved bits set
-	TapErrors                    atomic.Uint64 // frames the TAP refused
-	TxSuperframes                atomic.Uint64 // offloaded TAP reads cut into frames
-	TxOffloadErrors              atomic.Uint64 // malformed offloaded TAP reads dropped
-	RxCoalesced                  atomic.Uint64 // frames merged into an earlier TAP write
-	ProcsRaised                  atomic.Uint64 // moves to two Go processors (procGovernor)
-	Drops                        [numReasons]atomic.Uint64
+	TapErrors                    atomic.Uint64 // frames the endpoint refused
+	RxCoalesced                  atomic.Uint64 // frames merged into an earlier endpoint write
+	Drops                        [l2tpv3.NumReasons]atomic.Uint64
 }
 
 // Counter is one named counter value.
@@ -35,8 +33,10 @@ type Counter struct {
 }
 
 // Counters returns a snapshot of every counter in a fixed order: totals,
-// then the events of the data path, then one counter per drop reason name.
-func (s *Stats) Counters() []Counter {
+// then the events of the data path (with the endpoint's superframes and
+// offload errors, which it counts itself), then one counter per drop
+// reason name.
+func (s *Stats) Counters(superframes, offloadErrors uint64) []Counter {
 	c := []Counter{
 		{"rx_packets", s.RxPackets.Load()},
 		{"rx_bytes", s.RxBytes.Load()},
@@ -46,34 +46,63 @@ func (s *Stats) Counters() []Counter {
 		{"tx_errors", s.TxErrors.Load()},
 		{"tx_transient_errors", s.TxTransient.Load()},
 		{"tap_write_errors", s.TapErrors.Load()},
-		{"tx_superframes", s.TxSuperframes.Load()},
-		{"tx_offload_errors", s.TxOffloadErrors.Load()},
+		{"tx_superframes", superframes},
+		{"tx_offload_errors", offloadErrors},
 		{"rx_coalesced", s.RxCoalesced.Load()},
-		{"procs_raised", s.ProcsRaised.Load()},
 		{"rx_oos_packets", s.RxOOS.Load()},
 		{"rx_lost_packets", s.RxLost.Load()},
 		{"rx_seq_resyncs", s.RxSeqResyncs.Load()},
 		{"rx_sublayer_reserved", s.RxSublayerReserved.Load()},
 	}
-	sums := map[string]uint64{}
-	for r := DropNone + 1; r < numReasons; r++ {
-		sums[r.Counter()] += s.Drops[r].Load()
+	return appendDrops(c, &s.Drops)
+}
+
+// appendDrops appends one counter per drop counter name to c, summing the
+// reasons that share a name.
+func appendDrops(c []Counter, drops *[l2tpv3.NumReasons]atomic.Uint64) []Counter {
+	var sums [l2tpv3.NumReasons]uint64
+	names := l2tpv3.DropCounters()
+	for r := l2tpv3.DropNone + 1; r < l2tpv3.NumReasons; r++ {
+		for i, name := range names {
+			if name == r.Counter() {
+				sums[i] += drops[r].Load()
+			}
+		}
 	}
-	for _, name := range l2tpv3.DropCounters() {
-		c = append(c, Counter{name, sums[name]})
+	for i, name := range names {
+		c = append(c, Counter{name, sums[i]})
 	}
 	return c
 }
 
-// Write prints every counter as "name value", one per line.
-func (s *Stats) Write(w io.Writer) {
-	for _, c := range s.Counters() {
-		fmt.Fprintf(w, "%s %d\n", c.Name, c.Value)
+// Sum adds the counters of b to those of the same name in a, appending
+// names a lacks, and returns a.
+func Sum(a, b []Counter) []Counter {
+	for _, x := range b {
+		found := false
+		for i := range a {
+			if a[i].Name == x.Name {
+				a[i].Value += x.Value
+				found = true
+				break
+			}
+		}
+		if !found {
+			a = append(a, x)
+		}
+	}
+	return a
+}
+
+// WriteCounters prints counters as "name value", one per line.
+func WriteCounters(w io.Writer, c []Counter) {
+	for _, x := range c {
+		fmt.Fprintf(w, "%s %d\n", x.Name, x.Value)
 	}
 }
 
 // drop counts a dropped received packet and logs its reason, rate-limited.
-func (s *Stats) drop(r Reason, lim *rateLimit) {
+func (s *Stats) drop(r l2tpv3.Reason, lim *rateLimit) {
 	s.Drops[r].Add(1)
 	s.RxErrors.Add(1)
 	lim.logf(logKey(r), "drop: %s", r)
@@ -84,7 +113,7 @@ func (s *Stats) drop(r Reason, lim *rateLimit) {
 type logKey uint8
 
 const (
-	logReceiveError logKey = logKey(numReasons) + iota
+	logReceiveError logKey = logKey(l2tpv3.NumReasons) + iota
 	logTAPWrite
 	logNoGSO
 	logOffloadError
@@ -112,4 +141,10 @@ func (l *rateLimit) logf(key logKey, format string, args ...any) {
 	}
 	l.last[key] = now
 	log.Printf(format, args...)
+}
+
+// sendErrorKey spreads send errors over the rate limiter's remaining keys,
+// so that one errno flooding the log does not hide another.
+func sendErrorKey(e syscall.Errno) logKey {
+	return logSendError + logKey(uint(e)%uint(len(rateLimit{}.last)-int(logSendError)))
 }

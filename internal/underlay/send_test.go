@@ -1,4 +1,4 @@
-package main
+package underlay
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,11 +48,11 @@ func (f *fakeKernel) sendmmsg(fd uintptr, msgs []mmsghdr) (int, syscall.Errno) {
 	return len(msgs), 0
 }
 
-// TestTxQueueFallbacks checks what Flush does when the kernel refuses a
+// TestSenderFallbacks checks what Send does when the kernel refuses a
 // UDP_SEGMENT message: EIO turns grouping off for good, EINVAL or EMSGSIZE
 // stop grouping datagrams of that size, and an error of the path fails the
 // packets without a resend. No datagram is lost or reordered by a fallback.
-func TestTxQueueFallbacks(t *testing.T) {
+func TestSenderFallbacks(t *testing.T) {
 	tests := []struct {
 		name       string
 		refuse     func(seg int) syscall.Errno
@@ -104,32 +105,30 @@ func TestTxQueueFallbacks(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer peer.Close()
-			tun, err := OpenTunnel(Endpoint{UDP: true, Local: netip.MustParseAddr("127.0.0.1"),
-				Remote: netip.MustParseAddr("127.0.0.1"), RemotePort: uint16(peer.LocalAddr().(*net.UDPAddr).Port)})
+			lo := netip.MustParseAddr("127.0.0.1")
+			tun, err := Open(Config{UDP: true, Local: lo})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tun.Close()
 
 			fk := &fakeKernel{refuse: tt.refuse}
-			q := newTxQueue(tun, 1<<20, 64, true)
-			q.sys = fk.sendmmsg
 			failed, noGSO := map[int]bool{}, 0
-			q.fail = func(k int, e syscall.Errno) { failed[k] = true }
-			q.noGSO = func(e syscall.Errno) {
-				noGSO++
-				if e != unix.EIO {
-					t.Errorf("noGSO(%v), want EIO", e)
-				}
-			}
+			q := tun.NewSender(netip.AddrPortFrom(lo, uint16(peer.LocalAddr().(*net.UDPAddr).Port)), 64,
+				func(pkt []byte, e syscall.Errno) { failed[int(pkt[0])] = true }, // packet i is filled with byte i
+				func(e syscall.Errno) {
+					noGSO++
+					if e != unix.EIO {
+						t.Errorf("noGSO(%v), want EIO", e)
+					}
+				})
+			q.gso = true // as if the kernel took UDP_SEGMENT: fk decides
+			q.sys = fk.sendmmsg
+			var pkts [][]byte
 			for i, n := range tt.sizes {
-				room := q.room()
-				for j := range n {
-					room[j] = byte(i)
-				}
-				q.add(n)
+				pkts = append(pkts, bytes.Repeat([]byte{byte(i)}, n))
 			}
-			if err := q.Flush(); err != nil {
+			if err := q.Send(pkts); err != nil {
 				t.Fatal(err)
 			}
 
@@ -172,10 +171,7 @@ func TestTxQueueFallbacks(t *testing.T) {
 			// the kernel refused before.
 			tried := fk.gsoTried
 			refusedBefore := tried - fk.gsoSent
-			for _, n := range tt.sizes {
-				q.add(n)
-			}
-			if err := q.Flush(); err != nil {
+			if err := q.Send(pkts); err != nil {
 				t.Fatal(err)
 			}
 			if tt.wantFailed == 0 && fk.gsoTried-fk.gsoSent != refusedBefore {
@@ -208,92 +204,83 @@ func runs(n1, s1, n2, s2 int) []int {
 	return out
 }
 
-// TestTunnelLoopAllocs runs the socket half of both loops with real system
-// calls, between two tunnels on loopback: queue and encapsulate, flush with
-// UDP_SEGMENT, receive with UDP GRO, verify and decode. In steady state
-// none of it may allocate.
-func TestTunnelLoopAllocs(t *testing.T) {
+// TestSocketLoopAllocs runs the socket half of both loops with real system
+// calls, between two sockets on loopback: encapsulate and send with
+// UDP_SEGMENT, receive with UDP GRO, split the runs and decode. In steady
+// state none of it may allocate.
+func TestSocketLoopAllocs(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	rx, err := OpenTunnel(Endpoint{UDP: true, Local: lo, Remote: lo})
+	rx, err := Open(Config{UDP: true, Local: lo, Offload: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rx.Close()
-	rxPort := localPort(t, rx)
-	tx, err := OpenTunnel(Endpoint{UDP: true, Local: lo, Remote: lo, RemotePort: rxPort})
+	tx, err := Open(Config{UDP: true, Local: lo, Offload: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	rx.ep.RemotePort = localPort(t, tx) // accept only tx's packets
-	rx.peerLn = encodeSockaddr(&rx.peer, lo, rx.ep.RemotePort)
+	txAddr := netip.AddrPortFrom(lo, tunnelPort(t, tx))
 
-	h := Header{UDP: true, TxSession: 7, RxSession: 7, Sublayer: SublayerCounter}
+	h := l2tpv3.Header{UDP: true, TxSession: 7, RxSession: 7, Sublayer: l2tpv3.SublayerCounter}
 	hl := h.Len()
-	q := newTxQueue(tx, txArena, txMaxPackets, probeUDPGSO(tx))
-	b := NewBatch(rxBatch, maxFrame)
-	r := rx.NewReceiver(b)
-	gro := r.EnableGRO()
+	q := tx.NewSender(netip.AddrPortFrom(lo, tunnelPort(t, rx)), 32, nil, nil)
+	arena := make([]byte, 32*(hl+1000))
+	pkts := make([][]byte, 32)
+	for i := range pkts {
+		pkts[i] = arena[i*(hl+1000) : (i+1)*(hl+1000)]
+	}
+	msgs := make([]Message, rx.BatchSize())
 	var seq uint32
-	var d Decoded
+	var d l2tpv3.Decoded
 	frames := 0
 	step := func() {
-		for range 32 {
-			room := q.room()
-			h.Encode(room, seq)
+		for _, p := range pkts {
+			h.Encode(p, seq)
 			seq++
-			clear(room[hl : hl+1000])
-			q.add(hl + 1000)
 		}
-		if err := q.Flush(); err != nil {
+		if err := q.Send(pkts); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Receive(); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < b.N; i++ {
-			pkt, size, why := r.Packet(i)
-			if why != DropNone {
-				t.Fatalf("packet %d dropped: %v", i, why)
+		for got := 0; got < len(pkts); {
+			n, err := rx.Receive(msgs)
+			if err != nil {
+				t.Fatal(err)
 			}
-			for len(pkt) > 0 {
-				one := pkt[:min(size, len(pkt))]
-				pkt = pkt[len(one):]
-				if why := h.Decode(one, &d); why != DropNone {
-					t.Fatalf("decode: %v", why)
+			for _, m := range msgs[:n] {
+				if m.Drop != l2tpv3.DropNone || m.Src != txAddr {
+					t.Fatalf("packet from %v dropped: %v", m.Src, m.Drop)
 				}
-				frames++
+				seg := m.Seg
+				if seg == 0 {
+					seg = len(m.Buf)
+				}
+				for pkt := m.Buf; len(pkt) > 0; {
+					one := pkt[:min(seg, len(pkt))]
+					pkt = pkt[len(one):]
+					if why := h.Decode(one, &d); why != l2tpv3.DropNone {
+						t.Fatalf("decode: %v", why)
+					}
+					frames++
+					got++
+				}
 			}
 		}
 	}
 	allocs := testing.AllocsPerRun(200, step)
-	t.Logf("UDP_SEGMENT %v, UDP GRO %v: %d frames received", q.gso, gro, frames)
+	t.Logf("UDP_SEGMENT %v, UDP GRO %v: %d frames received", q.gso, rx.recv.gro, frames)
 	if allocs != 0 {
 		t.Errorf("%v allocations per batch of 32 frames, want 0", allocs)
 	}
-	if frames < 32*150 {
-		t.Errorf("only %d of %d frames received", frames, 32*201)
+	if frames != 32*201 {
+		t.Errorf("%d of %d frames received", frames, 32*201)
 	}
-}
-
-// localPort returns the UDP port a tunnel's socket is bound to.
-func localPort(t *testing.T, tun *Tunnel) uint16 {
-	t.Helper()
-	var port uint16
-	tun.rc.Control(func(fd uintptr) {
-		sa, err := unix.Getsockname(int(fd))
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = uint16(sa.(*unix.SockaddrInet4).Port)
-	})
-	return port
 }
 
 func TestGROSegmentSizeCmsg(t *testing.T) {
 	b := make([]byte, cmsgSegmentSpace)
 	putSegmentCmsg(b, 1234)
-	if got := groSegmentSize(b); got != 0 {
+	if got := GROSegmentSize(b); got != 0 {
 		t.Errorf("UDP_SEGMENT read as UDP_GRO: %d", got)
 	}
 	// A UDP_GRO message carries an int. struct cmsghdr is {size_t cmsg_len;
@@ -308,11 +295,11 @@ func TestGROSegmentSizeCmsg(t *testing.T) {
 	binary.NativeEndian.PutUint32(b[w:], 17)
 	binary.NativeEndian.PutUint32(b[w+4:], 104)
 	binary.NativeEndian.PutUint32(b[w+8:], 1442)
-	if got := groSegmentSize(b); got != 1442 {
+	if got := GROSegmentSize(b); got != 1442 {
 		t.Errorf("segment size %d, want 1442", got)
 	}
 	for n := 0; n < len(b); n++ {
-		groSegmentSize(b[:n]) // must not panic
+		GROSegmentSize(b[:n]) // must not panic
 	}
 }
 
@@ -324,7 +311,7 @@ func FuzzGROSegmentSize(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte{20, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 104, 0, 0, 0, 0x78, 5, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if n := groSegmentSize(b); n < 0 && len(b) < unix.SizeofCmsghdr+4 {
+		if n := GROSegmentSize(b); n < 0 && len(b) < unix.SizeofCmsghdr+4 {
 			t.Fatalf("segment size %d from %d bytes", n, len(b))
 		}
 	})

@@ -1,4 +1,4 @@
-package main
+package underlay
 
 import (
 	"bytes"
@@ -31,11 +31,14 @@ func TestSockaddrNetworkOrder(t *testing.T) {
 		{"2001:db8::1", 28, unix.AF_INET6, 8, []byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
 	}
 	for _, tt := range tests {
-		var b [unix.SizeofSockaddrInet6]byte
+		var b rawSockaddr
 		for i := range b {
 			b[i] = 0xee // encodeSockaddr must clear what it does not set
 		}
 		n := encodeSockaddr(&b, netip.MustParseAddr(tt.addr), 1701)
+		if got := decodeSockaddr(&b); got != netip.AddrPortFrom(netip.MustParseAddr(tt.addr), 1701) {
+			t.Errorf("%s: decoded as %v", tt.addr, got)
+		}
 		if n != tt.wantLen {
 			t.Errorf("%s: length %d, want %d", tt.addr, n, tt.wantLen)
 		}
@@ -85,8 +88,9 @@ func TestMmsghdrLayout(t *testing.T) {
 // TestTunnelLoopback sends and receives through the kernel on loopback,
 // without UDP GSO and GRO, over IPv4 and IPv6: sendmmsg must reach the port
 // the peer listens on (the sockaddr l2tap encodes), recvmmsg must report
-// every datagram's length (the mmsghdr layout), and the source check must
-// accept the peer and reject another port of the same address.
+// every datagram's length (the mmsghdr layout), and each datagram's source
+// must be reported as it is, telling the peer from another port of the
+// same address.
 func TestTunnelLoopback(t *testing.T) {
 	for _, lo := range []string{"127.0.0.1", "::1"} {
 		t.Run(lo, func(t *testing.T) { tunnelLoopback(t, netip.MustParseAddr(lo)) })
@@ -104,7 +108,7 @@ func tunnelLoopback(t *testing.T, lo netip.Addr) {
 	}
 	peer, stranger := listen(), listen()
 	peerPort := uint16(peer.LocalAddr().(*net.UDPAddr).Port)
-	tun, err := OpenTunnel(Endpoint{UDP: true, Local: lo, Remote: lo, RemotePort: peerPort})
+	tun, err := Open(Config{UDP: true, Local: lo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,13 +117,13 @@ func tunnelLoopback(t *testing.T, lo netip.Addr) {
 	sizes := []int{1, 60, 1400, 1500, 9000, 333}
 	payload := func(i, n int) []byte { return bytes.Repeat([]byte{byte(0x10 + i)}, n) }
 
-	// Out: a queue without UDP_SEGMENT, one datagram per message.
-	q := newTxQueue(tun, 1<<16, 16, false)
+	// Out: a sender without UDP_SEGMENT, one datagram per message.
+	q := tun.NewSender(netip.AddrPortFrom(lo, peerPort), 16, nil, nil)
+	var pkts [][]byte
 	for i, n := range sizes {
-		copy(q.room(), payload(i, n))
-		q.add(n)
+		pkts = append(pkts, payload(i, n))
 	}
-	if err := q.Flush(); err != nil {
+	if err := q.Send(pkts); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 65536)
@@ -147,43 +151,46 @@ func tunnelLoopback(t *testing.T, lo netip.Addr) {
 		}
 	}
 	// Loopback queues every datagram before the write returns, so the first
-	// recvmmsg fills the whole batch: a message the kernel cannot find at
-	// the offset it expects would end the batch early.
-	const batch = 4
-	r := tun.NewReceiver(NewBatch(batch, maxFrame))
+	// recvmmsg takes them all: a message the kernel cannot find at the
+	// offset it expects would end the batch early.
+	msgs := make([]Message, tun.BatchSize())
 	tun.file.SetReadDeadline(time.Now().Add(5 * time.Second))
+	peerAddr := netip.AddrPortFrom(lo, peerPort)
+	strangerAddr := netip.AddrPortFrom(lo, uint16(stranger.LocalAddr().(*net.UDPAddr).Port))
 	good, strangers := 0, 0
 	for calls := 0; good < len(sizes) || strangers < 1; calls++ {
-		if err := r.Receive(); err != nil {
+		n, err := tun.Receive(msgs)
+		if err != nil {
 			t.Fatalf("receive after %d of %d datagrams and %d from the stranger: %v", good, len(sizes), strangers, err)
 		}
-		if calls == 0 && r.b.N != batch {
-			t.Fatalf("recvmmsg filled %d of %d messages with %d datagrams queued", r.b.N, batch, len(sizes)+1)
+		if calls == 0 && n != len(sizes)+1 {
+			t.Fatalf("recvmmsg filled %d messages with %d datagrams queued", n, len(sizes)+1)
 		}
-		for i := 0; i < r.b.N; i++ {
-			pkt, _, why := r.Packet(i)
+		for _, m := range msgs[:n] {
 			switch {
-			case why == DropSource:
+			case m.Drop != 0:
+				t.Fatalf("datagram dropped: %v", m.Drop)
+			case m.Src == strangerAddr:
 				strangers++
-			case why != DropNone:
-				t.Fatalf("datagram dropped: %v", why)
+			case m.Src != peerAddr:
+				t.Fatalf("datagram from %v, want %v or %v", m.Src, peerAddr, strangerAddr)
 			case good >= len(sizes):
-				t.Fatalf("an extra datagram of %d bytes", len(pkt))
-			case !bytes.Equal(pkt, payload(good, sizes[good])):
-				t.Fatalf("datagram %d: %d bytes, want %d of %#02x", good, len(pkt), sizes[good], 0x10+good)
+				t.Fatalf("an extra datagram of %d bytes", len(m.Buf))
+			case !bytes.Equal(m.Buf, payload(good, sizes[good])):
+				t.Fatalf("datagram %d: %d bytes, want %d of %#02x", good, len(m.Buf), sizes[good], 0x10+good)
 			default:
 				good++
 			}
 		}
 	}
 	if strangers != 1 {
-		t.Errorf("%d datagrams from the stranger rejected, want 1", strangers)
+		t.Errorf("%d datagrams from the stranger, want 1", strangers)
 	}
 }
 
 // tunnelPort returns the UDP port a tunnel's socket is bound to, IPv4 or
 // IPv6, as the kernel reports it.
-func tunnelPort(t *testing.T, tun *Tunnel) uint16 {
+func tunnelPort(t *testing.T, tun *Socket) uint16 {
 	t.Helper()
 	var port int
 	tun.rc.Control(func(fd uintptr) {

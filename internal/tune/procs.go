@@ -1,8 +1,12 @@
-package main
+// Package tune fits the process to the data path's work: its threads'
+// scheduling policy (SCHED_BATCH) and the number of Go processors, one for
+// one-sided traffic and two when both directions carry bulk.
+package tune
 
 import (
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,7 +16,7 @@ import (
 // acknowledgements would wake a second thread on another CPU, and the cost
 // of those wakeups exceeds the work they do. With one Go processor the light
 // loop runs between the heavy loop's batches instead. When both directions
-// carry bulk traffic, each loop needs its own CPU. procGovernor switches
+// carry bulk traffic, each loop needs its own CPU. Governor switches
 // between the two by watching the byte counters.
 
 const (
@@ -25,28 +29,31 @@ const (
 	govCalm = 4
 )
 
-// procGovernor sets GOMAXPROCS to 1 or 2 from the traffic seen in Stats.
-type procGovernor struct {
-	stats          *Stats
+// Governor sets GOMAXPROCS to 1 or 2 from the traffic that bytes reports:
+// the bytes sent and received so far.
+type Governor struct {
+	bytes          func() (tx, rx uint64)
 	lastTx, lastRx uint64
-	procs          int // current setting
-	calm           int // one-sided intervals in a row
+	// Raised counts moves to two processors.
+	Raised atomic.Uint64
+	procs  int // current setting
+	calm   int // one-sided intervals in a row
 }
 
-// newProcGovernor returns nil where there is nothing to govern: a single
-// CPU, GOMAXPROCS set by the user, or several TAP queues, whose loops need
-// a processor each.
-func newProcGovernor(st *Stats, queues int) *procGovernor {
-	if os.Getenv("GOMAXPROCS") != "" || runtime.NumCPU() < 2 || queues > 1 {
+// NewGovernor returns nil where there is nothing to govern: a single CPU,
+// GOMAXPROCS set by the user, or more than two loops (several sessions or
+// TAP queues), which need a processor each.
+func NewGovernor(loops int, bytes func() (tx, rx uint64)) *Governor {
+	if os.Getenv("GOMAXPROCS") != "" || runtime.NumCPU() < 2 || loops > 2 {
 		return nil
 	}
 	runtime.GOMAXPROCS(1)
-	return &procGovernor{stats: st, procs: 1}
+	return &Governor{bytes: bytes, procs: 1}
 }
 
 // want returns the processors for an interval that moved tx and rx bytes,
 // given the current setting.
-func (g *procGovernor) want(tx, rx uint64) int {
+func (g *Governor) want(tx, rx uint64) int {
 	lo, hi := min(tx, rx), max(tx, rx)
 	if lo >= govBulk && lo*4 >= hi {
 		g.calm = 0
@@ -63,8 +70,8 @@ func (g *procGovernor) want(tx, rx uint64) int {
 	return g.procs
 }
 
-// run adjusts GOMAXPROCS every interval until stop is closed.
-func (g *procGovernor) run(stop <-chan struct{}) {
+// Run adjusts GOMAXPROCS every interval until stop is closed.
+func (g *Governor) Run(stop <-chan struct{}) {
 	t := time.NewTicker(govInterval)
 	defer t.Stop()
 	for {
@@ -73,14 +80,14 @@ func (g *procGovernor) run(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		tx, rx := g.stats.TxBytes.Load(), g.stats.RxBytes.Load()
+		tx, rx := g.bytes()
 		n := g.want(tx-g.lastTx, rx-g.lastRx)
 		g.lastTx, g.lastRx = tx, rx
 		if n != g.procs {
 			runtime.GOMAXPROCS(n)
 			g.procs = n
 			if n > 1 {
-				g.stats.ProcsRaised.Add(1)
+				g.Raised.Add(1)
 			}
 		}
 	}

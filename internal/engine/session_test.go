@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"bytes"
@@ -18,12 +18,11 @@ func TestCheckSeq(t *testing.T) {
 	for _, strict := range []bool{false, true} {
 		var buf bytes.Buffer
 		captureLog(t, &buf)
-		p := &Pump{SeqCheck: strict, Stats: &Stats{}}
-		var seq l2tpv3.Sequence
+		p := &Session{cfg: SessionConfig{SeqCheck: strict}, ep: &fakeEndpoint{name: "f0"}, Stats: &Stats{}}
 		var lim rateLimit
 		var dropped []uint32
 		for _, nr := range seqs {
-			if p.checkSeq(&seq, nr, &lim) != DropNone {
+			if p.checkSeq(nr, &lim) != l2tpv3.DropNone {
 				dropped = append(dropped, nr)
 			}
 		}

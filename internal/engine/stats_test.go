@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"log"
 	"strings"
 	"testing"
+
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
 
 // captureLog sends the standard logger's output to w until the test ends,
@@ -29,21 +31,21 @@ func TestRateLimit(t *testing.T) {
 	var st Stats
 	var lim rateLimit
 	for i := 0; i < 10000; i++ {
-		st.drop(DropCookie, &lim)
+		st.drop(l2tpv3.DropCookie, &lim)
 	}
-	st.drop(DropSession, &lim)
+	st.drop(l2tpv3.DropSession, &lim)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], "cookie mismatch") || !strings.Contains(lines[1], "session ID mismatch") {
 		t.Fatalf("want one cookie line and one session line, got %d:\n%s", len(lines), buf.String())
 	}
-	if got := st.Drops[DropCookie].Load(); got != 10000 {
+	if got := st.Drops[l2tpv3.DropCookie].Load(); got != 10000 {
 		t.Fatalf("rx_cookie_discards %d, want 10000", got)
 	}
 	if got := st.RxErrors.Load(); got != 10001 {
 		t.Fatalf("rx_errors %d, want 10001", got)
 	}
 	c := map[string]uint64{}
-	for _, kv := range st.Counters() {
+	for _, kv := range st.Counters(0, 0) {
 		c[kv.Name] = kv.Value
 	}
 	if c["rx_cookie_discards"] != 10000 || c["rx_session_mismatch"] != 1 {

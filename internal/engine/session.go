@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/l2tap/l2tap/internal/l2tpv3"
+	"github.com/l2tap/l2tap/internal/underlay"
+)
+
+const (
+	// txArena is the bytes of L2TP packets collected before one send.
+	txArena = 512 << 10
+	// txMaxPackets bounds the packets of one send.
+	txMaxPackets = 512
+	// maxFrame is the largest frame an endpoint hands over.
+	maxFrame = 65535
+)
+
+// Session is one pseudowire: an endpoint, its L2TPv3 header, and its
+// counters.
+type Session struct {
+	cfg    SessionConfig
+	ep     Endpoint
+	tunnel *Tunnel
+	Stats  *Stats
+	wg     sync.WaitGroup
+
+	// Receive state, owned by the socket's receive loop.
+	seq          l2tpv3.Sequence
+	pending      [][]byte // frames of the current batch, not yet written
+	reservedSeen bool
+}
+
+func newSession(t *Tunnel, c SessionConfig, ep Endpoint) *Session {
+	return &Session{cfg: c, ep: ep, tunnel: t, Stats: &Stats{}}
+}
+
+// Header returns the session's L2TPv3 header.
+func (s *Session) Header() l2tpv3.Header { return s.cfg.Header }
+
+// Endpoint returns the session's endpoint.
+func (s *Session) Endpoint() Endpoint { return s.ep }
+
+// Tunnel returns the tunnel the session belongs to.
+func (s *Session) Tunnel() *Tunnel { return s.tunnel }
+
+// Counters returns a snapshot of the session's counters, the endpoint's
+// included (see Stats.Counters).
+func (s *Session) Counters() []Counter {
+	sf, oe := s.ep.ReadStats()
+	return s.Stats.Counters(sf, oe)
+}
+
+// start runs a send loop for every queue of the endpoint.
+func (s *Session) start(e *Engine) {
+	for q := 0; q < s.ep.Queues(); q++ {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.sendLoop(q); err != nil {
+				e.fail(s, err)
+			}
+		}()
+	}
+}
+
+// stop closes the endpoint and waits for the send loops.
+func (s *Session) stop() {
+	s.ep.Close()
+	s.wg.Wait()
+}
+
+// sendLoop encapsulates every frame read from queue q of the endpoint and
+// sends it to the peer in batches. It returns nil when the endpoint or the
+// socket is closed, and the endpoint's error otherwise. Each loop counts
+// the packets the kernel refuses in its own batch, so that the shared
+// counters stay exact with several queues. It allocates nothing per frame.
+func (s *Session) sendLoop(q int) error {
+	h := s.cfg.Header
+	hl := h.Len()
+	st := s.Stats
+	arena := make([]byte, txArena+hl+maxFrame)
+	pkts := make([][]byte, txMaxPackets)
+	var lim rateLimit
+	var seq uint32
+	var failed, failedBytes uint64
+	remote := s.tunnel.Remote
+	sender := s.tunnel.sock.u.NewSender(remote, txMaxPackets,
+		func(pkt []byte, e syscall.Errno) {
+			failed++
+			failedBytes += uint64(len(pkt) - hl)
+			st.TxErrors.Add(1)
+			if underlay.TransientSendError(e) {
+				st.TxTransient.Add(1)
+			}
+			lim.logf(sendErrorKey(e), "send to %s: %v (frame of %d bytes)", remote.Addr(), e, len(pkt)-hl)
+		},
+		func(e syscall.Errno) {
+			lim.logf(logNoGSO, "UDP segmentation offload refused (%v): sending datagrams one by one", e)
+		})
+	send := func(pkts [][]byte) error {
+		var bytes uint64
+		for _, p := range pkts {
+			h.Encode(p, seq)
+			seq++
+			bytes += uint64(len(p) - hl)
+		}
+		failed, failedBytes = 0, 0
+		if err := sender.Send(pkts); err != nil {
+			return err
+		}
+		st.TxPackets.Add(uint64(len(pkts)) - failed)
+		st.TxBytes.Add(bytes - failedBytes)
+		return nil
+	}
+	dropped := func(err error) {
+		lim.logf(logOffloadError, "%s: %v", s.ep.Name(), err)
+	}
+	err := s.ep.ReadLoop(q, arena, hl, pkts, send, dropped)
+	if errors.Is(err, os.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// receive verifies one datagram for the session and holds its frame for
+// the batch's write, or counts why it is dropped.
+func (s *Session) receive(pkt []byte, lim *rateLimit) (first bool) {
+	var d l2tpv3.Decoded
+	h := &s.cfg.Header
+	why := h.Decode(pkt, &d)
+	if why == l2tpv3.DropNone && d.Reserved {
+		s.Stats.RxSublayerReserved.Add(1)
+		if !s.reservedSeen {
+			s.reservedSeen = true
+			lim.logf(logSublayerReserved, "%s: sublayer reserved bits set (word %#08x): packets accepted, as Linux does; "+
+				"a peer that sends no sublayer (ip l2tp l2spec_type none, QEMU counter=off) needs no -counter/-pincounter here, "+
+				"and QEMU's counter=on sets these bits after 2^24 packets (harmless); counted as rx_sublayer_reserved",
+				s.ep.Name(), binary.BigEndian.Uint32(pkt[h.Len()-h.Offset-4:]))
+		}
+	}
+	if why == l2tpv3.DropNone && d.HasSeq {
+		why = s.checkSeq(d.Seq, lim)
+	}
+	if why != l2tpv3.DropNone {
+		s.Stats.drop(why, lim)
+		return false
+	}
+	s.pending = append(s.pending, d.Frame)
+	return len(s.pending) == 1
+}
+
+// checkSeq follows the peer's sequence numbers: gaps count as lost packets,
+// late ones as out of order (dropped under SeqCheck), and a resync, the
+// peer's numbering taken anew after a restart, is counted and logged.
+func (s *Session) checkSeq(nr uint32, lim *rateLimit) l2tpv3.Reason {
+	res, lost := s.seq.Check(nr)
+	switch res {
+	case l2tpv3.SeqInOrder:
+		if lost > 0 {
+			s.Stats.RxLost.Add(uint64(lost))
+		}
+	case l2tpv3.SeqOutOfOrder:
+		s.Stats.RxOOS.Add(1)
+		if s.cfg.SeqCheck {
+			return l2tpv3.DropSequence
+		}
+	case l2tpv3.SeqResync:
+		s.Stats.RxOOS.Add(1)
+		s.Stats.RxSeqResyncs.Add(1)
+		lim.logf(logSeqResync, "%s: peer's sequence numbers restarted at %d (peer restarted?): following them from here on; counted as rx_seq_resyncs", s.ep.Name(), nr)
+	}
+	return l2tpv3.DropNone
+}
+
+// flush writes the frames held for the batch to the endpoint.
+func (s *Session) flush(lim *rateLimit) {
+	frames := s.pending
+	s.pending = s.pending[:0]
+	written, merged, bytes, err := s.ep.Write(frames)
+	st := s.Stats
+	st.RxPackets.Add(uint64(written))
+	st.RxBytes.Add(uint64(bytes))
+	st.RxCoalesced.Add(uint64(merged))
+	if refused := len(frames) - written; refused > 0 && !errors.Is(err, os.ErrClosed) {
+		st.TapErrors.Add(uint64(refused))
+		lim.logf(logTAPWrite, "write to %s: %v (%d frames refused)", s.ep.Name(), err, refused)
+	}
+}
