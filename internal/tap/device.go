@@ -46,7 +46,7 @@ type Device struct {
 	Created bool // l2tap created the TAP; closing it removes it
 	MTU     int
 	queues  []queue // one descriptor per queue; most TAPs have one
-	restore func()     // undoes changes to an attached TAP
+	restore func()  // undoes changes to an attached TAP
 	// VnetHdr is set when every read and write carries a virtio_net_hdr.
 	VnetHdr bool
 	// Offloads holds the TUN_F_* flags the kernel accepted.
