@@ -34,6 +34,7 @@ type Options struct {
 	CPUProfile         text
 	User               text
 	Seccomp            onOff
+	ConfigFile         text // -config: tunnels and sessions from a file
 }
 
 // Config is a checked configuration: what the process does, and the
