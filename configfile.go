@@ -111,10 +111,14 @@ type cfFile struct {
 	tunnels []*cfTunnel
 }
 
-// errorf makes a usage error at a line of the file.
+// errorf makes a usage error at a line of the file, in one line even when
+// a value quoted in it spans several.
 func (f *cfFile) errorf(line int, format string, args ...any) error {
-	return usageError{fmt.Errorf("%s:%d: %s", f.name, line, fmt.Sprintf(format, args...))}
+	msg := oneLine.Replace(fmt.Sprintf(format, args...))
+	return usageError{fmt.Errorf("%s:%d: %s", f.name, line, msg)}
 }
+
+var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`)
 
 // LoadConfigFile reads and checks the configuration file at path, resolving
 // host names, and creates nothing. Every error is a usageError in one line:
@@ -185,11 +189,7 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 			}
 		case unstable.KeyValue:
 			path, first := keyPath(e)
-			v := e.Value()
-			k := &cfKey{name: path, line: line(first), raw: string(p.Raw(v.Raw))}
-			if k.raw == "" {
-				k.raw = strings.ToLower(v.Kind.String())
-			}
+			k := &cfKey{name: path, line: line(first), raw: valueText(&p, e)}
 			if err := f.place(k, cur); err != nil {
 				return nil, err
 			}
@@ -224,16 +224,30 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 			fill(s, mapAt(sessions, j))
 		}
 	}
-
-	if len(f.tunnels) == 0 {
-		return nil, usagef("%s: no [[tunnel]]: describe at least one tunnel and its [[tunnel.session]] tables (see the README)", f.name)
-	}
-	for _, t := range f.tunnels {
-		if len(t.sessions) == 0 {
-			return nil, f.errorf(t.line, "[[tunnel]] without a [[tunnel.session]]: add its sessions below it (txsession at least), or remove it")
-		}
-	}
 	return f, nil
+}
+
+// valueText returns the value of key-value e as written, on one line and
+// at most 40 bytes long, for messages.
+func valueText(p *unstable.Parser, e *unstable.Node) string {
+	// The value runs from after the key and its "=" to the end of e.
+	var last *unstable.Node
+	for it := e.Key(); it.Next(); {
+		last = it.Node()
+	}
+	from, to := last.Raw.Offset+last.Raw.Length, e.Raw.Offset+e.Raw.Length
+	if from > to {
+		return ""
+	}
+	s := string(p.Data()[from:to])
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "="))
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return s
 }
 
 // mapAt returns a[i] as a table, or nil.
@@ -446,7 +460,13 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 		return nil, f.optionError(err, &f.top)
 	}
 
+	if len(f.tunnels) == 0 {
+		return nil, usagef("%s: no [[tunnel]]: describe at least one tunnel and its [[tunnel.session]] tables (see the README)", f.name)
+	}
 	for _, t := range f.tunnels {
+		if len(t.sessions) == 0 {
+			return nil, f.errorf(t.line, "[[tunnel]] without a [[tunnel.session]]: add its sessions below it (txsession at least), or remove it")
+		}
 		var base Options
 		if err := f.set(&base, &t.cfTable); err != nil {
 			return nil, err
