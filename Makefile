@@ -73,7 +73,7 @@ cross:
 # fuzz explores every parser beyond the committed seeds, FUZZTIME each.
 FUZZTIME ?= 60s
 FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzGSOSplit .:FuzzGRO .:FuzzGROSegmentSize .:FuzzFlowQueue \
-	./internal/l2tpv3:FuzzSequence
+	.:FuzzConfigFile ./internal/l2tpv3:FuzzSequence
 fuzz:
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*} f=$${t#*:}; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
