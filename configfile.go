@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,20 +158,21 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 	f := &cfFile{name: name, top: cfTable{level: levelProcess, line: 1}}
 	var p unstable.Parser
 	p.Reset(data)
-	line := func(n *unstable.Node) int { return p.Shape(n.Raw).Start.Line }
 	cur := &f.top
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
-			path, first := keyPath(e)
-			ln := line(first)
+			parts, path, ln := keyPath(&p, e)
+			// Compared by parts: ["tunnel.session"] quoted is another table.
+			isTunnel := slices.Equal(parts, []string{"tunnel"})
+			isSession := slices.Equal(parts, []string{"tunnel", "session"})
 			switch {
-			case e.Kind == unstable.ArrayTable && path == "tunnel":
+			case e.Kind == unstable.ArrayTable && isTunnel:
 				t := &cfTunnel{cfTable: cfTable{level: levelTunnel, line: ln}}
 				f.tunnels = append(f.tunnels, t)
 				cur = &t.cfTable
-			case e.Kind == unstable.ArrayTable && path == "tunnel.session":
+			case e.Kind == unstable.ArrayTable && isSession:
 				if len(f.tunnels) == 0 {
 					return nil, f.errorf(ln, "[[tunnel.session]] before any [[tunnel]]: put each session under the [[tunnel]] whose socket carries it")
 				}
@@ -178,7 +180,7 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 				s := &cfTable{level: levelSession, line: ln}
 				t.sessions = append(t.sessions, s)
 				cur = s
-			case path == "tunnel" || path == "tunnel.session":
+			case isTunnel || isSession:
 				return nil, f.errorf(ln, "[%s]: write [[%s]], an array of tables: a file may hold many", path, path)
 			default:
 				header := "[" + path + "]"
@@ -188,8 +190,11 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 				return nil, f.errorf(ln, "%s: unknown table; a file holds top-level keys, then [[tunnel]] tables, each followed by its [[tunnel.session]] tables", header)
 			}
 		case unstable.KeyValue:
-			path, first := keyPath(e)
-			k := &cfKey{name: path, line: line(first), raw: valueText(&p, e)}
+			parts, written, ln := keyPath(&p, e)
+			k := &cfKey{name: strings.Join(parts, "."), line: ln, raw: valueText(&p, e)}
+			if len(parts) > 1 {
+				return nil, f.errorf(k.line, "%s %s: unknown key; dotted keys are not used, each key stands in its own table", written, k.raw)
+			}
 			if err := f.place(k, cur); err != nil {
 				return nil, err
 			}
@@ -259,19 +264,19 @@ func mapAt(a []any, i int) map[string]any {
 	return nil
 }
 
-// keyPath returns the dotted key of a key-value or table header, and the
-// node of its first part.
-func keyPath(e *unstable.Node) (string, *unstable.Node) {
-	var parts []string
-	var first *unstable.Node
-	it := e.Key()
-	for it.Next() {
-		if first == nil {
-			first = it.Node()
+// keyPath returns the parts of the key of a key-value or table header, the
+// key as written, and the line it is on.
+func keyPath(p *unstable.Parser, e *unstable.Node) (parts []string, written string, line int) {
+	var raw []string
+	for it := e.Key(); it.Next(); {
+		n := it.Node()
+		if line == 0 {
+			line = p.Shape(n.Raw).Start.Line
 		}
-		parts = append(parts, string(it.Node().Data))
+		parts = append(parts, string(n.Data))
+		raw = append(raw, string(p.Raw(n.Raw)))
 	}
-	return strings.Join(parts, "."), first
+	return parts, strings.Join(raw, "."), line
 }
 
 // place checks that key k may stand in table t.
@@ -302,7 +307,7 @@ func (f *cfFile) place(k *cfKey, t *cfTable) error {
 // of, or "".
 func suggestKey(name string) string {
 	trimmed := strings.ToLower(strings.TrimLeft(name, "-"))
-	if _, ok := fileKeys()[trimmed]; ok && trimmed != "config" {
+	if _, ok := fileKeys()[trimmed]; ok {
 		return trimmed
 	}
 	best, bestD := "", 3
