@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -555,4 +556,44 @@ func TestConfigFileBinary(t *testing.T) {
 	runBad(t, "", []string{"-config", good, "-udp"}, "-udp with -config")
 	runBad(t, "", []string{"-config", filepath.Join(dir, "none.toml")}, "-config "+filepath.Join(dir, "none.toml"), "no such file")
 	runBad(t, "", []string{"-config", good, "-sched", "fifo"}, `-sched "fifo"`)
+}
+
+// TestConfigFilePseudowire runs one side of a pseudowire from a file and the
+// other from flags saying the same: they must carry pings both ways.
+func TestConfigFilePseudowire(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	a, b := underlay(t, "cf")
+	file := filepath.Join(t.TempDir(), "a.toml")
+	conf := `sched = "normal"
+[[tunnel]]
+src = "192.0.2.1"
+dst = "192.0.2.2"
+udp = true
+srcport = 1701
+dstport = "0x6a5"
+  [[tunnel.session]]
+  txsession = 10
+  rxsession = 20
+  txcookie = 0x11223344
+  rxcookie = "0x55667788"
+  counter = "on"
+  ifname = "cf0"
+`
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pa := startL2tap(t, a, "-config", file)
+	pb := startL2tap(t, b, "-udp", "-src", "192.0.2.2", "-dst", "192.0.2.1", "-srcport", "1701", "-dstport", "1701",
+		"-txsession", "20", "-rxsession", "10", "-txcookie", "0x55667788", "-rxcookie", "0x11223344", "-counter", "-ifname", "cf0")
+	overlay(t, a, b, "cf0")
+	if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pingAll(t, pingCheck{a, "10.1.0.2", 1400}, pingCheck{b, "10.1.0.1", 56})
+	ca, cb := pa.stop(t), pb.stop(t)
+	for side, c := range map[string]map[string]uint64{"file": ca, "flags": cb} {
+		if c["rx_packets"] < 5 || c["tx_packets"] < 5 || c["rx_errors"] != 0 {
+			t.Errorf("%s side counters: %v", side, c)
+		}
+	}
 }
