@@ -75,7 +75,8 @@ cross:
 
 # fuzz explores every parser beyond the committed seeds, FUZZTIME each.
 FUZZTIME ?= 60s
-FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzGROSegmentSize ./internal/l2tpv3:FuzzSequence \
+FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzConfigFile ./internal/l2tpv3:FuzzSequence \
+	./internal/underlay:FuzzGROSegmentSize \
 	./internal/offload:FuzzGSOSplit ./internal/offload:FuzzGRO ./internal/offload:FuzzFlowQueue
 fuzz:
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*} f=$${t#*:}; \

@@ -34,6 +34,7 @@ type Options struct {
 	CPUProfile         text
 	User               text
 	Seccomp            onOff
+	ConfigFile         text // -config: tunnels and sessions from a file
 }
 
 // Config is a checked configuration: what the process does, and the
@@ -87,22 +88,64 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// optionError is a usage error about one option, named by Key (the flag
+// without its dash). Missing means Key is absent rather than wrong. A
+// command line prints the message as it is; a configuration file reports it
+// at the line of Key or, when Missing, of the table that should hold Key.
+type optionError struct {
+	Key     string
+	Missing bool
+	msg     string
+}
+
+func (e *optionError) Error() string { return e.msg }
+
+// badf reports that option key has a wrong value, or does not fit with
+// the others.
+func badf(key, format string, args ...any) error {
+	return usageError{&optionError{Key: key, msg: fmt.Sprintf(format, args...)}}
+}
+
+// missingf reports that option key is needed and absent.
+func missingf(key, format string, args ...any) error {
+	return usageError{&optionError{Key: key, Missing: true, msg: fmt.Sprintf(format, args...)}}
+}
+
 // Config checks the options and resolves names. Every error names the flag,
-// the value and what to do instead.
+// the value and what to do instead. It makes one tunnel with one session.
 func (o *Options) Config() (*Config, error) {
-	c := &Config{}
-	sc := &SessionConfig{SeqCheck: o.SeqCheck.val}
+	ep, sc, err := o.session()
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.process()
+	if err != nil {
+		return nil, err
+	}
+	if err := o.resolveEndpoint(&ep); err != nil {
+		return nil, err
+	}
+	c.Tunnels = []TunnelConfig{{Endpoint: ep, Sessions: []SessionConfig{sc}}}
+	return c, nil
+}
+
+// session checks the per-tunnel and per-session options, and returns the
+// tunnel's endpoint without its addresses (see resolveEndpoint) and the
+// session. It looks up -owner and -group but resolves no host name.
+func (o *Options) session() (Endpoint, SessionConfig, error) {
+	sc := SessionConfig{SeqCheck: o.SeqCheck.val}
 	h := &sc.Header
-	ep := &Endpoint{}
+	var ep Endpoint
+	fail := func(err error) (Endpoint, SessionConfig, error) { return Endpoint{}, SessionConfig{}, err }
 
 	if !o.Src.set || o.Src.val == "" {
-		return nil, usagef("-src is required: the local underlay address to send from (e.g. -src 192.0.2.1)")
+		return fail(missingf("src", "-src is required: the local underlay address to send from (e.g. -src 192.0.2.1)"))
 	}
 	if !o.Dst.set || o.Dst.val == "" {
-		return nil, usagef("-dst is required: the peer's underlay address (e.g. -dst 192.0.2.2)")
+		return fail(missingf("dst", "-dst is required: the peer's underlay address (e.g. -dst 192.0.2.2)"))
 	}
 	if !o.TxSession.set {
-		return nil, usagef("-txsession is required: the session ID the peer expects (its rxsession / peer_session_id)")
+		return fail(missingf("txsession", "-txsession is required: the session ID the peer expects (its rxsession / peer_session_id)"))
 	}
 	h.TxSession = uint32(o.TxSession.val)
 	h.RxSession = h.TxSession
@@ -110,37 +153,37 @@ func (o *Options) Config() (*Config, error) {
 		h.RxSession = uint32(o.RxSession.val)
 	}
 	if h.TxSession == 0 {
-		return nil, usagef("-txsession 0: session ID 0 is reserved for control messages; use 1 to 4294967295")
+		return fail(badf("txsession", "-txsession 0: session ID 0 is reserved for control messages; use 1 to 4294967295"))
 	}
 	if h.RxSession == 0 {
-		return nil, usagef("-rxsession 0: session ID 0 is reserved for control messages; use 1 to 4294967295")
+		return fail(badf("rxsession", "-rxsession 0: session ID 0 is reserved for control messages; use 1 to 4294967295"))
 	}
 
 	h.UDP = o.UDP.val
 	ep.UDP = h.UDP
 	if h.UDP {
 		if !o.SrcPort.set || o.SrcPort.val == 0 {
-			return nil, usagef("-udp needs -srcport: the local UDP port (1701 is usual)")
+			return fail(missingf("srcport", "-udp needs -srcport: the local UDP port (1701 is usual)"))
 		}
 		if !o.DstPort.set || o.DstPort.val == 0 {
-			return nil, usagef("-udp needs -dstport: the peer's UDP port (1701 is usual)")
+			return fail(missingf("dstport", "-udp needs -dstport: the peer's UDP port (1701 is usual)"))
 		}
 		ep.LocalPort, ep.RemotePort = uint16(o.SrcPort.val), uint16(o.DstPort.val)
 	} else if o.SrcPort.set || o.DstPort.set {
-		flag := "-srcport"
+		flag := "srcport"
 		if !o.SrcPort.set {
-			flag = "-dstport"
+			flag = "dstport"
 		}
-		return nil, usagef("%s is for UDP encapsulation: add -udp, or drop %s for IP encapsulation", flag, flag)
+		return fail(badf(flag, "-%s is for UDP encapsulation: add -udp, or drop -%s for IP encapsulation", flag, flag))
 	}
 
 	switch {
 	case o.TxCookie.set != o.RxCookie.set:
-		have, miss := "-txcookie", "-rxcookie"
+		have, miss := "txcookie", "rxcookie"
 		if o.RxCookie.set {
 			have, miss = miss, have
 		}
-		return nil, usagef("%s without %s: cookies are configured in pairs; give both (the peer's %s is its %s)", have, miss, miss, have)
+		return fail(missingf(miss, "-%s without -%s: cookies are configured in pairs; give both (the peer's -%s is its -%s)", have, miss, miss, have))
 	case o.TxCookie.set:
 		h.CookieLen = 4
 		if o.Cookie64.val {
@@ -149,14 +192,14 @@ func (o *Options) Config() (*Config, error) {
 		for _, ck := range []struct {
 			name string
 			n    *number
-		}{{"-txcookie", &o.TxCookie}, {"-rxcookie", &o.RxCookie}} {
+		}{{"txcookie", &o.TxCookie}, {"rxcookie", &o.RxCookie}} {
 			if h.CookieLen == 4 && ck.n.val > 0xffffffff {
-				return nil, usagef("%s %#x is wider than 32 bits: add -cookie64 (both sides must agree)", ck.name, ck.n.val)
+				return fail(badf(ck.name, "-%s %#x is wider than 32 bits: add -cookie64 (both sides must agree)", ck.name, ck.n.val))
 			}
 		}
 		h.TxCookie, h.RxCookie = o.TxCookie.val, o.RxCookie.val
 	case o.Cookie64.val:
-		return nil, usagef("-cookie64 without cookies: add -txcookie and -rxcookie, or drop -cookie64")
+		return fail(badf("cookie64", "-cookie64 without cookies: add -txcookie and -rxcookie, or drop -cookie64"))
 	}
 
 	switch {
@@ -166,22 +209,22 @@ func (o *Options) Config() (*Config, error) {
 		h.Sublayer = SublayerCounter
 	}
 	if sc.SeqCheck && h.Sublayer == SublayerNone {
-		return nil, usagef("-seqcheck needs a sublayer to carry sequence numbers: add -counter")
+		return fail(badf("seqcheck", "-seqcheck needs a sublayer to carry sequence numbers: add -counter"))
 	}
 	h.Offset = int(o.Offset.val)
 
 	sc.TAP = TAPConfig{Name: "l2tap%d", Owner: -1, Group: -1, Attach: o.Attach.val, Master: o.Master.val}
 	if o.IfName.set {
 		if o.IfName.val == "" || len(o.IfName.val) > 15 {
-			return nil, usagef("-ifname %q: a Linux interface name has 1 to 15 bytes", o.IfName.val)
+			return fail(badf("ifname", "-ifname %q: a Linux interface name has 1 to 15 bytes", o.IfName.val))
 		}
 		sc.TAP.Name = o.IfName.val
 	} else if sc.TAP.Attach {
-		return nil, usagef("-attach needs -ifname: the name of the TAP to attach to")
+		return fail(missingf("ifname", "-attach needs -ifname: the name of the TAP to attach to"))
 	}
 	if o.MTU.set {
 		if o.MTU.val < 68 {
-			return nil, usagef("-mtu %d: the smallest MTU for IPv4 is 68; leave -mtu out for the automatic value", o.MTU.val)
+			return fail(badf("mtu", "-mtu %d: the smallest MTU for IPv4 is 68; leave -mtu out for the automatic value", o.MTU.val))
 		}
 		sc.TAP.MTU = int(o.MTU.val)
 	}
@@ -192,54 +235,67 @@ func (o *Options) Config() (*Config, error) {
 		sc.Offload, sc.CoalesceUDP = true, true
 	case "off":
 	default:
-		return nil, usagef("-offload %q: want auto (use what the kernel offers), full (auto, and coalesce UDP too) or off (one frame per system call)", o.Offload.val)
+		return fail(badf("offload", "-offload %q: want auto (use what the kernel offers), full (auto, and coalesce UDP too) or off (one frame per system call)", o.Offload.val))
 	}
 	sc.TAP.Offload = sc.Offload
 	sc.TAP.Queues = 1
 	if o.Queues.set {
 		if o.Queues.val < 1 {
-			return nil, usagef("-queues 0: a TAP has at least one queue; leave -queues out for one")
+			return fail(badf("queues", "-queues 0: a TAP has at least one queue; leave -queues out for one"))
 		}
 		if o.Queues.val > 1 && h.Sublayer == SublayerCounter {
-			return nil, usagef("-queues %d with -counter: queues send in parallel, so sequence numbers would leave out of order; use -queues 1, or -pincounter", o.Queues.val)
+			return fail(badf("queues", "-queues %d with -counter: queues send in parallel, so sequence numbers would leave out of order; use -queues 1, or -pincounter", o.Queues.val))
 		}
 		sc.TAP.Queues = int(o.Queues.val)
 	}
-	c.CPUProfile = o.CPUProfile.val
+	var err error
+	if sc.TAP.Owner, err = lookupID("owner", o.Owner, lookupUser); err != nil {
+		return fail(err)
+	}
+	if sc.TAP.Group, err = lookupID("group", o.Group, lookupGroup); err != nil {
+		return fail(err)
+	}
+	return ep, sc, nil
+}
+
+// process checks the options that hold for the whole process, and returns
+// a Config without tunnels.
+func (o *Options) process() (*Config, error) {
+	c := &Config{CPUProfile: o.CPUProfile.val}
 	switch o.Sched.val {
 	case "", "batch":
 		c.Batch = true
 	case "normal":
 	default:
-		return nil, usagef("-sched %q: want batch (threads that move bulk and do not preempt on wakeup) or normal (the kernel's default policy)", o.Sched.val)
-	}
-	var err error
-	if sc.TAP.Owner, err = lookupID("-owner", o.Owner, lookupUser); err != nil {
-		return nil, err
-	}
-	if sc.TAP.Group, err = lookupID("-group", o.Group, lookupGroup); err != nil {
-		return nil, err
+		return nil, badf("sched", "-sched %q: want batch (threads that move bulk and do not preempt on wakeup) or normal (the kernel's default policy)", o.Sched.val)
 	}
 	if o.User.set {
-		if c.User, err = lookupAccount("-user", o.User.val); err != nil {
+		var err error
+		if c.User, err = lookupAccount("user", o.User.val); err != nil {
 			return nil, err
 		}
 	}
 	c.Seccomp = !o.Seccomp.set || o.Seccomp.val
-
-	if ep.Local, err = resolve("-src", o.Src.val, o.IPv6.val); err != nil {
-		return nil, err
-	}
-	if ep.Remote, err = resolve("-dst", o.Dst.val, o.IPv6.val); err != nil {
-		return nil, err
-	}
-	c.Tunnels = []TunnelConfig{{Endpoint: *ep, Sessions: []SessionConfig{*sc}}}
 	return c, nil
 }
 
+// resolveEndpoint fills in ep's addresses from -src, -dst and -ipv6,
+// resolving host names.
+func (o *Options) resolveEndpoint(ep *Endpoint) error {
+	var err error
+	if ep.Local, err = resolve("src", o.Src.val, o.IPv6.val); err != nil {
+		return err
+	}
+	ep.Remote, err = resolve("dst", o.Dst.val, o.IPv6.val)
+	return err
+}
+
+// lookupNetIP resolves host names for -src and -dst; tests replace it.
+var lookupNetIP = net.DefaultResolver.LookupNetIP
+
 // resolve turns a literal or a host name into an address of the family that
-// -ipv6 selects.
-func resolve(flag, s string, ipv6 bool) (netip.Addr, error) {
+// -ipv6 selects. key is the option that gave s, without its dash.
+func resolve(key, s string, ipv6 bool) (netip.Addr, error) {
 	want, fix := "IPv4", "add -ipv6"
 	if ipv6 {
 		want, fix = "IPv6", "drop -ipv6"
@@ -247,10 +303,10 @@ func resolve(flag, s string, ipv6 bool) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		a = a.Unmap()
 		if a.Is6() != ipv6 {
-			return netip.Addr{}, usagef("%s %s is not %s: %s, or give an %s address", flag, s, want, fix, want)
+			return netip.Addr{}, badf(key, "-%s %s is not %s: %s, or give an %s address", key, s, want, fix, want)
 		}
 		if a.Zone() != "" {
-			return netip.Addr{}, usagef("%s %s: link-local zones are not supported; use a global address", flag, s)
+			return netip.Addr{}, badf(key, "-%s %s: link-local zones are not supported; use a global address", key, s)
 		}
 		return a, nil
 	}
@@ -260,13 +316,13 @@ func resolve(flag, s string, ipv6 bool) (netip.Addr, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, network, s)
+	addrs, err := lookupNetIP(ctx, network, s)
 	if err != nil || len(addrs) == 0 {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return netip.Addr{}, usagef("%s %s: no %s address for that name; give an address or fix the name", flag, s, want)
+			return netip.Addr{}, badf(key, "-%s %s: no %s address for that name; give an address or fix the name", key, s, want)
 		}
-		return netip.Addr{}, usagef("%s %s: cannot resolve: %v", flag, s, err)
+		return netip.Addr{}, badf(key, "-%s %s: cannot resolve: %v", key, s, err)
 	}
 	return addrs[0].Unmap(), nil
 }
@@ -280,20 +336,20 @@ func lookupUser(s string) (string, error) {
 }
 
 // lookupAccount finds the user that s names, by name or uid, and its
-// primary group in the user database.
-func lookupAccount(flag, s string) (*Account, error) {
+// primary group in the user database. key is the option, without its dash.
+func lookupAccount(key, s string) (*Account, error) {
 	lookup := user.Lookup
 	if _, err := strconv.ParseUint(s, 10, 31); err == nil {
 		lookup = user.LookupId
 	}
 	u, err := lookup(s)
 	if err != nil {
-		return nil, usagef("%s %s: no such user on this host; give a name or uid from /etc/passwd (its primary group is used)", flag, s)
+		return nil, badf(key, "-%s %s: no such user on this host; give a name or uid from /etc/passwd (its primary group is used)", key, s)
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
 	if err1 != nil || err2 != nil {
-		return nil, usagef("%s %s: uid %q, gid %q are not numbers; give another user", flag, s, u.Uid, u.Gid)
+		return nil, badf(key, "-%s %s: uid %q, gid %q are not numbers; give another user", key, s, u.Uid, u.Gid)
 	}
 	return &Account{Name: s, UID: uid, GID: gid}, nil
 }
@@ -306,8 +362,9 @@ func lookupGroup(s string) (string, error) {
 	return g.Gid, nil
 }
 
-// lookupID turns a user or group name, or a number, into a numeric ID; -1 if unset.
-func lookupID(flag string, t text, lookup func(string) (string, error)) (int, error) {
+// lookupID turns a user or group name, or a number, into a numeric ID; -1 if
+// unset. key is the option, without its dash.
+func lookupID(key string, t text, lookup func(string) (string, error)) (int, error) {
 	if !t.set {
 		return -1, nil
 	}
@@ -316,7 +373,7 @@ func lookupID(flag string, t text, lookup func(string) (string, error)) (int, er
 	}
 	s, err := lookup(t.val)
 	if err != nil {
-		return 0, usagef("%s %s: no such name on this host; give a name from /etc/passwd or /etc/group, or a number", flag, t.val)
+		return 0, badf(key, "-%s %s: no such name on this host; give a name from /etc/passwd or /etc/group, or a number", key, t.val)
 	}
 	id, _ := strconv.Atoi(s)
 	return id, nil

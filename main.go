@@ -28,6 +28,11 @@ Examples:
    # IP encapsulation (protocol 115) over IPv6 with the sequenced sublayer
    l2tap -ipv6 -src 2001:db8::1 -dst 2001:db8::2 -txsession 7 -counter
 
+   # tunnels and their sessions from a TOML file whose keys are the flag names:
+   # top-level keys sched cpuprofile user seccomp; [[tunnel]] keys src dst udp
+   # srcport dstport ipv6; [[tunnel.session]] keys: the others
+   l2tap -config /etc/l2tap/l2tap.toml
+
 On SIGINT or SIGTERM l2tap prints its counters and removes the TAP it made.
 SIGUSR1 prints the counters without stopping.`
 
@@ -81,6 +86,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("cpuprofile", "FILE", "write a Go CPU profile to FILE until exit (for performance work)", &o.CPUProfile),
 		f("user", "USER", "once set up, run as this user (name or uid) and its primary group, with no supplementary groups (default: stay the user started as); every capability is dropped either way", &o.User),
 		f("seccomp", "", "once set up, allow only the system calls moving frames needs; any other kills l2tap with SIGSYS naming the call (default on; -seccomp=off disables)", &o.Seccomp),
+		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -cpuprofile, -user and -seccomp may be given with it and override the file's top-level keys", &o.ConfigFile),
 	}
 }
 
@@ -88,7 +94,7 @@ func newApp(o *Options) *cli.App {
 	return &cli.App{
 		Name:                  "l2tap",
 		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
-		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]",
+		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-user USER] [-seccomp=off] [-cpuprofile FILE]",
 		Description:           description,
 		HideHelpCommand:       true,
 		CustomAppHelpTemplate: helpTemplate,
@@ -104,13 +110,35 @@ func newApp(o *Options) *cli.App {
 			if ctx.NArg() > 0 {
 				return usagef("unexpected argument %q: options start with a dash (see l2tap -help)", ctx.Args().First())
 			}
-			cfg, err := o.Config()
+			var cfg *Config
+			var err error
+			if o.ConfigFile.set {
+				cfg, err = configFromFile(ctx, o)
+			} else {
+				cfg, err = o.Config()
+			}
 			if err != nil {
 				return err
 			}
 			return Run(cfg)
 		},
 	}
+}
+
+// configFromFile loads -config FILE, refusing the flags that the file
+// replaces.
+func configFromFile(ctx *cli.Context, o *Options) (*Config, error) {
+	file := o.ConfigFile.val
+	if file == "" {
+		return nil, usagef("-config needs a file name (e.g. -config /etc/l2tap/l2tap.toml)")
+	}
+	for _, fl := range ctx.App.Flags {
+		name := fl.Names()[0]
+		if level, ok := fileKeys()[name]; ok && level != levelProcess && ctx.IsSet(name) {
+			return nil, usagef("-%s with -config: tunnel and session options go in %s as %s = ... under %s; drop -%s", name, file, name, level.tableName(), name)
+		}
+	}
+	return loadConfigFile(file, o)
 }
 
 func main() {

@@ -1,0 +1,636 @@
+package main
+
+// A configuration file describes many tunnels and sessions in TOML whose keys
+// are the flag names. Its values go through the flags' own value types
+// (number, onOff, text) and its options through the checks the command line
+// uses (Options.session, Options.process, Options.resolveEndpoint), so a file
+// and a command line cannot disagree on what a setting means.
+//
+// The file is read with github.com/pelletier/go-toml/v2: its unstable.Parser
+// hands over every key and table header with its byte range, hence its line,
+// in file order, and its decoder supplies the values with TOML's own rules
+// (integer forms, escapes, duplicate keys). BurntSushi/toml keeps key
+// positions private, and there all the tables of an array share one entry,
+// so the third session's txsession could not be told from the first's.
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+	"github.com/urfave/cli/v2"
+)
+
+// keyLevel is the table a key belongs in.
+type keyLevel int
+
+const (
+	levelSession keyLevel = iota // [[tunnel.session]]: one pseudowire and its TAP
+	levelTunnel                  // [[tunnel]]: one underlay socket's two ends
+	levelProcess                 // the top of the file: the whole process
+)
+
+// tunnelKeys and processKeys name the flags that are per socket and per
+// process; every other flag, except -config itself, is per session.
+var (
+	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6"}
+	processKeys = []string{"sched", "cpuprofile", "user", "seccomp"}
+)
+
+// numericTextKeys are the text flags that take a name or a number; a file
+// may give them as TOML integers.
+var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true}
+
+// fileKeys maps every key a file may hold to its level.
+var fileKeys = sync.OnceValue(func() map[string]keyLevel {
+	m := map[string]keyLevel{}
+	for _, fl := range flagSpecs(&Options{}) {
+		if name := fl.Names()[0]; name != "config" {
+			m[name] = levelSession
+		}
+	}
+	for _, k := range tunnelKeys {
+		m[k] = levelTunnel
+	}
+	for _, k := range processKeys {
+		m[k] = levelProcess
+	}
+	return m
+})
+
+// tableName is how errors and help name a level's table.
+func (l keyLevel) tableName() string {
+	switch l {
+	case levelTunnel:
+		return "[[tunnel]]"
+	case levelSession:
+		return "[[tunnel.session]]"
+	}
+	return "the top of the file"
+}
+
+// cfKey is one "key = value" of the file.
+type cfKey struct {
+	name string
+	line int
+	raw  string // the value as written
+	val  any    // the value as decoded: int64, bool, string, float64, ...
+}
+
+// cfTable is the top of the file, a [[tunnel]] or a [[tunnel.session]].
+type cfTable struct {
+	level keyLevel
+	line  int // of its header; 1 for the top of the file
+	keys  []*cfKey
+}
+
+func (t *cfTable) key(name string) *cfKey {
+	for _, k := range t.keys {
+		if k.name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+type cfTunnel struct {
+	cfTable
+	sessions []*cfTable
+}
+
+// cfFile is a configuration file read but not yet checked.
+type cfFile struct {
+	name    string
+	top     cfTable
+	tunnels []*cfTunnel
+}
+
+// errorf makes a usage error at a line of the file, in one line even when
+// a value quoted in it spans several.
+func (f *cfFile) errorf(line int, format string, args ...any) error {
+	msg := oneLine.Replace(fmt.Sprintf(format, args...))
+	return usageError{fmt.Errorf("%s:%d: %s", f.name, line, msg)}
+}
+
+var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`)
+
+// LoadConfigFile reads and checks the configuration file at path, resolving
+// host names, and creates nothing. Every error is a usageError in one line:
+// "FILE:LINE: KEY VALUE: what is wrong and the fix".
+func LoadConfigFile(path string) (*Config, error) {
+	return loadConfigFile(path, nil)
+}
+
+// loadConfigFile is LoadConfigFile where the process-wide options that are
+// set in cmdline, if not nil, override the file's top-level keys.
+func loadConfigFile(path string, cmdline *Options) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usagef("-config %s: %v", path, err)
+	}
+	return parseConfig(path, data, cmdline)
+}
+
+// parseConfig checks data, the contents of the file name, as
+// loadConfigFile does.
+func parseConfig(name string, data []byte, cmdline *Options) (*Config, error) {
+	f, err := readConfigFile(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return f.check(cmdline)
+}
+
+// readConfigFile parses data into tables and keys, rejecting what is not
+// TOML and what a configuration file cannot hold, in file order.
+func readConfigFile(name string, data []byte) (*cfFile, error) {
+	f := &cfFile{name: name, top: cfTable{level: levelProcess, line: 1}}
+	var p unstable.Parser
+	p.Reset(data)
+	cur := &f.top
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			parts, path, ln := keyPath(&p, e)
+			// Compared by parts: ["tunnel.session"] quoted is another table.
+			isTunnel := slices.Equal(parts, []string{"tunnel"})
+			isSession := slices.Equal(parts, []string{"tunnel", "session"})
+			switch {
+			case e.Kind == unstable.ArrayTable && isTunnel:
+				t := &cfTunnel{cfTable: cfTable{level: levelTunnel, line: ln}}
+				f.tunnels = append(f.tunnels, t)
+				cur = &t.cfTable
+			case e.Kind == unstable.ArrayTable && isSession:
+				if len(f.tunnels) == 0 {
+					return nil, f.errorf(ln, "[[tunnel.session]] before any [[tunnel]]: put each session under the [[tunnel]] whose socket carries it")
+				}
+				t := f.tunnels[len(f.tunnels)-1]
+				s := &cfTable{level: levelSession, line: ln}
+				t.sessions = append(t.sessions, s)
+				cur = s
+			case isTunnel || isSession:
+				return nil, f.errorf(ln, "[%s]: write [[%s]], an array of tables: a file may hold many", path, path)
+			default:
+				header := "[" + path + "]"
+				if e.Kind == unstable.ArrayTable {
+					header = "[" + header + "]"
+				}
+				return nil, f.errorf(ln, "%s: unknown table; a file holds top-level keys, then [[tunnel]] tables, each followed by its [[tunnel.session]] tables", header)
+			}
+		case unstable.KeyValue:
+			parts, written, ln := keyPath(&p, e)
+			k := &cfKey{name: strings.Join(parts, "."), line: ln, raw: valueText(&p, e)}
+			if len(parts) > 1 {
+				return nil, f.errorf(k.line, "%s %s: unknown key; dotted keys are not used, each key stands in its own table", written, k.raw)
+			}
+			if err := f.place(k, cur); err != nil {
+				return nil, err
+			}
+			if prev := cur.key(k.name); prev != nil {
+				return nil, f.errorf(k.line, "%s %s: given twice in one table (first at line %d); keep one", k.name, k.raw, prev.line)
+			}
+			cur.keys = append(cur.keys, k)
+		}
+	}
+	if p.Error() != nil {
+		return nil, f.syntaxError(data, p.Error())
+	}
+
+	// The values, decoded by the same library's rules. The parser above has
+	// made sure the only tables are the ones expected.
+	var m map[string]any
+	if err := toml.Unmarshal(data, &m); err != nil {
+		return nil, f.syntaxError(data, err)
+	}
+	fill := func(t *cfTable, vals map[string]any) {
+		for _, k := range t.keys {
+			k.val = vals[k.name]
+		}
+	}
+	fill(&f.top, m)
+	tunnels, _ := m["tunnel"].([]any)
+	for i, t := range f.tunnels {
+		tm := mapAt(tunnels, i)
+		fill(&t.cfTable, tm)
+		sessions, _ := tm["session"].([]any)
+		for j, s := range t.sessions {
+			fill(s, mapAt(sessions, j))
+		}
+	}
+	return f, nil
+}
+
+// valueText returns the value of key-value e as written, on one line and
+// at most 40 bytes long, for messages.
+func valueText(p *unstable.Parser, e *unstable.Node) string {
+	// The value runs from after the key and its "=" to the end of e.
+	var last *unstable.Node
+	for it := e.Key(); it.Next(); {
+		last = it.Node()
+	}
+	from, to := last.Raw.Offset+last.Raw.Length, e.Raw.Offset+e.Raw.Length
+	if from > to {
+		return ""
+	}
+	s := string(p.Data()[from:to])
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "="))
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return s
+}
+
+// mapAt returns a[i] as a table, or nil.
+func mapAt(a []any, i int) map[string]any {
+	if i < len(a) {
+		m, _ := a[i].(map[string]any)
+		return m
+	}
+	return nil
+}
+
+// keyPath returns the parts of the key of a key-value or table header, the
+// key as written, and the line it is on.
+func keyPath(p *unstable.Parser, e *unstable.Node) (parts []string, written string, line int) {
+	var raw []string
+	for it := e.Key(); it.Next(); {
+		n := it.Node()
+		if line == 0 {
+			line = p.Shape(n.Raw).Start.Line
+		}
+		parts = append(parts, string(n.Data))
+		raw = append(raw, string(p.Raw(n.Raw)))
+	}
+	return parts, strings.Join(raw, "."), line
+}
+
+// place checks that key k may stand in table t.
+func (f *cfFile) place(k *cfKey, t *cfTable) error {
+	level, ok := fileKeys()[k.name]
+	switch {
+	case k.name == "config":
+		return f.errorf(k.line, "config %s: a configuration file cannot name another; drop this key", k.raw)
+	case k.name == "tunnel" && t.level == levelProcess, k.name == "session" && t.level == levelTunnel:
+		return f.errorf(k.line, "%s %s: write each %s as a [[%s]] table", k.name, k.raw, k.name, map[string]string{"tunnel": "tunnel", "session": "tunnel.session"}[k.name])
+	case !ok:
+		if s := suggestKey(k.name); s != "" {
+			return f.errorf(k.line, "%s %s: unknown key; did you mean %s?", k.name, k.raw, s)
+		}
+		return f.errorf(k.line, "%s %s: unknown key; the keys are the flag names without the dash (l2tap -help)", k.name, k.raw)
+	case level == t.level:
+		return nil
+	case level == levelProcess:
+		return f.errorf(k.line, "%s %s: a process-wide key; put it at the top of the file, before the first [[tunnel]]", k.name, k.raw)
+	case level == levelTunnel:
+		return f.errorf(k.line, "%s %s: a tunnel key (all sessions of a tunnel share its socket); put it in %s", k.name, k.raw, level.tableName())
+	default:
+		return f.errorf(k.line, "%s %s: a session key; put it in a %s", k.name, k.raw, level.tableName())
+	}
+}
+
+// suggestKey returns the known key that name is most likely a misspelling
+// of, or "".
+func suggestKey(name string) string {
+	trimmed := strings.ToLower(strings.TrimLeft(name, "-"))
+	if _, ok := fileKeys()[trimmed]; ok {
+		return trimmed
+	}
+	best, bestD := "", 3
+	if len(trimmed) < 5 {
+		bestD = 2
+	}
+	for k := range fileKeys() {
+		if d := editDistance(trimmed, k); d < bestD || (d == bestD && best != "" && k < best) {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// syntaxError reports what the TOML library found wrong, at its line.
+func (f *cfFile) syntaxError(data []byte, err error) error {
+	var de *toml.DecodeError
+	if !errors.As(err, &de) {
+		// The parser's errors carry a position only through the decoder.
+		if err2 := toml.Unmarshal(data, new(map[string]any)); err2 != nil {
+			err = err2
+		}
+		if !errors.As(err, &de) {
+			return usagef("%s: %s", f.name, strings.TrimPrefix(err.Error(), "toml: "))
+		}
+	}
+	line, _ := de.Position()
+	msg := strings.TrimPrefix(de.Error(), "toml: ")
+	if strings.Contains(msg, "too large") {
+		msg += `; write numbers above 0x7fffffffffffffff as strings (txcookie = "0xffffffffffffffff")`
+	}
+	if k := de.Key(); len(k) > 0 && !strings.Contains(msg, strings.Join(k, ".")) {
+		msg = strings.Join(k, ".") + ": " + msg
+	}
+	return f.errorf(line, "%s", msg)
+}
+
+// flagValues returns o's flag values by name, with their limits set.
+func flagValues(o *Options) map[string]cli.Generic {
+	m := map[string]cli.Generic{}
+	for _, fl := range flagSpecs(o) {
+		if g, ok := fl.(*cli.GenericFlag); ok {
+			m[g.Name] = g.Value
+		}
+	}
+	return m
+}
+
+// set gives each key of t to the flag of the same name in o, as the
+// command line would.
+func (f *cfFile) set(o *Options, t *cfTable) error {
+	values := flagValues(o)
+	for _, k := range t.keys {
+		v := values[k.name]
+		var s string
+		var want string
+		switch x := k.val.(type) {
+		case int64:
+			switch v.(type) {
+			case *number:
+				s = strconv.FormatInt(x, 10)
+			case *text:
+				if numericTextKeys[k.name] {
+					s = strconv.FormatInt(x, 10)
+				} else {
+					want = "a string"
+				}
+			default:
+				want = "true or false"
+			}
+		case bool:
+			if _, ok := v.(*onOff); ok {
+				s = strconv.FormatBool(x)
+			} else {
+				want = kindWant(v, k.name)
+			}
+		case string:
+			s = x
+		default:
+			want = kindWant(v, k.name)
+		}
+		if want != "" {
+			return f.errorf(k.line, "%s %s: want %s", k.name, k.raw, want)
+		}
+		if err := v.Set(s); err != nil {
+			return f.errorf(k.line, "%s %s: %v", k.name, k.raw, err)
+		}
+	}
+	return nil
+}
+
+// kindWant says which TOML values the flag v takes.
+func kindWant(v cli.Generic, name string) string {
+	switch v.(type) {
+	case *number:
+		return `an integer, or a string such as "0x10"`
+	case *onOff:
+		return "true or false"
+	}
+	if numericTextKeys[name] {
+		return "a name or a number"
+	}
+	return "a string"
+}
+
+// check turns the file into a Config with the command line's checks, then
+// checks the sessions against each other.
+func (f *cfFile) check(cmdline *Options) (*Config, error) {
+	var po Options
+	if err := f.set(&po, &f.top); err != nil {
+		return nil, err
+	}
+	if cmdline != nil {
+		// The process-wide flags given with -config win over the file.
+		if cmdline.Sched.set {
+			po.Sched = cmdline.Sched
+		}
+		if cmdline.CPUProfile.set {
+			po.CPUProfile = cmdline.CPUProfile
+		}
+		if cmdline.User.set {
+			po.User = cmdline.User
+		}
+		if cmdline.Seccomp.set {
+			po.Seccomp = cmdline.Seccomp
+		}
+	}
+	c, err := po.process()
+	if err != nil {
+		var oe *optionError
+		if errors.As(err, &oe) && cmdline != nil && isSet(flagValues(cmdline)[oe.Key]) {
+			return nil, err // the command line's value: a flag error
+		}
+		return nil, f.optionError(err, &f.top)
+	}
+
+	if len(f.tunnels) == 0 {
+		return nil, usagef("%s: no [[tunnel]]: describe at least one tunnel and its [[tunnel.session]] tables (see the README)", f.name)
+	}
+	for _, t := range f.tunnels {
+		if len(t.sessions) == 0 {
+			return nil, f.errorf(t.line, "[[tunnel]] without a [[tunnel.session]]: add its sessions below it (txsession at least), or remove it")
+		}
+		var base Options
+		if err := f.set(&base, &t.cfTable); err != nil {
+			return nil, err
+		}
+		tc := TunnelConfig{}
+		for i, s := range t.sessions {
+			o := base
+			if err := f.set(&o, s); err != nil {
+				return nil, err
+			}
+			ep, sc, err := o.session()
+			if err != nil {
+				return nil, f.optionError(err, s, &t.cfTable)
+			}
+			if i == 0 {
+				// Every session of a tunnel has the tunnel's keys, so
+				// the same endpoint.
+				if err := base.resolveEndpoint(&ep); err != nil {
+					return nil, f.optionError(err, &t.cfTable)
+				}
+				tc.Endpoint = ep
+			}
+			tc.Sessions = append(tc.Sessions, sc)
+		}
+		c.Tunnels = append(c.Tunnels, tc)
+	}
+	if err := f.crossCheck(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// isSet reports whether a flag value was given.
+func isSet(v cli.Generic) bool {
+	switch x := v.(type) {
+	case *number:
+		return x.set
+	case *onOff:
+		return x.set
+	case *text:
+		return x.set
+	}
+	return false
+}
+
+// optionError places an error of the shared checks in the file: at the line
+// of the key it names, looked up in tables (innermost first), or of the
+// table that should hold a missing key; and it spells flags as keys.
+func (f *cfFile) optionError(err error, tables ...*cfTable) error {
+	var oe *optionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	// A key that is there but empty or zero ("src = \"\"") is at fault
+	// even when the check calls it missing.
+	line := 0
+	for _, t := range tables {
+		if k := t.key(oe.Key); k != nil {
+			line = k.line
+			break
+		}
+	}
+	if line == 0 {
+		level := fileKeys()[oe.Key]
+		for _, t := range tables {
+			if t.level == level {
+				line = t.line
+			}
+		}
+	}
+	if line == 0 {
+		line = tables[0].line
+	}
+	return f.errorf(line, "%s", keySpelling(oe.msg))
+}
+
+// keySpelling rewrites "-flag" as "flag" in a message for a file.
+func keySpelling(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		if msg[i] == '-' && (i == 0 || !isWordByte(msg[i-1])) {
+			j := i + 1
+			for j < len(msg) && isWordByte(msg[j]) {
+				j++
+			}
+			if _, ok := fileKeys()[msg[i+1:j]]; ok {
+				continue // drop the dash
+			}
+		}
+		b.WriteByte(msg[i])
+	}
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// crossCheck finds sessions that the engine could not tell apart, or TAPs
+// claimed twice: every tunnel is one socket that demultiplexes by session
+// ID.
+func (f *cfFile) crossCheck(c *Config) error {
+	type where struct {
+		t    *cfTunnel
+		s    *cfTable
+		line int
+	}
+	ifnames := map[string]where{}
+	udpEnds := map[[2]netip.AddrPort]*cfTunnel{}
+	type ipKey struct {
+		local netip.Addr
+		rx    uint32
+	}
+	ipRx := map[ipKey]where{}
+	for ti, t := range f.tunnels {
+		tc := &c.Tunnels[ti]
+		ep := tc.Endpoint
+		if ep.UDP {
+			k := [2]netip.AddrPort{netip.AddrPortFrom(ep.Local, ep.LocalPort), netip.AddrPortFrom(ep.Remote, ep.RemotePort)}
+			if prev, ok := udpEnds[k]; ok {
+				return f.errorf(t.line, "[[tunnel]] %s to %s: the tunnel at line %d has the same local and peer address and port, so one socket would carry both; put both tunnels' sessions under one [[tunnel]]", k[0], k[1], prev.line)
+			}
+			udpEnds[k] = t
+		}
+		rx := map[uint32]where{}
+		for si, s := range t.sessions {
+			sc := &tc.Sessions[si]
+			// The key that set the session's receive ID.
+			rxName, rxRaw, rxLine := "rxsession", "", s.line
+			if k := s.key("rxsession"); k != nil {
+				rxRaw, rxLine = k.raw, k.line
+			} else if k := s.key("txsession"); k != nil {
+				rxName, rxRaw, rxLine = "txsession", k.raw+" (also the rxsession)", k.line
+			}
+			id := sc.Header.RxSession
+			if prev, ok := rx[id]; ok {
+				return f.errorf(rxLine, "%s %s: the session at line %d of this tunnel receives session ID %d too; give each session of a tunnel its own rxsession", rxName, rxRaw, prev.s.line, id)
+			}
+			rx[id] = where{t, s, rxLine}
+			if !ep.UDP {
+				k := ipKey{ep.Local, id}
+				if prev, ok := ipRx[k]; ok {
+					return f.errorf(rxLine, "%s %s: the session at line %d also receives session ID %d at %s; IP encapsulation has one socket per local address, so session IDs must differ across its tunnels", rxName, rxRaw, prev.s.line, id, ep.Local)
+				}
+				ipRx[k] = where{t, s, rxLine}
+			}
+			name := sc.TAP.Name
+			if strings.Contains(name, "%") {
+				continue // a pattern: the kernel picks a free name each time
+			}
+			line := s.line
+			if k := s.key("ifname"); k != nil {
+				line = k.line
+			}
+			if prev, ok := ifnames[name]; ok {
+				return f.errorf(line, "ifname %q: the session at line %d has this TAP too; give each session its own ifname (or a pattern with %%d)", name, prev.s.line)
+			}
+			ifnames[name] = where{t, s, line}
+		}
+	}
+	return nil
+}
