@@ -34,6 +34,7 @@ type Options struct {
 	CPUProfile         text
 	User               text
 	Seccomp            onOff
+	Observe            ObserveOptions // -control, -metrics (see observe.go)
 }
 
 // Config is a checked configuration: what the process does, and the
@@ -49,6 +50,8 @@ type Config struct {
 	User *Account
 	// Seccomp installs the system call filter after setup (see seccomp.go).
 	Seccomp bool
+	// Observe says where the process can be observed (see observe.go).
+	Observe ObserveConfig
 }
 
 // TunnelConfig is one underlay socket's two ends and the sessions it
@@ -226,6 +229,9 @@ func (o *Options) Config() (*Config, error) {
 		}
 	}
 	c.Seccomp = !o.Seccomp.set || o.Seccomp.val
+	if c.Observe, err = o.Observe.config(); err != nil {
+		return nil, err
+	}
 
 	if ep.Local, err = resolve("-src", o.Src.val, o.IPv6.val); err != nil {
 		return nil, err

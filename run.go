@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/l2tap/l2tap/internal/status"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -67,6 +68,13 @@ func Run(cfg *Config) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
+
+	// `l2tap show` and -metrics: snapshots of the pump, taken when asked.
+	stopObservers, err := startObservers(cfg, func() status.Snapshot { return pumpSnapshot(tc, p) })
+	if err != nil {
+		return err
+	}
+	defer stopObservers()
 
 	if err := lockDown(cfg, tap); err != nil { // setup ends here
 		return err
