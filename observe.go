@@ -26,25 +26,32 @@ import (
 //     TAP names are unique within a network namespace but /run is shared
 //     by all of them, so an l2tap in another network namespace than PID 1's
 //     adds the namespace: /run/l2tap/<TAP>@<netns>.sock, where <netns> is
-//     the name `ip netns` gave it, or netns-<inode> when it has none (or the
-//     name would make the path too long; an unnamed namespace is told
-//     from PID 1's only where /proc/1/ns/net can be read). A socket file found at the path
-//     is taken over when nothing answers on it (left by an l2tap that was
-//     killed) and left alone, with this l2tap running without a control
-//     socket, when another l2tap answers. The socket is made before
-//     privileges are dropped, mode 0600, owned by root or by the -user
-//     account, and removed on exit (with -user, only when that account may
-//     write to its directory; a socket left behind is taken over by the
-//     next start). "-control off" (or an empty value) disables it. When the
-//     default socket cannot be made (no permission to create /run/l2tap,
-//     say) l2tap logs it once and runs without; a -control given
-//     explicitly that cannot be made is a setup error.
+//     the name `ip netns` gave it, or netns-<inode> when it has none (or
+//     the name would make the path too long; an unnamed namespace is told
+//     from PID 1's only where /proc/1/ns/net can be read).
+//
+//     A socket file found at the path is taken over when nothing answers
+//     on it (left by an l2tap that was killed) and left alone, with this
+//     l2tap running without a control socket, when another l2tap answers.
+//
+//     The socket is made before privileges are dropped, mode 0600, owned
+//     by root or by the -user account, and removed on exit. Removing a
+//     file takes write permission on its directory, so with -user the
+//     default socket is in that account's own directory,
+//     /run/l2tap/uid-<UID>/, which l2tap gives to it; an explicit -control
+//     with -user needs a directory the account may write to for the same
+//     (a socket left behind is taken over by the next start).
+//
+//     "-control off" (or an empty value) disables it. When the default
+//     socket cannot be made (no permission to create /run/l2tap, say)
+//     l2tap logs it once and runs without; a -control given explicitly
+//     that cannot be made is a setup error.
 //
 //   - the metrics endpoint (-metrics ADDR, off by default): Prometheus
 //     text on http://ADDR/metrics, in l2tap's network namespace.
 
 // defaultControlDir holds the default control sockets; `l2tap show`
-// without -socket queries every socket in it.
+// without -socket queries every socket in it and in its uid-* directories.
 const defaultControlDir = "/run/l2tap"
 
 // ObserveOptions are -control and -metrics as given.
@@ -121,9 +128,9 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 	if oc.controlOn() {
 		path := oc.Control
 		if path == "" {
-			path = defaultControlPath(firstTAP(snap()))
+			path = defaultControlPath(firstTAP(snap()), cfg.User)
 		}
-		s, err := listenControl(path, cfg.User)
+		s, err := listenControl(path, cfg.User, oc.Control == "")
 		switch {
 		case err != nil && oc.ControlGiven:
 			return nil, usagef("-control %s: %v; give another path, or -control off", path, err)
@@ -153,11 +160,20 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 }
 
 // listenControl makes the control socket at path: its directory if
-// missing, and the socket, mode 0600, owned by account when not nil. A
-// socket file nothing answers on is replaced; one that answers is not.
-func listenControl(path string, account *Account) (*net.UnixListener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// missing, and the socket, mode 0600, owned by account when not nil. With
+// an account and the default path, the directory (the account's own under
+// defaultControlDir) is given to the account too, so that it can remove
+// the socket at exit. A socket file nothing answers on is replaced; one
+// that answers is not.
+func listenControl(path string, account *Account, isDefault bool) (*net.UnixListener, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
+	}
+	if account != nil && isDefault && dir != defaultControlDir {
+		if err := os.Chown(dir, account.UID, account.GID); err != nil {
+			return nil, fmt.Errorf("give %s to -user %s: %w", dir, account.Name, err)
+		}
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != os.ModeSocket {
@@ -196,16 +212,21 @@ func listenControl(path string, account *Account) (*net.UnixListener, error) {
 }
 
 // defaultControlPath is the control socket of an l2tap whose first TAP
-// is tap: see the comment at the top of this file.
-func defaultControlPath(tap string) string {
+// is tap, running as account once set up (nil: as started): see the
+// comment at the top of this file.
+func defaultControlPath(tap string, account *Account) string {
+	dir := defaultControlDir
+	if account != nil {
+		dir = filepath.Join(dir, "uid-"+strconv.Itoa(account.UID))
+	}
 	name := tap + ".sock"
 	if ns := netnsName(); ns != "" {
 		name = tap + "@" + ns + ".sock"
-		if len(defaultControlDir)+1+len(name) > maxSocketPath {
+		if len(dir)+1+len(name) > maxSocketPath {
 			name = tap + "@" + netnsID() + ".sock"
 		}
 	}
-	return filepath.Join(defaultControlDir, name)
+	return filepath.Join(dir, name)
 }
 
 // netnsName names l2tap's network namespace when it is not PID 1's: the
@@ -304,9 +325,13 @@ func pumpSnapshot(tc *TunnelConfig, p *Pump) status.Snapshot {
 func runShow(w io.Writer, path string, asJSON bool) error {
 	paths := []string{path}
 	if path == "" {
-		var err error
-		if paths, err = filepath.Glob(filepath.Join(defaultControlDir, "*.sock")); err != nil {
-			return err
+		paths = nil
+		for _, pattern := range []string{"*.sock", "uid-*/*.sock"} {
+			found, err := filepath.Glob(filepath.Join(defaultControlDir, pattern))
+			if err != nil {
+				return err
+			}
+			paths = append(paths, found...)
 		}
 	}
 	var snaps []status.Snapshot

@@ -329,6 +329,28 @@ func TestControlSocket(t *testing.T) {
 		p.stop(t)
 	})
 
+	t.Run("user-default", func(t *testing.T) {
+		path := filepath.Join(defaultControlDir, "uid-65534", "cs8@"+string(a)+".sock")
+		p := startL2tap(t, a, args("cs8", "-user", "nobody")...)
+		for _, f := range []string{path, filepath.Dir(path)} {
+			fi, err := os.Lstat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 {
+				t.Errorf("%s: uid %d, want nobody's", f, st.Uid)
+			}
+		}
+		out, _ := exec.Command(l2tapBinary(t), "show").CombinedOutput()
+		if !strings.Contains(string(out), "control socket "+path+"\n") {
+			t.Errorf("l2tap show does not list %s:\n%s", path, out)
+		}
+		p.stop(t)
+		if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after exit: %v, want it removed", path, err)
+		}
+	})
+
 	t.Run("off", func(t *testing.T) {
 		p := startL2tap(t, a, args("cs5", "-control", "off")...)
 		if _, err := os.Lstat(controlPath(a, "cs5")); !errors.Is(err, os.ErrNotExist) {
