@@ -366,11 +366,10 @@ func runShow(w io.Writer, path string, asJSON bool) error {
 		if snaps == nil {
 			snaps = []status.Snapshot{}
 		}
-		b, err := json.MarshalIndent(snaps, "", "  ")
-		if err != nil {
-			return err
-		}
-		if _, err := w.Write(append(b, '\n')); err != nil {
+		e := json.NewEncoder(w)
+		e.SetIndent("", "  ")
+		e.SetEscapeHTML(false) // "udp a -> b", not "-\u003e"
+		if err := e.Encode(snaps); err != nil {
 			return err
 		}
 	} else {
