@@ -160,6 +160,9 @@ l2tap answers.`,
 			if ctx.NArg() > 0 {
 				return usagef("show: unexpected argument %q (see l2tap show -help)", ctx.Args().First())
 			}
+			if l := ctx.Lineage(); len(l) > 1 && l[1].NumFlags() > 0 {
+				return usagef("show: options before show are for starting an l2tap; give show's own after it (see l2tap show -help)")
+			}
 			if socket.set && socket.val == "" {
 				return usagef("-socket \"\": give the path of a control socket, or leave -socket out to ask every l2tap")
 			}

@@ -35,6 +35,7 @@ func TestObserveFlags(t *testing.T) {
 		{"control-too-long", append(ok, "-control", "/"+strings.Repeat("x", 120)), []string{"-control", "at most 107 bytes"}},
 		{"show-stray", []string{"show", "now"}, []string{`"now"`, "l2tap show -help"}},
 		{"show-bad-flag", []string{"show", "-all"}, []string{"-all", "l2tap show -help"}},
+		{"show-after-options", []string{"-udp", "show"}, []string{"options before show", "l2tap show -help"}},
 		{"show-empty-socket", []string{"show", "-socket", ""}, []string{"-socket", "path"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { runBad(t, "", tc.args, tc.want...) })
