@@ -34,7 +34,8 @@ type Options struct {
 	CPUProfile         text
 	User               text
 	Seccomp            onOff
-	ConfigFile         text // -config: tunnels and sessions from a file
+	ConfigFile         text           // -config: tunnels and sessions from a file
+	Observe            ObserveOptions // -control, -metrics (see observe.go)
 }
 
 // Config is a checked configuration: what the process does, and the
@@ -50,6 +51,8 @@ type Config struct {
 	User *Account
 	// Seccomp installs the system call filter after setup (see seccomp.go).
 	Seccomp bool
+	// Observe says where the process can be observed (see observe.go).
+	Observe ObserveConfig
 }
 
 // TunnelConfig is one underlay socket's two ends and the sessions it
@@ -276,6 +279,10 @@ func (o *Options) process() (*Config, error) {
 		}
 	}
 	c.Seccomp = !o.Seccomp.set || o.Seccomp.val
+	var err error
+	if c.Observe, err = o.Observe.config(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

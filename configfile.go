@@ -41,7 +41,7 @@ const (
 // process; every other flag, except -config itself, is per session.
 var (
 	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6"}
-	processKeys = []string{"sched", "cpuprofile", "user", "seccomp"}
+	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics"}
 )
 
 // numericTextKeys are the text flags that take a name or a number; a file

@@ -34,7 +34,8 @@ Examples:
    l2tap -config /etc/l2tap/l2tap.toml
 
 On SIGINT or SIGTERM l2tap prints its counters and removes the TAP it made.
-SIGUSR1 prints the counters without stopping.`
+SIGUSR1 prints the counters without stopping; so does 'l2tap show', through
+the control socket (-control), for every l2tap running.`
 
 const helpTemplate = `Usage: {{.UsageText}}
 
@@ -44,7 +45,10 @@ const helpTemplate = `Usage: {{.UsageText}}
 
 Options:
 {{range .VisibleFlags}}   {{.}}
-{{end}}`
+{{end}}
+Commands:
+   show [-json] [-socket PATH]	print the tunnels, sessions and counters of running l2taps (l2tap show -help)
+`
 
 func flagSpecs(o *Options) []cli.Flag {
 	o.SrcPort.max, o.DstPort.max = 65535, 65535
@@ -87,6 +91,8 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("user", "USER", "once set up, run as this user (name or uid) and its primary group, with no supplementary groups (default: stay the user started as); every capability is dropped either way", &o.User),
 		f("seccomp", "", "once set up, allow only the system calls moving frames needs; any other kills l2tap with SIGSYS naming the call (default on; -seccomp=off disables)", &o.Seccomp),
 		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -cpuprofile, -user and -seccomp may be given with it and override the file's top-level keys", &o.ConfigFile),
+		f("control", "PATH", "unix socket 'l2tap show' asks (default "+defaultControlDir+"/<TAP>.sock, <TAP>@<netns>.sock outside the main network namespace; -control off disables)", &o.Observe.Control),
+		f("metrics", "ADDR", "serve Prometheus metrics on http://ADDR/metrics, such as 127.0.0.1:9723 (default off)", &o.Observe.Metrics),
 	}
 }
 
@@ -99,13 +105,8 @@ func newApp(o *Options) *cli.App {
 		HideHelpCommand:       true,
 		CustomAppHelpTemplate: helpTemplate,
 		Flags:                 flagSpecs(o),
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			msg := err.Error()
-			if strings.HasPrefix(msg, "flag provided but not defined") {
-				msg += "; see l2tap -help"
-			}
-			return usageError{errors.New(msg)}
-		},
+		OnUsageError:          onUsageError("l2tap -help"),
+		Commands:              []*cli.Command{showCommand()},
 		Action: func(ctx *cli.Context) error {
 			if ctx.NArg() > 0 {
 				return usagef("unexpected argument %q: options start with a dash (see l2tap -help)", ctx.Args().First())
@@ -139,6 +140,63 @@ func configFromFile(ctx *cli.Context, o *Options) (*Config, error) {
 		}
 	}
 	return loadConfigFile(file, o)
+}
+
+// onUsageError turns the command line parser's errors into usage errors
+// (exit code 2) that point at help.
+func onUsageError(help string) cli.OnUsageErrorFunc {
+	return func(_ *cli.Context, err error, _ bool) error {
+		msg := err.Error()
+		if strings.HasPrefix(msg, "flag provided but not defined") {
+			msg += "; see " + help
+		}
+		return usageError{errors.New(msg)}
+	}
+}
+
+const showHelpTemplate = `Usage: {{.UsageText}}
+
+{{.Usage}}.
+
+{{.Description}}
+
+Options:
+{{range .VisibleFlags}}   {{.}}
+{{end}}`
+
+// showCommand is `l2tap show`: see runShow.
+func showCommand() *cli.Command {
+	var asJSON onOff
+	var socket text
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "print the tunnels, sessions and counters of running l2taps",
+		UsageText: "l2tap show [-json] [-socket PATH]",
+		Description: `Asks each l2tap through its control socket (see l2tap -help, -control) and
+prints, per process, its tunnels and per session the session IDs, the TAP,
+its MTU and the counters, as 'ip -s l2tp show session' does. Without
+-socket every socket in ` + defaultControlDir + ` is asked. Exit status 1 when no
+l2tap answers.`,
+		CustomHelpTemplate: showHelpTemplate,
+		HideHelpCommand:    true,
+		Flags: []cli.Flag{
+			&cli.GenericFlag{Name: "json", Usage: "print a JSON array with one object per process", Value: &asJSON},
+			&cli.GenericFlag{Name: "socket", Usage: "`PATH` ask only the l2tap on this control socket", Value: &socket},
+		},
+		OnUsageError: onUsageError("l2tap show -help"),
+		Action: func(ctx *cli.Context) error {
+			if ctx.NArg() > 0 {
+				return usagef("show: unexpected argument %q (see l2tap show -help)", ctx.Args().First())
+			}
+			if l := ctx.Lineage(); len(l) > 1 && l[1].NumFlags() > 0 {
+				return usagef("show: options before show are for starting an l2tap; give show's own after it (see l2tap show -help)")
+			}
+			if socket.set && socket.val == "" {
+				return usagef("-socket \"\": give the path of a control socket, or leave -socket out to ask every l2tap")
+			}
+			return runShow(os.Stdout, socket.val, asJSON.val)
+		},
+	}
 }
 
 func main() {

@@ -62,7 +62,8 @@ func lockDown(cfg *Config, devs []*tap.Device) error {
 		return err
 	}
 	if cfg.Seccomp {
-		o := seccompOptions{pid: os.Getpid(), netlink: restore, profile: cfg.CPUProfile != ""}
+		o := seccompOptions{pid: os.Getpid(), netlink: restore, profile: cfg.CPUProfile != "",
+			serve: cfg.Observe.serving(), unlink: cfg.Observe.controlOn()}
 		if err := installSeccomp(o); err != nil {
 			return err
 		}

@@ -9,9 +9,11 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/status"
 	"github.com/l2tap/l2tap/internal/tap"
 	"github.com/l2tap/l2tap/internal/tune"
 	"github.com/l2tap/l2tap/internal/underlay"
@@ -46,7 +48,14 @@ func Run(cfg *Config) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
-	if err := lockDown(cfg, p.devs); err != nil {
+	// l2tap show and -metrics: snapshots of the engine, taken when asked.
+	stopObservers, err := startObservers(cfg, p.snapshot)
+	if err != nil {
+		return err
+	}
+	defer stopObservers()
+
+	if err := lockDown(cfg, p.devs); err != nil { // setup ends here
 		return err
 	}
 	p.start()
@@ -111,6 +120,7 @@ type process struct {
 	pending   []pendingSession
 	tunnelOf  map[*engine.Tunnel]*TunnelConfig
 	sessionOf map[*engine.Session]*SessionConfig
+	mu        sync.Mutex        // guards started and pending once observers run
 	started   []*engine.Session // every session started, stopped ones too, for the totals
 	gov       *tune.Governor
 }
@@ -199,6 +209,8 @@ func socketOffload(cfg *Config, key socketKey) bool {
 
 // start hands every session set up to the engine, which starts its loops.
 func (p *process) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, ps := range p.pending {
 		s, err := p.eng.AddSession(ps.t, engine.SessionConfig{Header: ps.sc.Header, SeqCheck: ps.sc.SeqCheck}, tapEndpoint{ps.dev})
 		if err != nil {
@@ -221,6 +233,8 @@ func (t tapEndpoint) Name() string { return t.Device.Name }
 
 // bytes returns the frame bytes sent and received by every session.
 func (p *process) bytes() (tx, rx uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, s := range p.started {
 		tx += s.Stats.TxBytes.Load()
 		rx += s.Stats.RxBytes.Load()
@@ -231,6 +245,8 @@ func (p *process) bytes() (tx, rx uint64) {
 // totals returns every counter summed over sessions (those that stopped
 // too) and tunnels.
 func (p *process) totals() []engine.Counter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var c []engine.Counter
 	for _, s := range p.started {
 		c = engine.Sum(c, s.Counters())
@@ -281,4 +297,50 @@ func describe(tc *TunnelConfig, c *SessionConfig) string {
 	return fmt.Sprintf("encap=%s local=%s remote=%s session=%d/%d cookie=%dB sublayer=%v offset=%d offload=%s queues=%d",
 		enc, underlay.AddrPortString(e.Local, e.LocalPort, e.UDP), underlay.AddrPortString(e.Remote, e.RemotePort, e.UDP),
 		h.TxSession, h.RxSession, h.CookieLen, h.Sublayer, h.Offset, off, c.TAP.Queues)
+}
+
+// snapshot describes the tunnels and sessions with their counters for
+// l2tap show and the metrics. Before the sessions start it lists them with
+// no counters. Tunnel counters are named tunnel_*, apart from the
+// sessions' (see status.Snapshot).
+func (p *process) snapshot() status.Snapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	snap := status.Snapshot{PID: os.Getpid()}
+	index := map[*engine.Tunnel]int{}
+	tunnel := func(t *engine.Tunnel) *status.Tunnel {
+		if i, ok := index[t]; ok {
+			return &snap.Tunnels[i]
+		}
+		e := p.tunnelOf[t].Endpoint
+		encap := "ip"
+		if e.UDP {
+			encap = "udp"
+		}
+		local, remote := underlay.AddrPortString(e.Local, e.LocalPort, e.UDP), underlay.AddrPortString(e.Remote, e.RemotePort, e.UDP)
+		st := status.Tunnel{Name: encap + " " + local + " -> " + remote, Encap: encap, Local: local, Remote: remote}
+		for _, c := range t.Stats.Counters() {
+			st.Counters = append(st.Counters, status.Counter{Name: "tunnel_" + c.Name, Value: c.Value})
+		}
+		index[t] = len(snap.Tunnels)
+		snap.Tunnels = append(snap.Tunnels, st)
+		return &snap.Tunnels[len(snap.Tunnels)-1]
+	}
+	for _, t := range p.eng.Tunnels() {
+		tunnel(t)
+	}
+	for _, s := range p.eng.Sessions() {
+		h, d := s.Header(), s.Endpoint().(tapEndpoint).Device
+		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: d.Name, MTU: d.MTU}
+		for _, c := range s.Counters() {
+			ss.Counters = append(ss.Counters, status.Counter(c))
+		}
+		st := tunnel(s.Tunnel())
+		st.Sessions = append(st.Sessions, ss)
+	}
+	for _, ps := range p.pending {
+		st := tunnel(ps.t)
+		st.Sessions = append(st.Sessions, status.Session{TxSession: ps.sc.Header.TxSession, RxSession: ps.sc.Header.RxSession, TAP: ps.dev.Name, MTU: ps.dev.MTU})
+	}
+	return snap
 }

@@ -38,6 +38,12 @@ type seccompOptions struct {
 	// profile allows read-only opens: the CPU profile's writer reads
 	// /proc/self/maps from a goroutine that may run after setup.
 	profile bool
+	// serve allows accepting and answering connections: the control
+	// socket and the metrics endpoint (see observe.go).
+	serve bool
+	// unlink allows removing a file (not a directory): the control
+	// socket's, at exit.
+	unlink bool
 }
 
 // scRule allows system call nr when every condition holds; a call that

@@ -61,5 +61,13 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 			scRule{nr: unix.SYS_NEWFSTATAT},
 		)
 	}
+	if o.serve {
+		// accept4 on listeners made during setup; the runtime asks an
+		// accepted socket its address; HTTP half-closes connections.
+		rules = append(rules, allow(unix.SYS_ACCEPT4, unix.SYS_GETSOCKNAME, unix.SYS_SHUTDOWN)...)
+	}
+	if o.unlink {
+		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})
+	}
 	return compile(unix.AUDIT_ARCH_X86_64, x32Bit, rules)
 }

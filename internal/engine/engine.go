@@ -78,7 +78,8 @@ type Engine struct {
 }
 
 // Failure is a session whose endpoint failed (a TAP deleted under it, say):
-// the engine has stopped and removed it.
+// the engine has closed the endpoint; frames for it are counted as refused
+// until RemoveSession.
 type Failure struct {
 	Session *Session
 	Err     error
@@ -199,10 +200,12 @@ func (e *Engine) unlink(s *Session) {
 	}
 }
 
-// fail removes a session whose send loop ended with err and reports it.
+// fail stops a session whose send loop ended with err and reports it. The
+// session stays in the tables, so that what its peer still sends is
+// counted as refused by its endpoint rather than as an unknown session;
+// RemoveSession takes it out.
 func (e *Engine) fail(s *Session, err error) {
 	e.mu.Lock()
-	e.unlink(s)
 	closed := e.closed
 	e.mu.Unlock()
 	s.ep.Close()
