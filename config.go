@@ -53,6 +53,10 @@ type Config struct {
 	Seccomp bool
 	// Observe says where the process can be observed (see observe.go).
 	Observe ObserveConfig
+	// Reload reads the configuration file again (SIGHUP); nil without
+	// -config. Only its tunnels and sessions are taken: what concerns the
+	// whole process stays as it started.
+	Reload func() (*Config, error)
 }
 
 // TunnelConfig is one underlay socket's two ends and the sessions it

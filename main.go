@@ -139,7 +139,12 @@ func configFromFile(ctx *cli.Context, o *Options) (*Config, error) {
 			return nil, usagef("-%s with -config: tunnel and session options go in %s as %s = ... under %s; drop -%s", name, file, name, level.tableName(), name)
 		}
 	}
-	return loadConfigFile(file, o)
+	cfg, err := loadConfigFile(file, o)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Reload = func() (*Config, error) { return loadConfigFile(file, o) }
+	return cfg, nil
 }
 
 // onUsageError turns the command line parser's errors into usage errors

@@ -40,10 +40,13 @@ import (
 // its descriptors and needs nothing; neither does handing back an attached
 // TAP's offloads, an ioctl on l2tap's own descriptor.
 //
-// Later privileged work follows the same rule: a reload that creates TAPs
-// would keep CAP_NET_ADMIN the same way (permitted, raised only around the
-// creation), and a new UDP port below 1024 CAP_NET_BIND_SERVICE; nothing
-// else.
+// Later privileged work follows the same rule. With -config, SIGHUP
+// re-reads the file and may create TAPs and sockets: l2tap then keeps
+// CAP_NET_ADMIN (TAPs), CAP_NET_RAW (IP encapsulation) and
+// CAP_NET_BIND_SERVICE (UDP ports below 1024) in the permitted set only,
+// and raises them on one locked thread for the creation alone (see
+// raiseSetup); the seccomp filter then also allows the calls creating a
+// TAP and a socket takes. Nothing else is kept.
 
 // lockDown ends setup: it drops privileges (keeping what the restore of
 // an attached TAP needs, see above), installs the seccomp filter unless
@@ -55,14 +58,21 @@ func lockDown(cfg *Config, devs []*tap.Device) error {
 			restore = true
 		}
 	}
-	if err := dropPrivileges(cfg.User, restore); err != nil {
+	var keep []cap.Value
+	switch {
+	case cfg.Reload != nil:
+		keep = reloadCaps
+	case restore:
+		keep = []cap.Value{cap.NET_ADMIN}
+	}
+	if err := dropPrivileges(cfg.User, keep); err != nil {
 		if cfg.User != nil {
 			return usageError{err}
 		}
 		return err
 	}
 	if cfg.Seccomp {
-		o := seccompOptions{pid: os.Getpid(), netlink: restore, profile: cfg.CPUProfile != "",
+		o := seccompOptions{pid: os.Getpid(), netlink: restore, reload: cfg.Reload != nil, profile: cfg.CPUProfile != "",
 			serve: cfg.Observe.serving(), unlink: cfg.Observe.controlOn()}
 		if err := installSeccomp(o); err != nil {
 			return err
@@ -74,14 +84,17 @@ func lockDown(cfg *Config, devs []*tap.Device) error {
 	return nil
 }
 
+// reloadCaps are the capabilities a reload may need: see raiseSetup.
+var reloadCaps = []cap.Value{cap.NET_ADMIN, cap.NET_RAW, cap.NET_BIND_SERVICE}
+
 // dropPrivileges drops every capability on every thread of the process,
-// keeping CAP_NET_ADMIN permitted (not effective) when keepNetAdmin is set
-// and l2tap has it; switches to account first when it is not nil; and sets
+// keeping those of keep that l2tap has permitted (not effective); switches
+// to account first when it is not nil; and sets
 // no_new_privs. It fails only when switching user fails or the
 // capabilities cannot be cleared; a bounding set that cannot be emptied
 // for lack of CAP_SETPCAP is logged once and left, since with nothing
 // permitted and no_new_privs set it can grant nothing.
-func dropPrivileges(account *Account, keepNetAdmin bool) error {
+func dropPrivileges(account *Account, keep []cap.Value) error {
 	have := cap.GetProc()
 	if account != nil {
 		if err := cap.SetGroups(account.GID); err != nil {
@@ -91,9 +104,11 @@ func dropPrivileges(account *Account, keepNetAdmin bool) error {
 			return fmt.Errorf("-user %s: switch to uid %d: %w (needs CAP_SETUID)", account.Name, account.UID, err)
 		}
 	}
-	keep := false
-	if keepNetAdmin {
-		keep, _ = have.GetFlag(cap.Permitted, cap.NET_ADMIN)
+	var kept []cap.Value
+	for _, v := range keep {
+		if on, _ := have.GetFlag(cap.Permitted, v); on {
+			kept = append(kept, v)
+		}
 	}
 
 	if err := emptyBoundingSet(have); err != nil {
@@ -103,8 +118,8 @@ func dropPrivileges(account *Account, keepNetAdmin bool) error {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
 	final := cap.NewSet()
-	if keep {
-		if err := final.SetFlag(cap.Permitted, true, cap.NET_ADMIN); err != nil {
+	if len(kept) > 0 {
+		if err := final.SetFlag(cap.Permitted, true, kept...); err != nil {
 			return err
 		}
 	}
@@ -160,22 +175,35 @@ func emptyBoundingSet(have *cap.Set) error {
 // calling goroutine, as the netlink calls of TAP.restore do. Where
 // CAP_NET_ADMIN is not permitted f runs as it is (and fails as it would).
 func raiseNetAdmin(f func()) func() {
-	return func() {
-		runtime.LockOSThread()
-		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-		var data [2]unix.CapUserData
-		if err := unix.Capget(&hdr, &data[0]); err != nil {
-			runtime.UnlockOSThread()
-			f()
-			return
-		}
-		saved := data
-		data[0].Effective |= data[0].Permitted & (1 << unix.CAP_NET_ADMIN)
-		raised := data != saved && unix.Capset(&hdr, &data[0]) == nil
-		f()
-		if raised && unix.Capset(&hdr, &saved[0]) != nil {
-			return // the thread stays locked, and so out of use, rather than privileged
-		}
+	return func() { raise(1<<unix.CAP_NET_ADMIN, f) }
+}
+
+// raiseSetup runs f with the capabilities of a reload's setup (reloadCaps)
+// effective on the one thread that runs it, as raiseNetAdmin does. f must
+// not start goroutines: a thread created from this one would inherit the
+// raised capabilities.
+func raiseSetup(f func()) {
+	raise(1<<unix.CAP_NET_ADMIN|1<<unix.CAP_NET_RAW|1<<unix.CAP_NET_BIND_SERVICE, f)
+}
+
+// raise runs f with the capabilities in mask (bits of the first capability
+// word) raised from the permitted set on the calling goroutine's thread,
+// locked to it meanwhile, and lowered afterwards.
+func raise(mask uint32, f func()) {
+	runtime.LockOSThread()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		runtime.UnlockOSThread()
+		f()
+		return
 	}
+	saved := data
+	data[0].Effective |= data[0].Permitted & mask
+	raised := data != saved && unix.Capset(&hdr, &data[0]) == nil
+	f()
+	if raised && unix.Capset(&hdr, &saved[0]) != nil {
+		return // the thread stays locked, and so out of use, rather than privileged
+	}
+	runtime.UnlockOSThread()
 }

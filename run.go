@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/netip"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -45,7 +47,7 @@ func Run(cfg *Config) error {
 		}
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	// l2tap show and -metrics: snapshots of the engine, taken when asked.
@@ -55,47 +57,49 @@ func Run(cfg *Config) error {
 	}
 	defer stopObservers()
 
-	if err := lockDown(cfg, p.devs); err != nil { // setup ends here
+	if err := lockDown(cfg, p.devs()); err != nil { // setup ends here
 		return err
 	}
-	p.start()
+	started := p.start()
 	stopGov := make(chan struct{})
 	defer close(stopGov)
 	loops := len(p.sockets)
-	for _, d := range p.devs {
-		loops += d.Queues()
+	for _, l := range started {
+		loops += l.dev.Queues()
 	}
 	if p.gov = tune.NewGovernor(loops, p.bytes); p.gov != nil {
 		go p.gov.Run(stopGov)
 	}
-	for _, s := range p.eng.Sessions() {
-		d := s.Endpoint().(tapEndpoint).Device
-		log.Printf("ready tap=%s mtu=%d %s", d.Name, d.MTU, describe(p.tunnelOf[s.Tunnel()], p.sessionOf[s]))
+	for _, l := range started {
+		log.Printf("ready tap=%s mtu=%d %s", l.dev.Name, l.dev.MTU, describe(&l.tc, &l.sc))
 	}
 
 	var runErr error
-	live := len(p.devs)
 wait:
 	for {
 		select {
 		case s := <-sigs:
-			if s == syscall.SIGUSR1 {
+			switch s {
+			case syscall.SIGUSR1:
 				p.writeCounters(os.Stdout)
 				// On stderr, so that nothing parsing the counters takes it for one.
 				log.Printf("goroutines %d", runtime.NumGoroutine())
 				continue
+			case syscall.SIGHUP:
+				p.reload(cfg.Reload)
+				continue
 			}
 			break wait
 		case f := <-p.eng.Failed():
-			live--
 			name := f.Session.Endpoint().Name()
 			if errors.Is(f.Err, unix.EBADFD) {
 				runErr = fmt.Errorf("TAP %s was deleted while in use (%v)", name, f.Err)
 			} else {
 				runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
 			}
-			if live > 0 {
-				log.Printf("%v; %d sessions go on", runErr, live)
+			if n := p.markFailed(f.Session); n > 0 {
+				log.Printf("%v; %d sessions go on", runErr, n)
+				runErr = nil
 				continue
 			}
 			break wait
@@ -111,41 +115,61 @@ wait:
 	return nil
 }
 
-// process is what Run set up: the engine with its sockets and sessions,
-// and what each session was made from.
+// process is what Run set up: the engine with its sockets, tunnels and
+// sessions, and the configuration each session was made from.
 type process struct {
-	eng       *engine.Engine
-	sockets   map[socketKey]*socketUnderlay
-	devs      []*tap.Device // in the order of the sessions
-	pending   []pendingSession
-	tunnelOf  map[*engine.Tunnel]*TunnelConfig
-	sessionOf map[*engine.Session]*SessionConfig
-	mu        sync.Mutex        // guards started and pending once observers run
-	started   []*engine.Session // every session started, stopped ones too, for the totals
-	gov       *tune.Governor
+	eng     *engine.Engine
+	sockets map[socketKey]*socketUnderlay
+	tunnels map[tunnelKey]*engine.Tunnel
+	gov     *tune.Governor
+
+	mu      sync.Mutex           // guards what follows once observers run
+	live    map[sessionKey]*live // sessions running (or failed), by identity
+	pending []*live              // sessions set up but not yet started
+	started []*engine.Session    // every session started, stopped ones too, for the totals
 }
 
-// pendingSession is a session set up but not yet started.
-type pendingSession struct {
-	t   *engine.Tunnel
-	tc  *TunnelConfig
-	sc  *SessionConfig
-	dev *tap.Device
+// tunnelKey names a tunnel: its socket and its peer.
+type tunnelKey struct {
+	sock   socketKey
+	remote netip.AddrPort
+}
+
+// sessionKey names a session across reloads: its tunnel and its receive
+// session ID, unique there.
+type sessionKey struct {
+	tunnel tunnelKey
+	rx     uint32
+}
+
+// live is a session and what it was made from.
+type live struct {
+	key    sessionKey
+	tc     TunnelConfig // its Sessions field is not used
+	sc     SessionConfig
+	dev    *tap.Device
+	t      *engine.Tunnel
+	s      *engine.Session // nil until started
+	failed bool            // its endpoint failed; a reload makes it anew
+}
+
+func keyOf(tc *TunnelConfig, sc *SessionConfig) sessionKey {
+	return sessionKey{tunnelKey{tc.Endpoint.socketKey(), tc.Endpoint.remote()}, sc.Header.RxSession}
 }
 
 // setUp opens every socket and TAP of cfg; on error it closes what it
 // opened.
 func setUp(cfg *Config) (_ *process, err error) {
 	p := &process{
-		eng:       engine.New(),
-		sockets:   map[socketKey]*socketUnderlay{},
-		tunnelOf:  map[*engine.Tunnel]*TunnelConfig{},
-		sessionOf: map[*engine.Session]*SessionConfig{},
+		eng:     engine.New(),
+		sockets: map[socketKey]*socketUnderlay{},
+		tunnels: map[tunnelKey]*engine.Tunnel{},
+		live:    map[sessionKey]*live{},
 	}
 	defer func() {
 		if err != nil {
-			for _, ps := range p.pending {
-				ps.dev.Close()
+			for _, l := range p.pending {
+				l.dev.Close()
 			}
 			for _, s := range p.sockets {
 				s.Close()
@@ -154,41 +178,152 @@ func setUp(cfg *Config) (_ *process, err error) {
 	}()
 	for i := range cfg.Tunnels {
 		tc := &cfg.Tunnels[i]
-		key := tc.Endpoint.socketKey()
-		s := p.sockets[key]
-		if s == nil {
-			if s, err = openSocket(tc.Endpoint, socketOffload(cfg, key)); err != nil {
-				return nil, err
-			}
-			p.sockets[key] = s
-		}
-		var t *engine.Tunnel
 		for j := range tc.Sessions {
-			sc := &tc.Sessions[j]
-			auto, err := AutoMTU(tc.Endpoint, &sc.Header)
-			if err != nil {
+			if err := p.prepare(cfg, tc, &tc.Sessions[j]); err != nil {
 				return nil, err
 			}
-			tcfg := sc.TAP
-			if tcfg.MTU == 0 {
-				tcfg.MTU = auto
-			} else if tcfg.MTU > auto {
-				log.Printf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote)
-			}
-			tcfg.CoalesceUDP = sc.CoalesceUDP
-			dev, err := openTAP(tcfg)
-			if err != nil {
-				return nil, err
-			}
-			if t == nil {
-				t = p.eng.AddTunnel(s, tc.Endpoint.remote())
-				p.tunnelOf[t] = tc
-			}
-			p.pending = append(p.pending, pendingSession{t, tc, sc, dev})
-			p.devs = append(p.devs, dev)
 		}
 	}
 	return p, nil
+}
+
+// prepare opens what session sc of tunnel tc needs (its socket if no
+// tunnel opened it yet, its TAP) and queues it for start.
+func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) error {
+	key := keyOf(tc, sc)
+	s := p.sockets[key.tunnel.sock]
+	if s == nil {
+		var err error
+		if s, err = openSocket(tc.Endpoint, socketOffload(cfg, key.tunnel.sock)); err != nil {
+			return err
+		}
+		p.sockets[key.tunnel.sock] = s
+	}
+	auto, err := AutoMTU(tc.Endpoint, &sc.Header)
+	if err != nil {
+		return err
+	}
+	tcfg := sc.TAP
+	if tcfg.MTU == 0 {
+		tcfg.MTU = auto
+	} else if tcfg.MTU > auto {
+		log.Printf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote)
+	}
+	tcfg.CoalesceUDP = sc.CoalesceUDP
+	dev, err := openTAP(tcfg)
+	if err != nil {
+		return err
+	}
+	t := p.tunnels[key.tunnel]
+	if t == nil {
+		t = p.eng.AddTunnel(s, key.tunnel.remote)
+		p.tunnels[key.tunnel] = t
+	}
+	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, t: t}
+	l.tc.Sessions = nil
+	p.mu.Lock()
+	p.pending = append(p.pending, l)
+	p.mu.Unlock()
+	return nil
+}
+
+// devs returns the TAPs of the sessions set up.
+func (p *process) devs() []*tap.Device {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var d []*tap.Device
+	for _, l := range p.pending {
+		d = append(d, l.dev)
+	}
+	return d
+}
+
+// markFailed records that s stopped, and returns how many sessions still
+// run.
+func (p *process) markFailed(s *engine.Session) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.live {
+		if l.s == s {
+			l.failed = true
+		}
+		if !l.failed {
+			n++
+		}
+	}
+	return n
+}
+
+// reload reads the configuration again and brings the sessions in line:
+// those gone are stopped (their TAPs removed if l2tap made them), those
+// changed are made anew, new ones are made, and the others carry on
+// untouched. A file with an error changes nothing.
+func (p *process) reload(read func() (*Config, error)) {
+	if read == nil {
+		log.Printf("SIGHUP: no -config file to read again; nothing changes")
+		return
+	}
+	cfg, err := read()
+	if err != nil {
+		log.Printf("SIGHUP: %v; nothing changes", err)
+		return
+	}
+	want := map[sessionKey]bool{}
+	var add [][2]int
+	for i := range cfg.Tunnels {
+		tc := &cfg.Tunnels[i]
+		for j := range tc.Sessions {
+			sc := &tc.Sessions[j]
+			key := keyOf(tc, sc)
+			want[key] = true
+			p.mu.Lock()
+			l := p.live[key]
+			p.mu.Unlock()
+			if l != nil && !l.failed && l.tc.Endpoint == tc.Endpoint && reflect.DeepEqual(l.sc, *sc) {
+				continue
+			}
+			if l != nil {
+				p.remove(l, "changed")
+			}
+			add = append(add, [2]int{i, j})
+		}
+	}
+	p.mu.Lock()
+	var gone []*live
+	for key, l := range p.live {
+		if !want[key] {
+			gone = append(gone, l)
+		}
+	}
+	p.mu.Unlock()
+	for _, l := range gone {
+		p.remove(l, "removed")
+	}
+	// Creating TAPs and sockets takes the capabilities kept for it.
+	raiseSetup(func() {
+		for _, a := range add {
+			tc := &cfg.Tunnels[a[0]]
+			if err := p.prepare(cfg, tc, &tc.Sessions[a[1]]); err != nil {
+				log.Printf("SIGHUP: session %d of %s: %v", tc.Sessions[a[1]].Header.RxSession, tc.Endpoint.Remote, err)
+			}
+		}
+	})
+	for _, l := range p.start() {
+		log.Printf("added tap=%s mtu=%d %s", l.dev.Name, l.dev.MTU, describe(&l.tc, &l.sc))
+	}
+	log.Printf("SIGHUP: configuration read again: %d sessions added or made anew, %d removed", len(add), len(gone))
+}
+
+// remove stops a session and forgets it.
+func (p *process) remove(l *live, why string) {
+	if l.s != nil {
+		p.eng.RemoveSession(l.s)
+	}
+	p.mu.Lock()
+	delete(p.live, l.key)
+	p.mu.Unlock()
+	log.Printf("%s tap=%s session=%d/%d", why, l.dev.Name, l.sc.Header.TxSession, l.sc.Header.RxSession)
 }
 
 // socketOffload reports whether any session on the socket key names asks
@@ -207,23 +342,28 @@ func socketOffload(cfg *Config, key socketKey) bool {
 	return false
 }
 
-// start hands every session set up to the engine, which starts its loops.
-func (p *process) start() {
+// start hands every session set up to the engine, which starts its loops,
+// and returns them.
+func (p *process) start() []*live {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, ps := range p.pending {
-		s, err := p.eng.AddSession(ps.t, engine.SessionConfig{Header: ps.sc.Header, SeqCheck: ps.sc.SeqCheck}, tapEndpoint{ps.dev})
+	var started []*live
+	for _, l := range p.pending {
+		s, err := p.eng.AddSession(l.t, engine.SessionConfig{Header: l.sc.Header, SeqCheck: l.sc.SeqCheck}, tapEndpoint{l.dev})
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
-			log.Printf("%s: %v", ps.dev.Name, err)
-			ps.dev.Close()
+			log.Printf("%s: %v", l.dev.Name, err)
+			l.dev.Close()
 			continue
 		}
-		p.sessionOf[s] = ps.sc
+		l.s = s
+		p.live[l.key] = l
 		p.started = append(p.started, s)
+		started = append(started, l)
 	}
 	p.pending = nil
+	return started
 }
 
 // tapEndpoint is a tap.Device as the engine sees it.
@@ -307,12 +447,19 @@ func (p *process) snapshot() status.Snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	snap := status.Snapshot{PID: os.Getpid()}
+	ends := map[*engine.Tunnel]Endpoint{}
+	for _, l := range p.live {
+		ends[l.t] = l.tc.Endpoint
+	}
+	for _, l := range p.pending {
+		ends[l.t] = l.tc.Endpoint
+	}
 	index := map[*engine.Tunnel]int{}
-	tunnel := func(t *engine.Tunnel) *status.Tunnel {
-		if i, ok := index[t]; ok {
-			return &snap.Tunnels[i]
+	for _, t := range p.eng.Tunnels() {
+		e, ok := ends[t]
+		if !ok {
+			continue // every session of it was removed
 		}
-		e := p.tunnelOf[t].Endpoint
 		encap := "ip"
 		if e.UDP {
 			encap = "udp"
@@ -324,23 +471,23 @@ func (p *process) snapshot() status.Snapshot {
 		}
 		index[t] = len(snap.Tunnels)
 		snap.Tunnels = append(snap.Tunnels, st)
-		return &snap.Tunnels[len(snap.Tunnels)-1]
-	}
-	for _, t := range p.eng.Tunnels() {
-		tunnel(t)
 	}
 	for _, s := range p.eng.Sessions() {
+		i, ok := index[s.Tunnel()]
+		if !ok {
+			continue
+		}
 		h, d := s.Header(), s.Endpoint().(tapEndpoint).Device
 		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: d.Name, MTU: d.MTU}
 		for _, c := range s.Counters() {
 			ss.Counters = append(ss.Counters, status.Counter(c))
 		}
-		st := tunnel(s.Tunnel())
-		st.Sessions = append(st.Sessions, ss)
+		snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, ss)
 	}
-	for _, ps := range p.pending {
-		st := tunnel(ps.t)
-		st.Sessions = append(st.Sessions, status.Session{TxSession: ps.sc.Header.TxSession, RxSession: ps.sc.Header.RxSession, TAP: ps.dev.Name, MTU: ps.dev.MTU})
+	for _, l := range p.pending {
+		if i, ok := index[l.t]; ok {
+			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.dev.Name, MTU: l.dev.MTU})
+		}
 	}
 	return snap
 }

@@ -35,6 +35,11 @@ type seccompOptions struct {
 	// netlink allows what the restore of an attached TAP needs at exit:
 	// a netlink socket and raising CAP_NET_ADMIN (see raiseNetAdmin).
 	netlink bool
+	// reload allows what a reload's setup needs (see raiseSetup): opening
+	// /dev/net/tun and the TUN ioctls, IP and netlink sockets, bind,
+	// connect (a host name to resolve), reading the configuration file,
+	// and raising the kept capabilities.
+	reload bool
 	// profile allows read-only opens: the CPU profile's writer reads
 	// /proc/self/maps from a goroutine that may run after setup.
 	profile bool

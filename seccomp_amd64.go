@@ -46,16 +46,29 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 		scRule{nr: unix.SYS_KILL, conds: []scCond{argIs(0, uint32(o.pid))}},
 		// The Go runtime names its anonymous mappings.
 		scRule{nr: unix.SYS_PRCTL, conds: []scCond{argIs(0, unix.PR_SET_VMA)}},
-		// Handing an attached TAP its offloads and header byte order back.
-		scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE)}},
 	)
-	if o.netlink {
+	switch {
+	case o.reload:
 		rules = append(rules,
-			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_NETLINK)}},
-			scRule{nr: unix.SYS_BIND}, scRule{nr: unix.SYS_GETSOCKNAME}, scRule{nr: unix.SYS_CAPSET},
+			// Creating and configuring a TAP (see internal/tap).
+			scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE,
+				unix.TUNSETIFF, unix.TUNSETOWNER, unix.TUNSETGROUP, unix.TUNSETVNETHDRSZ)}},
+			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6)}},
+			scRule{nr: unix.SYS_OPENAT},
 		)
+		rules = append(rules, allow(unix.SYS_BIND, unix.SYS_CONNECT, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME,
+			unix.SYS_CAPSET, unix.SYS_NEWFSTATAT, unix.SYS_UNAME)...)
+	default:
+		// Handing an attached TAP its offloads and header byte order back.
+		rules = append(rules, scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE)}})
+		if o.netlink {
+			rules = append(rules,
+				scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_NETLINK)}},
+				scRule{nr: unix.SYS_BIND}, scRule{nr: unix.SYS_GETSOCKNAME}, scRule{nr: unix.SYS_CAPSET},
+			)
+		}
 	}
-	if o.profile {
+	if o.profile && !o.reload {
 		rules = append(rules,
 			scRule{nr: unix.SYS_OPENAT, conds: []scCond{argClear(2, unix.O_ACCMODE|unix.O_CREAT|unix.O_TRUNC|unix.O_APPEND)}},
 			scRule{nr: unix.SYS_NEWFSTATAT},
