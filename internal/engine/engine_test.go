@@ -110,12 +110,24 @@ func TestSessionsDemultiplexed(t *testing.T) {
 				}
 			}
 			for k, s := range eb.Sessions() {
-				c := counters(s.Counters())
+				c := waitCounter(t, s, "rx_packets", uint64(len(frames[k])))
 				if c["rx_packets"] != uint64(len(frames[k])) || c["rx_errors"] != 0 {
 					t.Errorf("session %d counters: %v", k, c)
 				}
 			}
 		})
+	}
+}
+
+// waitCounter polls s's counters until name reaches at least want (the
+// loop counts a batch after the endpoint took it) and returns them.
+func waitCounter(t *testing.T, s *Session, name string, want uint64) map[string]uint64 {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		c := counters(s.Counters())
+		if c[name] >= want || time.Now().After(deadline) {
+			return c
+		}
 	}
 }
 
@@ -152,7 +164,7 @@ func TestTunnelDrops(t *testing.T) {
 	sb.deliver(sa.addr, pkt(good))
 	waitWritten(t, epb[0], 1)
 	tc := counters(eb.Tunnels()[0].Stats.Counters())
-	sc := counters(eb.Sessions()[0].Counters())
+	sc := waitCounter(t, eb.Sessions()[0], "rx_packets", 1)
 	if tc["rx_session_mismatch"] != 1 || tc["rx_wrong_source"] != 1 || tc["rx_invalid"] != 1 || tc["rx_errors"] != 3 {
 		t.Errorf("tunnel counters: %v", tc)
 	}
@@ -221,7 +233,7 @@ func TestPeerRestartResync(t *testing.T) {
 	}
 	again.in <- 0
 	waitWritten(t, epb[0], 150)
-	c := counters(sb.Counters())
+	c := waitCounter(t, sb, "rx_packets", 150)
 	if c["rx_seq_resyncs"] != 1 || c["rx_seq_discards"] != 0 || c["rx_packets"] != 150 {
 		t.Errorf("counters after the peer's restart: %v", c)
 	}
