@@ -386,6 +386,7 @@ func checkIsolated(ctx context.Context, t *testing.T, g *Guest, bin, control str
 		return "burst: " + err.Error()
 	}
 	want := r.Received
+	crossed := 0
 	for j, s := range sess {
 		dHost := after.host[j] - before.host[j]
 		dGuest := after.guest[j] - before.guest[j]
@@ -403,9 +404,13 @@ func checkIsolated(ctx context.Context, t *testing.T, g *Guest, bin, control str
 			continue
 		}
 		if dHost != 0 || dGuest != 0 || dRx != 0 || dTx != 0 {
+			crossed++
 			t.Errorf("burst on %s crossed into %s: its TAP received %d, %s received %d, l2tap counted rx %d tx %d; want all 0",
 				me.tap, s.tap, dHost, s.peer.dev(), dGuest, dRx, dTx)
 		}
+	}
+	if crossed > 0 {
+		return fmt.Sprintf("burst %s, CROSSED into %d other session(s)", r, crossed)
 	}
 	return fmt.Sprintf("burst %s, others +0", r)
 }
