@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
+	"github.com/l2tap/l2tap/internal/status"
 )
 
 // BuildL2tap compiles the l2tap program in repoRoot into outDir and
@@ -48,6 +50,35 @@ func ParseCounters(text string) Counters {
 		c[f[0]] = v
 	}
 	return c
+}
+
+// ParseSessionCounters reads the per-session lines l2tap prints on exit
+// when it serves several sessions, "session NAME TX/RX: name=value ...",
+// and returns each session's counters by its TAP's NAME.
+func ParseSessionCounters(text string) (map[string]Counters, error) {
+	m := map[string]Counters{}
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, "session ")
+		if !ok {
+			continue
+		}
+		head, kvs, ok := strings.Cut(rest, ": ")
+		f := strings.Fields(head)
+		if !ok || len(f) != 2 {
+			return nil, fmt.Errorf("session line %q: want \"session NAME TX/RX: name=value ...\"", line)
+		}
+		c := Counters{}
+		for _, kv := range strings.Fields(kvs) {
+			name, val, ok := strings.Cut(kv, "=")
+			v, err := strconv.ParseUint(val, 10, 64)
+			if !ok || err != nil {
+				return nil, fmt.Errorf("session line %q: counter %q is not name=number", line, kv)
+			}
+			c[name] = v
+		}
+		m[f[0]] = c
+	}
+	return m, nil
 }
 
 // Drops returns the sum of l2tap's per-reason receive drop counters (the
@@ -119,6 +150,64 @@ func StartL2tap(ctx context.Context, ns *Netns, bin string, args []string, ready
 		_, _ = l.Stop(2 * time.Second)
 		return nil, ctx.Err()
 	}
+}
+
+// WaitReady waits until l2tap has logged n "l2tap: ready" lines, one per
+// session, or timeout passes or l2tap exits.
+func (l *L2tap) WaitReady(n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := strings.Count(l.Stderr(), "\nl2tap: ready")
+		if strings.HasPrefix(l.Stderr(), "l2tap: ready") {
+			got++
+		}
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-l.done:
+			return fmt.Errorf("l2tap exited after %d of %d ready lines: %v\nstderr:\n%s", got, n, l.err, l.Stderr())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d ready lines after %v\nstderr:\n%s", got, n, timeout, l.Stderr())
+		}
+	}
+}
+
+// Show asks the l2tap on the control socket for its state with
+// `l2tap show -json -socket socket`, run from bin in ns.
+func Show(ctx context.Context, ns *Netns, bin, socket string) (status.Snapshot, error) {
+	cmd := ns.Command(ctx, bin, "show", "-json", "-socket", socket)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return status.Snapshot{}, fmt.Errorf("l2tap show -json -socket %s: %w\n%s", socket, err, stderr.String())
+	}
+	var snaps []status.Snapshot
+	if err := json.Unmarshal(out, &snaps); err != nil {
+		return status.Snapshot{}, fmt.Errorf("l2tap show -json: %w\n%s", err, out)
+	}
+	if len(snaps) != 1 {
+		return status.Snapshot{}, fmt.Errorf("l2tap show -json -socket %s: %d processes, want 1\n%s", socket, len(snaps), out)
+	}
+	return snaps[0], nil
+}
+
+// SessionCounters returns the counters of each session in snap by TAP name.
+func SessionCounters(snap status.Snapshot) map[string]Counters {
+	m := map[string]Counters{}
+	for _, t := range snap.Tunnels {
+		for _, s := range t.Sessions {
+			c := Counters{}
+			for _, kv := range s.Counters {
+				c[kv.Name] = kv.Value
+			}
+			m[s.TAP] = c
+		}
+	}
+	return m
 }
 
 // Stop sends SIGTERM, waits up to timeout (then kills) and returns the

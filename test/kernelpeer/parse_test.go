@@ -1,6 +1,9 @@
 package kernelpeer
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // These tests cover the harness's parsers and need neither root nor QEMU.
 
@@ -91,5 +94,43 @@ func TestExpectedMTU(t *testing.T) {
 		if got := tt.peer.ExpectedMTU(); got != tt.want {
 			t.Errorf("%+v: ExpectedMTU() = %d, want %d", tt.peer, got, tt.want)
 		}
+	}
+}
+
+func TestParseSessionCounters(t *testing.T) {
+	out := "rx_packets 12\ntx_packets 9\n" +
+		"session kpmtap0 301/301: rx_packets=5 rx_bytes=490 tx_packets=4\n" +
+		"session kpmtap1 302/312: rx_packets=7 rx_bytes=686 tx_packets=5\n"
+	m, err := ParseSessionCounters(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 2 || m["kpmtap0"]["rx_packets"] != 5 || m["kpmtap1"]["rx_packets"] != 7 || m["kpmtap1"]["tx_packets"] != 5 {
+		t.Errorf("got %v", m)
+	}
+	if _, err := ParseSessionCounters("session kpmtap0 301/301: rx_packets=x\n"); err == nil {
+		t.Error("accepted a counter that is not a number")
+	}
+	if _, err := ParseSessionCounters("session kpmtap0 rx_packets=1\n"); err == nil {
+		t.Error("accepted a session line without IDs")
+	}
+}
+
+func TestL2tapConfig(t *testing.T) {
+	c := multiCase{tunnels: []PeerTunnel{{UDP: true, Port: 1702, PeerPort: 1703, Sessions: threeSessions(301)}}}
+	tunnels, sess := c.layout()
+	got := l2tapConfig(tunnels, sess, "/run/x.sock")
+	for _, want := range []string{
+		"control = \"/run/x.sock\"\n",
+		"src = \"192.0.2.1\"\ndst = \"192.0.2.2\"\nudp = true\nsrcport = 1703\ndstport = 1702\n",
+		"ifname = \"kpmtap1\"\n  txsession = 302\n  rxsession = 312\n  txcookie = \"0x01020304\"\n  rxcookie = \"0xa1b2c3d4\"\n  pincounter = true\n",
+		"rxcookie = \"0x0011223344556677\"\n  cookie64 = true\n  counter = true\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config lacks %q:\n%s", want, got)
+		}
+	}
+	if sess[2].peer.Dev != "kpmw2" || sess[2].hostAddr != "10.78.2.1" || sess[2].peer.ExpectedMTU() != 1438 {
+		t.Errorf("layout of session 2: %+v", sess[2])
 	}
 }

@@ -37,7 +37,9 @@ func (s Sublayer) Len() int {
 }
 
 // PeerSession is one static L2TPv3 pseudowire as configured in the guest
-// with `ip l2tp`. The guest always uses tunnel ID 1 and UDP port 1701.
+// with `ip l2tp`. On its own (SetupCommands) it is the only session of
+// tunnel 1 on UDP port 1701; within a PeerTunnel, IPv6 and UDP are the
+// tunnel's.
 type PeerSession struct {
 	IPv6     bool
 	UDP      bool
@@ -46,6 +48,24 @@ type PeerSession struct {
 	Cookie   string   // hex digits the guest sends (8 or 16), or ""
 	PeerCook string   // hex digits the guest expects, or ""
 	Sublayer Sublayer //
+	Dev      string   // guest interface; "" means PeerDev
+	Addr     string   // guest overlay address; "" means PeerAddr (prefix OverlayPrefix)
+}
+
+// dev is the guest interface's name.
+func (p PeerSession) dev() string {
+	if p.Dev != "" {
+		return p.Dev
+	}
+	return PeerDev
+}
+
+// addr is the guest's overlay address.
+func (p PeerSession) addr() string {
+	if p.Addr != "" {
+		return p.Addr
+	}
+	return PeerAddr
 }
 
 // peerSession is the session ID the guest sends (l2tap's -rxsession).
@@ -84,35 +104,102 @@ func (p PeerSession) Remote() string {
 	return HostAddr4
 }
 
-// SetupCommands returns the guest commands that create the pseudowire,
-// bring PeerDev up and address it.
+// SetupCommands returns the guest commands that create the pseudowire as
+// the only session of tunnel 1, bring its interface up and address it.
 func (p PeerSession) SetupCommands() []string {
-	tunnel := fmt.Sprintf("ip l2tp add tunnel tunnel_id 1 peer_tunnel_id 1 local %s remote %s", p.Local(), p.Remote())
-	if p.UDP {
-		tunnel += fmt.Sprintf(" encap udp udp_sport %d udp_dport %d", L2TPPort, L2TPPort)
-	} else {
-		tunnel += " encap ip"
-	}
-	session := fmt.Sprintf("ip l2tp add session name %s tunnel_id 1 session_id %d peer_session_id %d",
-		PeerDev, p.Session, p.peerSession())
-	if p.Cookie != "" {
-		session += " cookie " + p.Cookie
-	}
-	if p.PeerCook != "" {
-		session += " peer_cookie " + p.PeerCook
-	}
-	session += " " + p.Sublayer.ipArgs()
-	return []string{
-		tunnel,
-		session,
-		fmt.Sprintf("ip link set %s up && ip addr add %s/%d dev %s", PeerDev, PeerAddr, OverlayPrefix, PeerDev),
-	}
+	return p.tunnel().SetupCommands()
 }
 
 // TeardownCommand removes the session and the tunnel; it tolerates their
 // absence so it can clean up after a half-finished setup.
 func (p PeerSession) TeardownCommand() string {
-	return fmt.Sprintf("ip l2tp del session tunnel_id 1 session_id %d 2>/dev/null; ip l2tp del tunnel tunnel_id 1 2>/dev/null; true", p.Session)
+	return p.tunnel().TeardownCommand()
+}
+
+// tunnel is the guest tunnel that carries p alone.
+func (p PeerSession) tunnel() PeerTunnel {
+	return PeerTunnel{IPv6: p.IPv6, UDP: p.UDP, Sessions: []PeerSession{p}}
+}
+
+// PeerTunnel is one guest tunnel (`ip l2tp add tunnel`) and the sessions
+// it carries. Each session needs its own Dev and Addr when there are
+// several, and a session ID not used by any other tunnel: Linux looks up
+// L2TPv3 sessions by ID alone.
+type PeerTunnel struct {
+	ID        uint32 // tunnel_id and peer_tunnel_id; 0 means 1
+	IPv6, UDP bool
+	Port      int // the guest's UDP port (udp_sport); 0 means L2TPPort
+	PeerPort  int // the host's UDP port (udp_dport); 0 means L2TPPort
+	Sessions  []PeerSession
+}
+
+func (t PeerTunnel) id() uint32 {
+	if t.ID == 0 {
+		return 1
+	}
+	return t.ID
+}
+
+// LocalPort and RemotePort are the guest's and the host's UDP ports.
+func (t PeerTunnel) LocalPort() int  { return portOr(t.Port) }
+func (t PeerTunnel) RemotePort() int { return portOr(t.PeerPort) }
+
+func portOr(p int) int {
+	if p == 0 {
+		return L2TPPort
+	}
+	return p
+}
+
+// Session returns session i with the tunnel's address family and
+// encapsulation, as ExpectedMTU, Local and Remote need them.
+func (t PeerTunnel) Session(i int) PeerSession {
+	s := t.Sessions[i]
+	s.IPv6, s.UDP = t.IPv6, t.UDP
+	return s
+}
+
+// SetupCommands returns the guest commands that create the tunnel and its
+// sessions and bring each session's interface up with its address. IPv6
+// is disabled on those interfaces before they come up, so that they send
+// nothing (router solicitations, MLD reports) unless the test does.
+func (t PeerTunnel) SetupCommands() []string {
+	local, remote := t.Session(0).Local(), t.Session(0).Remote()
+	tunnel := fmt.Sprintf("ip l2tp add tunnel tunnel_id %d peer_tunnel_id %d local %s remote %s", t.id(), t.id(), local, remote)
+	if t.UDP {
+		tunnel += fmt.Sprintf(" encap udp udp_sport %d udp_dport %d", t.LocalPort(), t.RemotePort())
+	} else {
+		tunnel += " encap ip"
+	}
+	cmds := []string{tunnel}
+	for _, p := range t.Sessions {
+		session := fmt.Sprintf("ip l2tp add session name %s tunnel_id %d session_id %d peer_session_id %d",
+			p.dev(), t.id(), p.Session, p.peerSession())
+		if p.Cookie != "" {
+			session += " cookie " + p.Cookie
+		}
+		if p.PeerCook != "" {
+			session += " peer_cookie " + p.PeerCook
+		}
+		session += " " + p.Sublayer.ipArgs()
+		cmds = append(cmds, session)
+	}
+	for _, p := range t.Sessions {
+		cmds = append(cmds, fmt.Sprintf("echo 1 >/proc/sys/net/ipv6/conf/%s/disable_ipv6 && ip link set %s up && ip addr add %s/%d dev %s",
+			p.dev(), p.dev(), p.addr(), OverlayPrefix, p.dev()))
+	}
+	return cmds
+}
+
+// TeardownCommand removes the sessions and the tunnel; it tolerates their
+// absence so it can clean up after a half-finished setup.
+func (t PeerTunnel) TeardownCommand() string {
+	var b strings.Builder
+	for _, p := range t.Sessions {
+		fmt.Fprintf(&b, "ip l2tp del session tunnel_id %d session_id %d 2>/dev/null; ", t.id(), p.Session)
+	}
+	fmt.Fprintf(&b, "ip l2tp del tunnel tunnel_id %d 2>/dev/null; true", t.id())
+	return b.String()
 }
 
 // ExpectedMTU is the pseudowire MTU over a 1500-byte underlay by Linux's
