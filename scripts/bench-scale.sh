@@ -26,6 +26,7 @@
 #   RUNS=3                    alternated single/aggregate measurements
 #   DURATION=5                seconds per iperf3 test
 #   SETUP_TIMEOUT=600         seconds allowed for one l2tap to become ready
+#   STOP_TIMEOUT=300          seconds allowed for it to exit on SIGTERM
 #   OUT=bench-out/            output directory (scale.txt, raw-scale/)
 #   L2TAP_BIN=                use this binary instead of building one
 #
@@ -38,6 +39,7 @@ BUSY=${BUSY:-4}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 SETUP_TIMEOUT=${SETUP_TIMEOUT:-600}
+STOP_TIMEOUT=${STOP_TIMEOUT:-300}
 OUT=${OUT:-bench-out/}
 L2TAP_BIN=${L2TAP_BIN:-}
 
@@ -70,12 +72,13 @@ alive() {
 	[[ ${st%% *} != Z ]]
 }
 
-# stop_pid PID: SIGTERM, SIGKILL after 10 s, reap; returns its exit status.
+# stop_pid PID [SECONDS]: SIGTERM, SIGKILL after SECONDS (10), reap; returns
+# its exit status.
 stop_pid() {
-	local pid=$1 rc=0 i
+	local pid=$1 secs=${2:-10} rc=0 i
 	if alive "$pid"; then
 		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 200; i++)); do
+		for ((i = 0; i < secs * 20; i++)); do
 			alive "$pid" || break
 			sleep 0.05
 		done
@@ -205,9 +208,13 @@ start_l2tap() {
 stop_l2tap() {
 	local t0 rc=0
 	t0=$(now)
-	stop_pid "$1" || rc=$?
+	stop_pid "$1" "$STOP_TIMEOUT" || rc=$?
 	STOP_S=$(elapsed "$t0" "$(now)")
-	((rc == 0)) || log "l2tap pid $1 exited with status $rc"
+	if ((rc != 0)); then
+		log "l2tap pid $1 exited with status $rc"
+		STOP_S="$STOP_S(killed)"
+		FAILED=1
+	fi
 }
 
 # links_up NS N: brings TAPs s0..sN-1 up in one ip -batch.
