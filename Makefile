@@ -4,7 +4,7 @@
 GO ?= go
 BIN ?= l2tap
 
-.PHONY: all build deps demo test unit cross soak fuzz bench bench-go kernelpeer clean
+.PHONY: all build deps demo test unit cross soak fuzz bench bench-go bench-scale kernelpeer clean
 
 all: build
 
@@ -85,6 +85,13 @@ fuzz:
 # bench compares l2tap with QEMU's l2tpv3 and bare veth (see scripts/bench.sh).
 bench: deps bench-go
 	./scripts/bench.sh
+
+# bench-scale runs one tunnel with 1, 10, 100 and 1000 sessions (SCALE_NS) in
+# one l2tap per side: setup time, RSS per idle session, descriptors,
+# goroutines, and TCP over 4 busy sessions against one alone (see
+# scripts/bench-scale.sh). Not part of make test.
+bench-scale: deps
+	./scripts/bench-scale.sh
 
 # bench-go runs the Go hot-path benchmarks with allocation counts.
 bench-go:
