@@ -141,9 +141,16 @@ func TestReload(t *testing.T) {
 		t.Errorf("the flooded session lost frames while others came and went:\n%s", out)
 	}
 	t.Logf("flood over the untouched session: %s", strings.TrimSpace(out[strings.Index(out, "3000 packets"):]))
+	// The two ends change one after the other, so the sessions removed
+	// or rebuilt may drop a few packets in between (unknown session, old
+	// cookie); the untouched one drops nothing.
 	for _, p := range []*proc{pa, pb} {
-		if c := p.stop(t); c["rx_errors"] != 0 && c["rx_session_mismatch"] != c["rx_errors"] {
-			t.Errorf("receive errors other than packets for sessions just removed: %v", c)
+		p.stop(t)
+		line := regexp.MustCompile(`(?m)^session rl10 10/10: .*$`).FindString(p.stdout.String())
+		for _, zero := range []string{"rx_errors=0 ", "tx_errors=0 ", "tap_write_errors=0 "} {
+			if !strings.Contains(line+" ", zero) {
+				t.Errorf("the untouched session: want %s in %q\n%s", zero, line, p.stdout.String())
+			}
 		}
 	}
 }

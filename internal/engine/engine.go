@@ -235,8 +235,9 @@ func (e *Engine) Sessions() []*Session {
 	return ss
 }
 
-// Close stops everything: every session's endpoint and every socket are
-// closed, and Close waits for all loops to end.
+// Close stops everything and waits for all loops to end: the sockets
+// first, so that no frame is handed to an endpoint that is closing, then
+// every session's endpoint.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	e.closed = true
@@ -252,20 +253,20 @@ func (e *Engine) Close() error {
 		}
 	}
 	e.mu.Unlock()
+	for _, s := range sockets {
+		s.u.Close()
+	}
+	for _, s := range running {
+		<-s.done
+	}
 	var err error
 	for _, s := range sessions {
 		if x := s.ep.Close(); x != nil && err == nil && !errors.Is(x, os.ErrClosed) {
 			err = x
 		}
 	}
-	for _, s := range sockets {
-		s.u.Close()
-	}
 	for _, s := range sessions {
 		s.wg.Wait()
-	}
-	for _, s := range running {
-		<-s.done
 	}
 	return err
 }
