@@ -3,8 +3,9 @@
 // the virtio-net header that accompanies offloaded frames, splitting a TCP
 // or UDP superframe into MTU-sized frames (software GSO), merging frames of
 // one flow into a superframe (software GRO), and the flow hash that keeps
-// both directions of a flow on one TAP queue. It does no I/O and allocates
-// nothing per frame.
+// both directions of a flow on one TAP queue. The last three find their
+// headers with one parser, Parse, and add their own conditions to it. It
+// does no I/O and allocates nothing per frame.
 package offload
 
 const (

@@ -11,43 +11,34 @@ import "encoding/binary"
 
 // FlowQueue returns the queue, 0..n-1, for frame: the same for both
 // directions of a TCP or UDP flow over IPv4 or IPv6 (VLAN tags allowed),
-// queue 0 for anything else. It never panics, whatever frame holds.
+// queue 0 for anything else, including whatever Parse rejects. It never
+// panics, whatever frame holds.
 func FlowQueue(frame []byte, n int) int {
 	if n <= 1 {
 		return 0
 	}
-	l3, et, ok := L3Offset(frame)
-	if !ok {
+	var p Packet
+	if !Parse(frame, &p) {
 		return 0
 	}
 	var h uint32
-	var l4 int
-	var proto byte
-	switch et {
-	case EtherTypeIPv4:
-		if len(frame) < l3+20 || frame[l3]>>4 != 4 {
-			return 0
-		}
-		ip := frame[l3:]
-		h = binary.BigEndian.Uint32(ip[12:]) ^ binary.BigEndian.Uint32(ip[16:])
-		proto, l4 = ip[9], l3+int(ip[0]&0x0f)*4
-		if binary.BigEndian.Uint16(ip[6:])&0x1fff != 0 {
-			proto = 0 // a later fragment has no ports
-		}
-	case EtherTypeIPv6:
-		if len(frame) < l3+40 || frame[l3]>>4 != 6 {
-			return 0
-		}
-		ip := frame[l3:]
+	if p.V6 {
+		ip := (*[40]byte)(frame[p.L3 : p.L3+40])
 		for i := 8; i < 24; i += 4 {
 			h ^= binary.BigEndian.Uint32(ip[i:]) ^ binary.BigEndian.Uint32(ip[i+16:])
 		}
-		proto, l4 = ip[6], l3+40
-	default:
-		return 0
+	} else {
+		ip := (*[20]byte)(frame[p.L3 : p.L3+20])
+		h = binary.BigEndian.Uint32(ip[12:16]) ^ binary.BigEndian.Uint32(ip[16:20])
 	}
+	proto, l4 := p.Proto, p.L4
+	if p.FragOffset != 0 {
+		proto = 0 // a later fragment has no ports
+	}
+	// The ports are hashed whenever they are there, whole TCP header or not.
 	if (proto == ProtoTCP || proto == ProtoUDP) && len(frame) >= l4+4 {
-		h ^= uint32(binary.BigEndian.Uint16(frame[l4:])^binary.BigEndian.Uint16(frame[l4+2:])) * 0x9e3779b1
+		ports := (*[4]byte)(frame[l4 : l4+4])
+		h ^= uint32(binary.BigEndian.Uint16(ports[0:2])^binary.BigEndian.Uint16(ports[2:4])) * 0x9e3779b1
 	}
 	h ^= uint32(proto)
 	// Fold the high bits in so that addresses differing only there spread.

@@ -89,9 +89,12 @@ func TestFlowQueueSpreads(t *testing.T) {
 }
 
 // TestFlowQueueOthers checks that frames without a flow to follow go to
-// queue 0: ARP, truncated headers, and anything with one queue.
+// queue 0: ARP, truncated or malformed headers, and anything with one
+// queue.
 func TestFlowQueueOthers(t *testing.T) {
 	tcp := endpointFrame(ProtoTCP, netip.MustParseAddrPort("10.1.0.1:1"), netip.MustParseAddrPort("10.1.0.2:2"), false)
+	badIHL := append([]byte{}, tcp...)
+	badIHL[14] = 0x44 // an IPv4 header shorter than 20 bytes: Parse rejects it
 	arp := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x08, 0x06}, make([]byte, 28)...)
 	cases := []struct {
 		name  string
@@ -103,6 +106,7 @@ func TestFlowQueueOthers(t *testing.T) {
 		{"short-ethernet", tcp[:10], 4},
 		{"short-ip", tcp[:14+12], 4},
 		{"empty", nil, 4},
+		{"ipv4-ihl-4", badIHL, 4},
 	}
 	for _, c := range cases {
 		if q := FlowQueue(c.frame, c.n); q != 0 {

@@ -19,71 +19,46 @@ type Segment struct {
 }
 
 // ParseSegment fills s from frame and reports whether frame is a
-// candidate for coalescing; UDP datagrams only if udp is set. It never
-// panics, whatever frame holds.
+// candidate for coalescing; UDP datagrams only if udp is set. On top of
+// Parse it asks for no IPv4 options or fragmentation, TCP or UDP right
+// after the IP header, a packet wholly inside the frame with an L4 payload,
+// the lengths and flags described on Segment, and a valid checksum. It
+// never panics, whatever frame holds.
 func ParseSegment(frame []byte, s *Segment, udp bool) bool {
-	l3, et, ok := L3Offset(frame)
-	if !ok {
+	var p Packet
+	if !Parse(frame, &p) || (p.Proto != ProtoTCP && (!udp || p.Proto != ProtoUDP)) {
 		return false
 	}
-	var l4, end int
-	var src, dst []byte
-	switch et {
-	case EtherTypeIPv4:
-		if len(frame) < l3+20 {
-			return false
-		}
-		ip := frame[l3:]
-		if ip[0] != 0x45 || (ip[9] != ProtoTCP && (!udp || ip[9] != ProtoUDP)) || binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 {
-			return false
-		}
-		s.udp = ip[9] == ProtoUDP
-		l4, end = l3+20, l3+int(binary.BigEndian.Uint16(ip[2:]))
-		src, dst = ip[12:16], ip[16:20]
-		s.v6 = false
-	case EtherTypeIPv6:
-		if len(frame) < l3+40 {
-			return false
-		}
-		ip := frame[l3:]
-		if ip[0]>>4 != 6 || (ip[6] != ProtoTCP && (!udp || ip[6] != ProtoUDP)) {
-			return false
-		}
-		s.udp = ip[6] == ProtoUDP
-		l4, end = l3+40, l3+40+int(binary.BigEndian.Uint16(ip[4:]))
-		src, dst = ip[8:24], ip[24:40]
-		s.v6 = true
-	default:
+	if !p.V6 && (p.L4 != p.L3+20 || p.MoreFragments || p.FragOffset != 0) {
 		return false
 	}
-	if s.udp {
-		if end > len(frame) || end <= l4+8 {
-			return false // no payload
-		}
-		u := frame[l4:end]
-		if int(binary.BigEndian.Uint16(u[4:])) != len(u) || u[6]|u[7] == 0 {
+	// A header within the packet and payload after it.
+	if p.End > len(frame) || p.HdrLen == 0 || p.HdrLen >= p.End {
+		return false
+	}
+	src, dst := p.Addrs(frame)
+	l4 := frame[p.L4:p.End]
+	if p.Proto == ProtoUDP {
+		if int(binary.BigEndian.Uint16(l4[4:])) != len(l4) || l4[6]|l4[7] == 0 {
 			return false // odd length, or no checksum to vouch for the data
 		}
-		if CsumFold(CsumAdd(PseudoHeaderSum(src, dst, ProtoUDP, len(u)), u)) != 0xffff {
+		if CsumFold(CsumAdd(PseudoHeaderSum(src, dst, ProtoUDP, len(l4)), l4)) != 0xffff {
 			return false
 		}
-		s.l3, s.l4, s.hdrLen, s.end = l3, l4, l4+8, end
+		s.udp, s.v6 = true, p.V6
+		s.l3, s.l4, s.hdrLen, s.end = p.L3, p.L4, p.HdrLen, p.End
 		return true
 	}
-	if end > len(frame) || end < l4+20 {
-		return false
+	flags := l4[13]
+	if flags&^tcpFlagPSH != tcpFlagACK {
+		return false // SYN, FIN, RST, URG, ECE or CWR
 	}
-	tcp := frame[l4:end]
-	doff := int(tcp[12]>>4) * 4
-	flags := tcp[13]
-	if doff < 20 || doff >= len(tcp) || flags&^tcpFlagPSH != tcpFlagACK {
-		return false // a header with no data, or SYN, FIN, RST, URG, ECE, CWR
-	}
-	if CsumFold(CsumAdd(PseudoHeaderSum(src, dst, ProtoTCP, len(tcp)), tcp)) != 0xffff {
+	if CsumFold(CsumAdd(PseudoHeaderSum(src, dst, ProtoTCP, len(l4)), l4)) != 0xffff {
 		return false // leave bad checksums to the kernel, which drops them
 	}
-	s.l3, s.l4, s.hdrLen, s.end = l3, l4, l4+doff, end
-	s.seq = binary.BigEndian.Uint32(tcp[4:])
+	s.udp, s.v6 = false, p.V6
+	s.l3, s.l4, s.hdrLen, s.end = p.L3, p.L4, p.HdrLen, p.End
+	s.seq = binary.BigEndian.Uint32(l4[4:])
 	s.flags = flags
 	return true
 }

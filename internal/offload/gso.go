@@ -26,24 +26,6 @@ const (
 	tcpFlagCWR = 0x80
 )
 
-// L3Offset returns where the IP header of an Ethernet frame starts, past up
-// to two VLAN tags, and the EtherType found there. ok is false if the frame
-// ends inside its link-layer headers.
-func L3Offset(frame []byte) (off int, etherType uint16, ok bool) {
-	off = 12
-	for tags := 0; ; tags++ {
-		if len(frame) < off+2 {
-			return 0, 0, false
-		}
-		etherType = binary.BigEndian.Uint16(frame[off:])
-		off += 2
-		if (etherType != EtherTypeVLAN && etherType != EtherTypeQinQ) || tags == 2 {
-			return off, etherType, true
-		}
-		off += 2
-	}
-}
-
 var ErrBadGSO = errors.New("malformed offload frame")
 
 // CompleteCsum finishes the checksum a frame with VIRTIO_NET_HDR_F_NEEDS_CSUM
@@ -76,65 +58,55 @@ type Splitter struct {
 	flags   uint8  // TCP flags of the superframe
 }
 
-// init prepares to split frame, described by h, whose GSO type is TCPv4,
-// TCPv6 or UDP L4. It checks every offset the splitter will use.
+// Init prepares to split frame, described by h, whose GSO type is TCPv4,
+// TCPv6 or UDP L4. The IP header must be one Parse accepts; the L4 header
+// is where h's checksum start says and of the protocol h's GSO type says
+// (for IPv6 the next header is not checked: extension headers may sit
+// between). It checks every offset the splitter will use.
 func (s *Splitter) Init(frame []byte, h *VnetHdr) error {
 	*s = Splitter{frame: frame, mss: int(h.gsoSize), ecn: h.gsoType&VnetGSOECN != 0}
-	l3, et, ok := L3Offset(frame)
-	if !ok {
-		return fmt.Errorf("%w: short link-layer header", ErrBadGSO)
+	var p Packet
+	if !Parse(frame, &p) {
+		if p.EtherType == 0 {
+			return fmt.Errorf("%w: short link-layer header", ErrBadGSO)
+		}
+		return fmt.Errorf("%w: EtherType %#04x without a whole IP header", ErrBadGSO, p.EtherType)
 	}
-	s.l3, s.l4 = l3, int(h.csumStart)
+	s.l3, s.l4, s.v6 = p.L3, int(h.csumStart), p.V6
 	if h.flags&VnetFlagNeedsCsum == 0 || s.mss == 0 {
 		return fmt.Errorf("%w: GSO without partial checksum or segment size", ErrBadGSO)
 	}
-	var proto uint8
-	switch et {
-	case EtherTypeIPv4:
-		if len(frame) < l3+20 || frame[l3]>>4 != 4 {
-			return fmt.Errorf("%w: bad IPv4 header", ErrBadGSO)
-		}
-		if ihl := int(frame[l3]&0x0f) * 4; ihl < 20 || l3+ihl > s.l4 {
-			return fmt.Errorf("%w: IPv4 header of %d bytes overlaps L4 at %d", ErrBadGSO, ihl, s.l4)
-		}
-		proto = frame[l3+9]
-		s.ipID = binary.BigEndian.Uint16(frame[l3+4:])
-	case EtherTypeIPv6:
-		if len(frame) < l3+40 || frame[l3]>>4 != 6 || l3+40 > s.l4 {
-			return fmt.Errorf("%w: bad IPv6 header", ErrBadGSO)
-		}
-		s.v6 = true
-		proto = ProtoTCP // extension headers may sit between; trust the GSO type
-	default:
-		return fmt.Errorf("%w: EtherType %#04x", ErrBadGSO, et)
+	if p.L4 > s.l4 {
+		return fmt.Errorf("%w: IP header of %d bytes overlaps L4 at %d", ErrBadGSO, p.L4-p.L3, s.l4)
+	}
+	proto := p.Proto
+	if s.v6 {
+		proto = ProtoTCP // trust the GSO type
+	} else {
+		s.ipID = binary.BigEndian.Uint16(frame[p.L3+4:])
 	}
 	switch h.gsoType &^ VnetGSOECN {
 	case VnetGSOTCPv4, VnetGSOTCPv6:
 		if (h.gsoType&^VnetGSOECN == VnetGSOTCPv6) != s.v6 || proto != ProtoTCP || h.csumOffset != 16 {
 			return fmt.Errorf("%w: GSO type %d does not match the headers", ErrBadGSO, h.gsoType)
 		}
-		if len(frame) < s.l4+20 {
-			return fmt.Errorf("%w: short TCP header", ErrBadGSO)
+		if !p.Transport(frame, s.l4, ProtoTCP) {
+			return fmt.Errorf("%w: bad TCP header at %d in a frame of %d bytes", ErrBadGSO, s.l4, len(frame))
 		}
-		doff := int(frame[s.l4+12]>>4) * 4
-		if doff < 20 {
-			return fmt.Errorf("%w: TCP data offset %d", ErrBadGSO, doff)
-		}
-		s.hdrLen = s.l4 + doff
 		s.seq = binary.BigEndian.Uint32(frame[s.l4+4:])
 		s.flags = frame[s.l4+13]
 	case VnetGSOUDPL4:
 		if (!s.v6 && proto != ProtoUDP) || h.csumOffset != 6 {
 			return fmt.Errorf("%w: GSO type %d does not match the headers", ErrBadGSO, h.gsoType)
 		}
+		if !p.Transport(frame, s.l4, ProtoUDP) {
+			return fmt.Errorf("%w: UDP header at %d past a frame of %d bytes", ErrBadGSO, s.l4, len(frame))
+		}
 		s.udp = true
-		s.hdrLen = s.l4 + 8
 	default:
 		return fmt.Errorf("%w: unsupported GSO type %d", ErrBadGSO, h.gsoType)
 	}
-	if s.hdrLen > len(frame) {
-		return fmt.Errorf("%w: headers of %d bytes in a frame of %d", ErrBadGSO, s.hdrLen, len(frame))
-	}
+	s.hdrLen = p.HdrLen
 	s.pos = s.hdrLen
 	return nil
 }

@@ -158,7 +158,7 @@ func split(t testing.TB, fr []byte, h VnetHdr) [][]byte {
 // reference implementation and returns its L4 payload.
 func checkSegment(t *testing.T, seg []byte, f flow) []byte {
 	t.Helper()
-	l3, _, _ := L3Offset(seg)
+	l3 := l3Of(seg)
 	var l4 int
 	var src, dst []byte
 	proto := uint8(ProtoTCP)
@@ -216,7 +216,7 @@ func TestGSOSplit(t *testing.T) {
 				t.Fatalf("%d segments, want %d", len(segs), want)
 			}
 			var payload []byte
-			l3, _, _ := L3Offset(fr)
+			l3 := l3Of(fr)
 			for i, seg := range segs {
 				p := checkSegment(t, seg, f)
 				if i < len(segs)-1 && len(p) != f.mss {
@@ -355,7 +355,7 @@ func TestGROUndoesGSO(t *testing.T) {
 				t.Errorf("virtio-net header %+v, want %+v", got, want)
 			}
 			sf := writes[0][VnetHdrLen:]
-			l3, _, _ := L3Offset(sf)
+			l3 := l3Of(sf)
 			if !f.v6 && refCsum(sf[l3:l3+20]) != 0 {
 				t.Error("bad IPv4 header checksum")
 			}
@@ -492,3 +492,13 @@ var testFrame = func() []byte {
 	}
 	return f
 }()
+
+// l3Of returns where the IP header of frame starts, or -1 if Parse finds
+// none.
+func l3Of(frame []byte) int {
+	var p Packet
+	if !Parse(frame, &p) {
+		return -1
+	}
+	return p.L3
+}

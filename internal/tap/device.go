@@ -4,6 +4,37 @@
 // writing frames in batches, cutting superframes into frames on the way
 // in and coalescing frames into superframes on the way out (through
 // internal/offload). A Device is an endpoint of the engine.
+//
+// Which interface does what. /dev/net/tun ioctls (golang.org/x/sys/unix)
+// create the TAP or attach to one (TUNSETIFF, once per queue), set the
+// owner and group of a TAP l2tap creates, and set the virtio-net header
+// size, its byte order and the offloads (TUNSETVNETHDRSZ, TUNSETVNETLE,
+// TUNSETOFFLOAD). Netlink (vishvananda/netlink) looks at an interface that
+// exists (is it a TAP, is it multi-queue), sets the MTU, the bridge master
+// and the up state, and gives an attached TAP its MTU and state back.
+//
+// netlink.Tuntap (v1.3.1) is not used to create the TAP, though it takes a
+// mode, flags, queues, owner and group: the kernel refuses RTM_NEWLINK for
+// tun and tap ("tun/tap creation via rtnetlink is not supported"), so its
+// LinkAdd issues the same ioctls inside the library, and there it
+//   - formats the errno of a refused TUNSETIFF into its message instead of
+//     wrapping it, so EBUSY (a TAP in use), EPERM (no CAP_NET_ADMIN) and
+//     EINVAL (retry without IFF_VNET_HDR) can no longer be told apart;
+//   - always issues TUNSETOWNER and TUNSETGROUP, with 0 when none is asked
+//     (the kernel refuses -1), so every TAP it creates has user and group
+//     root, and the kernel lets a TAP's owner or group attach without
+//     CAP_NET_ADMIN, where l2tap leaves a TAP without owner or group unless
+//     -owner or -group says;
+//   - leaves the descriptor open when one of those two ioctls fails, which
+//     keeps the non-persistent TAP alive after a failed start;
+//   - given a name that exists, attaches to that TAP and overwrites its
+//     owner and group, so it cannot serve -attach either, and it has no call
+//     to open further queues of a TAP it did not create.
+//
+// Its descriptors would do (it sets O_NONBLOCK before os.NewFile, so Go's
+// poller drives them), and the virtio-net and offload ioctls would stay in
+// any case. Creating through it would change the errors, the ownership and
+// the clean failure; the ioctls are a few lines.
 package tap
 
 import (
