@@ -36,6 +36,7 @@ type receiver struct {
 	msgs  []mmsghdr
 	iovs  []unix.Iovec
 	names []rawSockaddr
+	want  int // messages to receive this time
 	n     int
 	errno syscall.Errno
 	fn    func(fd uintptr) bool // bound once: no allocation per call
@@ -78,7 +79,7 @@ func (r *receiver) recv(fd uintptr) bool {
 			m.SetControllen(cmsgSegmentSpace)
 		}
 	}
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(len(r.msgs)), unix.MSG_DONTWAIT, 0, 0)
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(r.want), unix.MSG_DONTWAIT, 0, 0)
 	if e == unix.EAGAIN || e == unix.EINTR {
 		return false
 	}
@@ -90,23 +91,25 @@ func (r *receiver) recv(fd uintptr) bool {
 func (s *Socket) BatchSize() int { return len(s.recv.msgs) }
 
 // Receive waits until at least one packet arrives and fills msgs with up to
-// BatchSize packets, returning how many. It returns os.ErrClosed once the
+// len(msgs) packets, BatchSize at most, returning how many. It returns os.ErrClosed once the
 // socket is closed; other errors come from recvmmsg and are not fatal. Only
 // one goroutine may call it at a time.
 func (s *Socket) Receive(msgs []Message) (int, error) {
 	r := s.recv
-	r.n, r.errno = 0, 0
+	r.n, r.errno, r.want = 0, 0, min(len(msgs), len(r.msgs))
+	if r.want == 0 {
+		return 0, nil
+	}
 	if err := s.rc.Read(r.fn); err != nil {
 		return 0, os.ErrClosed // the poller fails only once the file is closed
 	}
 	if r.errno != 0 {
 		return 0, r.errno
 	}
-	n := min(r.n, len(msgs))
-	for i := 0; i < n; i++ {
+	for i := 0; i < r.n; i++ {
 		r.message(i, &msgs[i])
 	}
-	return n, nil
+	return r.n, nil
 }
 
 // message fills m from message i of the last recvmmsg.
