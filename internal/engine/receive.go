@@ -36,13 +36,7 @@ func (s *socket) receiveLoop() {
 				s.drop(m, m.Drop, &lim)
 				continue
 			}
-			seg := m.Seg
-			if seg == 0 {
-				seg = len(m.Buf)
-			}
-			for pkt := m.Buf; len(pkt) > 0; {
-				one := pkt[:min(seg, len(pkt))]
-				pkt = pkt[len(one):]
+			for one, rest := m.Datagram(m.Buf); len(one) > 0; one, rest = m.Datagram(rest) {
 				id, why := l2tpv3.SessionID(one, s.udp)
 				var ss *Session
 				if why == l2tpv3.DropNone {

@@ -29,6 +29,17 @@ type Message struct {
 	Drop l2tpv3.Reason  // why the packet cannot be used (truncated, no IP header), or DropNone
 }
 
+// Datagram returns the first datagram of m.Buf and the rest of it: the
+// whole of a single datagram, or one segment of a GRO run. A caller takes
+// the datagrams of a message by calling it until rest is empty.
+func (m *Message) Datagram(buf []byte) (one, rest []byte) {
+	n := len(buf)
+	if m.Seg > 0 {
+		n = min(m.Seg, n)
+	}
+	return buf[:n], buf[n:]
+}
+
 // receiver holds one batch of receive buffers and the recvmmsg state.
 type receiver struct {
 	s     *Socket

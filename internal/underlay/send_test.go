@@ -3,6 +3,7 @@ package underlay
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
@@ -251,13 +252,7 @@ func TestSocketLoopAllocs(t *testing.T) {
 				if m.Drop != l2tpv3.DropNone || m.Src != txAddr {
 					t.Fatalf("packet from %v dropped: %v", m.Src, m.Drop)
 				}
-				seg := m.Seg
-				if seg == 0 {
-					seg = len(m.Buf)
-				}
-				for pkt := m.Buf; len(pkt) > 0; {
-					one := pkt[:min(seg, len(pkt))]
-					pkt = pkt[len(one):]
+				for one, rest := m.Datagram(m.Buf); len(one) > 0; one, rest = m.Datagram(rest) {
 					if why := h.Decode(one, &d); why != l2tpv3.DropNone {
 						t.Fatalf("decode: %v", why)
 					}
@@ -315,4 +310,23 @@ func FuzzGROSegmentSize(f *testing.F) {
 			t.Fatalf("segment size %d from %d bytes", n, len(b))
 		}
 	})
+}
+
+// TestMessageDatagrams checks how a message is taken apart: a single
+// datagram whole, a GRO run in segments of Seg bytes with a shorter last.
+func TestMessageDatagrams(t *testing.T) {
+	buf := make([]byte, 10)
+	for _, tc := range []struct {
+		seg  int
+		want []int
+	}{{0, []int{10}}, {4, []int{4, 4, 2}}, {5, []int{5, 5}}, {10, []int{10}}, {16, []int{10}}} {
+		m := Message{Buf: buf, Seg: tc.seg}
+		var got []int
+		for one, rest := m.Datagram(m.Buf); len(one) > 0; one, rest = m.Datagram(rest) {
+			got = append(got, len(one))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("Seg %d: datagrams of %v bytes, want %v", tc.seg, got, tc.want)
+		}
+	}
 }
