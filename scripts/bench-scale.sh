@@ -54,59 +54,11 @@ case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
 OUT=${OUT%/}
 RAW=$OUT/raw-scale
 
-declare -A STARTED=() # background processes started here and not yet reaped
-CREATED_NS=()         # namespaces created here
 FAILED=0
 
-log() { printf 'bench-scale: %s\n' "$*" >&2; }
-die() {
-	printf 'bench-scale: error: %s\n' "$*" >&2
-	exit 1
-}
-
-# alive PID: true while PID exists and is not a zombie.
-alive() {
-	local st
-	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	st=${st##*) }
-	[[ ${st%% *} != Z ]]
-}
-
-# stop_pid PID [SECONDS]: SIGTERM, SIGKILL after SECONDS (10), reap; returns
-# its exit status.
-stop_pid() {
-	local pid=$1 secs=${2:-10} rc=0 i
-	if alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < secs * 20; i++)); do
-			alive "$pid" || break
-			sleep 0.05
-		done
-		if alive "$pid"; then
-			log "pid $pid ignored SIGTERM, killing"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	fi
-	wait "$pid" 2>/dev/null || rc=$?
-	unset "STARTED[$pid]"
-	return "$rc"
-}
-
-cleanup() {
-	local rc=$? pid ns
-	set +e
-	trap - EXIT INT TERM
-	for pid in "${!STARTED[@]}"; do
-		stop_pid "$pid"
-	done
-	for ns in "${CREATED_NS[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+LOG_TAG=bench-scale
+# shellcheck source=scripts/proclib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/proclib.sh"
 
 now() { date +%s.%N; }
 # elapsed T0 T1: seconds between two now() readings, two decimals.

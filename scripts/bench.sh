@@ -58,70 +58,14 @@ OUT=${OUT%/}
 RAW=$OUT/raw
 CLK_TCK=$(getconf CLK_TCK)
 
-declare -A STARTED=() # background processes this script started and has not reaped
-CREATED_NS=() # namespaces this script created
 BRIDGE_PIDS=() # bridge processes of the setup being measured (A end, B end)
 BRIDGE_DEV=    # their TAP's name (the same in both namespaces)
 BRIDGE_LOGS=()
 PY=
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	printf 'bench: error: %s\n' "$*" >&2
-	exit 1
-}
-
-# ---------------------------------------------------------------- processes
-
-# alive PID: true while PID exists and is not a zombie.
-alive() {
-	local st
-	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	st=${st##*) }
-	[[ ${st%% *} != Z ]]
-}
-
-# wait_exit PID SECONDS: wait for PID to exit; false on timeout.
-wait_exit() {
-	local pid=$1 i
-	for ((i = 0; i < $2 * 20; i++)); do
-		alive "$pid" || return 0
-		sleep 0.05
-	done
-	! alive "$pid"
-}
-
-# stop_pid PID: SIGTERM, then SIGKILL after 5 s; reap it.  Returns the exit
-# status of the process (ours are all children of this shell).
-stop_pid() {
-	local pid=$1 rc=0
-	if alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		if ! wait_exit "$pid" 5; then
-			log "pid $pid ignored SIGTERM, killing"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	fi
-	wait "$pid" 2>/dev/null || rc=$?
-	unset "STARTED[$pid]" # reaped: the number may now belong to someone else
-	return "$rc"
-}
-
-cleanup() {
-	local rc=$? pid ns
-	set +e
-	trap - EXIT INT TERM
-	for pid in "${!STARTED[@]}"; do
-		stop_pid "$pid"
-	done
-	for ns in "${CREATED_NS[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+LOG_TAG=bench
+# shellcheck source=scripts/proclib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/proclib.sh"
 
 # ---------------------------------------------------------------- tools
 
