@@ -455,6 +455,12 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 		if cmdline.Seccomp.set {
 			po.Seccomp = cmdline.Seccomp
 		}
+		if cmdline.Observe.Control.set {
+			po.Observe.Control = cmdline.Observe.Control
+		}
+		if cmdline.Observe.Metrics.set {
+			po.Observe.Metrics = cmdline.Observe.Metrics
+		}
 	}
 	c, err := po.process()
 	if err != nil {

@@ -29,13 +29,15 @@ Examples:
    l2tap -ipv6 -src 2001:db8::1 -dst 2001:db8::2 -txsession 7 -counter
 
    # tunnels and their sessions from a TOML file whose keys are the flag names:
-   # top-level keys sched cpuprofile user seccomp; [[tunnel]] keys src dst udp
-   # srcport dstport ipv6; [[tunnel.session]] keys: the others
+   # top-level keys sched cpuprofile user seccomp control metrics; [[tunnel]]
+   # keys src dst udp srcport dstport ipv6; [[tunnel.session]] keys: the others
    l2tap -config /etc/l2tap/l2tap.toml
 
-On SIGINT or SIGTERM l2tap prints its counters and removes the TAP it made.
+On SIGINT or SIGTERM l2tap prints its counters and removes the TAPs it made.
 SIGUSR1 prints the counters without stopping; so does 'l2tap show', through
-the control socket (-control), for every l2tap running.`
+the control socket (-control), for every l2tap running. With -config, SIGHUP
+reads the file again: sessions added, removed or changed follow it, the
+others carry on untouched.`
 
 const helpTemplate = `Usage: {{.UsageText}}
 
@@ -90,7 +92,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("cpuprofile", "FILE", "write a Go CPU profile to FILE until exit (for performance work)", &o.CPUProfile),
 		f("user", "USER", "once set up, run as this user (name or uid) and its primary group, with no supplementary groups (default: stay the user started as); every capability is dropped either way", &o.User),
 		f("seccomp", "", "once set up, allow only the system calls moving frames needs; any other kills l2tap with SIGSYS naming the call (default on; -seccomp=off disables)", &o.Seccomp),
-		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -cpuprofile, -user and -seccomp may be given with it and override the file's top-level keys", &o.ConfigFile),
+		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -cpuprofile, -user, -seccomp, -control and -metrics may be given with it and override the file's top-level keys", &o.ConfigFile),
 		f("control", "PATH", "unix socket 'l2tap show' asks (default "+defaultControlDir+"/<TAP>.sock, <TAP>@<netns>.sock outside the main network namespace; -control off disables)", &o.Observe.Control),
 		f("metrics", "ADDR", "serve Prometheus metrics on http://ADDR/metrics, such as 127.0.0.1:9723 (default off)", &o.Observe.Metrics),
 	}
@@ -100,7 +102,7 @@ func newApp(o *Options) *cli.App {
 	return &cli.App{
 		Name:                  "l2tap",
 		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
-		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-user USER] [-seccomp=off] [-cpuprofile FILE]",
+		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-cpuprofile FILE]",
 		Description:           description,
 		HideHelpCommand:       true,
 		CustomAppHelpTemplate: helpTemplate,
