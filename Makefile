@@ -96,7 +96,7 @@ bench-scale: deps
 
 # bench-go runs the Go hot-path benchmarks with allocation counts.
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem .
+	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # kernelpeer runs only the interop matrix against the Linux kernel.
 kernelpeer: deps
