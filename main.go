@@ -99,6 +99,7 @@ func flagSpecs(o *Options) []cli.Flag {
 }
 
 func newApp(o *Options) *cli.App {
+	var showVersion onOff
 	return &cli.App{
 		Name:                  "l2tap",
 		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
@@ -106,10 +107,14 @@ func newApp(o *Options) *cli.App {
 		Description:           description,
 		HideHelpCommand:       true,
 		CustomAppHelpTemplate: helpTemplate,
-		Flags:                 flagSpecs(o),
+		Flags:                 append(flagSpecs(o), versionFlag(&showVersion)),
 		OnUsageError:          onUsageError("l2tap -help"),
-		Commands:              []*cli.Command{showCommand()},
+		Commands:              []*cli.Command{showCommand(), manCommand()},
 		Action: func(ctx *cli.Context) error {
+			if showVersion.val {
+				_, err := fmt.Fprintln(ctx.App.Writer, versionLine())
+				return err
+			}
 			if ctx.NArg() > 0 {
 				return usagef("unexpected argument %q: options start with a dash (see l2tap -help)", ctx.Args().First())
 			}

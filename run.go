@@ -382,6 +382,10 @@ func (p *process) bytes() (tx, rx uint64) {
 	return tx, rx
 }
 
+// procsRaised names the counter of the times the governor gave l2tap a
+// second Go processor.
+const procsRaised = "procs_raised"
+
 // totals returns every counter summed over sessions (those that stopped
 // too) and tunnels.
 func (p *process) totals() []engine.Counter {
@@ -398,7 +402,7 @@ func (p *process) totals() []engine.Counter {
 	if p.gov != nil {
 		raised = p.gov.Raised.Load()
 	}
-	return append(c, engine.Counter{Name: "procs_raised", Value: raised})
+	return append(c, engine.Counter{Name: procsRaised, Value: raised})
 }
 
 // writeCounters prints the totals as "name value" lines and, with more than

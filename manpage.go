@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/urfave/cli/v2"
+)
+
+// The manual page l2tap(8) is generated: its OPTIONS come from the same
+// flag definitions as -help, its COUNTERS from the names the engine
+// prints, and the rest from the hand-written sections below. docs/l2tap.8
+// is the committed output of `l2tap man` (make man, go generate); a test
+// fails when the two differ.
+
+//go:generate sh -c "go run . man > docs/l2tap.8"
+
+// manCommand is the hidden `l2tap man`, which prints the manual page.
+func manCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "man",
+		Usage:  "print the manual page l2tap(8) in roff",
+		Hidden: true,
+		Action: func(ctx *cli.Context) error {
+			if ctx.NArg() > 0 {
+				return usagef("man: unexpected argument %q", ctx.Args().First())
+			}
+			return writeManPage(os.Stdout)
+		},
+	}
+}
+
+// counterDocs explains every counter l2tap prints. writeManPage fails on
+// a counter missing here or an entry no longer printed, so the page
+// follows the code.
+var counterDocs = map[string]string{
+	"rx_packets":           "frames written to the TAP",
+	"rx_bytes":             "bytes of those frames (Ethernet header included)",
+	"rx_errors":            "received packets dropped, every reason below together",
+	"tx_packets":           "frames sent to the peer",
+	"tx_bytes":             "bytes of those frames",
+	"tx_errors":            "frames the kernel refused to send (never fatal)",
+	"tx_transient_errors":  "send errors that come and go (ENOBUFS, ECONNREFUSED from an ICMP error, no route while a route is down)",
+	"tap_write_errors":     "frames the TAP refused",
+	"tx_superframes":       "offloaded TAP reads (up to 64 KiB) cut into frames of the MTU before sending",
+	"tx_offload_errors":    "offloaded TAP reads dropped because their virtio-net header did not fit the frame",
+	"rx_coalesced":         "received frames merged into an earlier TAP write (software GRO)",
+	"rx_oos_packets":       "sequence numbers that arrived late (frames still forwarded without -seqcheck)",
+	"rx_lost_packets":      "sequence numbers never seen (gaps)",
+	"rx_seq_resyncs":       "times the peer's numbering was adopted anew, as after the peer restarted",
+	"rx_sublayer_reserved": "packets accepted with reserved sublayer bits set, as Linux accepts them (a peer sending no sublayer while one is expected, or QEMU's counter after 2^24 frames)",
+	"rx_invalid":           "too short, or not an L2TPv3 data packet",
+	"rx_control":           "control messages: a static pseudowire has none",
+	"rx_session_mismatch":  "session ID other than -rxsession",
+	"rx_cookie_discards":   "cookie other than -rxcookie, or of another length",
+	"rx_seq_discards":      "out-of-order packets dropped under -seqcheck",
+	"rx_truncated":         "datagrams larger than the 65535-byte receive buffer",
+	"rx_wrong_source":      "packets not from -dst (and -dstport with -udp)",
+	procsRaised:            "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
+}
+
+// counterNames returns the name of every counter l2tap prints, in the
+// order it prints them.
+func counterNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(c []engine.Counter) {
+		for _, x := range c {
+			if !seen[x.Name] {
+				seen[x.Name] = true
+				names = append(names, x.Name)
+			}
+		}
+	}
+	add((&engine.Stats{}).Counters(0, 0))
+	add((&engine.TunnelStats{}).Counters())
+	add([]engine.Counter{{Name: procsRaised}})
+	return names
+}
+
+// roffEscape makes s safe as roff text: backslashes are escaped, dashes
+// become minus signs (options must be typed with ASCII hyphens), and a
+// leading dot or quote cannot be read as a request.
+func roffEscape(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\e`)
+	s = strings.ReplaceAll(s, "-", `\-`)
+	s = strings.ReplaceAll(s, "'", `\(aq`)
+	if strings.HasPrefix(s, ".") {
+		s = `\&` + s
+	}
+	return s
+}
+
+// flagDoc splits a flag's usage into its argument name (from the
+// back-quoted word that starts it, as cli does) and its text.
+func flagDoc(fl cli.Flag) (name, arg, usage string) {
+	g, ok := fl.(*cli.GenericFlag)
+	if !ok {
+		panic(fmt.Sprintf("flag %v: not a GenericFlag", fl.Names()))
+	}
+	usage = g.Usage
+	if i := strings.Index(usage, "` "); strings.HasPrefix(usage, "`") && i > 0 {
+		arg, usage = usage[1:i], usage[i+2:]
+	}
+	return g.Name, arg, usage
+}
+
+// writeFlags writes one tagged paragraph per flag.
+func writeFlags(w io.Writer, flags []cli.Flag) {
+	for _, fl := range flags {
+		name, arg, usage := flagDoc(fl)
+		fmt.Fprintln(w, ".TP")
+		if arg != "" {
+			fmt.Fprintf(w, ".BI \\-%s \" %s\"\n", name, arg)
+		} else {
+			fmt.Fprintf(w, ".B \\-%s\n", name)
+		}
+		fmt.Fprintln(w, roffEscape(usage))
+	}
+}
+
+// writeManPage writes l2tap(8) in roff (man macros) to w.
+func writeManPage(w io.Writer) error {
+	names := counterNames()
+	for _, n := range names {
+		if counterDocs[n] == "" {
+			return fmt.Errorf("man page: counter %s has no description in counterDocs", n)
+		}
+	}
+	if len(names) != len(counterDocs) {
+		return fmt.Errorf("man page: counterDocs describes %d counters, l2tap prints %d", len(counterDocs), len(names))
+	}
+	var o Options
+	app := newApp(&o)
+	bw := bufio.NewWriter(w)
+	p := func(s string) { fmt.Fprintln(bw, s) }
+
+	p(`.\" Generated by 'l2tap man' from the flag definitions; do not edit.`)
+	p(`.TH L2TAP 8 "" "l2tap" "System Administration"`)
+	p(`.SH NAME`)
+	p(`l2tap \- ` + roffEscape(app.Usage))
+	p(`.SH SYNOPSIS`)
+	p(`.B l2tap`)
+	p(`.B \-src`)
+	p(`.I ADDR`)
+	p(`.B \-dst`)
+	p(`.I ADDR`)
+	p(`.B \-txsession`)
+	p(`.I ID`)
+	p(`.RI [ options ]`)
+	p(`.br`)
+	p(`.B l2tap \-config`)
+	p(`.I FILE`)
+	p(`.RI [ process\-options ]`)
+	p(`.br`)
+	p(`.B l2tap show`)
+	p(`.RB [ \-json ]`)
+	p(`.RB [ \-socket`)
+	p(`.IR PATH ]`)
+	p(`.br`)
+	p(`.B l2tap \-version`)
+	p(manDescription)
+	p(`.SH OPTIONS`)
+	p(`Numbers take decimal or 0x\-hex (a leading zero is decimal, not octal). Switches work bare`)
+	p(`.RB ( \-udp )`)
+	p(`or with a value: on, off, true, false, yes, no, 1 or 0, as in`)
+	p(`.BR \-udp=off .`)
+	writeFlags(bw, app.Flags)
+	p(`.TP`)
+	p(`.B \-help`)
+	p(`print a summary of the options and exit.`)
+	p(`.SH COMMANDS`)
+	p(`.TP`)
+	p(`.B show`)
+	show := showCommand()
+	p(roffEscape(show.Description))
+	p(`.RS`)
+	writeFlags(bw, show.Flags)
+	p(`.RE`)
+	p(manConfigFile)
+	p(`.SH COUNTERS`)
+	p(`l2tap prints its counters as`)
+	p(`.RI \(dq name " " value \(dq`)
+	p(`lines on standard output when it stops and on SIGUSR1; with several sessions a line per`)
+	p(`session follows. Every dropped packet is counted under exactly one reason and logged at most`)
+	p(`once a second per reason.`)
+	for _, n := range names {
+		p(`.TP`)
+		p(`.B ` + roffEscape(n))
+		p(roffEscape(counterDocs[n]))
+	}
+	p(manRest)
+	return bw.Flush()
+}
+
+const manDescription = `.SH DESCRIPTION
+.B l2tap
+creates a TAP device (or attaches to one) and carries every Ethernet frame on it over a
+static L2TPv3 pseudowire (RFC 3931, RFC 4719) to a peer: a Linux host with
+.BR "ip l2tp" ,
+QEMU's
+.BR "\-netdev l2tpv3" ,
+a router, or another l2tap.
+Whatever is attached to the TAP, a virtual machine through a bridge, a network namespace or a
+lab router, then sits on the peer's Layer\-2 segment.
+There is no control protocol: both ends are configured by hand, with matching session IDs,
+cookies and sublayer.
+.PP
+The options carry the names and meanings of QEMU's l2tpv3 network backend, so a QEMU command
+line translates word for word.
+One process serves every tunnel and session of a configuration file
+.RB ( \-config ),
+with one TAP per session.
+.PP
+Once set up, l2tap drops every capability, optionally changes user
+.RB ( \-user ),
+and installs a seccomp filter
+.RB ( \-seccomp ).
+When every TAP is up it logs one line per session to standard error:
+.RS
+.nf
+l2tap: ready tap=vm0 mtu=1442 encap=udp ...
+.fi
+.RE`
+
+const manConfigFile = `.SH CONFIGURATION FILE
+With
+.BI \-config " FILE"
+l2tap reads a TOML file whose keys are the option names.
+The top level holds the process options (sched, cpuprofile, user, seccomp, control, metrics);
+each
+.B [[tunnel]]
+table holds one underlay socket's two ends (src, dst, udp, srcport, dstport, ipv6);
+each
+.B [[tunnel.session]]
+table within it holds one pseudowire and its TAP (every other option).
+Process options given on the command line override the file's.
+SIGHUP reads the file again.
+.PP
+.RS
+.nf
+sched = "batch"
+[[tunnel]]
+src = "192.0.2.1"
+dst = "192.0.2.2"
+udp = true
+srcport = 1701
+dstport = 1701
+[[tunnel.session]]
+txsession = 1
+ifname = "vm0"
+master = "br\-l2tap"
+.fi
+.RE`
+
+const manRest = `.SH SIGNALS
+.TP
+.BR SIGTERM ", " SIGINT
+print the counters, remove the TAPs l2tap created (an attached TAP is restored and left in
+place) and exit 0.
+.TP
+.B SIGUSR1
+print the counters without stopping, and log the number of goroutines.
+.TP
+.B SIGHUP
+with
+.BR \-config ,
+read the file again: sessions added, removed or changed follow it, the others carry on
+untouched; a file with errors changes nothing. Without
+.B \-config
+it is ignored.
+.SH EXIT STATUS
+.TP
+.B 0
+stopped by a signal, or
+.B \-help
+and
+.B \-version
+printed.
+.TP
+.B 1
+a failure while running or setting up (a socket, a TAP, a privilege);
+.B show
+found no l2tap.
+.TP
+.B 2
+a bad option or configuration file: one line names the option, its value and the fix, and
+nothing is left behind.
+.SH PEERS
+The peer's transmit values are l2tap's receive values and the other way round.
+.SS QEMU
+.RS
+.nf
+qemu\-system\-x86_64 ... \e
+  \-netdev l2tpv3,id=l,src=192.0.2.2,dst=192.0.2.1,udp=on,\e
+srcport=1701,dstport=1701,txsession=20,rxsession=10,\e
+txcookie=0x55667788,rxcookie=0x11223344,counter=on \e
+  \-device virtio\-net\-pci,netdev=l
+.fi
+.RE
+.PP
+is the far end of
+.PP
+.RS
+.nf
+l2tap \-udp \-src 192.0.2.1 \-dst 192.0.2.2 \-srcport 1701 \-dstport 1701 \e
+  \-txsession 10 \-rxsession 20 \-txcookie 0x11223344 \-rxcookie 0x55667788 \e
+  \-counter
+.fi
+.RE
+.SS Linux (ip l2tp)
+The kernel's
+.I session_id
+is the session it receives (l2tap's
+.BR \-txsession )
+and
+.I peer_session_id
+the one it sends; its
+.I cookie
+is the cookie it sends (l2tap's
+.BR \-rxcookie )
+and
+.I peer_cookie
+the one it requires.
+.PP
+.RS
+.nf
+ip l2tp add tunnel tunnel_id 1 peer_tunnel_id 1 encap udp \e
+  local 192.0.2.2 remote 192.0.2.1 udp_sport 1701 udp_dport 1701
+ip l2tp add session name l2tpeth0 tunnel_id 1 session_id 10 \e
+  peer_session_id 20 cookie 55667788 peer_cookie 11223344 \e
+  l2spec_type default seq both
+ip link set l2tpeth0 up
+.fi
+.RE
+.PP
+Without
+.B \-counter
+or
+.BR \-pincounter ,
+give the kernel
+.B l2spec_type none
+(its default is a sublayer).
+.B \-pincounter
+is
+.BR "l2spec_type default seq none" .
+Linux ignores
+.BR \-offset .
+.SH EXAMPLES
+UDP on port 1701 both ways, session 10 out and 20 in, 32\-bit cookies, the TAP vm0 on bridge
+br\-l2tap:
+.PP
+.RS
+.nf
+l2tap \-udp \-src 192.0.2.1 \-dst 192.0.2.2 \-srcport 1701 \-dstport 1701 \e
+  \-txsession 10 \-rxsession 20 \-txcookie 0x11223344 \-rxcookie 0x55667788 \e
+  \-ifname vm0 \-master br\-l2tap
+.fi
+.RE
+.PP
+IP encapsulation (protocol 115) over IPv6 with the sequenced sublayer:
+.PP
+.RS
+.nf
+l2tap \-ipv6 \-src 2001:db8::1 \-dst 2001:db8::2 \-txsession 7 \-counter
+.fi
+.RE
+.PP
+As a systemd service, with the options in /etc/l2tap/vm0.conf:
+.PP
+.RS
+.nf
+echo \(aqL2TAP_ARGS=\-udp \-src 192.0.2.1 \-dst 192.0.2.2 \-srcport 1701 \e
+\-dstport 1701 \-txsession 1 \-ifname vm0\(aq > /etc/l2tap/vm0.conf
+systemctl enable \-\-now l2tap@vm0
+systemctl kill \-s USR1 l2tap@vm0
+.fi
+.RE
+.PP
+The counters of every running l2tap, as JSON:
+.PP
+.RS
+.nf
+l2tap show \-json
+.fi
+.RE
+.SH FILES
+.TP
+.I /run/l2tap/TAP.sock
+control sockets that
+.B l2tap show
+asks
+.RI ( TAP @ NETNS .sock
+outside the main network namespace).
+.TP
+.I /etc/l2tap/INSTANCE.conf
+the options of the systemd service
+.BI l2tap@ INSTANCE
+.RB ( L2TAP_ARGS= ).
+.TP
+.I /usr/local/lib/systemd/system/l2tap@.service
+the systemd template unit (under the installation prefix).
+.TP
+.I /usr/local/libexec/l2tap/qemu\-ifup
+QEMU ifup script joining a VM's TAP to the bridge l2tap's TAP is on
+.RB ( L2TAP_BRIDGE ,
+default br\-l2tap).
+.SH SEE ALSO
+.BR ip\-l2tp (8),
+.BR qemu\-system (1),
+.BR systemd.service (5),
+.BR bridge (8)
+.PP
+RFC 3931 (L2TPv3), RFC 4719 (Ethernet over L2TPv3).`
