@@ -4,7 +4,8 @@
 GO ?= go
 BIN ?= l2tap
 
-.PHONY: all build deps demo test unit cross soak fuzz bench bench-go bench-scale kernelpeer clean
+.PHONY: all build deps demo test unit cross soak fuzz bench bench-go bench-scale kernelpeer clean \
+	install uninstall man
 
 all: build
 
@@ -101,6 +102,46 @@ bench-go:
 # kernelpeer runs only the interop matrix against the Linux kernel.
 kernelpeer: deps
 	$(GO) test -count=1 -v ./test/kernelpeer/
+
+# install puts l2tap and its companions under DESTDIR$(PREFIX): the binary,
+# the manual page, bash and zsh completions, the systemd template unit (in
+# $(PREFIX)/lib/systemd/system, which systemd searches for PREFIX=/usr/local;
+# its ExecStart names $(BINDIR)/l2tap) and the QEMU ifup script (in
+# $(LIBEXECDIR)/l2tap). uninstall removes exactly those files.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+
+INSTALLED = $(BINDIR)/l2tap $(MANDIR)/man8/l2tap.8 $(BASHCOMPDIR)/l2tap \
+	$(ZSHCOMPDIR)/_l2tap $(UNITDIR)/l2tap@.service $(LIBEXECDIR)/l2tap/qemu-ifup
+
+install: build
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)" \
+		"$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(LIBEXECDIR)/l2tap"
+	$(INSTALL) -m 755 $(BIN) "$(DESTDIR)$(BINDIR)/l2tap"
+	$(INSTALL) -m 644 docs/l2tap.8 "$(DESTDIR)$(MANDIR)/man8/l2tap.8"
+	$(INSTALL) -m 644 scripts/completions/l2tap.bash "$(DESTDIR)$(BASHCOMPDIR)/l2tap"
+	$(INSTALL) -m 644 scripts/completions/_l2tap "$(DESTDIR)$(ZSHCOMPDIR)/_l2tap"
+	$(INSTALL) -m 755 scripts/qemu-ifup "$(DESTDIR)$(LIBEXECDIR)/l2tap/qemu-ifup"
+	sed 's|^ExecStart=/usr/local/bin/l2tap |ExecStart=$(BINDIR)/l2tap |' scripts/l2tap@.service \
+		> "$(DESTDIR)$(UNITDIR)/l2tap@.service.tmp"
+	chmod 644 "$(DESTDIR)$(UNITDIR)/l2tap@.service.tmp"
+	mv "$(DESTDIR)$(UNITDIR)/l2tap@.service.tmp" "$(DESTDIR)$(UNITDIR)/l2tap@.service"
+
+uninstall:
+	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")
+	-rmdir "$(DESTDIR)$(LIBEXECDIR)/l2tap"
+
+# man regenerates the committed manual page from the flag definitions
+# (a test fails when they drift apart).
+man:
+	$(GO) run . man > docs/l2tap.8.tmp && mv docs/l2tap.8.tmp docs/l2tap.8
 
 clean:
 	rm -f $(BIN)
