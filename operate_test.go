@@ -415,3 +415,17 @@ func TestInstall(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionNotAFileKey: -version exists on the command line only; a
+// configuration file that gives it is refused.
+func TestVersionNotAFileKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l2tap.toml")
+	file := "version = true\n[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n[[tunnel.session]]\ntxsession = 1\n"
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := loadConfigFile(path, &Options{})
+	if err == nil || !strings.Contains(err.Error(), ":1: version") || !strings.Contains(err.Error(), "unknown key") {
+		t.Fatalf("a file with version = true: err %v, want an unknown key error on line 1", err)
+	}
+}
