@@ -272,7 +272,7 @@ with
 read the file again: sessions added, removed or changed follow it, the others carry on
 untouched; a file with errors changes nothing. Without
 .B \-config
-it is ignored.
+it changes nothing and says so in the log.
 .SH EXIT STATUS
 .TP
 .B 0
