@@ -3,10 +3,11 @@
 # run: QEMU (an l2tpv3 peer and the kernel-peer VM), iperf3, iproute2, ping,
 # setpriv (util-linux), ethtool (to switch underlay offloads off),
 # systemd-analyze (to check the service unit), qemu-user (to run the tests
-# built for other architectures, make cross) and matplotlib for the
-# benchmark chart.
+# built for other architectures, make cross), ifupdown (to test the
+# /etc/network/interfaces hook; installing it starts nothing and leaves
+# running interfaces alone) and matplotlib for the benchmark chart.
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd python3 python3-matplotlib)
+pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd ifupdown python3 python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
