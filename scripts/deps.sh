@@ -4,10 +4,11 @@
 # setpriv (util-linux), ethtool (to switch underlay offloads off),
 # systemd-analyze (to check the service unit), qemu-user (to run the tests
 # built for other architectures, make cross), groff (to check the manual
-# page), zsh (to check its completion), make and matplotlib for the
-# benchmark chart.
+# page), zsh (to check its completion), ifupdown (to test the
+# /etc/network/interfaces hook; installing it starts nothing and leaves
+# running interfaces alone), make and matplotlib for the benchmark chart.
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd groff-base zsh make python3 python3-matplotlib)
+pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd groff-base zsh ifupdown make python3 python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
