@@ -3,10 +3,10 @@
 # run: QEMU (an l2tpv3 peer and the kernel-peer VM), iperf3, iproute2, ping,
 # setpriv (util-linux), ethtool (to switch underlay offloads off),
 # systemd-analyze (to check the service unit), qemu-user (to run the tests
-# built for other architectures, make cross) and matplotlib for the
-# benchmark chart.
+# built for other architectures, make cross), tshark (to decode -pcap
+# captures) and matplotlib for the benchmark chart.
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd python3 python3-matplotlib)
+pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd tshark python3 python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,5 +18,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# tshark's wireshark-common asks whether to install dumpcap setuid: no.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
