@@ -91,9 +91,9 @@ type Writer struct {
 	closed atomic.Bool
 
 	// Owned by the writer goroutine.
-	f      *os.File
-	bw     *bufio.Writer
-	size   int64
+	f        *os.File
+	bw       *bufio.Writer
+	size     int64
 	failed   bool
 	closeErr error
 	// Rotations counts the files started after the first.
