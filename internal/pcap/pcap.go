@@ -26,6 +26,7 @@ import (
 	"net/netip"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/l2tap/l2tap/internal/offload"
@@ -332,14 +333,23 @@ func (w *Writer) rotate() error {
 	}
 	p := w.c.Path
 	for i := w.c.Keep - 1; i >= 1; i-- {
-		if err := os.Rename(fmt.Sprintf("%s.%d", p, i), fmt.Sprintf("%s.%d", p, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("pcap: rotate: %w", err)
+		if err := rename(fmt.Sprintf("%s.%d", p, i), fmt.Sprintf("%s.%d", p, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
 		}
 	}
-	if err := os.Rename(p, p+".1"); err != nil {
-		return fmt.Errorf("pcap: rotate: %w", err)
+	if err := rename(p, p+".1"); err != nil {
+		return err
 	}
 	return w.create()
+}
+
+// rename is rename(2) alone: os.Rename looks at the new name first (a
+// stat, which a seccomp filter may refuse).
+func rename(from, to string) error {
+	if err := syscall.Rename(from, to); err != nil {
+		return fmt.Errorf("pcap: rotate: %w", &os.LinkError{Op: "rename", Old: from, New: to, Err: err})
+	}
+	return nil
 }
 
 // fail stops writing after an error: what follows is counted as dropped.
