@@ -45,9 +45,9 @@ var (
 	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics"}
 )
 
-// numericTextKeys are the text flags that take a name or a number; a file
-// may give them as TOML integers.
-var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true}
+// numericTextKeys are the text flags that take a name or a number (or a
+// size with a unit: pcap-size); a file may give them as TOML integers.
+var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true, "pcap-size": true}
 
 // fileKeys maps every key a file may hold to its level.
 var fileKeys = sync.OnceValue(func() map[string]keyLevel {
@@ -633,7 +633,7 @@ func (f *cfFile) crossCheck(c *Config) error {
 					line = k.line
 				}
 				if prev, ok := pcaps[abs]; ok {
-					return f.errorf(line, "pcap %q: the session at line %d captures to this file too; give each session its own file", p, prev.line)
+					return f.errorf(line, "pcap %q: the session at line %d captures to this file too; give each session its own file", p, prev.s.line)
 				}
 				pcaps[abs] = where{t, s, line}
 			}
