@@ -186,8 +186,8 @@ func TestCaptureRotation(t *testing.T) {
 			t.Fatalf("b's sequence numbers across %s.1 and %s: %v, not consecutive", file, file, seqs)
 		}
 	}
-	if len(seqs) < 4 || seqs[len(seqs)-1] != int(c["tx_packets"])-1 {
-		t.Errorf("b's sequence numbers in the last two files %v; want the last to be tx_packets-1 = %d", seqs, c["tx_packets"]-1)
+	if len(seqs) < 2 || seqs[len(seqs)-1] != int(c["tx_packets"])-1 {
+		t.Errorf("b's sequence numbers in the last two files %v; want two or more, the last tx_packets-1 = %d", seqs, c["tx_packets"]-1)
 	}
 	t.Log(fmt.Sprintf("%s.1 and %s hold b's packets %d to %d of %d", file, file, seqs[0], seqs[len(seqs)-1], c["tx_packets"]))
 }
