@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os/user"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,6 +36,9 @@ type Options struct {
 	CPUProfile         text
 	User               text
 	Seccomp            onOff
+	Pcap               text           // -pcap: capture the session to this file
+	PcapOuter          onOff          // -pcap-outer: the encapsulated packets rather than the frames
+	PcapSize           text           // -pcap-size: rotate at this size
 	ConfigFile         text           // -config: tunnels and sessions from a file
 	Observe            ObserveOptions // -control, -metrics (see observe.go)
 }
@@ -77,7 +82,20 @@ type SessionConfig struct {
 	// CoalesceUDP also merges equal-size UDP datagrams into one TAP write
 	// (USO). Off by default: the burst overflows slow receivers' sockets.
 	CoalesceUDP bool
+	// Capture, when its Path is set, writes what the session carries to
+	// a pcap file (see internal/pcap).
+	Capture CaptureConfig
 }
+
+// CaptureConfig is a session's -pcap, -pcap-outer and -pcap-size.
+type CaptureConfig struct {
+	Path  string
+	Outer bool  // the L2TPv3 packets with outer IP/UDP headers, not the frames
+	Size  int64 // rename the file to Path.1 and start anew at this size; 0 never
+}
+
+// minPcapSize is the smallest -pcap-size.
+const minPcapSize = 1024
 
 // Account is a user to switch to: its uid and its primary group.
 type Account struct {
@@ -256,6 +274,9 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 		sc.TAP.Queues = int(o.Queues.val)
 	}
 	var err error
+	if sc.Capture, err = o.capture(); err != nil {
+		return fail(err)
+	}
 	if sc.TAP.Owner, err = lookupID("owner", o.Owner, lookupUser); err != nil {
 		return fail(err)
 	}
@@ -263,6 +284,68 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 		return fail(err)
 	}
 	return ep, sc, nil
+}
+
+// pcapRotates reports whether a session's capture has a size limit, and so
+// renames and creates files as it runs.
+func (c *Config) pcapRotates() bool {
+	for _, t := range c.Tunnels {
+		for _, s := range t.Sessions {
+			if s.Capture.Path != "" && s.Capture.Size > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// capture checks -pcap, -pcap-outer and -pcap-size.
+func (o *Options) capture() (CaptureConfig, error) {
+	c := CaptureConfig{Path: o.Pcap.val, Outer: o.PcapOuter.val}
+	if o.Pcap.set && c.Path == "" {
+		return c, badf("pcap", "-pcap \"\": give a file name to capture to (e.g. -pcap /var/tmp/vm0.pcap), or leave -pcap out")
+	}
+	if c.Path == "" {
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"pcap-outer", o.PcapOuter.set}, {"pcap-size", o.PcapSize.set}} {
+			if k.set {
+				return c, missingf("pcap", "-%s without -pcap: add -pcap FILE, the file to capture to", k.name)
+			}
+		}
+		return c, nil
+	}
+	if o.PcapSize.set {
+		n, err := parseSize(o.PcapSize.val)
+		if err != nil || n < minPcapSize {
+			return c, badf("pcap-size", "-pcap-size %q: want a size of at least %d bytes: a number of bytes, or with k, M, G (powers of 1000) or KiB, MiB, GiB (of 1024), e.g. 100M", o.PcapSize.val, minPcapSize)
+		}
+		c.Size = n
+	}
+	return c, nil
+}
+
+// parseSize reads a byte count: a decimal number with an optional suffix
+// k, M or G (powers of 1000, a trailing B allowed) or KiB, MiB, GiB
+// (powers of 1024).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+		{"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("want a size")
+	}
+	return n * mult, nil
 }
 
 // process checks the options that hold for the whole process, and returns

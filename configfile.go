@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,9 +45,9 @@ var (
 	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics"}
 )
 
-// numericTextKeys are the text flags that take a name or a number; a file
-// may give them as TOML integers.
-var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true}
+// numericTextKeys are the text flags that take a name or a number (or a
+// size with a unit: pcap-size); a file may give them as TOML integers.
+var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true, "pcap-size": true}
 
 // fileKeys maps every key a file may hold to its level.
 var fileKeys = sync.OnceValue(func() map[string]keyLevel {
@@ -592,6 +593,7 @@ func (f *cfFile) crossCheck(c *Config) error {
 		rx    uint32
 	}
 	ipRx := map[ipKey]where{}
+	pcaps := map[string]where{}
 	for ti, t := range f.tunnels {
 		tc := &c.Tunnels[ti]
 		ep := tc.Endpoint
@@ -623,6 +625,17 @@ func (f *cfFile) crossCheck(c *Config) error {
 					return f.errorf(rxLine, "%s %s: the session at line %d also receives session ID %d at %s; IP encapsulation has one socket per local address, so session IDs must differ across its tunnels", rxName, rxRaw, prev.s.line, id, ep.Local)
 				}
 				ipRx[k] = where{t, s, rxLine}
+			}
+			if p := sc.Capture.Path; p != "" {
+				abs, _ := filepath.Abs(p)
+				line := s.line
+				if k := s.key("pcap"); k != nil {
+					line = k.line
+				}
+				if prev, ok := pcaps[abs]; ok {
+					return f.errorf(line, "pcap %q: the session at line %d captures to this file too; give each session its own file", p, prev.s.line)
+				}
+				pcaps[abs] = where{t, s, line}
 			}
 			name := sc.TAP.Name
 			if strings.Contains(name, "%") {

@@ -100,6 +100,11 @@ func TestConfigFileValues(t *testing.T) {
 		{"offload-off", "txsession = 1\noffload = \"off\"", func(s *SessionConfig) bool { return !s.Offload && !s.TAP.Offload }},
 		{"queues-mtu", "txsession = 1\nqueues = 4\nmtu = 9000", func(s *SessionConfig) bool { return s.TAP.Queues == 4 && s.TAP.MTU == 9000 }},
 		{"quoted-key", "\"txsession\" = 5", func(s *SessionConfig) bool { return s.Header.TxSession == 5 }},
+		{"pcap", "txsession = 1\npcap = \"/var/tmp/c.pcap\"\npcap-outer = true\npcap-size = \"100M\"", func(s *SessionConfig) bool {
+			return s.Capture == CaptureConfig{Path: "/var/tmp/c.pcap", Outer: true, Size: 100e6}
+		}},
+		{"pcap-size-int", "txsession = 1\npcap = \"c.pcap\"\npcap-size = 4096", func(s *SessionConfig) bool { return s.Capture.Size == 4096 && !s.Capture.Outer }},
+		{"pcap-size-mib", "txsession = 1\npcap = \"c.pcap\"\npcap-size = \"2MiB\"", func(s *SessionConfig) bool { return s.Capture.Size == 2<<20 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,6 +259,10 @@ func TestConfigFileErrors(t *testing.T) {
 			"rxsession 5: the session at line 4 also receives session ID 5 at 192.0.2.1; IP encapsulation has one socket per local address"},
 		{"same-ifname", tun + "[[tunnel.session]]\ntxsession = 1\nifname = \"vm0\"\n" + strings.Replace(udp, "192.0.2.2", "192.0.2.9", 1) + "[[tunnel.session]]\ntxsession = 1\nifname = \"vm0\"\n", 15,
 			`ifname "vm0": the session at line 4 has this TAP too`},
+		{"same-pcap", tun + "[[tunnel.session]]\ntxsession = 1\npcap = \"c.pcap\"\n[[tunnel.session]]\ntxsession = 2\npcap = \"./c.pcap\"\n", 9,
+			`pcap "./c.pcap": the session at line 4 captures to this file too`},
+		{"pcap-size-alone", tun + "[[tunnel.session]]\ntxsession = 1\npcap-size = \"1M\"\n", 4, "pcap-size without pcap"},
+		{"pcap-size-unit", tun + "[[tunnel.session]]\ntxsession = 1\npcap = \"c.pcap\"\npcap-size = \"1Q\"\n", 7, `pcap-size "1Q"`},
 	}
 
 	flagInMsg := regexp.MustCompile(`(^|[\s(,])-[a-z0-9]+`)

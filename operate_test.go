@@ -218,7 +218,7 @@ func TestZshCompletion(t *testing.T) {
 	if out, err := exec.Command("zsh", "-n", "scripts/completions/_l2tap").CombinedOutput(); err != nil {
 		t.Fatalf("zsh -n: %v\n%s", err, out)
 	}
-	optName := regexp.MustCompile(`^(-[a-z0-9]+)[=\[]`)
+	optName := regexp.MustCompile(`^(-[a-z0-9-]+?)[=\[]`)
 	names := func(specs []string) (names []string, byName map[string]string) {
 		byName = map[string]string{}
 		for _, s := range specs {

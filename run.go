@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/pcap"
 	"github.com/l2tap/l2tap/internal/status"
 	"github.com/l2tap/l2tap/internal/tap"
 	"github.com/l2tap/l2tap/internal/tune"
@@ -106,6 +107,7 @@ wait:
 		}
 	}
 	p.eng.Close()
+	p.closeCaptures()
 	p.writeCounters(os.Stdout)
 	if runErr != nil {
 		// main exits 1 on this error, which lets a supervisor (systemd's
@@ -148,6 +150,7 @@ type live struct {
 	tc     TunnelConfig // its Sessions field is not used
 	sc     SessionConfig
 	dev    *tap.Device
+	cap    *pcap.Writer // nil without -pcap
 	t      *engine.Tunnel
 	s      *engine.Session // nil until started
 	failed bool            // its endpoint failed; a reload makes it anew
@@ -170,6 +173,7 @@ func setUp(cfg *Config) (_ *process, err error) {
 		if err != nil {
 			for _, l := range p.pending {
 				l.dev.Close()
+				closeCapture(l)
 			}
 			for _, s := range p.sockets {
 				s.Close()
@@ -210,8 +214,15 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 		log.Printf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote)
 	}
 	tcfg.CoalesceUDP = sc.CoalesceUDP
+	capture, err := openCapture(cfg, tc, sc)
+	if err != nil {
+		return err
+	}
 	dev, err := openTAP(tcfg)
 	if err != nil {
+		if capture != nil {
+			capture.Close()
+		}
 		return err
 	}
 	t := p.tunnels[key.tunnel]
@@ -219,7 +230,7 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 		t = p.eng.AddTunnel(s, key.tunnel.remote)
 		p.tunnels[key.tunnel] = t
 	}
-	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, t: t}
+	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, cap: capture, t: t}
 	l.tc.Sessions = nil
 	p.mu.Lock()
 	p.pending = append(p.pending, l)
@@ -320,6 +331,7 @@ func (p *process) remove(l *live, why string) {
 	if l.s != nil {
 		p.eng.RemoveSession(l.s)
 	}
+	closeCapture(l)
 	p.mu.Lock()
 	delete(p.live, l.key)
 	p.mu.Unlock()
@@ -349,12 +361,17 @@ func (p *process) start() []*live {
 	defer p.mu.Unlock()
 	var started []*live
 	for _, l := range p.pending {
-		s, err := p.eng.AddSession(l.t, engine.SessionConfig{Header: l.sc.Header, SeqCheck: l.sc.SeqCheck}, tapEndpoint{l.dev})
+		ec := engine.SessionConfig{Header: l.sc.Header, SeqCheck: l.sc.SeqCheck}
+		if l.cap != nil {
+			ec.Capture = l.cap
+		}
+		s, err := p.eng.AddSession(l.t, ec, tapEndpoint{l.dev})
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
 			log.Printf("%s: %v", l.dev.Name, err)
 			l.dev.Close()
+			closeCapture(l)
 			continue
 		}
 		l.s = s
@@ -364,6 +381,48 @@ func (p *process) start() []*live {
 	}
 	p.pending = nil
 	return started
+}
+
+// openCapture opens session sc's -pcap file, if it has one. With -user the
+// first file is made over to that user, who creates the next ones when
+// -pcap-size rotates them.
+func openCapture(cfg *Config, tc *TunnelConfig, sc *SessionConfig) (*pcap.Writer, error) {
+	c := sc.Capture
+	if c.Path == "" {
+		return nil, nil
+	}
+	e := tc.Endpoint
+	pc := pcap.Config{Path: c.Path, Outer: c.Outer, UDP: e.UDP, MaxSize: c.Size, Keep: 1, UID: -1, GID: -1,
+		Local: netip.AddrPortFrom(e.Local, e.LocalPort), Remote: netip.AddrPortFrom(e.Remote, e.RemotePort), Logf: log.Printf}
+	if u := cfg.User; u != nil && u.UID != os.Geteuid() { // not yet switched: at start, not on reload
+		pc.UID, pc.GID = u.UID, u.GID
+	}
+	w, err := pcap.Open(pc)
+	if err != nil {
+		return nil, fmt.Errorf("-pcap: %w", err)
+	}
+	return w, nil
+}
+
+// closeCapture writes out and closes a session's capture, once its loops
+// have stopped.
+func closeCapture(l *live) {
+	if l.cap == nil {
+		return
+	}
+	if err := l.cap.Close(); err != nil {
+		log.Printf("-pcap %s: %v", l.sc.Capture.Path, err)
+	}
+	l.cap = nil
+}
+
+// closeCaptures closes every session's capture; the engine is closed.
+func (p *process) closeCaptures() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.live {
+		closeCapture(l)
+	}
 }
 
 // tapEndpoint is a tap.Device as the engine sees it.

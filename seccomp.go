@@ -49,6 +49,11 @@ type seccompOptions struct {
 	// unlink allows removing a file (not a directory): the control
 	// socket's, at exit.
 	unlink bool
+	// rotate allows what a -pcap-size rotation does: renaming the
+	// capture file and creating a new one (openat write-only, create,
+	// truncate). The old file is overwritten by the rename: nothing is
+	// unlinked.
+	rotate bool
 }
 
 // scRule allows system call nr when every condition holds; a call that

@@ -68,11 +68,23 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 			)
 		}
 	}
-	if o.profile && !o.reload {
-		rules = append(rules,
-			scRule{nr: unix.SYS_OPENAT, conds: []scCond{argClear(2, unix.O_ACCMODE|unix.O_CREAT|unix.O_TRUNC|unix.O_APPEND)}},
-			scRule{nr: unix.SYS_NEWFSTATAT},
-		)
+	// Opens after setup: read-only for the profile, write-create-truncate
+	// for a capture's next file; a reload allows any already. One rule
+	// for the call, whose condition lists what each needs.
+	if !o.reload && (o.profile || o.rotate) {
+		const mask = unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND
+		var ok []uint32
+		if o.profile {
+			ok = append(ok, 0)
+			rules = append(rules, scRule{nr: unix.SYS_NEWFSTATAT})
+		}
+		if o.rotate {
+			ok = append(ok, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC)
+		}
+		rules = append(rules, scRule{nr: unix.SYS_OPENAT, conds: []scCond{{arg: 2, mask: mask, want: ok[0], or: ok[1:]}}})
+	}
+	if o.rotate || o.reload {
+		rules = append(rules, allow(unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2)...)
 	}
 	if o.serve {
 		// accept4 on listeners made during setup; the runtime asks an

@@ -6,9 +6,10 @@
 # built for other architectures, make cross), groff (to check the manual
 # page), zsh (to check its completion), ifupdown (to test the
 # /etc/network/interfaces hook; installing it starts nothing and leaves
-# running interfaces alone), make and matplotlib for the benchmark chart.
+# running interfaces alone), tshark (to decode -pcap captures), make and
+# matplotlib for the benchmark chart.
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd groff-base zsh ifupdown make python3 python3-matplotlib)
+pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd groff-base zsh ifupdown tshark make python3 python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,5 +21,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# tshark's wireshark-common asks whether to install dumpcap setuid: no.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

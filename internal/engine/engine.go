@@ -135,6 +135,23 @@ func (e *Engine) AddTunnel(u Underlay, remote netip.AddrPort) *Tunnel {
 type SessionConfig struct {
 	Header   l2tpv3.Header
 	SeqCheck bool // drop out-of-order packets instead of delivering them
+	// Capture, when not nil, is shown every packet sent and every packet
+	// received that passed verification.
+	Capture Capture
+}
+
+// Capture records a session's packets (see internal/pcap). Packet is
+// called from the session's send loops and its socket's receive loop, in
+// the data path: it must neither block nor allocate, and must not keep
+// pkt.
+type Capture interface {
+	// Packet is an L2TPv3 packet (the UDP payload, or the IP payload
+	// after the IP header), sent or received, whose Ethernet frame starts
+	// at pkt[frameAt:].
+	Packet(received bool, pkt []byte, frameAt int)
+	// Dropped returns the packets not captured, for the pcap_dropped
+	// counter.
+	Dropped() uint64
 }
 
 // AddSession starts a session on t with endpoint ep, which the engine

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
+	"github.com/l2tap/l2tap/internal/pcap"
 )
 
 // frame returns a 60-byte Ethernet frame whose bytes name session s and
@@ -31,8 +34,9 @@ type pairConfig struct {
 
 // twoEnds runs an engine on each side of a fakeNet, one tunnel between
 // them, with the sessions of cfgs; frames[k] is the batch a's session k
-// reads first. It returns the engines and the endpoints of both sides.
-func twoEnds(t testing.TB, udp bool, cfgs []pairConfig, frames [][][]byte) (ea, eb *Engine, epa, epb []*fakeEndpoint, sa, sb *fakeSocket) {
+// reads first. caps, if given, are the captures of a's and b's first
+// sessions. It returns the engines and the endpoints of both sides.
+func twoEnds(t testing.TB, udp bool, cfgs []pairConfig, frames [][][]byte, caps ...Capture) (ea, eb *Engine, epa, epb []*fakeEndpoint, sa, sb *fakeSocket) {
 	t.Helper()
 	n := &fakeNet{}
 	port := uint16(0)
@@ -52,10 +56,14 @@ func twoEnds(t testing.TB, udp bool, cfgs []pairConfig, frames [][][]byte) (ea, 
 		hb.TxSession, hb.RxSession, hb.TxCookie, hb.RxCookie = ha.RxSession, ha.TxSession, ha.RxCookie, ha.TxCookie
 		a := newFakeEndpoint(fmt.Sprintf("a%d", k), true, frames[k])
 		b := newFakeEndpoint(fmt.Sprintf("b%d", k), true)
-		if _, err := ea.AddSession(ta, SessionConfig{Header: ha}, a); err != nil {
+		ca, cb := SessionConfig{Header: ha}, SessionConfig{Header: hb}
+		if k == 0 && len(caps) == 2 {
+			ca.Capture, cb.Capture = caps[0], caps[1]
+		}
+		if _, err := ea.AddSession(ta, ca, a); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := eb.AddSession(tb, SessionConfig{Header: hb}, b); err != nil {
+		if _, err := eb.AddSession(tb, cb, b); err != nil {
 			t.Fatal(err)
 		}
 		epa, epb = append(epa, a), append(epb, b)
@@ -273,6 +281,105 @@ func BenchmarkRoundTrip(b *testing.B) {
 		batch = append(batch, f)
 	}
 	_, _, epa, epb, _, _ := twoEnds(b, true, []pairConfig{{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerCounter}}, [][][]byte{batch})
+	epa[0].record, epb[0].record = false, false
+	b.SetBytes(int64(32 * 1500))
+	b.ReportAllocs()
+	total := 0
+	for b.Loop() {
+		epa[0].in <- 0
+		total += len(batch)
+		for epb[0].written.Load() < int64(total) {
+			<-epb[0].wrote
+		}
+	}
+}
+
+// fakeCapture records what a session's loops show it.
+type fakeCapture struct {
+	mu      sync.Mutex
+	packets [][]byte // copies
+	rx      []bool
+	frameAt []int
+}
+
+func (c *fakeCapture) Packet(received bool, pkt []byte, frameAt int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.packets = append(c.packets, append([]byte(nil), pkt...))
+	c.rx = append(c.rx, received)
+	c.frameAt = append(c.frameAt, frameAt)
+}
+
+func (c *fakeCapture) Dropped() uint64 { return 7 }
+
+// TestCaptureHook checks what the loops hand a capture: every packet sent,
+// after its header is written, and every packet received and verified,
+// with the frame's offset; a packet the session drops is not shown.
+func TestCaptureHook(t *testing.T) {
+	for _, udp := range []bool{true, false} {
+		t.Run(fmt.Sprintf("udp=%v", udp), func(t *testing.T) {
+			batch := [][]byte{frame(0, 1), frame(0, 2), frame(0, 3)}
+			capA, capB := &fakeCapture{}, &fakeCapture{}
+			_, eb, epa, epb, _, _ := twoEnds(t, udp, []pairConfig{{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerCounter}}, [][][]byte{batch}, capA, capB)
+			epa[0].in <- 0
+			waitWritten(t, epb[0], len(batch))
+			hl := (&l2tpv3.Header{UDP: udp, CookieLen: 4, Sublayer: l2tpv3.SublayerCounter}).Len()
+			for _, c := range []struct {
+				name string
+				cap  *fakeCapture
+				rx   bool
+			}{{"a", capA, false}, {"b", capB, true}} {
+				c.cap.mu.Lock()
+				if len(c.cap.packets) != len(batch) {
+					t.Fatalf("%s: %d packets captured, want %d", c.name, len(c.cap.packets), len(batch))
+				}
+				for i, p := range c.cap.packets {
+					var d l2tpv3.Decoded
+					h := l2tpv3.Header{UDP: udp, RxSession: 10, CookieLen: 4, RxCookie: 0x1000, Sublayer: l2tpv3.SublayerCounter}
+					if why := h.Decode(p, &d); why != l2tpv3.DropNone {
+						t.Errorf("%s packet %d: does not decode as sent by a: %v", c.name, i, why)
+					} else if d.Seq != uint32(i) {
+						t.Errorf("%s packet %d: sequence %d", c.name, i, d.Seq)
+					}
+					if c.cap.rx[i] != c.rx || c.cap.frameAt[i] != hl || !bytes.Equal(p[hl:], batch[i]) {
+						t.Errorf("%s packet %d: received=%v frameAt=%d (want %v, %d), frame equal: %v", c.name, i, c.cap.rx[i], c.cap.frameAt[i], c.rx, hl, bytes.Equal(p[hl:], batch[i]))
+					}
+				}
+				c.cap.mu.Unlock()
+			}
+			var dropped uint64
+			for _, x := range eb.Sessions()[0].Counters() {
+				if x.Name == "pcap_dropped" {
+					dropped = x.Value
+				}
+			}
+			if dropped != 7 {
+				t.Errorf("pcap_dropped %d, want the capture's 7", dropped)
+			}
+		})
+	}
+}
+
+// BenchmarkRoundTripCapture is BenchmarkRoundTrip with both ends capturing
+// the outer packets to files: 0 allocs/op still.
+func BenchmarkRoundTripCapture(b *testing.B) {
+	var batch [][]byte
+	for i := 0; i < 32; i++ {
+		f := make([]byte, 1500)
+		copy(f, frame(0, i))
+		batch = append(batch, f)
+	}
+	var caps []Capture
+	for _, name := range []string{"a.pcap", "b.pcap"} {
+		w, err := pcap.Open(pcap.Config{Path: filepath.Join(b.TempDir(), name), Outer: true, UDP: true,
+			Local: netip.MustParseAddrPort("192.0.2.1:1701"), Remote: netip.MustParseAddrPort("192.0.2.2:1701"), UID: -1, GID: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { w.Close() })
+		caps = append(caps, w)
+	}
+	_, _, epa, epb, _, _ := twoEnds(b, true, []pairConfig{{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerCounter}}, [][][]byte{batch}, caps...)
 	epa[0].record, epb[0].record = false, false
 	b.SetBytes(int64(32 * 1500))
 	b.ReportAllocs()

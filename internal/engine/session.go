@@ -49,10 +49,14 @@ func (s *Session) Endpoint() Endpoint { return s.ep }
 func (s *Session) Tunnel() *Tunnel { return s.tunnel }
 
 // Counters returns a snapshot of the session's counters, the endpoint's
-// included (see Stats.Counters).
+// included (see Stats.Counters), and pcap_dropped last when it captures.
 func (s *Session) Counters() []Counter {
 	sf, oe := s.ep.ReadStats()
-	return s.Stats.Counters(sf, oe)
+	c := s.Stats.Counters(sf, oe)
+	if s.cfg.Capture != nil {
+		c = append(c, Counter{"pcap_dropped", s.cfg.Capture.Dropped()})
+	}
+	return c
 }
 
 // start runs a send loop for every queue of the endpoint.
@@ -102,12 +106,16 @@ func (s *Session) sendLoop(q int) error {
 		func(e syscall.Errno) {
 			lim.logf(logNoGSO, "UDP segmentation offload refused (%v): sending datagrams one by one", e)
 		})
+	capture := s.cfg.Capture
 	send := func(pkts [][]byte) error {
 		var bytes uint64
 		for _, p := range pkts {
 			h.Encode(p, seq)
 			seq++
 			bytes += uint64(len(p) - hl)
+			if capture != nil {
+				capture.Packet(false, p, hl)
+			}
 		}
 		failed, failedBytes = 0, 0
 		if err := sender.Send(pkts); err != nil {
@@ -149,6 +157,9 @@ func (s *Session) receive(pkt []byte, lim *rateLimit) (first bool) {
 	if why != l2tpv3.DropNone {
 		s.Stats.drop(why, lim)
 		return false
+	}
+	if s.cfg.Capture != nil {
+		s.cfg.Capture.Packet(true, pkt, len(pkt)-len(d.Frame))
 	}
 	s.pending = append(s.pending, d.Frame)
 	return len(s.pending) == 1

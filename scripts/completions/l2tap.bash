@@ -2,9 +2,9 @@
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
 # The option lists must match l2tap's own (a test checks them).
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -offload -queues -sched -cpuprofile -user -seccomp -config -control -metrics -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -offload -queues -pcap -pcap-outer -pcap-size -sched -cpuprofile -user -seccomp -config -control -metrics -version -help'
 # switches: they take their value only as -name=on/off
-_l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -seccomp -version'
+_l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -pcap-outer -seccomp -version'
 _l2tap_show_flags='-json -socket -help'
 
 # _l2tap_values prints the words a value of option $1 may be.
@@ -71,7 +71,7 @@ _l2tap() {
 		return 0
 	fi
 	case $p in
-	config | cpuprofile | control)
+	config | cpuprofile | control | pcap)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
