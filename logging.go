@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 )
 
@@ -17,6 +18,10 @@ import (
 // per line from slog's JSON handler: time, level, msg and the same keys.
 func newLogger(w io.Writer, asJSON bool) *slog.Logger {
 	if asJSON {
+		// The JSON lines carry the local time, whose zone the time
+		// package reads from /etc/localtime on first use: read it now,
+		// in setup, as the seccomp filter forbids opening files later.
+		time.Now().Zone()
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(&textHandler{mu: &sync.Mutex{}, w: w})
