@@ -36,9 +36,10 @@ type Options struct {
 	CPUProfile         text
 	User               text
 	Seccomp            onOff
-	Pcap               text           // -pcap: capture the session to this file
-	PcapOuter          onOff          // -pcap-outer: the encapsulated packets rather than the frames
-	PcapSize           text           // -pcap-size: rotate at this size
+	Pcap               text  // -pcap: capture the session to this file
+	PcapOuter          onOff // -pcap-outer: the encapsulated packets rather than the frames
+	PcapSize           text  // -pcap-size: rotate at this size
+	LogFormat          text
 	ConfigFile         text           // -config: tunnels and sessions from a file
 	Observe            ObserveOptions // -control, -metrics (see observe.go)
 }
@@ -58,6 +59,10 @@ type Config struct {
 	Seccomp bool
 	// Observe says where the process can be observed (see observe.go).
 	Observe ObserveConfig
+	// LogJSON writes every log line as a JSON object and the counters as
+	// one JSON object (-log-format json); otherwise log lines are
+	// "l2tap: ..." text and counters "name value" lines.
+	LogJSON bool
 	// Reload reads the configuration file again (SIGHUP); nil without
 	// -config. Only its tunnels and sessions are taken: what concerns the
 	// whole process stays as it started.
@@ -366,6 +371,13 @@ func (o *Options) process() (*Config, error) {
 		}
 	}
 	c.Seccomp = !o.Seccomp.set || o.Seccomp.val
+	switch o.LogFormat.val {
+	case "", "text":
+	case "json":
+		c.LogJSON = true
+	default:
+		return nil, badf("log-format", "-log-format %q: want text (\"l2tap: ...\" lines, counters as \"name value\" lines) or json (one JSON object per line)", o.LogFormat.val)
+	}
 	var err error
 	if c.Observe, err = o.Observe.config(); err != nil {
 		return nil, err

@@ -42,7 +42,7 @@ const (
 // process; every other flag, except -config itself, is per session.
 var (
 	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6"}
-	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics"}
+	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
 )
 
 // numericTextKeys are the text flags that take a name or a number (or a
@@ -461,6 +461,9 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 		}
 		if cmdline.Observe.Metrics.set {
 			po.Observe.Metrics = cmdline.Observe.Metrics
+		}
+		if cmdline.LogFormat.set {
+			po.LogFormat = cmdline.LogFormat
 		}
 	}
 	c, err := po.process()

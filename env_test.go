@@ -298,7 +298,8 @@ func startWrapped(t *testing.T, ns netns, wrapper []string, args ...string) *pro
 		for sc.Scan() {
 			line := sc.Text()
 			p.stderr.Write([]byte(line + "\n"))
-			if strings.HasPrefix(line, "l2tap: ready") {
+			// The text ready line, or the JSON one (-log-format json).
+			if strings.HasPrefix(line, "l2tap: ready") || strings.HasPrefix(line, "{") && strings.Contains(line, `"msg":"ready"`) {
 				p.ready <- line
 			}
 		}

@@ -7,7 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -29,8 +29,8 @@ Examples:
    l2tap -ipv6 -src 2001:db8::1 -dst 2001:db8::2 -txsession 7 -counter
 
    # tunnels and their sessions from a TOML file whose keys are the flag names:
-   # top-level keys sched cpuprofile user seccomp control metrics; [[tunnel]]
-   # keys src dst udp srcport dstport ipv6; [[tunnel.session]] keys: the others
+   # top-level keys sched cpuprofile user seccomp control metrics log-format;
+   # [[tunnel]] keys src dst udp srcport dstport ipv6; [[tunnel.session]]: the others
    l2tap -config /etc/l2tap/l2tap.toml
 
 On SIGINT or SIGTERM l2tap prints its counters and removes the TAPs it made.
@@ -95,7 +95,8 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("pcap", "FILE", "capture what crosses the pseudowire to FILE in pcap format: the Ethernet frames each way (see -pcap-outer); never slows the data path (frames the writer cannot keep up with count as pcap_dropped)", &o.Pcap),
 		f("pcap-outer", "", "with -pcap: capture the L2TPv3 packets with outer IP/UDP headers (rebuilt from the tunnel's addresses and ports) instead of the frames", &o.PcapOuter),
 		f("pcap-size", "SIZE", "with -pcap: when FILE reaches SIZE (bytes, or 100M, 1G, 512MiB), rename it FILE.1 (replacing the old one) and start FILE anew (default: no limit)", &o.PcapSize),
-		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -cpuprofile, -user, -seccomp, -control and -metrics may be given with it and override the file's top-level keys", &o.ConfigFile),
+		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -cpuprofile, -user, -seccomp, -control, -metrics and -log-format may be given with it and override the file's top-level keys", &o.ConfigFile),
+		f("log-format", "FORMAT", "text: log lines 'l2tap: MESSAGE key=value ...', counters as 'name value' lines (default); json: every log line one JSON object on stderr, the counters one JSON object on stdout", &o.LogFormat),
 		f("control", "PATH", "unix socket 'l2tap show' asks (default "+defaultControlDir+"/<TAP>.sock, <TAP>@<netns>.sock outside the main network namespace; -control off disables)", &o.Observe.Control),
 		f("metrics", "ADDR", "serve Prometheus metrics on http://ADDR/metrics, such as 127.0.0.1:9723 (default off)", &o.Observe.Metrics),
 	}
@@ -106,7 +107,7 @@ func newApp(o *Options) *cli.App {
 	return &cli.App{
 		Name:                  "l2tap",
 		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
-		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-cpuprofile FILE]",
+		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-log-format FORMAT] [-cpuprofile FILE]",
 		Description:           description,
 		HideHelpCommand:       true,
 		CustomAppHelpTemplate: helpTemplate,
@@ -121,6 +122,9 @@ func newApp(o *Options) *cli.App {
 			if ctx.NArg() > 0 {
 				return usagef("unexpected argument %q: options start with a dash (see l2tap -help)", ctx.Args().First())
 			}
+			// Errors from here on are logged in the format asked for on
+			// the command line; the file's log-format applies once read.
+			slog.SetDefault(newLogger(os.Stderr, o.LogFormat.val == "json"))
 			var cfg *Config
 			var err error
 			if o.ConfigFile.set {
@@ -131,6 +135,7 @@ func newApp(o *Options) *cli.App {
 			if err != nil {
 				return err
 			}
+			slog.SetDefault(newLogger(os.Stderr, cfg.LogJSON))
 			return Run(cfg)
 		},
 	}
@@ -215,12 +220,11 @@ l2tap answers.`,
 }
 
 func main() {
-	log.SetFlags(0)
-	log.SetPrefix("l2tap: ")
+	slog.SetDefault(newLogger(os.Stderr, false))
 	cli.FlagStringer = singleDash
 	var o Options
 	if err := newApp(&o).Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "l2tap: %v\n", err)
+		slog.Error(err.Error())
 		var ue usageError
 		if errors.As(err, &ue) {
 			os.Exit(2)

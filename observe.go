@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -135,7 +135,7 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 		case err != nil && oc.ControlGiven:
 			return nil, usagef("-control %s: %v; give another path, or -control off", path, err)
 		case err != nil:
-			log.Printf("control socket %s: %v; running without one (l2tap show will not list this process; see -control)", path, err)
+			slog.Warn(fmt.Sprintf("control socket %s: %v; running without one (l2tap show will not list this process; see -control)", path, err))
 		default:
 			done := make(chan struct{})
 			go func() { status.Serve(s, snap); close(done) }()
@@ -329,7 +329,7 @@ func runShow(w io.Writer, path string, asJSON bool) error {
 		failed++
 		last = err
 		if path == "" {
-			log.Print(err)
+			slog.Error(err.Error())
 		}
 	}
 	if asJSON && (len(snaps) > 0 || failed == 0) {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"runtime"
 
@@ -146,7 +146,7 @@ func emptyBoundingSet(have *cap.Set) error {
 		return nil
 	}
 	if ok, _ := have.GetFlag(cap.Permitted, cap.SETPCAP); !ok {
-		log.Printf("bounding set left as it is: emptying it needs CAP_SETPCAP; with no capability permitted and no_new_privs set it grants nothing")
+		slog.Info("bounding set left as it is: emptying it needs CAP_SETPCAP; with no capability permitted and no_new_privs set it grants nothing")
 		return nil
 	}
 	raised, err := have.Dup()

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -44,7 +45,7 @@ func Run(cfg *Config) error {
 	}
 	if cfg.Batch {
 		if err := tune.SetBatchPolicy(); err != nil {
-			log.Printf("%v: staying with the default scheduling policy", err)
+			slog.Warn(fmt.Sprintf("%v: staying with the default scheduling policy", err))
 		}
 	}
 	sigs := make(chan os.Signal, 4)
@@ -57,6 +58,13 @@ func Run(cfg *Config) error {
 		return err
 	}
 	defer stopObservers()
+
+	// systemd's notification socket, connected before the filter forbids it.
+	notify, err := openNotifier()
+	if err != nil {
+		slog.Warn(fmt.Sprintf("%v: not telling systemd of readiness, status or liveness", err))
+	}
+	defer notify.close()
 
 	if err := lockDown(cfg, p.devs()); err != nil { // setup ends here
 		return err
@@ -72,8 +80,18 @@ func Run(cfg *Config) error {
 		go p.gov.Run(stopGov)
 	}
 	for _, l := range started {
-		log.Printf("ready tap=%s mtu=%d %s", l.dev.Name, l.dev.MTU, describe(&l.tc, &l.sc))
+		slog.Info("ready", l.logAttrs()...)
 	}
+	notify.send("READY=1")
+	notify.status(p.statusLine())
+	// WATCHDOG=1 comes from this loop, which also takes failed sessions
+	// and reloads: if it stops turning, or every session has failed (Run
+	// returns), systemd's watchdog fires.
+	watchdog, stopWatchdog := notify.watchdogTicker()
+	defer stopWatchdog()
+	statusTick, stopStatus := notify.ticker(statusEvery)
+	defer stopStatus()
+	notify.send("WATCHDOG=1")
 
 	var runErr error
 wait:
@@ -84,13 +102,18 @@ wait:
 			case syscall.SIGUSR1:
 				p.writeCounters(os.Stdout)
 				// On stderr, so that nothing parsing the counters takes it for one.
-				log.Printf("goroutines %d", runtime.NumGoroutine())
+				slog.Info(fmt.Sprintf("goroutines %d", runtime.NumGoroutine()))
 				continue
 			case syscall.SIGHUP:
 				p.reload(cfg.Reload)
+				notify.status(p.statusLine())
 				continue
 			}
 			break wait
+		case <-watchdog:
+			notify.send("WATCHDOG=1")
+		case <-statusTick:
+			notify.status(p.statusLine())
 		case f := <-p.eng.Failed():
 			name := f.Session.Endpoint().Name()
 			if errors.Is(f.Err, unix.EBADFD) {
@@ -98,14 +121,17 @@ wait:
 			} else {
 				runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
 			}
-			if n := p.markFailed(f.Session); n > 0 {
-				log.Printf("%v; %d sessions go on", runErr, n)
+			n := p.markFailed(f.Session)
+			notify.status(p.statusLine())
+			if n > 0 {
+				slog.Warn(fmt.Sprintf("%v; %d sessions go on", runErr, n), "tap", name)
 				runErr = nil
 				continue
 			}
 			break wait
 		}
 	}
+	notify.send("STOPPING=1")
 	p.eng.Close()
 	p.closeCaptures()
 	p.writeCounters(os.Stdout)
@@ -124,6 +150,7 @@ type process struct {
 	sockets map[socketKey]*socketUnderlay
 	tunnels map[tunnelKey]*engine.Tunnel
 	gov     *tune.Governor
+	json    bool // counters as one JSON object (-log-format json)
 
 	mu      sync.Mutex           // guards what follows once observers run
 	live    map[sessionKey]*live // sessions running (or failed), by identity
@@ -168,6 +195,7 @@ func setUp(cfg *Config) (_ *process, err error) {
 		sockets: map[socketKey]*socketUnderlay{},
 		tunnels: map[tunnelKey]*engine.Tunnel{},
 		live:    map[sessionKey]*live{},
+		json:    cfg.LogJSON,
 	}
 	defer func() {
 		if err != nil {
@@ -211,7 +239,8 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 	if tcfg.MTU == 0 {
 		tcfg.MTU = auto
 	} else if tcfg.MTU > auto {
-		log.Printf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote)
+		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote),
+			"tunnel", tc.Endpoint.peerName(), "mtu", tcfg.MTU)
 	}
 	tcfg.CoalesceUDP = sc.CoalesceUDP
 	capture, err := openCapture(cfg, tc, sc)
@@ -272,12 +301,12 @@ func (p *process) markFailed(s *engine.Session) int {
 // untouched. A file with an error changes nothing.
 func (p *process) reload(read func() (*Config, error)) {
 	if read == nil {
-		log.Printf("SIGHUP: no -config file to read again; nothing changes")
+		slog.Warn("SIGHUP: no -config file to read again; nothing changes")
 		return
 	}
 	cfg, err := read()
 	if err != nil {
-		log.Printf("SIGHUP: %v; nothing changes", err)
+		slog.Error(fmt.Sprintf("SIGHUP: %v; nothing changes", err))
 		return
 	}
 	want := map[sessionKey]bool{}
@@ -316,14 +345,16 @@ func (p *process) reload(read func() (*Config, error)) {
 		for _, a := range add {
 			tc := &cfg.Tunnels[a[0]]
 			if err := p.prepare(cfg, tc, &tc.Sessions[a[1]]); err != nil {
-				log.Printf("SIGHUP: session %d of %s: %v", tc.Sessions[a[1]].Header.RxSession, tc.Endpoint.Remote, err)
+				h := tc.Sessions[a[1]].Header
+				slog.Error(fmt.Sprintf("SIGHUP: session %d of %s: %v", h.RxSession, tc.Endpoint.Remote, err),
+					"session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", tc.Endpoint.peerName())
 			}
 		}
 	})
 	for _, l := range p.start() {
-		log.Printf("added tap=%s mtu=%d %s", l.dev.Name, l.dev.MTU, describe(&l.tc, &l.sc))
+		slog.Info("added", l.logAttrs()...)
 	}
-	log.Printf("SIGHUP: configuration read again: %d sessions added or made anew, %d removed", len(add), len(gone))
+	slog.Info(fmt.Sprintf("SIGHUP: configuration read again: %d sessions added or made anew, %d removed", len(add), len(gone)))
 }
 
 // remove stops a session and forgets it.
@@ -335,7 +366,8 @@ func (p *process) remove(l *live, why string) {
 	p.mu.Lock()
 	delete(p.live, l.key)
 	p.mu.Unlock()
-	log.Printf("%s tap=%s session=%d/%d", why, l.dev.Name, l.sc.Header.TxSession, l.sc.Header.RxSession)
+	h := l.sc.Header
+	slog.Info(why, "tap", l.dev.Name, "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
 }
 
 // socketOffload reports whether any session on the socket key names asks
@@ -369,7 +401,7 @@ func (p *process) start() []*live {
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
-			log.Printf("%s: %v", l.dev.Name, err)
+			slog.Error(fmt.Sprintf("%s: %v", l.dev.Name, err), "tap", l.dev.Name)
 			l.dev.Close()
 			closeCapture(l)
 			continue
@@ -393,7 +425,8 @@ func openCapture(cfg *Config, tc *TunnelConfig, sc *SessionConfig) (*pcap.Writer
 	}
 	e := tc.Endpoint
 	pc := pcap.Config{Path: c.Path, Outer: c.Outer, UDP: e.UDP, MaxSize: c.Size, Keep: 1, UID: -1, GID: -1,
-		Local: netip.AddrPortFrom(e.Local, e.LocalPort), Remote: netip.AddrPortFrom(e.Remote, e.RemotePort), Logf: log.Printf}
+		Local: netip.AddrPortFrom(e.Local, e.LocalPort), Remote: netip.AddrPortFrom(e.Remote, e.RemotePort),
+		Logf: func(format string, args ...any) { slog.Warn(fmt.Sprintf(format, args...), "tap", sc.TAP.Name) }}
 	if u := cfg.User; u != nil && u.UID != os.Geteuid() { // not yet switched: at start, not on reload
 		pc.UID, pc.GID = u.UID, u.GID
 	}
@@ -411,7 +444,7 @@ func closeCapture(l *live) {
 		return
 	}
 	if err := l.cap.Close(); err != nil {
-		log.Printf("-pcap %s: %v", l.sc.Capture.Path, err)
+		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), "tap", l.dev.Name)
 	}
 	l.cap = nil
 }
@@ -465,8 +498,18 @@ func (p *process) totals() []engine.Counter {
 }
 
 // writeCounters prints the totals as "name value" lines and, with more than
-// one session, a line per session with its own.
+// one session, a line per session with its own. With -log-format json it
+// prints one JSON object instead (see countersJSON).
 func (p *process) writeCounters(w io.Writer) {
+	if p.json {
+		b, err := json.Marshal(p.countersJSON())
+		if err != nil {
+			slog.Error(fmt.Sprintf("counters: %v", err))
+			return
+		}
+		w.Write(append(b, '\n'))
+		return
+	}
 	engine.WriteCounters(w, p.totals())
 	sessions := p.eng.Sessions()
 	if len(sessions) < 2 {
@@ -483,9 +526,68 @@ func (p *process) writeCounters(w io.Writer) {
 	}
 }
 
-// describe summarises a session and its tunnel for the ready line.
-func describe(tc *TunnelConfig, c *SessionConfig) string {
-	e, h := tc.Endpoint, c.Header
+// countersDump is the counters as one JSON object: the totals under
+// "counters" (the text lines' names and values, in their order) and, with
+// more than one session, "sessions", each with its TAP, session IDs
+// (TX/RX), tunnel, packets sent and received, and all its counters.
+type countersDump struct {
+	Counters status.Counters `json:"counters"`
+	Sessions []sessionDump   `json:"sessions,omitempty"`
+}
+
+type sessionDump struct {
+	TAP      string          `json:"tap"`
+	Session  string          `json:"session"`
+	Tunnel   string          `json:"tunnel"`
+	Tx       uint64          `json:"tx"`
+	Rx       uint64          `json:"rx"`
+	Counters status.Counters `json:"counters"`
+}
+
+func (p *process) countersJSON() countersDump {
+	var d countersDump
+	for _, c := range p.totals() {
+		d.Counters = append(d.Counters, status.Counter(c))
+	}
+	sessions := p.eng.Sessions()
+	if len(sessions) < 2 {
+		return d
+	}
+	for _, s := range sessions {
+		h := s.Header()
+		sd := sessionDump{
+			TAP:     s.Endpoint().Name(),
+			Session: fmt.Sprintf("%d/%d", h.TxSession, h.RxSession),
+			Tunnel:  p.peerName(s.Tunnel()),
+			Tx:      s.Stats.TxPackets.Load(),
+			Rx:      s.Stats.RxPackets.Load(),
+		}
+		for _, c := range s.Counters() {
+			sd.Counters = append(sd.Counters, status.Counter(c))
+		}
+		d.Sessions = append(d.Sessions, sd)
+	}
+	return d
+}
+
+// peerName names tunnel t as log lines do (see Endpoint.peerName).
+func (p *process) peerName(t *engine.Tunnel) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, u := range p.tunnels {
+		if u == t {
+			return underlay.AddrPortString(key.remote.Addr(), key.remote.Port(), p.sockets[key.sock].UDP())
+		}
+	}
+	return t.Remote.String()
+}
+
+// logAttrs describes a session and its tunnel for the ready and added
+// lines, in the order the text lines have always had: tap, mtu, encap,
+// local, remote, session (TX/RX), cookie, sublayer, offset, offload,
+// queues; then tunnel, the key every line about the tunnel carries.
+func (l *live) logAttrs() []any {
+	e, h, c := l.tc.Endpoint, l.sc.Header, &l.sc
 	enc := "ip"
 	if e.UDP {
 		enc = "udp"
@@ -497,9 +599,23 @@ func describe(tc *TunnelConfig, c *SessionConfig) string {
 	case c.Offload:
 		off = "auto"
 	}
-	return fmt.Sprintf("encap=%s local=%s remote=%s session=%d/%d cookie=%dB sublayer=%v offset=%d offload=%s queues=%d",
-		enc, underlay.AddrPortString(e.Local, e.LocalPort, e.UDP), underlay.AddrPortString(e.Remote, e.RemotePort, e.UDP),
-		h.TxSession, h.RxSession, h.CookieLen, h.Sublayer, h.Offset, off, c.TAP.Queues)
+	return []any{
+		slog.String("tap", l.dev.Name), slog.Int("mtu", l.dev.MTU),
+		slog.String("encap", enc),
+		slog.String("local", underlay.AddrPortString(e.Local, e.LocalPort, e.UDP)),
+		slog.String("remote", e.peerName()),
+		slog.String("session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession)),
+		slog.String("cookie", fmt.Sprintf("%dB", h.CookieLen)),
+		slog.String("sublayer", fmt.Sprint(h.Sublayer)), slog.Int("offset", h.Offset),
+		slog.String("offload", off), slog.Int("queues", c.TAP.Queues),
+		slog.String("tunnel", e.peerName()),
+	}
+}
+
+// peerName names the tunnel's peer in log lines: its address, with the
+// port for UDP (as the engine's lines name it).
+func (e Endpoint) peerName() string {
+	return underlay.AddrPortString(e.Remote, e.RemotePort, e.UDP)
 }
 
 // snapshot describes the tunnels and sessions with their counters for

@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"runtime"
 	"unsafe"
@@ -174,7 +174,7 @@ func installSeccomp(o seccompOptions) error {
 		return err
 	}
 	if prog == nil {
-		log.Printf("-seccomp: no system call list for %s; running without a filter", runtime.GOARCH)
+		slog.Warn(fmt.Sprintf("-seccomp: no system call list for %s; running without a filter", runtime.GOARCH))
 		return nil
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
@@ -202,7 +202,7 @@ func forbiddenCall() {
 	if err == nil {
 		f.Close()
 	}
-	log.Printf("test hook L2TAP_TEST_FORBIDDEN_SYSCALL: openat after setup: %v", errString(err))
+	slog.Info(fmt.Sprintf("test hook L2TAP_TEST_FORBIDDEN_SYSCALL: openat after setup: %v", errString(err)))
 }
 
 func errString(err error) string {

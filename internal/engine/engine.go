@@ -124,7 +124,8 @@ func (e *Engine) AddTunnel(u Underlay, remote netip.AddrPort) *Tunnel {
 	if !s.udp {
 		remote = netip.AddrPortFrom(remote.Addr(), 0)
 	}
-	t := &Tunnel{Remote: remote, sock: s, Stats: &TunnelStats{}}
+	t := &Tunnel{Remote: remote, sock: s, Stats: &TunnelStats{},
+		name: underlay.AddrPortString(remote.Addr(), remote.Port(), u.UDP())}
 	ts := append(append([]*Tunnel{}, *s.tunnels.Load()...), t)
 	s.tunnels.Store(&ts)
 	e.tunnels = append(e.tunnels, t)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
@@ -26,7 +27,9 @@ func (s *socket) receiveLoop() {
 			if ts := *s.tunnels.Load(); len(ts) > 0 {
 				ts[0].Stats.RxErrors.Add(1)
 			}
-			lim.logf(logReceiveError, "receive: %v", err)
+			if held, ok := lim.allow(logReceiveError); ok {
+				warn(held, "receive: "+err.Error(), slog.String("reason", "rx_errors"))
+			}
 			continue
 		}
 		sessions := *s.sessions.Load()
@@ -82,5 +85,5 @@ func (s *socket) drop(m *underlay.Message, why l2tpv3.Reason, lim *rateLimit) {
 	if !known {
 		why = l2tpv3.DropSource
 	}
-	t.Stats.drop(why, lim)
+	t.drop(why, lim)
 }

@@ -3,12 +3,15 @@ package engine
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"syscall"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/underlay"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -101,10 +104,16 @@ func (s *Session) sendLoop(q int) error {
 			if underlay.TransientSendError(e) {
 				st.TxTransient.Add(1)
 			}
-			lim.logf(sendErrorKey(e), "send to %s: %v (frame of %d bytes)", remote.Addr(), e, len(pkt)-hl)
+			if held, ok := lim.allow(sendErrorKey(e)); ok {
+				warn(held, fmt.Sprintf("send to %s: %v (frame of %d bytes)", remote.Addr(), e, len(pkt)-hl),
+					s.logAttrs(slog.String("errno", errnoName(e)), slog.String("reason", "tx_errors"))...)
+			}
 		},
 		func(e syscall.Errno) {
-			lim.logf(logNoGSO, "UDP segmentation offload refused (%v): sending datagrams one by one", e)
+			if held, ok := lim.allow(logNoGSO); ok {
+				warn(held, fmt.Sprintf("UDP segmentation offload refused (%v): sending datagrams one by one", e),
+					s.logAttrs(slog.String("errno", errnoName(e)))...)
+			}
 		})
 	capture := s.cfg.Capture
 	send := func(pkts [][]byte) error {
@@ -126,7 +135,9 @@ func (s *Session) sendLoop(q int) error {
 		return nil
 	}
 	dropped := func(err error) {
-		lim.logf(logOffloadError, "%s: %v", s.ep.Name(), err)
+		if held, ok := lim.allow(logOffloadError); ok {
+			warn(held, fmt.Sprintf("%s: %v", s.ep.Name(), err), s.logAttrs(slog.String("reason", "tx_offload_errors"))...)
+		}
 	}
 	err := s.ep.ReadLoop(q, arena, hl, pkts, send, dropped)
 	if errors.Is(err, os.ErrClosed) {
@@ -145,17 +156,20 @@ func (s *Session) receive(pkt []byte, lim *rateLimit) (first bool) {
 		s.Stats.RxSublayerReserved.Add(1)
 		if !s.reservedSeen {
 			s.reservedSeen = true
-			lim.logf(logSublayerReserved, "%s: sublayer reserved bits set (word %#08x): packets accepted, as Linux does; "+
-				"a peer that sends no sublayer (ip l2tp l2spec_type none, QEMU counter=off) needs no -counter/-pincounter here, "+
-				"and QEMU's counter=on sets these bits after 2^24 packets (harmless); counted as rx_sublayer_reserved",
-				s.ep.Name(), binary.BigEndian.Uint32(pkt[h.Len()-h.Offset-4:]))
+			if held, ok := lim.allow(logSublayerReserved); ok {
+				warn(held, fmt.Sprintf("%s: sublayer reserved bits set (word %#08x): packets accepted, as Linux does; "+
+					"a peer that sends no sublayer (ip l2tp l2spec_type none, QEMU counter=off) needs no -counter/-pincounter here, "+
+					"and QEMU's counter=on sets these bits after 2^24 packets (harmless); counted as rx_sublayer_reserved",
+					s.ep.Name(), binary.BigEndian.Uint32(pkt[h.Len()-h.Offset-4:])),
+					s.logAttrs(slog.String("reason", "rx_sublayer_reserved"))...)
+			}
 		}
 	}
 	if why == l2tpv3.DropNone && d.HasSeq {
 		why = s.checkSeq(d.Seq, lim)
 	}
 	if why != l2tpv3.DropNone {
-		s.Stats.drop(why, lim)
+		s.drop(why, lim)
 		return false
 	}
 	if s.cfg.Capture != nil {
@@ -163,6 +177,39 @@ func (s *Session) receive(pkt []byte, lim *rateLimit) (first bool) {
 	}
 	s.pending = append(s.pending, d.Frame)
 	return len(s.pending) == 1
+}
+
+// drop counts a received packet the session dropped and logs its reason,
+// rate-limited, with the session's keys, reason (the counter raised) and
+// count.
+func (s *Session) drop(r l2tpv3.Reason, lim *rateLimit) {
+	s.Stats.drop(r)
+	if held, ok := lim.allow(logKey(r)); ok {
+		warn(held, "drop: "+r.String(), s.logAttrs(slog.String("reason", r.Counter()))...)
+	}
+}
+
+// logAttrs returns the keys that name the session in its log lines (tap,
+// session as TX/RX, tunnel), followed by more.
+func (s *Session) logAttrs(more ...slog.Attr) []slog.Attr {
+	h := s.cfg.Header
+	a := []slog.Attr{
+		slog.String("tap", s.ep.Name()),
+		slog.String("session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession)),
+	}
+	if s.tunnel != nil {
+		a = append(a, slog.String("tunnel", s.tunnel.name))
+	}
+	return append(a, more...)
+}
+
+// errnoName names e as C does (ECONNREFUSED), or by number if Go knows no
+// name for it.
+func errnoName(e syscall.Errno) string {
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return fmt.Sprintf("errno %d", int(e))
 }
 
 // checkSeq follows the peer's sequence numbers: gaps count as lost packets,
@@ -183,7 +230,10 @@ func (s *Session) checkSeq(nr uint32, lim *rateLimit) l2tpv3.Reason {
 	case l2tpv3.SeqResync:
 		s.Stats.RxOOS.Add(1)
 		s.Stats.RxSeqResyncs.Add(1)
-		lim.logf(logSeqResync, "%s: peer's sequence numbers restarted at %d (peer restarted?): following them from here on; counted as rx_seq_resyncs", s.ep.Name(), nr)
+		if held, ok := lim.allow(logSeqResync); ok {
+			warn(held, fmt.Sprintf("%s: peer's sequence numbers restarted at %d (peer restarted?): following them from here on; counted as rx_seq_resyncs", s.ep.Name(), nr),
+				s.logAttrs(slog.String("reason", "rx_seq_resyncs"))...)
+		}
 	}
 	return l2tpv3.DropNone
 }
@@ -202,7 +252,10 @@ func (s *Session) flush(lim *rateLimit) {
 		// refused too, without a log line each batch.
 		st.TapErrors.Add(uint64(refused))
 		if !errors.Is(err, os.ErrClosed) {
-			lim.logf(logTAPWrite, "write to %s: %v (%d frames refused)", s.ep.Name(), err, refused)
+			if held, ok := lim.allow(logTAPWrite); ok {
+				warn(held, fmt.Sprintf("write to %s: %v (%d frames refused)", s.ep.Name(), err, refused),
+					s.logAttrs(slog.String("reason", "tap_write_errors"))...)
+			}
 		}
 	}
 }

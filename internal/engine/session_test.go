@@ -17,7 +17,7 @@ func TestCheckSeq(t *testing.T) {
 	seqs := []uint32{100, 101, 104, 102, 0, 1, 2} // gap of 2, a late one, a restart
 	for _, strict := range []bool{false, true} {
 		var buf bytes.Buffer
-		captureLog(t, &buf)
+		captureLog(t, &buf, false)
 		p := &Session{cfg: SessionConfig{SeqCheck: strict}, ep: &fakeEndpoint{name: "f0"}, Stats: &Stats{}}
 		var lim rateLimit
 		var dropped []uint32

@@ -1,9 +1,10 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -101,11 +102,10 @@ func WriteCounters(w io.Writer, c []Counter) {
 	}
 }
 
-// drop counts a dropped received packet and logs its reason, rate-limited.
-func (s *Stats) drop(r l2tpv3.Reason, lim *rateLimit) {
+// drop counts a dropped received packet.
+func (s *Stats) drop(r l2tpv3.Reason) {
 	s.Drops[r].Add(1)
 	s.RxErrors.Add(1)
-	lim.logf(logKey(r), "drop: %s", r)
 }
 
 // logKey names a kind of log line for rateLimit. The drop reasons come
@@ -122,25 +122,32 @@ const (
 	logSendError // last: send errors use one key per errno class (see sendErrorKey)
 )
 
-// rateLimit logs at most one line per second per key, then says how many
-// lines it held back. It is safe for one goroutine.
+// rateLimit lets through at most one log line per second per key, and
+// counts the lines it held back. It is safe for one goroutine.
 type rateLimit struct {
 	last       [64]time.Time
 	suppressed [64]uint64
 }
 
-func (l *rateLimit) logf(key logKey, format string, args ...any) {
+// allow reports whether a line of kind key may be logged now and, if so,
+// how many lines of that kind it held back since the last one.
+func (l *rateLimit) allow(key logKey) (held uint64, ok bool) {
 	now := time.Now()
 	if now.Sub(l.last[key]) < time.Second {
 		l.suppressed[key]++
-		return
+		return 0, false
 	}
-	if n := l.suppressed[key]; n > 0 {
-		format += fmt.Sprintf(" (%d more like it)", n)
-		l.suppressed[key] = 0
-	}
+	held, l.suppressed[key] = l.suppressed[key], 0
 	l.last[key] = now
-	log.Printf(format, args...)
+	return held, true
+}
+
+// warn writes a rate-limited line through slog.Default at warning level:
+// msg, attrs, and count, the lines like it that were held back. Every
+// rate-limited line carries count, so that a reader can add them up.
+func warn(held uint64, msg string, attrs ...slog.Attr) {
+	attrs = append(attrs, slog.Uint64("count", held))
+	slog.Default().LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 }
 
 // sendErrorKey spreads send errors over the rate limiter's remaining keys,

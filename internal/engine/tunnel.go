@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"log/slog"
 	"net/netip"
 	"sync/atomic"
 
@@ -14,6 +15,7 @@ type Tunnel struct {
 	Remote   netip.AddrPort // port 0 for IP encapsulation
 	Stats    *TunnelStats
 	sock     *socket
+	name     string     // the peer as logs name it: address, and port for UDP
 	sessions []*Session // guarded by the engine's mutex
 }
 
@@ -25,11 +27,14 @@ type TunnelStats struct {
 	Drops    [l2tpv3.NumReasons]atomic.Uint64
 }
 
-// drop counts a packet no session took and logs its reason, rate-limited.
-func (t *TunnelStats) drop(r l2tpv3.Reason, lim *rateLimit) {
-	t.Drops[r].Add(1)
-	t.RxErrors.Add(1)
-	lim.logf(logKey(r), "drop: %s", r)
+// drop counts a packet no session took and logs its reason, rate-limited,
+// with the keys tunnel, reason (the counter raised) and count.
+func (t *Tunnel) drop(r l2tpv3.Reason, lim *rateLimit) {
+	t.Stats.Drops[r].Add(1)
+	t.Stats.RxErrors.Add(1)
+	if held, ok := lim.allow(logKey(r)); ok {
+		warn(held, "drop: "+r.String(), slog.String("tunnel", t.name), slog.String("reason", r.Counter()))
+	}
 }
 
 // Counters returns the tunnel's counters: rx_errors, then one per drop
