@@ -114,17 +114,25 @@ wait:
 			notify.send("WATCHDOG=1")
 		case <-statusTick:
 			notify.status(p.statusLine())
-		case f := <-p.eng.Failed():
-			name := f.Session.Endpoint().Name()
-			if errors.Is(f.Err, unix.EBADFD) {
-				runErr = fmt.Errorf("TAP %s was deleted while in use (%v)", name, f.Err)
-			} else {
-				runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
+		case <-p.eng.Failed():
+			failures := p.eng.TakeFailures()
+			if len(failures) == 0 {
+				continue // taken with an earlier token
 			}
-			n := p.markFailed(f.Session)
+			n := 0
+			for _, f := range failures {
+				name := f.Session.Endpoint().Name()
+				if errors.Is(f.Err, unix.EBADFD) {
+					runErr = fmt.Errorf("TAP %s was deleted while in use (%v)", name, f.Err)
+				} else {
+					runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
+				}
+				if n = p.markFailed(f.Session); n > 0 {
+					slog.Warn(fmt.Sprintf("%v; %d sessions go on", runErr, n), "tap", name)
+				}
+			}
 			notify.status(p.statusLine())
 			if n > 0 {
-				slog.Warn(fmt.Sprintf("%v; %d sessions go on", runErr, n), "tap", name)
 				runErr = nil
 				continue
 			}

@@ -73,8 +73,11 @@ type Engine struct {
 	mu      sync.Mutex
 	sockets []*socket
 	tunnels []*Tunnel
-	failed  chan Failure
-	closed  bool
+	// failures waits for TakeFailures; failed has a token while it is
+	// not empty. However many sessions fail at once, none is lost.
+	failures []Failure
+	failed   chan struct{}
+	closed   bool
 }
 
 // Failure is a session whose endpoint failed (a TAP deleted under it, say):
@@ -87,11 +90,22 @@ type Failure struct {
 
 // New returns an engine with nothing to run.
 func New() *Engine {
-	return &Engine{failed: make(chan Failure, 16)}
+	return &Engine{failed: make(chan struct{}, 1)}
 }
 
-// Failed delivers sessions that stopped on an error of their endpoint.
-func (e *Engine) Failed() <-chan Failure { return e.failed }
+// Failed has a token when sessions have stopped on an error of their
+// endpoint; TakeFailures says which.
+func (e *Engine) Failed() <-chan struct{} { return e.failed }
+
+// TakeFailures returns the sessions that failed since it was last called,
+// each once, in the order they failed.
+func (e *Engine) TakeFailures() []Failure {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f := e.failures
+	e.failures = nil
+	return f
+}
 
 // socket is an underlay shared by the tunnels on it, and its receive loop.
 type socket struct {
@@ -222,15 +236,21 @@ func (e *Engine) unlink(s *Session) {
 // session stays in the tables, so that what its peer still sends is
 // counted as refused by its endpoint rather than as an unknown session;
 // RemoveSession takes it out.
+// A session with several queues is reported once, for the first loop that
+// fails.
 func (e *Engine) fail(s *Session, err error) {
 	e.mu.Lock()
-	closed := e.closed
+	report := !e.closed && !s.failed
+	s.failed = true
+	if report {
+		e.failures = append(e.failures, Failure{s, err})
+	}
 	e.mu.Unlock()
 	s.ep.Close()
-	if !closed {
+	if report {
 		select {
-		case e.failed <- Failure{s, err}:
-		default:
+		case e.failed <- struct{}{}:
+		default: // a token is already waiting
 		}
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -390,5 +391,63 @@ func BenchmarkRoundTripCapture(b *testing.B) {
 		for epb[0].written.Load() < int64(total) {
 			<-epb[0].wrote
 		}
+	}
+}
+
+// brokenEndpoint is an endpoint whose every queue fails at once, as a
+// deleted TAP does.
+type brokenEndpoint struct{ *fakeEndpoint }
+
+func (b brokenEndpoint) Queues() int { return 2 }
+
+func (b brokenEndpoint) ReadLoop(int, []byte, int, [][]byte, func([][]byte) error, func(error)) error {
+	return errors.New("device gone")
+}
+
+// TestFailuresAllReported fails many sessions at once, each on two queues:
+// every one is reported, once, and its endpoint closed.
+func TestFailuresAllReported(t *testing.T) {
+	const n = 40
+	e := New()
+	defer e.Close()
+	net := &fakeNet{}
+	sock := net.socket(netip.MustParseAddrPort("192.0.2.1:1701"), true)
+	tun := e.AddTunnel(sock, netip.MustParseAddrPort("192.0.2.2:1701"))
+	eps := map[*Session]brokenEndpoint{}
+	for i := 0; i < n; i++ {
+		ep := brokenEndpoint{newFakeEndpoint(fmt.Sprintf("b%d", i), false)}
+		s, err := e.AddSession(tun, SessionConfig{Header: l2tpv3.Header{UDP: true, TxSession: uint32(i + 1), RxSession: uint32(i + 1)}}, ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps[s] = ep
+	}
+	seen := map[*Session]int{}
+	deadline := time.After(5 * time.Second)
+	for len(seen) < n {
+		select {
+		case <-e.Failed():
+			for _, f := range e.TakeFailures() {
+				seen[f.Session]++
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d failed sessions reported", len(seen), n)
+		}
+	}
+	for s, k := range seen {
+		if k != 1 {
+			t.Errorf("%s reported %d times", s.Endpoint().Name(), k)
+		}
+		select {
+		case <-eps[s].closed:
+		default:
+			t.Errorf("%s: endpoint of a failed session left open", s.Endpoint().Name())
+		}
+	}
+	for _, s := range e.Sessions() {
+		s.wg.Wait() // every loop has ended: nothing more can be reported
+	}
+	if more := e.TakeFailures(); len(more) != 0 {
+		t.Errorf("%d more reports after every session was reported", len(more))
 	}
 }

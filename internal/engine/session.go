@@ -31,6 +31,7 @@ type Session struct {
 	tunnel *Tunnel
 	Stats  *Stats
 	wg     sync.WaitGroup
+	failed bool // its endpoint failed; guarded by the engine's mutex
 
 	// Receive state, owned by the socket's receive loop.
 	seq          l2tpv3.Sequence
