@@ -27,6 +27,8 @@
 #   PING_COUNT=20     pings for the RTT figure (interval 50 ms)
 #   PIN_BRIDGE=, PIN_IPERF=   optional taskset CPU lists (default: no pinning)
 #   PYTHON=           interpreter with matplotlib (default: first that has it)
+#   BENCH_NS=bn       namespace name prefix (NAME A and NAME B), so two runs can
+#                     share a machine
 #
 # Needs root.  Exits non-zero if a setup passes no traffic.
 set -euo pipefail
@@ -42,8 +44,8 @@ PING_COUNT=${PING_COUNT:-20}
 PIN_BRIDGE=${PIN_BRIDGE:-}
 PIN_IPERF=${PIN_IPERF:-}
 
-NS_A=bnA
-NS_B=bnB
+NS_A=${BENCH_NS:-bn}A
+NS_B=${BENCH_NS:-bn}B
 UNDER_A=192.0.2.1
 UNDER_B=192.0.2.2
 OVER_A=10.9.0.1
