@@ -11,7 +11,6 @@ import (
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/underlay"
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -202,15 +201,6 @@ func (s *Session) logAttrs(more ...slog.Attr) []slog.Attr {
 		a = append(a, slog.String("tunnel", s.tunnel.name))
 	}
 	return append(a, more...)
-}
-
-// errnoName names e as C does (ECONNREFUSED), or by number if Go knows no
-// name for it.
-func errnoName(e syscall.Errno) string {
-	if n := unix.ErrnoName(e); n != "" {
-		return n
-	}
-	return fmt.Sprintf("errno %d", int(e))
 }
 
 // checkSeq follows the peer's sequence numbers: gaps count as lost packets,

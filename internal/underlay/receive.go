@@ -1,3 +1,5 @@
+//go:build linux
+
 package underlay
 
 import (
@@ -17,28 +19,6 @@ const (
 	// maxPacket is the largest packet received: one IP datagram.
 	maxPacket = 65535
 )
-
-// Message is one packet of a Receive: its L2TPv3 bytes, which are one
-// datagram or, with UDP GRO, a run of datagrams of Seg bytes each (the last
-// may be shorter), and where it came from. Buf aliases the socket's receive
-// buffers until the next Receive.
-type Message struct {
-	Buf  []byte
-	Seg  int            // datagram size of a GRO run; 0 for a single datagram
-	Src  netip.AddrPort // the sender; port 0 for IP encapsulation
-	Drop l2tpv3.Reason  // why the packet cannot be used (truncated, no IP header), or DropNone
-}
-
-// Datagram returns the first datagram of m.Buf and the rest of it: the
-// whole of a single datagram, or one segment of a GRO run. A caller takes
-// the datagrams of a message by calling it until rest is empty.
-func (m *Message) Datagram(buf []byte) (one, rest []byte) {
-	n := len(buf)
-	if m.Seg > 0 {
-		n = min(m.Seg, n)
-	}
-	return buf[:n], buf[n:]
-}
 
 // receiver holds one batch of receive buffers and the recvmmsg state.
 type receiver struct {

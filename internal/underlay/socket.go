@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package underlay owns the sockets that carry L2TPv3 packets between the
 // two ends of a tunnel: a UDP socket bound to a local address and port, or
 // a raw IP socket for protocol 115 bound to a local address. It receives in
@@ -23,18 +25,6 @@ import (
 // buffer must hold bursts of many of them while the receiving loop waits for
 // a CPU: smaller buffers drop whole trains of TCP segments.
 const sockBuf = 16 << 20
-
-// IPProtoL2TP is the IP protocol number of L2TPv3 over IP (RFC 3931 §4.1.1.2).
-const IPProtoL2TP = 115
-
-// Config says which socket to open.
-type Config struct {
-	UDP   bool       // UDP encapsulation; otherwise IP protocol 115
-	Local netip.Addr // the address to bind; its family is the socket's
-	Port  uint16     // the local UDP port (UDP only)
-	// Offload turns on UDP GRO and, where the kernel has it, UDP GSO.
-	Offload bool
-}
 
 // Socket is a datagram socket carrying L2TPv3 packets. It is bound, never
 // connected, so packets from any source reach it: the caller decides which
@@ -120,15 +110,6 @@ func sockaddr(a netip.Addr, port uint16) unix.Sockaddr {
 	return &unix.SockaddrInet6{Port: int(port), Addr: a.As16()}
 }
 
-// AddrPortString writes an underlay address as users give it: with the
-// port for UDP, bare for IP encapsulation.
-func AddrPortString(a netip.Addr, port uint16, udp bool) string {
-	if !udp {
-		return a.String()
-	}
-	return netip.AddrPortFrom(a, port).String()
-}
-
 // rawSockaddr is a sockaddr_in or sockaddr_in6 in kernel form.
 type rawSockaddr [unix.SizeofSockaddrInet6]byte
 
@@ -172,15 +153,4 @@ func decodeSockaddr(b *rawSockaddr) netip.AddrPort {
 type mmsghdr struct {
 	hdr unix.Msghdr
 	len uint32
-}
-
-// TransientSendError reports errors that come and go with the network:
-// a full queue, an ICMP error from the peer, a route that is down.
-func TransientSendError(e syscall.Errno) bool {
-	switch e {
-	case unix.ENOBUFS, unix.EAGAIN, unix.ECONNREFUSED, unix.ENETUNREACH, unix.EHOSTUNREACH,
-		unix.ENETDOWN, unix.EHOSTDOWN, unix.EPERM, unix.ENOMEM:
-		return true
-	}
-	return false
 }
