@@ -31,6 +31,7 @@ type Options struct {
 	Master             text
 	SeqCheck           onOff
 	Offload            text
+	TAPDriver          text // -tap-driver: kernel or water
 	Queues             number
 	Sched              text
 	CPUProfile         text
@@ -84,6 +85,9 @@ type SessionConfig struct {
 	// Offload uses TAP offloads, UDP GSO/GRO and TCP coalescing where the
 	// kernel has them; false moves every frame on its own.
 	Offload bool
+	// TAPDriver opens and drives the TAP: driverKernel, driverWater, or
+	// "" for the system's default (see tapdriver.go).
+	TAPDriver string
 	// CoalesceUDP also merges equal-size UDP datagrams into one TAP write
 	// (USO). Off by default: the burst overflows slow receivers' sockets.
 	CoalesceUDP bool
@@ -279,6 +283,12 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 		sc.TAP.Queues = int(o.Queues.val)
 	}
 	var err error
+	if sc.TAPDriver, err = o.tapDriver(); err != nil {
+		return fail(err)
+	}
+	if err = o.checkSystemSession(); err != nil {
+		return fail(err)
+	}
 	if sc.Capture, err = o.capture(); err != nil {
 		return fail(err)
 	}
@@ -371,6 +381,9 @@ func (o *Options) process() (*Config, error) {
 		}
 	}
 	c.Seccomp = !o.Seccomp.set || o.Seccomp.val
+	if err := o.checkSystem(); err != nil {
+		return nil, err
+	}
 	switch o.LogFormat.val {
 	case "", "text":
 	case "json":

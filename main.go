@@ -87,6 +87,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("group", "GROUP", "group of a TAP l2tap creates (name or gid)", &o.Group),
 		f("master", "BRIDGE", "enslave the TAP to this bridge", &o.Master),
 		f("offload", "MODE", "auto: TAP segmentation offloads, UDP GSO/GRO and TCP coalescing where the kernel has them; full: auto, and UDP datagrams coalesced into the TAP too; off: one frame per system call", &o.Offload),
+		f("tap-driver", "DRIVER", "kernel: Linux's /dev/net/tun with offloads and queues (default on Linux); water: the portable TAP of songgao/water, one frame per system call (the only one on other systems)", &o.TAPDriver),
 		f("queues", "N", "TAP queues, each read by its own loop (IFF_MULTI_QUEUE; default 1); flows spread over them", &o.Queues),
 		f("sched", "POLICY", "batch: threads run as SCHED_BATCH (when woken they wait their turn instead of preempting), fewer context switches under bulk traffic; normal: the kernel's default policy (default batch)", &o.Sched),
 		f("cpuprofile", "FILE", "write a Go CPU profile to FILE until exit (for performance work)", &o.CPUProfile),

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/status"
-	"golang.org/x/sys/unix"
 )
 
 // A running l2tap can be observed in two ways besides SIGUSR1, both served
@@ -71,10 +70,6 @@ type ObserveConfig struct {
 	// Metrics is the HOST:PORT the metrics endpoint listens on; empty is off.
 	Metrics string
 }
-
-// maxSocketPath is the longest path a unix socket address holds
-// (sun_path is 108 bytes with its terminating zero).
-const maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
 
 // config checks -control and -metrics.
 func (o *ObserveOptions) config() (ObserveConfig, error) {
@@ -140,7 +135,7 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 			done := make(chan struct{})
 			go func() { status.Serve(s, snap); close(done) }()
 			stops = append(stops, func() {
-				unix.Unlink(path) // before closing: nothing finds a dead socket
+				os.Remove(path) // before closing: nothing finds a dead socket
 				s.Close()
 				<-done
 			})
@@ -194,9 +189,9 @@ func listenControl(path string, account *Account, isDefault bool) (*net.UnixList
 	}
 	// The socket takes its mode, 0600, from the umask when bound: no
 	// moment exists in which others may connect.
-	old := unix.Umask(0o177)
+	old := umask(0o177)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	unix.Umask(old)
+	umask(old)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +252,8 @@ func netnsID() string {
 	if err != nil {
 		return "netns"
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return fmt.Sprintf("netns-%d", st.Ino)
+	if ino, ok := inode(fi); ok {
+		return fmt.Sprintf("netns-%d", ino)
 	}
 	return "netns"
 }
@@ -276,11 +271,11 @@ func firstTAP(s status.Snapshot) string {
 // explainMetricsError turns a failed listen on -metrics into advice.
 func explainMetricsError(addr string, err error) error {
 	switch {
-	case errors.Is(err, unix.EADDRINUSE):
+	case errors.Is(err, syscall.EADDRINUSE):
 		return usagef("-metrics %s: the port is already in use by another program; pick another port or stop that program", addr)
-	case errors.Is(err, unix.EADDRNOTAVAIL):
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return usagef("-metrics %s: no interface on this host has that address; give a local address such as 127.0.0.1", addr)
-	case errors.Is(err, unix.EACCES):
+	case errors.Is(err, syscall.EACCES):
 		return usagef("-metrics %s: ports below 1024 need CAP_NET_BIND_SERVICE; pick a port above 1023", addr)
 	}
 	return usagef("-metrics %s: %v", addr, err)

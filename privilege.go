@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -6,7 +8,6 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
@@ -51,10 +52,10 @@ import (
 // lockDown ends setup: it drops privileges (keeping what the restore of
 // an attached TAP needs, see above), installs the seccomp filter unless
 // -seccomp=off, and then runs the test hook (see testForbiddenSyscall).
-func lockDown(cfg *Config, devs []*tap.Device) error {
+func lockDown(cfg *Config, devs []device) error {
 	restore := false
 	for _, d := range devs {
-		if d.WrapRestore(raiseNetAdmin) {
+		if t, ok := d.(tapEndpoint); ok && t.WrapRestore(raiseNetAdmin) {
 			restore = true
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,10 +17,8 @@ import (
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/pcap"
 	"github.com/l2tap/l2tap/internal/status"
-	"github.com/l2tap/l2tap/internal/tap"
 	"github.com/l2tap/l2tap/internal/tune"
 	"github.com/l2tap/l2tap/internal/underlay"
-	"golang.org/x/sys/unix"
 )
 
 // Run opens every tunnel and session of cfg and moves frames until SIGINT
@@ -49,7 +46,7 @@ func Run(cfg *Config) error {
 		}
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, sigCounters, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	// l2tap show and -metrics: snapshots of the engine, taken when asked.
@@ -99,7 +96,7 @@ wait:
 		select {
 		case s := <-sigs:
 			switch s {
-			case syscall.SIGUSR1:
+			case sigCounters:
 				p.writeCounters(os.Stdout)
 				// On stderr, so that nothing parsing the counters takes it for one.
 				slog.Info(fmt.Sprintf("goroutines %d", runtime.NumGoroutine()))
@@ -122,7 +119,7 @@ wait:
 			n := 0
 			for _, f := range failures {
 				name := f.Session.Endpoint().Name()
-				if errors.Is(f.Err, unix.EBADFD) {
+				if endpointDeleted(f.Err) {
 					runErr = fmt.Errorf("TAP %s was deleted while in use (%v)", name, f.Err)
 				} else {
 					runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
@@ -155,7 +152,7 @@ wait:
 // sessions, and the configuration each session was made from.
 type process struct {
 	eng     *engine.Engine
-	sockets map[socketKey]*socketUnderlay
+	sockets map[socketKey]engine.Underlay
 	tunnels map[tunnelKey]*engine.Tunnel
 	gov     *tune.Governor
 	json    bool // counters as one JSON object (-log-format json)
@@ -184,7 +181,7 @@ type live struct {
 	key    sessionKey
 	tc     TunnelConfig // its Sessions field is not used
 	sc     SessionConfig
-	dev    *tap.Device
+	dev    device
 	cap    *pcap.Writer // nil without -pcap
 	t      *engine.Tunnel
 	s      *engine.Session // nil until started
@@ -200,7 +197,7 @@ func keyOf(tc *TunnelConfig, sc *SessionConfig) sessionKey {
 func setUp(cfg *Config) (_ *process, err error) {
 	p := &process{
 		eng:     engine.New(),
-		sockets: map[socketKey]*socketUnderlay{},
+		sockets: map[socketKey]engine.Underlay{},
 		tunnels: map[tunnelKey]*engine.Tunnel{},
 		live:    map[sessionKey]*live{},
 		json:    cfg.LogJSON,
@@ -255,7 +252,7 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 	if err != nil {
 		return err
 	}
-	dev, err := openTAP(tcfg)
+	dev, err := openDevice(sc, tcfg)
 	if err != nil {
 		if capture != nil {
 			capture.Close()
@@ -276,10 +273,10 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 }
 
 // devs returns the TAPs of the sessions set up.
-func (p *process) devs() []*tap.Device {
+func (p *process) devs() []device {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var d []*tap.Device
+	var d []device
 	for _, l := range p.pending {
 		d = append(d, l.dev)
 	}
@@ -375,7 +372,7 @@ func (p *process) remove(l *live, why string) {
 	delete(p.live, l.key)
 	p.mu.Unlock()
 	h := l.sc.Header
-	slog.Info(why, "tap", l.dev.Name, "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
+	slog.Info(why, "tap", l.dev.Name(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
 }
 
 // socketOffload reports whether any session on the socket key names asks
@@ -405,11 +402,11 @@ func (p *process) start() []*live {
 		if l.cap != nil {
 			ec.Capture = l.cap
 		}
-		s, err := p.eng.AddSession(l.t, ec, tapEndpoint{l.dev})
+		s, err := p.eng.AddSession(l.t, ec, l.dev)
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
-			slog.Error(fmt.Sprintf("%s: %v", l.dev.Name, err), "tap", l.dev.Name)
+			slog.Error(fmt.Sprintf("%s: %v", l.dev.Name(), err), "tap", l.dev.Name())
 			l.dev.Close()
 			closeCapture(l)
 			continue
@@ -452,7 +449,7 @@ func closeCapture(l *live) {
 		return
 	}
 	if err := l.cap.Close(); err != nil {
-		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), "tap", l.dev.Name)
+		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), "tap", l.dev.Name())
 	}
 	l.cap = nil
 }
@@ -465,11 +462,6 @@ func (p *process) closeCaptures() {
 		closeCapture(l)
 	}
 }
-
-// tapEndpoint is a tap.Device as the engine sees it.
-type tapEndpoint struct{ *tap.Device }
-
-func (t tapEndpoint) Name() string { return t.Device.Name }
 
 // bytes returns the frame bytes sent and received by every session.
 func (p *process) bytes() (tx, rx uint64) {
@@ -608,7 +600,7 @@ func (l *live) logAttrs() []any {
 		off = "auto"
 	}
 	return []any{
-		slog.String("tap", l.dev.Name), slog.Int("mtu", l.dev.MTU),
+		slog.String("tap", l.dev.Name()), slog.Int("mtu", l.dev.MTU()),
 		slog.String("encap", enc),
 		slog.String("local", underlay.AddrPortString(e.Local, e.LocalPort, e.UDP)),
 		slog.String("remote", e.peerName()),
@@ -664,8 +656,8 @@ func (p *process) snapshot() status.Snapshot {
 		if !ok {
 			continue
 		}
-		h, d := s.Header(), s.Endpoint().(tapEndpoint).Device
-		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: d.Name, MTU: d.MTU}
+		h, d := s.Header(), s.Endpoint().(device)
+		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: d.Name(), MTU: d.MTU()}
 		for _, c := range s.Counters() {
 			ss.Counters = append(ss.Counters, status.Counter(c))
 		}
@@ -673,7 +665,7 @@ func (p *process) snapshot() status.Snapshot {
 	}
 	for _, l := range p.pending {
 		if i, ok := index[l.t]; ok {
-			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.dev.Name, MTU: l.dev.MTU})
+			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.dev.Name(), MTU: l.dev.MTU()})
 		}
 	}
 	return snap

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -6,12 +8,6 @@ import (
 	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
 )
-
-// TAPConfig is a session's TAP as the options describe it (see tap.Config).
-type TAPConfig = tap.Config
-
-// maxQueues bounds -queues, as the kernel's MAX_TAP_QUEUES does.
-const maxQueues = tap.MaxQueues
 
 // openTAP opens the TAP of a session, explaining permission errors.
 func openTAP(c TAPConfig) (*tap.Device, error) {
@@ -34,3 +30,9 @@ func explainTAPError(err error) error {
 	}
 	return usageError{err}
 }
+
+// tapEndpoint is a tap.Device as the engine sees it.
+type tapEndpoint struct{ *tap.Device }
+
+func (t tapEndpoint) Name() string { return t.Device.Name }
+func (t tapEndpoint) MTU() int     { return t.Device.MTU }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package tap owns the Linux TAP device a session's frames enter and leave
 // by: creating it (or attaching to one that exists), its queues, the
 // virtio-net header and the offloads the kernel grants, and reading and
@@ -51,26 +53,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Config says which TAP to use and how to set it up.
-type Config struct {
-	Name   string // interface name; may hold a %d pattern
-	Attach bool   // the TAP must already exist
-	MTU    int    // 0 leaves the MTU as it is
-	Owner  int    // -1 for none
-	Group  int    // -1 for none
-	Master string // bridge to enslave the TAP to, or ""
-	// Offload asks for virtio-net headers and checksum and segmentation
-	// offloads: the TAP then hands over superframes of up to 64 KiB and
-	// takes coalesced ones. Open falls back silently where refused.
-	Offload bool
-	// Queues is the number of TAP queues (IFF_MULTI_QUEUE) to open, each
-	// read by its own loop; 0 and 1 mean one queue.
-	Queues int
-	// CoalesceUDP merges equal-size UDP datagrams into one write too, where
-	// the TAP takes USO (with Offload; TCP segments are always merged).
-	CoalesceUDP bool
-}
-
 // Device is an open TAP carrying Ethernet frames without a packet-info header.
 type Device struct {
 	Name    string
@@ -87,9 +69,6 @@ type Device struct {
 	// and those dropped as malformed (see ReadStats).
 	superframes, offloadErrors atomic.Uint64
 }
-
-// MaxQueues bounds -queues, as the kernel's MAX_TAP_QUEUES does.
-const MaxQueues = 256
 
 // queue is one descriptor of a TAP, with the state of the loop reading it.
 type queue struct {

@@ -1,0 +1,25 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxSocketPath is the longest path a unix socket address holds
+// (sun_path is 108 bytes on Linux with its terminating zero).
+const maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
+
+// umask sets the file mode creation mask and returns the old one.
+func umask(m int) int { return unix.Umask(m) }
+
+// inode is the inode number of a file, where the system has one.
+func inode(fi os.FileInfo) (uint64, bool) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino), true
+	}
+	return 0, false
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/l2tap/l2tap/internal/watertap"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// On Linux every feature is there; the water driver is a choice, for
+// testing the portable path.
+
+const defaultTAPDriver = driverKernel
+
+// waterHint ends the errors of options the water driver lacks.
+const waterHint = ", or use -tap-driver kernel"
+
+// checkSystem checks the process options this system lacks: none.
+func (o *Options) checkSystem() error { return nil }
+
+// checkSystemSession checks the session options this system lacks: none.
+func (o *Options) checkSystemSession() error { return nil }
+
+// openDevice opens a session's TAP with its driver.
+func openDevice(sc *SessionConfig, c TAPConfig) (device, error) {
+	if sc.TAPDriver == driverWater {
+		return openWater(c)
+	}
+	dev, err := openTAP(c)
+	if err != nil {
+		return nil, err
+	}
+	return tapEndpoint{dev}, nil
+}
+
+// openWater creates a TAP through water, and gives it its MTU, bridge and
+// up state with netlink, as internal/tap does. water would attach to a
+// TAP that exists under a fixed name; that is refused, as without -attach.
+func openWater(c TAPConfig) (device, error) {
+	if !strings.Contains(c.Name, "%") {
+		if _, err := net.InterfaceByName(c.Name); err == nil {
+			return nil, usagef("-ifname %s: an interface of that name exists; the water driver only creates TAPs: pick another name, or use -tap-driver kernel -attach", c.Name)
+		}
+	}
+	d, err := watertap.Open(watertap.Config{Name: c.Name})
+	if err != nil {
+		return nil, explainTAPError(err)
+	}
+	fail := func(what string, err error) (device, error) {
+		d.Close()
+		return nil, explainTAPError(fmt.Errorf("TAP %s: %s: %w", d.Name(), what, err))
+	}
+	link, err := netlink.LinkByName(d.Name())
+	if err != nil {
+		return fail("look up", err)
+	}
+	if c.MTU > 0 {
+		if err := netlink.LinkSetMTU(link, c.MTU); err != nil {
+			return fail(fmt.Sprintf("set MTU %d", c.MTU), err)
+		}
+	}
+	if c.Master != "" {
+		br, err := netlink.LinkByName(c.Master)
+		if err != nil {
+			return fail("-master "+c.Master, err)
+		}
+		if err := netlink.LinkSetMaster(link, br); err != nil {
+			return fail("-master "+c.Master, err)
+		}
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fail("set up", err)
+	}
+	return waterEndpoint{d, c.MTU}, nil
+}
+
+// endpointDeleted reports the error of a TAP deleted under l2tap.
+func endpointDeleted(err error) bool { return errors.Is(err, unix.EBADFD) }
