@@ -38,7 +38,8 @@ soak:
 unit:
 	$(GO) test -short -count=1 ./...
 
-# cross builds and vets everything, tests included, for CROSS_ARCHS, and runs
+# cross builds and vets everything, tests included, for CROSS_ARCHS and
+# CROSS_SYSTEMS, and runs
 # the tests that need no root as CROSS_RUN_ARCHS binaries under qemu-user:
 # 386 and arm64 for 32-bit and another 64-bit ABI, s390x for big-endian.
 # qemu-user passes UDP_SEGMENT and UDP_GRO control messages through without
@@ -47,6 +48,10 @@ unit:
 # asynchronous preemption signals crash 386 binaries under qemu-i386 7.2,
 # so they run without it. Under CI=true a missing qemu-user fails.
 CROSS_ARCHS ?= amd64 arm64 386 s390x
+# CROSS_SYSTEMS are the other systems l2tap builds and vets for (the
+# portable data path: water's TAP and a UDP socket; see "Other systems" in
+# the README). Their binaries are not run here.
+CROSS_SYSTEMS ?= freebsd/amd64 darwin/arm64 windows/amd64
 CROSS_RUN_ARCHS ?= s390x 386 arm64
 CROSS_TESTS = Golden|Rejects|Reserved|NumberFlag|Fuzz
 CROSS_PKGS = ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune
@@ -56,6 +61,12 @@ cross:
 		echo "cross: build and vet linux/$$a"; \
 		GOOS=linux GOARCH=$$a $(GO) build ./...; \
 		GOOS=linux GOARCH=$$a $(GO) vet ./...; \
+	done
+	@set -e; for s in $(CROSS_SYSTEMS); do \
+		echo "cross: build and vet $$s"; \
+		GOOS=$${s%/*} GOARCH=$${s#*/} $(GO) build -o /dev/null . ; \
+		GOOS=$${s%/*} GOARCH=$${s#*/} $(GO) build ./...; \
+		GOOS=$${s%/*} GOARCH=$${s#*/} $(GO) vet ./...; \
 	done
 	@set -e; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
 	for a in $(CROSS_RUN_ARCHS); do \
