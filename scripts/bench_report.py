@@ -324,7 +324,7 @@ def plot(path, ratios, targets):
     keys = [k for k, _, _, _ in METRICS if k not in ("tcp1_retrans", "tcp4_retrans", "udp_loss_pct")]
     labels = {k: l for k, l, _, _ in METRICS}
     names = [n for n in ratios]
-    fig, ax = plt.subplots(figsize=(12, 5.5))
+    fig, ax = plt.subplots(figsize=(12 if len(names) <= 2 else 14, 5.5))
     width = 0.8 / max(len(names), 1)
     colours = {"l2tap/qemu": "tab:blue", "l2tap/veth": "tab:orange",
                "l2tap-ip/l2tap": "tab:green", "l2tap-ip6/l2tap": "tab:purple"}
@@ -341,7 +341,8 @@ def plot(path, ratios, targets):
         foot = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
         for b, v in zip(bars, ys):
             ax.text(b.get_x() + b.get_width() / 2, 0.015, "%.2f" % v, transform=foot,
-                    ha="center", va="bottom", fontsize=8, color="white", fontweight="bold")
+                    ha="center", va="bottom", fontsize=8 if len(names) <= 2 else 6, color="white",
+                    fontweight="bold", rotation=0 if len(names) <= 2 else 90)
     drawn = set()
     for t in targets:
         if t["metric"] not in keys or t["ratio"] not in names:
