@@ -7,6 +7,8 @@
 #   qemu   a guest-less QEMU per namespace bridging TAP qtap0 to an l2tpv3
 #          netdev; overlay 10.9.0.1/24 <-> 10.9.0.2/24 on the TAPs
 #   l2tap  l2tap per namespace bridging TAP ltap0 to the same pseudowire
+#   l2tap-ip, l2tap-ip6   the same with IP encapsulation (protocol 115) over
+#          the IPv4 underlay and over the IPv6 one (2001:db8::1 <-> ::2)
 # and for each: iperf3 TCP with 1 and 4 streams and 1 stream each way at once
 # (--bidir), 60-byte frames over UDP,
 # ping RTT, CPU time of the bridge processes per GB moved and their peak RSS.
@@ -18,7 +20,7 @@
 #   RUNS=3            repeats per setup
 #   DURATION=5        seconds per iperf3 test
 #   OUT=bench-out/    output directory (bench.json, bench.png, raw/)
-#   BENCH_SETUPS="veth qemu l2tap"
+#   BENCH_SETUPS="veth qemu l2tap l2tap-ip l2tap-ip6"
 #   L2TAP_FLAGS=      extra flags appended to both l2tap command lines
 #   L2TAP_BIN=        use this binary instead of building one
 #   OVERLAY_MTU=1450  TAP MTU for QEMU: 1500 - IPv4 20 - UDP 8 - L2TPv3 8
@@ -36,7 +38,7 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 OUT=${OUT:-bench-out/}
-BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap"}
+BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap l2tap-ip l2tap-ip6"}
 L2TAP_FLAGS=${L2TAP_FLAGS:-}
 L2TAP_BIN=${L2TAP_BIN:-}
 OVERLAY_MTU=${OVERLAY_MTU:-1450}
@@ -48,6 +50,8 @@ NS_A=${BENCH_NS:-bn}A
 NS_B=${BENCH_NS:-bn}B
 UNDER_A=192.0.2.1
 UNDER_B=192.0.2.2
+UNDER6_A=2001:db8::1
+UNDER6_B=2001:db8::2
 OVER_A=10.9.0.1
 OVER_B=10.9.0.2
 L2TP_PORT=1701
@@ -113,7 +117,7 @@ need_tools() {
 		done
 		pick_python || die "still missing after apt-get: python3 with matplotlib"
 	fi
-	if [[ " $BENCH_SETUPS " == *" l2tap "* && -z $L2TAP_BIN ]] && ! command -v go >/dev/null 2>&1; then
+	if [[ " $BENCH_SETUPS " == *" l2tap"* && -z $L2TAP_BIN ]] && ! command -v go >/dev/null 2>&1; then
 		die "missing tool: go (needed to build l2tap; or set L2TAP_BIN)"
 	fi
 }
@@ -125,7 +129,9 @@ check_args() {
 	[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer, got '$DURATION'"
 	[[ -n ${BENCH_SETUPS// /} ]] || die "BENCH_SETUPS is empty"
 	for s in $BENCH_SETUPS; do
-		case $s in veth | qemu | l2tap) ;; *) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap)" ;; esac
+		case $s in veth | qemu | l2tap | l2tap-ip | l2tap-ip6) ;;
+		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6)" ;;
+		esac
 	done
 }
 
@@ -147,7 +153,8 @@ build_l2tap() {
 
 # make_underlay: namespaces bnA/bnB and the veth pair between them.  IPv6 is
 # switched off inside so that router solicitations and MLD reports do not
-# show up in the bridges' counters.
+# show up in the bridges' counters; only the veth ends get it back, with
+# static addresses, for l2tap-ip6.
 make_underlay() {
 	local ns
 	for ns in "$NS_A" "$NS_B"; do
@@ -164,6 +171,12 @@ make_underlay() {
 	ip link add bnv0 netns "$NS_A" type veth peer name bnv1 netns "$NS_B"
 	ip -n "$NS_A" addr add "$UNDER_A/24" dev bnv0
 	ip -n "$NS_B" addr add "$UNDER_B/24" dev bnv1
+	if [[ " $BENCH_SETUPS " == *" l2tap-ip6 "* ]]; then
+		ip netns exec "$NS_A" sysctl -qw net.ipv6.conf.bnv0.disable_ipv6=0 net.ipv6.conf.bnv0.accept_ra=0
+		ip netns exec "$NS_B" sysctl -qw net.ipv6.conf.bnv1.disable_ipv6=0 net.ipv6.conf.bnv1.accept_ra=0
+		ip -n "$NS_A" addr add "$UNDER6_A/64" dev bnv0 nodad
+		ip -n "$NS_B" addr add "$UNDER6_B/64" dev bnv1 nodad
+	fi
 	ip -n "$NS_A" link set bnv0 up
 	ip -n "$NS_B" link set bnv1 up
 	check_traffic veth "$UNDER_B"
@@ -213,13 +226,15 @@ start_qemu() {
 	ip -n "$ns" link set qtap0 mtu "$OVERLAY_MTU" up
 }
 
-# start_l2tap NS SRC DST COUNTERS LOG: l2tap on TAP ltap0; waits for its
-# "l2tap: ready" line.  Counters arrive on stdout when it exits.
+# start_l2tap NS SRC DST COUNTERS LOG ENCAP...: l2tap on TAP ltap0 with the
+# encapsulation flags ENCAP; waits for its "l2tap: ready" line.  Counters
+# arrive on stdout when it exits.
 start_l2tap() {
 	local ns=$1 src=$2 dst=$3 counters=$4 logf=$5 pid
+	shift 5
 	# shellcheck disable=SC2086 # L2TAP_FLAGS is a list of words
-	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$L2TAP_BIN" -udp -src "$src" -dst "$dst" \
-		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -ifname ltap0 $L2TAP_FLAGS) \
+	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$L2TAP_BIN" "$@" -src "$src" -dst "$dst" \
+		-txsession 1 -ifname ltap0 $L2TAP_FLAGS) \
 		</dev/null >"$counters" 2>"$logf" &
 	pid=$!
 	STARTED[$pid]=1
@@ -246,10 +261,13 @@ start_bridges() {
 		start_qemu "$NS_A" "$UNDER_A" "$UNDER_B" "$dir/qemu-a.log"
 		start_qemu "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/qemu-b.log"
 		;;
-	l2tap)
+	l2tap | l2tap-ip | l2tap-ip6)
 		dev=ltap0
-		start_l2tap "$NS_A" "$UNDER_A" "$UNDER_B" "$dir/counters-a.txt" "$dir/l2tap-a.log"
-		start_l2tap "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/counters-b.txt" "$dir/l2tap-b.log"
+		local a=$UNDER_A b=$UNDER_B encap=(-udp -srcport "$L2TP_PORT" -dstport "$L2TP_PORT")
+		[[ $setup == l2tap ]] || encap=()
+		[[ $setup != l2tap-ip6 ]] || a=$UNDER6_A b=$UNDER6_B encap=(-ipv6)
+		start_l2tap "$NS_A" "$a" "$b" "$dir/counters-a.txt" "$dir/l2tap-a.log" "${encap[@]}"
+		start_l2tap "$NS_B" "$b" "$a" "$dir/counters-b.txt" "$dir/l2tap-b.log" "${encap[@]}"
 		;;
 	esac
 	BRIDGE_DEV=$dev
@@ -429,7 +447,7 @@ measure() {
 		echo "hwm_kb_b=$(vm_hwm "${BRIDGE_PIDS[1]}")" >>"$rec.tmp"
 	fi
 	stop_bridges
-	if [[ $setup == l2tap ]]; then
+	if [[ $setup == l2tap* ]]; then
 		printf 'counters_a=%s\ncounters_b=%s\n' "$setup-r$run/counters-a.txt" \
 			"$setup-r$run/counters-b.txt" >>"$rec.tmp"
 	fi
@@ -472,7 +490,7 @@ main() {
 	mkdir -p "$OUT"
 	rm -rf "$RAW"
 	mkdir -p "$RAW"
-	if [[ " $BENCH_SETUPS " == *" l2tap "* ]]; then build_l2tap; fi
+	if [[ " $BENCH_SETUPS " == *" l2tap"* ]]; then build_l2tap; fi
 	write_meta
 	make_underlay
 	started=$SECONDS

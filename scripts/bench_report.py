@@ -16,7 +16,10 @@ import os
 import statistics
 import sys
 
-SETUPS = ("veth", "qemu", "l2tap")
+SETUPS = ("veth", "qemu", "l2tap", "l2tap-ip", "l2tap-ip6")
+
+# Ratios drawn and tabled: (setup, baseline), each named "setup/baseline".
+RATIOS = (("l2tap", "qemu"), ("l2tap", "veth"), ("l2tap-ip", "l2tap"), ("l2tap-ip6", "l2tap"))
 
 # (key, label, unit, True if larger is better)
 METRICS = (
@@ -35,15 +38,20 @@ METRICS = (
     ("rss_mib", "bridge peak RSS (per process)", "MiB", False),
 )
 
-# Goals for l2tap: (metric, baseline, kind, value); kind ">=" or "<=".
+# Goals: (metric, ratio, kind, value); kind ">=" or "<=".  IP encapsulation
+# is held to UDP encapsulation's figures of the same run.
 TARGETS = (
-    ("tcp1_gbps", "veth", ">=", 0.33),
-    ("tcp1_gbps", "qemu", ">=", 7.0),
-    ("tcp4_gbps", "veth", ">=", 0.33),
-    ("udp_kpps", "qemu", ">=", 3.0),
-    ("cpu_s_per_gb_tcp1", "qemu", "<=", 0.2),
-    ("cpu_s_per_gb_tcp4", "qemu", "<=", 0.2),
-    ("rtt_ms", "qemu", "<=", 1.0),
+    ("tcp1_gbps", "l2tap/veth", ">=", 0.33),
+    ("tcp1_gbps", "l2tap/qemu", ">=", 7.0),
+    ("tcp4_gbps", "l2tap/veth", ">=", 0.33),
+    ("udp_kpps", "l2tap/qemu", ">=", 3.0),
+    ("cpu_s_per_gb_tcp1", "l2tap/qemu", "<=", 0.2),
+    ("cpu_s_per_gb_tcp4", "l2tap/qemu", "<=", 0.2),
+    ("rtt_ms", "l2tap/qemu", "<=", 1.0),
+    ("tcp1_gbps", "l2tap-ip/l2tap", ">=", 0.8),
+    ("cpu_s_per_gb_tcp1", "l2tap-ip/l2tap", "<=", 1.25),
+    ("tcp1_gbps", "l2tap-ip6/l2tap", ">=", 0.8),
+    ("cpu_s_per_gb_tcp1", "l2tap-ip6/l2tap", "<=", 1.25),
 )
 
 
@@ -233,7 +241,7 @@ def cmd_run_line(path):
     r = derive(read_record(path))
     m = r["metrics"]
     parts = [
-        "%-5s run %d:" % (r["setup"], r["run"]),
+        "%-9s run %d:" % (r["setup"], r["run"]),
         "tcp1 %s Gbit/s (%s retr)" % (fmt(m["tcp1_gbps"]), fmt(m["tcp1_retrans"], "count")),
         "tcp4 %s Gbit/s" % fmt(m["tcp4_gbps"]),
         "bidir %s Gbit/s" % fmt(m["tcpbi_gbps"]),
@@ -258,29 +266,29 @@ def aggregate(runs):
             vals = [r["metrics"][key] for r in runs if r["setup"] == s and r["metrics"][key] is not None]
             medians[s][key] = statistics.median(vals) if vals else None
     ratios = {}
-    for base in ("qemu", "veth"):
-        if "l2tap" not in medians or base not in medians:
+    for setup, base in RATIOS:
+        if setup not in medians or base not in medians:
             continue
-        name = "l2tap/" + base
-        ratios[name] = {key: ratio(medians["l2tap"][key], medians[base][key]) for key, _, _, _ in METRICS}
+        name = setup + "/" + base
+        ratios[name] = {key: ratio(medians[setup][key], medians[base][key]) for key, _, _, _ in METRICS}
     targets = []
-    for key, base, kind, goal in TARGETS:
-        value = ratios.get("l2tap/" + base, {}).get(key)
+    for key, name, kind, goal in TARGETS:
+        value = ratios.get(name, {}).get(key)
         targets.append({
-            "metric": key, "ratio": "l2tap/" + base, "goal": "%s %g" % (kind, goal),
+            "metric": key, "ratio": name, "goal": "%s %g" % (kind, goal),
             "value": value, "met": target_met(kind, goal, value),
         })
     return present, medians, ratios, targets
 
 
 def print_table(present, medians, ratios, targets, meta):
-    ratio_names = [n for n in ("l2tap/qemu", "l2tap/veth") if n in ratios]
+    ratio_names = [n for n in ratios]
     goal_by = {}
     for t in targets:
         if t["value"] is not None:
             goal_by.setdefault(t["metric"], []).append(
-                "%s %s %s" % (t["ratio"].split("/")[1], t["goal"], "ok" if t["met"] else "MISS"))
-    head = ["metric", "unit"] + present + ratio_names + ["target (l2tap/...)"]
+                "%s %s %s" % (t["ratio"], t["goal"], "ok" if t["met"] else "MISS"))
+    head = ["metric", "unit"] + present + ratio_names + ["target"]
     rows = []
     for key, label, unit, _ in METRICS:
         row = [label, unit]
@@ -315,10 +323,11 @@ def plot(path, ratios, targets):
 
     keys = [k for k, _, _, _ in METRICS if k not in ("tcp1_retrans", "tcp4_retrans", "udp_loss_pct")]
     labels = {k: l for k, l, _, _ in METRICS}
-    names = [n for n in ("l2tap/qemu", "l2tap/veth") if n in ratios]
-    fig, ax = plt.subplots(figsize=(12, 5.5))
+    names = [n for n in ratios]
+    fig, ax = plt.subplots(figsize=(12 if len(names) <= 2 else 14, 5.5))
     width = 0.8 / max(len(names), 1)
-    colours = {"l2tap/qemu": "tab:blue", "l2tap/veth": "tab:orange"}
+    colours = {"l2tap/qemu": "tab:blue", "l2tap/veth": "tab:orange",
+               "l2tap-ip/l2tap": "tab:green", "l2tap-ip6/l2tap": "tab:purple"}
     for i, n in enumerate(names):
         xs, ys = [], []
         for j, k in enumerate(keys):
@@ -332,7 +341,8 @@ def plot(path, ratios, targets):
         foot = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
         for b, v in zip(bars, ys):
             ax.text(b.get_x() + b.get_width() / 2, 0.015, "%.2f" % v, transform=foot,
-                    ha="center", va="bottom", fontsize=8, color="white", fontweight="bold")
+                    ha="center", va="bottom", fontsize=8 if len(names) <= 2 else 6, color="white",
+                    fontweight="bold", rotation=0 if len(names) <= 2 else 90)
     drawn = set()
     for t in targets:
         if t["metric"] not in keys or t["ratio"] not in names:
@@ -355,12 +365,12 @@ def plot(path, ratios, targets):
     ax.set_yscale("log")
     # Keep every bar and every target comfortably inside the axes.
     shown = [v for n in names for k in keys for v in [ratios[n].get(k)] if v]
-    shown += [float(t["goal"].split()[1]) for t in targets]
+    shown += [float(t["goal"].split()[1]) for t in targets if t["ratio"] in names]
     ax.set_ylim(min(shown + [1.0]) / 2.5, max(shown + [1.0]) * 2.0)
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels([labels[k] for k in keys], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("ratio (log scale)")
-    ax.set_title("l2tap relative to QEMU l2tpv3 and bare veth (medians)")
+    ax.set_title("l2tap relative to QEMU l2tpv3 and bare veth; IP encapsulation relative to UDP (medians)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -25,6 +25,7 @@ type fakeEndpoint struct {
 	record  bool // keep a copy of every frame written
 	mu      sync.Mutex
 	got     [][]byte
+	intact  []bool // WriteIntact's flag of each frame in got
 	written atomic.Int64
 	wrote   chan struct{} // a token after each Write
 }
@@ -67,6 +68,11 @@ func (f *fakeEndpoint) ReadLoop(q int, arena []byte, headroom int, pkts [][]byte
 }
 
 func (f *fakeEndpoint) Write(frames [][]byte) (written, merged, bytes int, err error) {
+	return f.WriteIntact(frames, nil)
+}
+
+// WriteIntact is Write, recording each frame's intact flag as well.
+func (f *fakeEndpoint) WriteIntact(frames [][]byte, intact []bool) (written, merged, bytes int, err error) {
 	select {
 	case <-f.closed:
 		return 0, 0, 0, os.ErrClosed
@@ -77,8 +83,9 @@ func (f *fakeEndpoint) Write(frames [][]byte) (written, merged, bytes int, err e
 	}
 	if f.record {
 		f.mu.Lock()
-		for _, fr := range frames {
+		for i, fr := range frames {
 			f.got = append(f.got, append([]byte(nil), fr...))
+			f.intact = append(f.intact, i < len(intact) && intact[i])
 		}
 		f.mu.Unlock()
 	}
@@ -113,6 +120,7 @@ type fakeSocket struct {
 	cond   *sync.Cond
 	ring   [][]byte
 	lens   []int
+	segs   []int // datagram size of a slot holding a GRO run, else 0
 	srcs   []netip.AddrPort
 	head   int // next slot to receive
 	count  int // slots filled
@@ -122,7 +130,7 @@ type fakeSocket struct {
 const fakeRing = 4096
 
 func (n *fakeNet) socket(addr netip.AddrPort, udp bool) *fakeSocket {
-	s := &fakeSocket{net: n, addr: addr, udp: udp, ring: make([][]byte, fakeRing), lens: make([]int, fakeRing), srcs: make([]netip.AddrPort, fakeRing)}
+	s := &fakeSocket{net: n, addr: addr, udp: udp, ring: make([][]byte, fakeRing), lens: make([]int, fakeRing), segs: make([]int, fakeRing), srcs: make([]netip.AddrPort, fakeRing)}
 	mem := make([]byte, fakeRing*2048)
 	for i := range s.ring {
 		s.ring[i] = mem[i*2048 : (i+1)*2048]
@@ -151,6 +159,12 @@ func (s *fakeSocket) Close() error {
 // deliver queues a packet from src; a full ring drops it, as a full
 // socket buffer does.
 func (s *fakeSocket) deliver(src netip.AddrPort, pkt []byte) {
+	s.deliverRun(src, 0, pkt)
+}
+
+// deliverRun queues pkt from src as one message; seg > 0 makes it a run of
+// datagrams of seg bytes, as UDP GRO hands them over.
+func (s *fakeSocket) deliverRun(src netip.AddrPort, seg int, pkt []byte) {
 	if !s.udp {
 		src = netip.AddrPortFrom(src.Addr(), 0)
 	}
@@ -158,6 +172,7 @@ func (s *fakeSocket) deliver(src netip.AddrPort, pkt []byte) {
 	if s.count < fakeRing-64 { // the slots Receive handed out last stay untouched
 		i := (s.head + s.count) % fakeRing
 		s.lens[i] = copy(s.ring[i], pkt)
+		s.segs[i] = seg
 		s.srcs[i] = src
 		s.count++
 	}
@@ -177,7 +192,7 @@ func (s *fakeSocket) Receive(msgs []underlay.Message) (int, error) {
 	n := min(len(msgs), s.count)
 	for k := 0; k < n; k++ {
 		i := s.head
-		msgs[k] = underlay.Message{Buf: s.ring[i][:s.lens[i]], Src: s.srcs[i]}
+		msgs[k] = underlay.Message{Buf: s.ring[i][:s.lens[i]], Seg: s.segs[i], Src: s.srcs[i]}
 		s.head = (s.head + 1) % fakeRing
 		s.count--
 	}

@@ -53,7 +53,7 @@ func (s *socket) receiveLoop() {
 					s.drop(m, why, &lim)
 					continue
 				}
-				if ss.receive(one, &lim) {
+				if ss.receive(one, m.Intact(), &lim) {
 					touched = append(touched, ss)
 				}
 			}

@@ -35,6 +35,7 @@ type Session struct {
 	// Receive state, owned by the socket's receive loop.
 	seq          l2tpv3.Sequence
 	pending      [][]byte // frames of the current batch, not yet written
+	intact       []bool   // pending[i] came in a message the kernel vouched for
 	reservedSeen bool
 }
 
@@ -147,8 +148,9 @@ func (s *Session) sendLoop(q int) error {
 }
 
 // receive verifies one datagram for the session and holds its frame for
-// the batch's write, or counts why it is dropped.
-func (s *Session) receive(pkt []byte, lim *rateLimit) (first bool) {
+// the batch's write, or counts why it is dropped. intact says the kernel
+// vouched for the datagram's bytes (underlay.Message.Intact).
+func (s *Session) receive(pkt []byte, intact bool, lim *rateLimit) (first bool) {
 	var d l2tpv3.Decoded
 	h := &s.cfg.Header
 	why := h.Decode(pkt, &d)
@@ -176,6 +178,7 @@ func (s *Session) receive(pkt []byte, lim *rateLimit) (first bool) {
 		s.cfg.Capture.Packet(true, pkt, len(pkt)-len(d.Frame))
 	}
 	s.pending = append(s.pending, d.Frame)
+	s.intact = append(s.intact, intact)
 	return len(s.pending) == 1
 }
 
@@ -231,9 +234,15 @@ func (s *Session) checkSeq(nr uint32, lim *rateLimit) l2tpv3.Reason {
 
 // flush writes the frames held for the batch to the endpoint.
 func (s *Session) flush(lim *rateLimit) {
-	frames := s.pending
-	s.pending = s.pending[:0]
-	written, merged, bytes, err := s.ep.Write(frames)
+	frames, intact := s.pending, s.intact
+	s.pending, s.intact = s.pending[:0], s.intact[:0]
+	var written, merged, bytes int
+	var err error
+	if w, ok := s.ep.(IntactWriter); ok {
+		written, merged, bytes, err = w.WriteIntact(frames, intact)
+	} else {
+		written, merged, bytes, err = s.ep.Write(frames)
+	}
 	st := s.Stats
 	st.RxPackets.Add(uint64(written))
 	st.RxBytes.Add(uint64(bytes))

@@ -53,10 +53,19 @@ func newWriter(t *Device, gro, udp bool) *writer {
 // the rest. It returns os.ErrClosed at once when the device is closed.
 // One goroutine writes to a device at a time.
 func (t *Device) Write(frames [][]byte) (written, merged, bytes int, err error) {
+	return t.WriteIntact(frames, nil)
+}
+
+// WriteIntact is Write for frames of which those with intact[i] set arrived
+// with their bytes vouched for (an outer UDP checksum the kernel verified):
+// they are coalesced without summing their TCP or UDP checksums again, and
+// marked valid like the others. The rest are checked as Write checks them;
+// intact may be nil or shorter than frames (then the rest are checked).
+func (t *Device) WriteIntact(frames [][]byte, intact []bool) (written, merged, bytes int, err error) {
 	w := t.w
 	w.written, w.merged, w.bytes, w.err = 0, 0, 0, nil
-	for _, f := range frames {
-		if w.frame(f) {
+	for i, f := range frames {
+		if w.frame(f, i < len(intact) && intact[i]) {
 			return w.written, w.merged, w.bytes, os.ErrClosed
 		}
 	}
@@ -68,8 +77,9 @@ func (t *Device) Write(frames [][]byte) (written, merged, bytes int, err error) 
 
 // frame delivers one frame, or holds it back in the pending superframe. A
 // frame that continues no superframe flushes the pending one first, so
-// frames keep their order. It reports whether the device is closed.
-func (w *writer) frame(frame []byte) (closed bool) {
+// frames keep their order. An intact frame's checksum is not summed again
+// (see WriteIntact). It reports whether the device is closed.
+func (w *writer) frame(frame []byte, intact bool) (closed bool) {
 	if w.gro == nil {
 		var hdr []byte
 		if w.t.VnetHdr {
@@ -78,7 +88,11 @@ func (w *writer) frame(frame []byte) (closed bool) {
 		return w.count(1, len(frame), w.writeRaw(hdr, frame))
 	}
 	g := w.gro
-	if !offload.ParseSegment(frame, &w.seg, w.udp) {
+	parse := offload.ParseSegment
+	if intact {
+		parse = offload.ParseIntactSegment
+	}
+	if !parse(frame, &w.seg, w.udp) {
 		if w.flush() {
 			return true
 		}
