@@ -19,6 +19,10 @@ const (
 	DefaultAckDelay       = 100 * time.Millisecond
 )
 
+// NoRetransmissions as Config.RetryLimit calls Failed at the first
+// timeout of a message.
+const NoRetransmissions = -1
+
 // Config describes a Transport.
 type Config struct {
 	// LocalID is our control connection ID, which the peer's messages
@@ -30,7 +34,8 @@ type Config struct {
 	// until the gap fills (0: DefaultWindow).
 	PeerWindow, Window int
 	// RetryLimit is how many times a message is retransmitted before
-	// Failed is called (0: DefaultRetryLimit). The timeout starts at
+	// Failed is called (0: DefaultRetryLimit; NoRetransmissions: Failed
+	// at the first timeout). The timeout starts at
 	// InitialTimeout and doubles up to MaxTimeout (0: the defaults).
 	RetryLimit                 int
 	InitialTimeout, MaxTimeout time.Duration
@@ -127,7 +132,7 @@ func NewTransport(cfg Config) *Transport {
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
 	}
-	if cfg.RetryLimit <= 0 {
+	if cfg.RetryLimit == 0 {
 		cfg.RetryLimit = DefaultRetryLimit
 	}
 	if cfg.InitialTimeout <= 0 {
