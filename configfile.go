@@ -41,7 +41,7 @@ const (
 // tunnelKeys and processKeys name the flags that are per socket and per
 // process; every other flag, except -config itself, is per session.
 var (
-	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required"}
+	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required", "hello-retries"}
 	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
 )
 

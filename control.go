@@ -10,17 +10,24 @@ import (
 // maxHello bounds -hello: an hour between HELLOs.
 const maxHello = 3600
 
+// maxHelloRetries bounds -hello-retries.
+const maxHelloRetries = 255
+
 // ControlOptions are a tunnel's control channel flags as given.
 type ControlOptions struct {
 	RxTunnel, TxTunnel number // -rxtunnel, -txtunnel
 	Hello              number // -hello SECONDS
 	Required           onOff  // -hello-required
+	Retries            number // -hello-retries N
 }
 
 // ControlConfig is a tunnel's checked keepalive; Hello 0 means none.
 type ControlConfig struct {
 	LocalID, PeerID uint32
 	Hello           time.Duration
+	// Retries is how many transmissions of a HELLO go unacknowledged
+	// before the peer is down.
+	Retries int
 	// Required turns the carriers off while the peer is down; otherwise
 	// the state is only logged and shown.
 	Required bool
@@ -33,7 +40,7 @@ func (o *ControlOptions) config() (ControlConfig, error) {
 		for _, k := range []struct {
 			name string
 			set  bool
-		}{{"rxtunnel", o.RxTunnel.set}, {"txtunnel", o.TxTunnel.set}, {"hello-required", o.Required.set}} {
+		}{{"rxtunnel", o.RxTunnel.set}, {"txtunnel", o.TxTunnel.set}, {"hello-required", o.Required.set}, {"hello-retries", o.Retries.set}} {
 			if k.set {
 				return c, missingf("hello", "-%s without -hello: add -hello SECONDS (the keepalive interval, e.g. -hello 10), or drop -%s", k.name, k.name)
 			}
@@ -53,6 +60,13 @@ func (o *ControlOptions) config() (ControlConfig, error) {
 	}
 	c.LocalID, c.PeerID = uint32(o.RxTunnel.val), uint32(o.TxTunnel.val)
 	c.Hello = time.Duration(o.Hello.val) * time.Second
+	c.Retries = control.DefaultHelloRetries
+	if o.Retries.set {
+		if o.Retries.val == 0 {
+			return c, badf("hello-retries", "-hello-retries 0: use 1 to %d, the unacknowledged HELLO transmissions that make the peer down (default %d)", maxHelloRetries, control.DefaultHelloRetries)
+		}
+		c.Retries = int(o.Retries.val)
+	}
 	return c, nil
 }
 
@@ -73,6 +87,7 @@ func (p *process) addControl(tc *TunnelConfig, t *engine.Tunnel) {
 	k := control.NewKeepalive(control.KeepaliveConfig{
 		Transport: control.Config{LocalID: c.LocalID, PeerID: c.PeerID, Send: t.SendControl},
 		Hello:     c.Hello,
+		Retries:   c.Retries,
 		Required:  c.Required,
 		SetPeerDown: func(down bool) {
 			t.SetPeerDown(down)

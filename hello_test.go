@@ -410,7 +410,7 @@ func TestHelloConfigFile(t *testing.T) {
 	t.Cleanup(func() { lookupNetIP = restore })
 	lookupNetIP = fakeLookup
 	file := filepath.Join(t.TempDir(), "l2tap.toml")
-	body := "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\nrxtunnel = 0x10\ntxtunnel = 32\nhello = 5\nhello-required = false\n" +
+	body := "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\nrxtunnel = 0x10\ntxtunnel = 32\nhello = 5\nhello-required = false\nhello-retries = 3\n" +
 		"[[tunnel.session]]\ntxsession = 1\n" +
 		"[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.3\"\n[[tunnel.session]]\ntxsession = 2\n"
 	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
@@ -420,7 +420,7 @@ func TestHelloConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ControlConfig{LocalID: 16, PeerID: 32, Hello: 5 * time.Second, Required: false}
+	want := ControlConfig{LocalID: 16, PeerID: 32, Hello: 5 * time.Second, Retries: 3, Required: false}
 	if got := c.Tunnels[0].Control; got != want {
 		t.Errorf("first tunnel: %+v, want %+v", got, want)
 	}
@@ -433,7 +433,7 @@ func TestHelloConfigFile(t *testing.T) {
 	for _, f := range app.Flags {
 		f.Apply(set)
 	}
-	if err := set.Parse([]string{"-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1", "-rxtunnel", "0x10", "-txtunnel", "32", "-hello", "5", "-hello-required=off"}); err != nil {
+	if err := set.Parse([]string{"-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1", "-rxtunnel", "0x10", "-txtunnel", "32", "-hello", "5", "-hello-required=off", "-hello-retries", "3"}); err != nil {
 		t.Fatal(err)
 	}
 	fc, err := o.Config()

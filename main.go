@@ -31,7 +31,7 @@ Examples:
    # tunnels and their sessions from a TOML file whose keys are the flag names:
    # top-level keys sched cpuprofile user seccomp control metrics log-format;
    # [[tunnel]] keys src dst udp srcport dstport ipv6 rxtunnel txtunnel hello
-   # hello-required; [[tunnel.session]]: the others
+   # hello-required hello-retries; [[tunnel.session]]: the others
    l2tap -config /etc/l2tap/l2tap.toml
 
 On SIGINT or SIGTERM l2tap prints its counters and removes the TAPs it made.
@@ -61,6 +61,7 @@ func flagSpecs(o *Options) []cli.Flag {
 	o.Queues.max = maxQueues
 	o.Control.RxTunnel.max, o.Control.TxTunnel.max = 0xffffffff, 0xffffffff
 	o.Control.Hello.max = maxHello
+	o.Control.Retries.max = maxHelloRetries
 	f := func(name, arg, usage string, v cli.Generic) cli.Flag {
 		if arg != "" {
 			usage = "`" + arg + "` " + usage
@@ -101,7 +102,8 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("pcap-size", "SIZE", "with -pcap: when FILE reaches SIZE (bytes, or 100M, 1G, 512MiB), rename it FILE.1 (replacing the old one) and start FILE anew (default: no limit)", &o.PcapSize),
 		f("rxtunnel", "ID", "our control connection ID, which the peer's control messages carry (1..0xffffffff; with -txtunnel and -hello)", &o.Control.RxTunnel),
 		f("txtunnel", "ID", "the peer's control connection ID, which ours carry (its -rxtunnel; with -rxtunnel and -hello)", &o.Control.TxTunnel),
-		f("hello", "SECONDS", "send an RFC 3931 HELLO when the control channel was quiet this long; a peer that acknowledges none within 5 retransmissions (about 31 s) is down and the TAP carriers go off until it answers again (default 0: no control channel)", &o.Control.Hello),
+		f("hello", "SECONDS", "send an RFC 3931 HELLO when the control channel was quiet this long; a peer that acknowledges none of -hello-retries transmissions of a HELLO (so within (retries + 1) times SECONDS) is down and the TAP carriers go off until it answers again (default 0: no control channel)", &o.Control.Hello),
+		f("hello-retries", "N", "with -hello: how many transmissions of a HELLO, each waiting at most -hello seconds, go unacknowledged, with nothing else heard from the peer, before it is down (1..255, default 10)", &o.Control.Retries),
 		f("hello-required", "", "with -hello: a peer down turns the carriers off (default on); off: data keeps flowing and the state is only logged and shown (for a peer without a control channel)", &o.Control.Required),
 		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -cpuprofile, -user, -seccomp, -control, -metrics and -log-format may be given with it and override the file's top-level keys", &o.ConfigFile),
 		f("log-format", "FORMAT", "text: log lines 'l2tap: MESSAGE key=value ...', counters as 'name value' lines (default); json: every log line one JSON object on stderr, the counters one JSON object on stdout", &o.LogFormat),
