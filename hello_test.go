@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/control"
 )
 
 // helloSoak is how long the no-false-dead-peer tests run (issue: 60 s).
@@ -95,17 +97,33 @@ var helloEncaps = []struct {
 	udp  bool
 }{{"udp", true}, {"ip", false}}
 
-// TestHelloPeerStopStart: two l2taps with -hello 1; the peer stopped, the
-// TAP's carrier goes off within the HELLO interval plus the retransmission
-// backoff (1+2+4+8+8+8 s); the peer started again, it comes back on and
-// pings pass. The control packets of the run, captured, are decoded by
-// tshark's L2TP dissector with no malformed packet or expert warning.
+// TestHelloPeerStopStart: two l2taps with -hello 1, with the default
+// -hello-retries and with -hello-retries 3 (over UDP); the peer stopped,
+// the TAP's carrier goes off within hello × (retries + 1), plus 1 s for
+// the measurement, and not before hello × (retries - 1); the peer started
+// again, it comes back on and pings pass. The control packets of the run,
+// captured, are decoded by tshark's L2TP dissector with no malformed packet
+// or expert warning.
 func TestHelloPeerStopStart(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "tshark")
-	for _, e := range helloEncaps {
+	cases := []struct {
+		name    string
+		udp     bool
+		retries int // 0: the default
+	}{{"udp", true, 0}, {"ip", false, 0}, {"udp-retries3", true, 3}}
+	for i, e := range cases {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
-			a, b := vethPair(t, "hs"+e.name[:1])
+			a, b := vethPair(t, fmt.Sprintf("hs%d", i))
+			flags := []string{"-hello", "1"}
+			retries := control.DefaultHelloRetries
+			if e.retries != 0 {
+				retries = e.retries
+				flags = append(flags, "-hello-retries", strconv.Itoa(retries))
+			}
+			hello := time.Second
+			bound := hello*time.Duration(retries+1) + time.Second
+			least := hello * time.Duration(retries-1)
 			file := filepath.Join(t.TempDir(), "control.pcap")
 			filter := "udp port 1701 and udp[8] & 0x80 != 0"
 			if !e.udp {
@@ -124,18 +142,18 @@ func TestHelloPeerStopStart(t *testing.T) {
 					t.Fatalf("tshark did not start: %s", capOut.String())
 				}
 			}
-			pa := startL2tap(t, a, helloArgs(e.udp, true, "-hello", "1")...)
-			pb := startL2tap(t, b, helloArgs(e.udp, false, "-hello", "1")...)
+			pa := startL2tap(t, a, helloArgs(e.udp, true, flags...)...)
+			pb := startL2tap(t, b, helloArgs(e.udp, false, flags...)...)
 			overlay(t, a, b, "vm0")
 			waitCounterAtLeast(t, pa, "control_hellos_acked", 2, 10*time.Second)
 			if err := a.pingEventually(t, "10.1.0.2", 10*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			cb := pb.stop(t)
-			down := waitCarrier(t, a, "vm0", false, 40*time.Second)
-			t.Logf("%s: carrier off %.1f s after the peer stopped (bound 1 s HELLO + 31 s backoff)", e.name, down.Seconds())
-			if down > 33*time.Second {
-				t.Errorf("carrier off after %v, want within 33 s", down)
+			down := waitCarrier(t, a, "vm0", false, 2*bound)
+			t.Logf("%s: carrier off %.2f s after the peer stopped (hello 1 s, %d retries: bound %v)", e.name, down.Seconds(), retries, bound)
+			if down > bound || down < least {
+				t.Errorf("carrier off after %v, want %v to %v", down, least, bound)
 			}
 			if n := strings.Count(pa.stderr.String(), "stopped acknowledging control messages"); n != 1 {
 				t.Errorf("dead peer logged %d times, want once:\n%s", n, pa.stderr.String())
@@ -144,8 +162,9 @@ func TestHelloPeerStopStart(t *testing.T) {
 				t.Errorf("peer's counters: %v", cb)
 			}
 			// Let a few more HELLOs go unanswered, then start the peer again.
-			time.Sleep(2 * time.Second)
-			pb = startL2tap(t, b, helloArgs(e.udp, false, "-hello", "1")...)
+			rtx := liveCounters(t, pa)["control_retransmits"]
+			waitCounterAtLeast(t, pa, "control_retransmits", rtx+2, 10*time.Second)
+			pb = startL2tap(t, b, helloArgs(e.udp, false, flags...)...)
 			b.ip(t, "addr", "add", "10.1.0.2/24", "dev", "vm0")
 			up := waitCarrier(t, a, "vm0", true, 15*time.Second)
 			t.Logf("%s: carrier on %.2f s after the peer's ready line", e.name, up.Seconds())
@@ -281,7 +300,8 @@ func TestHelloNoFalseDeadPeer(t *testing.T) {
 					}
 					// A HELLO goes a second after the last one was acknowledged:
 					// about one a second clean, fewer while retransmissions
-					// (1 s, then 2 s, ...) wait for a lost acknowledgement.
+					// (every second with -hello 1) wait for a lost
+					// acknowledgement.
 					least := uint64(helloSoak/time.Second) / 2
 					if lossy {
 						least /= 3
@@ -363,8 +383,9 @@ func TestHelloStaticPeer(t *testing.T) {
 				}
 				start := time.Now()
 				for !strings.Contains(pa.stderr.String(), "never answered the control channel") {
-					if time.Since(start) > 40*time.Second {
-						t.Fatalf("no 'never answered' line after 40 s:\n%s", pa.stderr.String())
+					// -hello 1, the default retries: 11 s at most.
+					if time.Since(start) > 20*time.Second {
+						t.Fatalf("no 'never answered' line after 20 s:\n%s", pa.stderr.String())
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
