@@ -60,6 +60,8 @@ var counterDocs = map[string]string{
 	"rx_seq_discards":      "out-of-order packets dropped under -seqcheck",
 	"rx_truncated":         "datagrams larger than the 65535-byte receive buffer",
 	"rx_wrong_source":      "packets not from -dst (and -dstport with -udp)",
+	"socket_bad_frames":    "frames a VM sent on its -socket with a length of 0 or above 65535 (a stream client is then disconnected and waited for again)",
+	"socket_refused":       "datagrams from a second VM on a -socket-type dgram socket while the first one lives (one VM per socket)",
 	procsRaised:            "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
 }
 
