@@ -74,13 +74,16 @@ func Run(cfg *Config) error {
 	defer close(stopGov)
 	loops := len(p.sockets)
 	for _, l := range started {
-		loops += l.dev.Queues()
+		loops += l.endpoint().Queues()
 	}
 	if p.gov = tune.NewGovernor(loops, p.bytes); p.gov != nil {
 		go p.gov.Run(stopGov)
 	}
 	for _, l := range started {
 		slog.Info("ready", l.logAttrs()...)
+		if l.vm != nil {
+			slog.Info(l.vm.qemuHint(), "socket", l.vm.Name())
+		}
 	}
 	notify.send("READY=1")
 	notify.status(p.statusLine())
@@ -185,6 +188,7 @@ type live struct {
 	tc     TunnelConfig // its Sessions field is not used
 	sc     SessionConfig
 	dev    *tap.Device
+	vm     *vmEndpoint  // the endpoint instead of dev, with -socket
 	cap    *pcap.Writer // nil without -pcap
 	t      *engine.Tunnel
 	s      *engine.Session // nil until started
@@ -208,7 +212,7 @@ func setUp(cfg *Config) (_ *process, err error) {
 	defer func() {
 		if err != nil {
 			for _, l := range p.pending {
-				l.dev.Close()
+				l.closeEndpoint()
 				closeCapture(l)
 			}
 			for _, s := range p.sockets {
@@ -255,7 +259,13 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 	if err != nil {
 		return err
 	}
-	dev, err := openTAP(tcfg)
+	var dev *tap.Device
+	var vm *vmEndpoint
+	if sc.Socket.Path != "" {
+		vm, err = openVMSocket(sc, tcfg.MTU)
+	} else {
+		dev, err = openTAP(tcfg)
+	}
 	if err != nil {
 		if capture != nil {
 			capture.Close()
@@ -267,7 +277,7 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 		t = p.eng.AddTunnel(s, key.tunnel.remote)
 		p.tunnels[key.tunnel] = t
 	}
-	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, cap: capture, t: t}
+	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, vm: vm, cap: capture, t: t}
 	l.tc.Sessions = nil
 	p.mu.Lock()
 	p.pending = append(p.pending, l)
@@ -281,7 +291,9 @@ func (p *process) devs() []*tap.Device {
 	defer p.mu.Unlock()
 	var d []*tap.Device
 	for _, l := range p.pending {
-		d = append(d, l.dev)
+		if l.dev != nil {
+			d = append(d, l.dev)
+		}
 	}
 	return d
 }
@@ -375,7 +387,7 @@ func (p *process) remove(l *live, why string) {
 	delete(p.live, l.key)
 	p.mu.Unlock()
 	h := l.sc.Header
-	slog.Info(why, "tap", l.dev.Name, "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
+	slog.Info(why, l.endpointKey(), l.epName(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
 }
 
 // socketOffload reports whether any session on the socket key names asks
@@ -405,12 +417,12 @@ func (p *process) start() []*live {
 		if l.cap != nil {
 			ec.Capture = l.cap
 		}
-		s, err := p.eng.AddSession(l.t, ec, tapEndpoint{l.dev})
+		s, err := p.eng.AddSession(l.t, ec, l.endpoint())
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
-			slog.Error(fmt.Sprintf("%s: %v", l.dev.Name, err), "tap", l.dev.Name)
-			l.dev.Close()
+			slog.Error(fmt.Sprintf("%s: %v", l.epName(), err), l.endpointKey(), l.epName())
+			l.closeEndpoint()
 			closeCapture(l)
 			continue
 		}
@@ -452,7 +464,7 @@ func closeCapture(l *live) {
 		return
 	}
 	if err := l.cap.Close(); err != nil {
-		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), "tap", l.dev.Name)
+		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), l.endpointKey(), l.epName())
 	}
 	l.cap = nil
 }
@@ -608,7 +620,7 @@ func (l *live) logAttrs() []any {
 		off = "auto"
 	}
 	return []any{
-		slog.String("tap", l.dev.Name), slog.Int("mtu", l.dev.MTU),
+		slog.String(l.endpointKey(), l.epName()), slog.Int("mtu", l.mtu()),
 		slog.String("encap", enc),
 		slog.String("local", underlay.AddrPortString(e.Local, e.LocalPort, e.UDP)),
 		slog.String("remote", e.peerName()),
@@ -664,8 +676,9 @@ func (p *process) snapshot() status.Snapshot {
 		if !ok {
 			continue
 		}
-		h, d := s.Header(), s.Endpoint().(tapEndpoint).Device
-		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: d.Name, MTU: d.MTU}
+		h := s.Header()
+		name, mtu := endpointInfo(s.Endpoint())
+		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: name, MTU: mtu}
 		for _, c := range s.Counters() {
 			ss.Counters = append(ss.Counters, status.Counter(c))
 		}
@@ -673,7 +686,7 @@ func (p *process) snapshot() status.Snapshot {
 	}
 	for _, l := range p.pending {
 		if i, ok := index[l.t]; ok {
-			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.dev.Name, MTU: l.dev.MTU})
+			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.epName(), MTU: l.mtu()})
 		}
 	}
 	return snap

@@ -65,8 +65,11 @@ type Config struct {
 }
 
 // ErrNoClient is Write's error while no VM is connected (stream) or none
-// has sent a datagram yet (dgram): the frames are refused.
-var ErrNoClient = errors.New("no VM connected to the socket")
+// has sent a datagram yet (dgram): the frames are refused. It wraps
+// os.ErrClosed, as the way to the VM is closed: the engine counts the
+// frames without a log line each time (a VM that is off is no fault;
+// connections and disconnections are logged once each).
+var ErrNoClient = fmt.Errorf("no VM connected to the socket: %w", os.ErrClosed)
 
 // ErrBusy is Write's error when the VM did not take frames within
 // writeWait: they are refused, as a full TAP queue drops them, so that
@@ -234,8 +237,10 @@ func (s *Socket) Close() error {
 		}
 		s.wg.Wait()
 		// A stream listener removes its file when closed; this covers a
-		// datagram socket, and a listener whose removal failed.
-		if rerr := os.Remove(s.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+		// datagram socket, and a listener whose removal failed. Unlink,
+		// not os.Remove, which tries rmdir too: the seccomp filter
+		// allows removing files only.
+		if rerr := unix.Unlink(s.path); rerr != nil && rerr != unix.ENOENT && err == nil {
 			err = fmt.Errorf("remove %s: %w", s.path, rerr)
 		}
 	})
