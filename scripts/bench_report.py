@@ -16,7 +16,7 @@ import os
 import statistics
 import sys
 
-SETUPS = ("veth", "qemu", "l2tap")
+SETUPS = ("veth", "qemu", "l2tap", "l2tap-socket")
 
 # (key, label, unit, True if larger is better)
 METRICS = (
@@ -263,6 +263,8 @@ def aggregate(runs):
             continue
         name = "l2tap/" + base
         ratios[name] = {key: ratio(medians["l2tap"][key], medians[base][key]) for key, _, _, _ in METRICS}
+    if "l2tap-socket" in medians and "qemu" in medians:
+        ratios["socket/qemu"] = {key: ratio(medians["l2tap-socket"][key], medians["qemu"][key]) for key, _, _, _ in METRICS}
     targets = []
     for key, base, kind, goal in TARGETS:
         value = ratios.get("l2tap/" + base, {}).get(key)
@@ -274,7 +276,7 @@ def aggregate(runs):
 
 
 def print_table(present, medians, ratios, targets, meta):
-    ratio_names = [n for n in ("l2tap/qemu", "l2tap/veth") if n in ratios]
+    ratio_names = [n for n in ("l2tap/qemu", "l2tap/veth", "socket/qemu") if n in ratios]
     goal_by = {}
     for t in targets:
         if t["value"] is not None:
