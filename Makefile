@@ -49,7 +49,7 @@ unit:
 CROSS_ARCHS ?= amd64 arm64 386 s390x
 CROSS_RUN_ARCHS ?= s390x 386 arm64
 CROSS_TESTS = Golden|Rejects|Reserved|NumberFlag|Fuzz
-CROSS_PKGS = ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune
+CROSS_PKGS = ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune ./internal/vmsocket
 CROSS_BE_SKIP = SenderFallbacks|SocketLoopAllocs
 cross:
 	@set -e; for a in $(CROSS_ARCHS); do \

@@ -152,7 +152,7 @@ type streamReader struct {
 	send     func([][]byte) error
 	sendErr  error
 	errno    syscall.Errno
-	bad      int // a malformed length read, or -1
+	bad      int64 // a malformed length read, or -1
 	fn       func(fd uintptr) bool
 }
 
@@ -198,11 +198,13 @@ func (r *streamReader) service(fd uintptr) bool {
 func (r *streamReader) parse() bool {
 	off := 0
 	for r.have-off >= 4 {
-		l := int(binary.BigEndian.Uint32(r.buf[off:]))
-		if l == 0 || l > MaxFrame {
-			r.bad = l
+		// Compared as read: on 32-bit, int would make 0xffffffff negative.
+		n := binary.BigEndian.Uint32(r.buf[off:])
+		if n == 0 || n > MaxFrame {
+			r.bad = int64(n)
 			return false
 		}
+		l := int(n)
 		if r.have-off-4 < l {
 			break
 		}
