@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -228,4 +229,54 @@ func lookupUID(t *testing.T, name string) int {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestSocketFile: a -socket file something listens on refuses the start
+// in one line; a stale one is replaced; a setup that fails after the
+// socket was made (a later session's TAP) removes it; a clean exit too.
+func TestSocketFile(t *testing.T) {
+	requireTools(t, true, "ip")
+	a, _ := vethPair(t, "sf")
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "vm.sock")
+	udp := []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1", "-control", "off"}
+	gone := func(t *testing.T, why string) {
+		t.Helper()
+		if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: socket file %v", why, err)
+		}
+	}
+
+	// Stale: bound, then closed without removing the file.
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	p := startL2tap(t, a, append(udp, "-socket", sock)...)
+	// Live: a second l2tap on the same socket is refused.
+	runBad(t, a, append(slices.Clone(udp[:len(udp)-2]), "-srcport", "1702", "-dstport", "1702", "-socket", sock),
+		"-socket "+sock, "in use")
+	p.stop(t)
+	gone(t, "after a clean exit")
+
+	// A setup error after the socket was made: the next session's TAP
+	// cannot be made (an interface of that name that is no TAP).
+	cfg := filepath.Join(dir, "l2tap.toml")
+	os.WriteFile(cfg, []byte(`[[tunnel]]
+src = "192.0.2.1"
+dst = "192.0.2.2"
+[[tunnel.session]]
+txsession = 1
+socket = "`+sock+`"
+[[tunnel.session]]
+txsession = 2
+ifname = "ua"
+`), 0o644)
+	out, err := a.cmd(l2tapBinary(t), "-config", cfg, "-control", "off").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not a TAP") {
+		t.Errorf("want a setup error naming the TAP, got %v: %s", err, out)
+	}
+	gone(t, "after a failed setup")
 }
