@@ -280,3 +280,36 @@ ifname = "ua"
 	}
 	gone(t, "after a failed setup")
 }
+
+// TestSocketReload: SIGHUP adds a -socket session to a running l2tap (as
+// nobody, under the default seccomp filter, which must let a reload make
+// the socket), a QEMU-like client is served there, and a second SIGHUP
+// removes the session and its file.
+func TestSocketReload(t *testing.T) {
+	requireTools(t, true, "ip")
+	a, _ := vethPair(t, "sr")
+	dir := socketDir(t)
+	sock := filepath.Join(dir, "vm.sock")
+	cfg := filepath.Join(dir, "l2tap.toml")
+	base := "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n[[tunnel.session]]\ntxsession = 1\nifname = \"sr0\"\n"
+	if err := os.WriteFile(cfg, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startL2tap(t, a, "-config", cfg, "-control", "off", "-user", "nobody")
+	os.WriteFile(cfg, []byte(base+"[[tunnel.session]]\ntxsession = 2\nsocket = \""+sock+"\"\nowner = \"nobody\"\n"), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "added socket="+sock)
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("connect to the socket added on reload: %v\n%s", err, p.stderr.String())
+	}
+	waitLog(t, p, sock+": VM connected")
+	c.Close()
+	os.WriteFile(cfg, []byte(base), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, "removed socket="+sock)
+	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket file after its session was removed: %v", err)
+	}
+	p.stop(t)
+}
