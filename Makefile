@@ -54,7 +54,7 @@ CROSS_ARCHS ?= amd64 arm64 386 s390x
 CROSS_SYSTEMS ?= freebsd/amd64 darwin/arm64 windows/amd64
 CROSS_RUN_ARCHS ?= s390x 386 arm64
 CROSS_TESTS = Golden|Rejects|Reserved|NumberFlag|Fuzz
-CROSS_PKGS = ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune
+CROSS_PKGS = ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune ./internal/vmsocket ./internal/control
 CROSS_BE_SKIP = SenderFallbacks|SocketLoopAllocs
 cross:
 	@set -e; for a in $(CROSS_ARCHS); do \

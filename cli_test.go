@@ -92,6 +92,13 @@ func TestBadFlags(t *testing.T) {
 		{"queues-with-counter", with("-queues", "2", "-counter"), []string{"-queues 2", "-counter", "-pincounter"}},
 		{"sched-bad", with("-sched", "fifo"), []string{"-sched", `"fifo"`, "batch", "normal"}},
 		{"offload-bad", with("-offload", "fast"), []string{"-offload", `"fast"`, "auto", "off"}},
+		{"socket-with-ifname", with("-socket", "/run/vm.sock", "-ifname", "vm0"), []string{"-ifname vm0 with -socket /run/vm.sock", "drop one"}},
+		{"socket-with-master", with("-socket", "/run/vm.sock", "-master", "br0"), []string{"-master br0 with -socket /run/vm.sock"}},
+		{"socket-with-queues", with("-socket", "/run/vm.sock", "-queues", "2"), []string{"-queues 2 with -socket"}},
+		{"socket-with-mtu", with("-socket", "/run/vm.sock", "-mtu", "1400"), []string{"-mtu 1400 with -socket"}},
+		{"socket-type-alone", with("-socket-type", "dgram"), []string{"-socket-type dgram without -socket"}},
+		{"socket-type-bad", with("-socket", "/run/vm.sock", "-socket-type", "seqpacket"), []string{"-socket-type", `"seqpacket"`, "stream", "dgram"}},
+		{"socket-empty", with("-socket", ""), []string{"-socket \"\""}},
 		{"unknown-flag", with("-bogus"), []string{"-bogus", "l2tap -help"}},
 		{"stray-argument", with("extra"), []string{`"extra"`}},
 	}

@@ -29,6 +29,7 @@ type Options struct {
 	Attach             onOff
 	Owner, Group       text
 	Master             text
+	Socket, SocketType text // -socket, -socket-type: the endpoint is a VM's socket (see vmsocket.go)
 	SeqCheck           onOff
 	Offload            text
 	TAPDriver          text // -tap-driver: kernel or water
@@ -97,6 +98,9 @@ type SessionConfig struct {
 	// Capture, when its Path is set, writes what the session carries to
 	// a pcap file (see internal/pcap).
 	Capture CaptureConfig
+	// Socket, when its Path is set, is the session's endpoint instead of
+	// the TAP (see vmsocket.go).
+	Socket SocketConfig
 }
 
 // CaptureConfig is a session's -pcap, -pcap-outer and -pcap-size.
@@ -303,6 +307,9 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 		return fail(err)
 	}
 	if sc.TAP.Group, err = lookupID("group", o.Group, lookupGroup); err != nil {
+		return fail(err)
+	}
+	if sc.Socket, err = o.socketConfig(); err != nil {
 		return fail(err)
 	}
 	return ep, sc, nil

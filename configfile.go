@@ -600,6 +600,7 @@ func (f *cfFile) crossCheck(c *Config) error {
 	}
 	ipRx := map[ipKey]where{}
 	pcaps := map[string]where{}
+	sockets := map[string]where{}
 	for ti, t := range f.tunnels {
 		tc := &c.Tunnels[ti]
 		ep := tc.Endpoint
@@ -642,6 +643,15 @@ func (f *cfFile) crossCheck(c *Config) error {
 					return f.errorf(line, "pcap %q: the session at line %d captures to this file too; give each session its own file", p, prev.s.line)
 				}
 				pcaps[abs] = where{t, s, line}
+			}
+			if p := sc.Socket.Path; p != "" {
+				abs, _ := filepath.Abs(p)
+				line := s.key("socket").line
+				if prev, ok := sockets[abs]; ok {
+					return f.errorf(line, "socket %q: the session at line %d listens on this socket too; give each session its own", p, prev.s.line)
+				}
+				sockets[abs] = where{t, s, line}
+				continue // no TAP
 			}
 			name := sc.TAP.Name
 			if strings.Contains(name, "%") {

@@ -268,6 +268,12 @@ func TestConfigFileErrors(t *testing.T) {
 			`ifname "vm0": the session at line 4 has this TAP too`},
 		{"same-pcap", tun + "[[tunnel.session]]\ntxsession = 1\npcap = \"c.pcap\"\n[[tunnel.session]]\ntxsession = 2\npcap = \"./c.pcap\"\n", 9,
 			`pcap "./c.pcap": the session at line 4 captures to this file too`},
+		{"same-socket", tun + "[[tunnel.session]]\ntxsession = 1\nsocket = \"/run/vm.sock\"\n[[tunnel.session]]\ntxsession = 2\nsocket = \"/run/./vm.sock\"\n", 9,
+			`socket "/run/./vm.sock": the session at line 4 listens on this socket too`},
+		{"socket-with-ifname", tun + "[[tunnel.session]]\ntxsession = 1\nsocket = \"/run/vm.sock\"\nifname = \"vm0\"\n", 7,
+			`ifname vm0 with socket /run/vm.sock: ifname is for a TAP`},
+		{"socket-type-bad", tun + "[[tunnel.session]]\ntxsession = 1\nsocket = \"/run/vm.sock\"\nsocket-type = \"seq\"\n", 7,
+			`socket-type "seq": want stream`},
 		{"pcap-size-alone", tun + "[[tunnel.session]]\ntxsession = 1\npcap-size = \"1M\"\n", 4, "pcap-size without pcap"},
 		{"pcap-size-unit", tun + "[[tunnel.session]]\ntxsession = 1\npcap = \"c.pcap\"\npcap-size = \"1Q\"\n", 7, `pcap-size "1Q"`},
 	}

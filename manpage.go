@@ -76,6 +76,8 @@ var counterDocs = map[string]string{
 	"control_rx_ignored":      "control messages other than HELLO received on a static tunnel, acknowledged and ignored",
 	"control_peer_restarts":   "times the peer restarted its control channel (Ns and Nr back at 0) and was followed",
 	"control_peer_down":       "times the peer acknowledged nothing through 5 retransmissions and was declared down",
+	"socket_bad_frames":       "frames a VM sent on its -socket with a length of 0 or above 65535 (a stream client is then disconnected and waited for again)",
+	"socket_refused":          "datagrams from a second VM on a -socket-type dgram socket while the first one lives (one VM per socket)",
 	procsRaised:               "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
 }
 

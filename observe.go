@@ -258,11 +258,12 @@ func netnsID() string {
 	return "netns"
 }
 
-// firstTAP is the name of the snapshot's first session's TAP.
+// firstTAP is the name of the snapshot's first session's TAP, or the file
+// name of its socket.
 func firstTAP(s status.Snapshot) string {
 	for _, t := range s.Tunnels {
 		for _, ss := range t.Sessions {
-			return ss.TAP
+			return filepath.Base(ss.TAP) // a -socket session's path: its file name
 		}
 	}
 	return "l2tap"

@@ -74,7 +74,8 @@ func lockDown(cfg *Config, devs []device) error {
 	}
 	if cfg.Seccomp {
 		o := seccompOptions{pid: os.Getpid(), netlink: restore, reload: cfg.Reload != nil, profile: cfg.CPUProfile != "",
-			serve: cfg.Observe.serving(), unlink: cfg.Observe.controlOn(), rotate: cfg.pcapRotates()}
+			serve: cfg.Observe.serving(), unlink: cfg.Observe.controlOn(), rotate: cfg.pcapRotates(),
+			vmsocket: cfg.usesSockets() || cfg.Reload != nil}
 		if err := installSeccomp(o); err != nil {
 			return err
 		}

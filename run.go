@@ -72,13 +72,16 @@ func Run(cfg *Config) error {
 	defer close(stopGov)
 	loops := len(p.sockets)
 	for _, l := range started {
-		loops += l.dev.Queues()
+		loops += l.endpoint().Queues()
 	}
 	if p.gov = tune.NewGovernor(loops, p.bytes); p.gov != nil {
 		go p.gov.Run(stopGov)
 	}
 	for _, l := range started {
 		slog.Info("ready", l.logAttrs()...)
+		if vm, ok := l.dev.(*vmEndpoint); ok {
+			slog.Info(vm.qemuHint(), "socket", vm.Name())
+		}
 	}
 	notify.send("READY=1")
 	notify.status(p.statusLine())
@@ -210,7 +213,7 @@ func setUp(cfg *Config) (_ *process, err error) {
 	defer func() {
 		if err != nil {
 			for _, l := range p.pending {
-				l.dev.Close()
+				l.closeEndpoint()
 				closeCapture(l)
 			}
 			for _, s := range p.sockets {
@@ -257,7 +260,12 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 	if err != nil {
 		return err
 	}
-	dev, err := openDevice(sc, tcfg)
+	var dev device
+	if sc.Socket.Path != "" {
+		dev, err = openVMSocket(sc, tcfg.MTU)
+	} else {
+		dev, err = openDevice(sc, tcfg)
+	}
 	if err != nil {
 		if capture != nil {
 			capture.Close()
@@ -378,7 +386,7 @@ func (p *process) remove(l *live, why string) {
 	delete(p.live, l.key)
 	p.mu.Unlock()
 	h := l.sc.Header
-	slog.Info(why, "tap", l.dev.Name(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
+	slog.Info(why, l.endpointKey(), l.epName(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
 }
 
 // socketOffload reports whether any session on the socket key names asks
@@ -408,12 +416,12 @@ func (p *process) start() []*live {
 		if l.cap != nil {
 			ec.Capture = l.cap
 		}
-		s, err := p.eng.AddSession(l.t, ec, l.dev)
+		s, err := p.eng.AddSession(l.t, ec, l.endpoint())
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
-			slog.Error(fmt.Sprintf("%s: %v", l.dev.Name(), err), "tap", l.dev.Name())
-			l.dev.Close()
+			slog.Error(fmt.Sprintf("%s: %v", l.epName(), err), l.endpointKey(), l.epName())
+			l.closeEndpoint()
 			closeCapture(l)
 			continue
 		}
@@ -456,7 +464,7 @@ func closeCapture(l *live) {
 		return
 	}
 	if err := l.cap.Close(); err != nil {
-		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), "tap", l.dev.Name())
+		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), l.endpointKey(), l.epName())
 	}
 	l.cap = nil
 }
@@ -608,7 +616,7 @@ func (l *live) logAttrs() []any {
 		off = "auto"
 	}
 	return []any{
-		slog.String("tap", l.dev.Name()), slog.Int("mtu", l.dev.MTU()),
+		slog.String(l.endpointKey(), l.epName()), slog.Int("mtu", l.mtu()),
 		slog.String("encap", enc),
 		slog.String("local", underlay.AddrPortString(e.Local, e.LocalPort, e.UDP)),
 		slog.String("remote", e.peerName()),
@@ -670,8 +678,9 @@ func (p *process) snapshot() status.Snapshot {
 		if !ok {
 			continue
 		}
-		h, d := s.Header(), s.Endpoint().(device)
-		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: d.Name(), MTU: d.MTU()}
+		h := s.Header()
+		name, mtu := endpointInfo(s.Endpoint())
+		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: name, MTU: mtu}
 		for _, c := range s.Counters() {
 			ss.Counters = append(ss.Counters, status.Counter(c))
 		}
@@ -679,7 +688,7 @@ func (p *process) snapshot() status.Snapshot {
 	}
 	for _, l := range p.pending {
 		if i, ok := index[l.t]; ok {
-			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.dev.Name(), MTU: l.dev.MTU()})
+			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.epName(), MTU: l.mtu()})
 		}
 	}
 	return snap

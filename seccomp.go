@@ -56,6 +56,11 @@ type seccompOptions struct {
 	// truncate). The old file is overwritten by the rename: nothing is
 	// unlinked.
 	rotate bool
+	// vmsocket allows what a VM's socket does after setup (see
+	// internal/vmsocket): accepting a stream client (the runtime asks its
+	// address), probing a datagram peer with connect, and removing the
+	// socket file at exit.
+	vmsocket bool
 }
 
 // scRule allows system call nr when every condition holds; a call that

@@ -55,9 +55,11 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 			// Creating and configuring a TAP (see internal/tap).
 			scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER,
 				unix.TUNSETIFF, unix.TUNSETOWNER, unix.TUNSETGROUP, unix.TUNSETVNETHDRSZ)}},
-			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6)}},
+			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6, unix.AF_UNIX)}},
 			scRule{nr: unix.SYS_OPENAT},
 		)
+		// A VM's socket made on reload: listen, its file's mode and owner.
+		rules = append(rules, allow(unix.SYS_LISTEN, unix.SYS_UMASK, unix.SYS_FCHMODAT, unix.SYS_FCHOWNAT)...)
 		rules = append(rules, allow(unix.SYS_BIND, unix.SYS_CONNECT, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME,
 			unix.SYS_CAPSET, unix.SYS_NEWFSTATAT, unix.SYS_UNAME)...)
 	default:
@@ -93,6 +95,10 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 		// accept4 on listeners made during setup; the runtime asks an
 		// accepted socket its address; HTTP half-closes connections.
 		rules = append(rules, allow(unix.SYS_ACCEPT4, unix.SYS_GETSOCKNAME, unix.SYS_SHUTDOWN)...)
+	}
+	if o.vmsocket {
+		rules = append(rules, allow(unix.SYS_ACCEPT4, unix.SYS_GETSOCKNAME, unix.SYS_CONNECT)...)
+		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})
 	}
 	if o.unlink {
 		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})

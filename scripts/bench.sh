@@ -9,6 +9,10 @@
 #   l2tap  l2tap per namespace bridging TAP ltap0 to the same pseudowire
 #   l2tap-ip, l2tap-ip6   the same with IP encapsulation (protocol 115) over
 #          the IPv4 underlay and over the IPv6 one (2001:db8::1 <-> ::2)
+#   l2tap-socket  l2tap per namespace on a -socket, and a guest-less QEMU
+#          standing in for a VM whose NIC is on it: a hub joins its
+#          -netdev stream to a tap netdev on TAP stap0 (the bridge CPU counts
+#          both processes; compare with qemu, the VM's own l2tpv3 netdev)
 # and for each: iperf3 TCP with 1 and 4 streams and 1 stream each way at once
 # (--bidir), 60-byte frames over UDP,
 # ping RTT, CPU time of the bridge processes per GB moved and their peak RSS.
@@ -20,7 +24,7 @@
 #   RUNS=3            repeats per setup
 #   DURATION=5        seconds per iperf3 test
 #   OUT=bench-out/    output directory (bench.json, bench.png, raw/)
-#   BENCH_SETUPS="veth qemu l2tap l2tap-ip l2tap-ip6"
+#   BENCH_SETUPS="veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-socket"
 #   L2TAP_FLAGS=      extra flags appended to both l2tap command lines
 #   L2TAP_BIN=        use this binary instead of building one
 #   OVERLAY_MTU=1450  TAP MTU for QEMU: 1500 - IPv4 20 - UDP 8 - L2TPv3 8
@@ -38,7 +42,7 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 OUT=${OUT:-bench-out/}
-BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap l2tap-ip l2tap-ip6"}
+BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-socket"}
 L2TAP_FLAGS=${L2TAP_FLAGS:-}
 L2TAP_BIN=${L2TAP_BIN:-}
 OVERLAY_MTU=${OVERLAY_MTU:-1450}
@@ -94,7 +98,7 @@ need_tools() {
 	local -A pkg_of=([ip]=iproute2 [ss]=iproute2 [iperf3]=iperf3 [ping]=iputils-ping
 		[timeout]=coreutils [taskset]=util-linux [qemu-system-x86_64]=qemu-system-x86)
 	local cmds=(ip ss iperf3 ping timeout) missing=() pkgs=() c
-	[[ " $BENCH_SETUPS " == *" qemu "* ]] && cmds+=(qemu-system-x86_64)
+	[[ " $BENCH_SETUPS " == *" qemu "* || " $BENCH_SETUPS " == *" l2tap-socket "* ]] && cmds+=(qemu-system-x86_64)
 	[[ -n $PIN_BRIDGE$PIN_IPERF ]] && cmds+=(taskset)
 	for c in "${cmds[@]}"; do
 		if ! command -v "$c" >/dev/null 2>&1; then
@@ -129,8 +133,8 @@ check_args() {
 	[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer, got '$DURATION'"
 	[[ -n ${BENCH_SETUPS// /} ]] || die "BENCH_SETUPS is empty"
 	for s in $BENCH_SETUPS; do
-		case $s in veth | qemu | l2tap | l2tap-ip | l2tap-ip6) ;;
-		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6)" ;;
+		case $s in veth | qemu | l2tap | l2tap-ip | l2tap-ip6 | l2tap-socket) ;;
+		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-socket)" ;;
 		esac
 	done
 }
@@ -245,6 +249,39 @@ start_l2tap() {
 	ip -n "$ns" link set ltap0 up
 }
 
+# start_socket NS SRC DST COUNTERS LOG SOCKET: l2tap on -socket SOCKET, then
+# a guest-less QEMU whose -netdev stream connects to it, joined by a hub to
+# TAP stap0 (the VM's NIC stand-in).
+start_socket() {
+	local ns=$1 src=$2 dst=$3 counters=$4 logf=$5 sock=$6 pid
+	# shellcheck disable=SC2086 # L2TAP_FLAGS is a list of words
+	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$L2TAP_BIN" -udp -src "$src" -dst "$dst" \
+		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -socket "$sock" $L2TAP_FLAGS) \
+		</dev/null >"$counters" 2>"$logf" &
+	pid=$!
+	STARTED[$pid]=1
+	BRIDGE_PIDS+=("$pid")
+	BRIDGE_LOGS+=("$logf")
+	wait_for "l2tap ready in $ns" "$pid" 15 grep -q '^l2tap: ready' "$logf" ||
+		die "l2tap in $ns did not become ready: $(tail -n 5 "$logf")"
+	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" qemu-system-x86_64 \
+		-M none -nodefaults -display none \
+		-netdev tap,id=t,ifname=stap0,script=no,downscript=no \
+		-netdev "stream,id=s,server=off,addr.type=unix,addr.path=$sock" \
+		-netdev hubport,id=h0,hubid=0,netdev=t \
+		-netdev hubport,id=h1,hubid=0,netdev=s) </dev/null >"$logf.qemu" 2>&1 &
+	pid=$!
+	STARTED[$pid]=1
+	BRIDGE_PIDS+=("$pid")
+	BRIDGE_LOGS+=("$logf.qemu")
+	wait_for "stap0 in $ns" "$pid" 15 ip -n "$ns" link show stap0 ||
+		die "qemu in $ns did not create stap0: $(tail -n 5 "$logf.qemu")"
+	wait_for "QEMU on $sock" "$pid" 15 grep -q 'VM connected' "$logf" ||
+		die "qemu in $ns did not connect to $sock: $(tail -n 5 "$logf.qemu")"
+	# The MTU l2tap printed for the guest.
+	ip -n "$ns" link set stap0 mtu "$(sed -n 's/^l2tap: ready .* mtu=\([0-9]*\) .*/\1/p' "$logf")" up
+}
+
 # The subshells above exec their command, so $! is the bridge process itself
 # (ip netns exec execs as well).
 
@@ -268,6 +305,11 @@ start_bridges() {
 		[[ $setup != l2tap-ip6 ]] || a=$UNDER6_A b=$UNDER6_B encap=(-ipv6)
 		start_l2tap "$NS_A" "$a" "$b" "$dir/counters-a.txt" "$dir/l2tap-a.log" "${encap[@]}"
 		start_l2tap "$NS_B" "$b" "$a" "$dir/counters-b.txt" "$dir/l2tap-b.log" "${encap[@]}"
+		;;
+	l2tap-socket)
+		dev=stap0
+		start_socket "$NS_A" "$UNDER_A" "$UNDER_B" "$dir/counters-a.txt" "$dir/l2tap-a.log" "$dir/a.sock"
+		start_socket "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/counters-b.txt" "$dir/l2tap-b.log" "$dir/b.sock"
 		;;
 	esac
 	BRIDGE_DEV=$dev
@@ -444,7 +486,7 @@ measure() {
 	# Memory: peak RSS of each bridge process over its whole life.
 	if ((${#BRIDGE_PIDS[@]})); then
 		echo "hwm_kb_a=$(vm_hwm "${BRIDGE_PIDS[0]}")" >>"$rec.tmp"
-		echo "hwm_kb_b=$(vm_hwm "${BRIDGE_PIDS[1]}")" >>"$rec.tmp"
+		echo "hwm_kb_b=$(vm_hwm "${BRIDGE_PIDS[${#BRIDGE_PIDS[@]} / 2]}")" >>"$rec.tmp"
 	fi
 	stop_bridges
 	if [[ $setup == l2tap* ]]; then
@@ -476,7 +518,7 @@ write_meta() {
 		echo "cpus=$(nproc)"
 		echo "cpu_model=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
 		echo "iperf3=$(iperf3 --version 2>/dev/null | head -n 1)"
-		if [[ " $BENCH_SETUPS " == *" qemu "* ]]; then
+		if [[ " $BENCH_SETUPS " == *" qemu "* || " $BENCH_SETUPS " == *" l2tap-socket "* ]]; then
 			echo "qemu=$(qemu-system-x86_64 --version | head -n 1)"
 		fi
 		if command -v go >/dev/null 2>&1; then echo "go=$(go version)"; fi

@@ -16,10 +16,10 @@ import os
 import statistics
 import sys
 
-SETUPS = ("veth", "qemu", "l2tap", "l2tap-ip", "l2tap-ip6")
+SETUPS = ("veth", "qemu", "l2tap", "l2tap-ip", "l2tap-ip6", "l2tap-socket")
 
 # Ratios drawn and tabled: (setup, baseline), each named "setup/baseline".
-RATIOS = (("l2tap", "qemu"), ("l2tap", "veth"), ("l2tap-ip", "l2tap"), ("l2tap-ip6", "l2tap"))
+RATIOS = (("l2tap", "qemu"), ("l2tap", "veth"), ("l2tap-ip", "l2tap"), ("l2tap-ip6", "l2tap"), ("l2tap-socket", "qemu"))
 
 # (key, label, unit, True if larger is better)
 METRICS = (

@@ -32,7 +32,9 @@ type Endpoint interface {
 	// nil) and hands frames to send in batches, each frame packed into
 	// arena after headroom bytes, pkts[i] being frame i with its headroom
 	// in front (see tap.Device.ReadLoop). Frames it drops for being
-	// malformed go to dropped. It returns send's error if send fails.
+	// malformed go to dropped: an error wrapping an l2tpv3.Reason is
+	// counted under that reason, any other as an offload error. It
+	// returns send's error if send fails.
 	ReadLoop(q int, arena []byte, headroom int, pkts [][]byte, send func([][]byte) error, dropped func(error)) error
 	// Write delivers frames in order, and returns the frames and bytes
 	// taken, how many of them were merged into an earlier frame, and the

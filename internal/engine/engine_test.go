@@ -451,3 +451,50 @@ func TestFailuresAllReported(t *testing.T) {
 		t.Errorf("%d more reports after every session was reported", len(more))
 	}
 }
+
+// droppingEndpoint reports frames it dropped for its own reasons, then
+// waits to be closed.
+type droppingEndpoint struct{ *fakeEndpoint }
+
+func (d droppingEndpoint) ReadLoop(q int, arena []byte, headroom int, pkts [][]byte, send func([][]byte) error, dropped func(error)) error {
+	dropped(fmt.Errorf("vm.sock: frame length 0: %w", l2tpv3.DropSocketFrame))
+	dropped(fmt.Errorf("vm.sock: frame length 70000: %w", l2tpv3.DropSocketFrame))
+	dropped(fmt.Errorf("vm.sock: second VM: %w", l2tpv3.DropSocketClient))
+	dropped(errors.New("bad virtio-net header"))
+	<-d.closed
+	return nil
+}
+
+// TestEndpointDropReasons: an endpoint's drop that wraps a Reason raises
+// that reason's counter on the session; any other is an offload error
+// (counted by the endpoint itself), raising no drop counter.
+func TestEndpointDropReasons(t *testing.T) {
+	e := New()
+	defer e.Close()
+	sock := (&fakeNet{}).socket(netip.MustParseAddrPort("192.0.2.1:1701"), true)
+	tun := e.AddTunnel(sock, netip.MustParseAddrPort("192.0.2.2:1701"))
+	s, err := e.AddSession(tun, SessionConfig{Header: l2tpv3.Header{UDP: true, TxSession: 1, RxSession: 1}},
+		droppingEndpoint{newFakeEndpoint("vm", false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"socket_bad_frames": 2, "socket_refused": 1, "rx_errors": 0, "rx_invalid": 0}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := map[string]uint64{}
+		for _, c := range s.Counters() {
+			got[c.Name] = c.Value
+		}
+		ok := true
+		for k, v := range want {
+			ok = ok && got[k] == v
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counters %v, want %v", got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -139,6 +139,16 @@ func (s *Session) sendLoop(q int) error {
 		return nil
 	}
 	dropped := func(err error) {
+		// An endpoint reports a frame it dropped for a reason of its own
+		// (a VM socket's bad length) by wrapping that reason.
+		var r l2tpv3.Reason
+		if errors.As(err, &r) && r < l2tpv3.NumReasons {
+			st.Drops[r].Add(1)
+			if held, ok := lim.allow(logKey(r)); ok {
+				warn(held, err.Error(), s.logAttrs(slog.String("reason", r.Counter()))...)
+			}
+			return
+		}
 		if held, ok := lim.allow(logOffloadError); ok {
 			warn(held, fmt.Sprintf("%s: %v", s.ep.Name(), err), s.logAttrs(slog.String("reason", "tx_offload_errors"))...)
 		}

@@ -38,6 +38,13 @@ type GuestConfig struct {
 	// does not, /dev/kvm may exist but a guest kernel hangs at boot.
 	Accel       string
 	BootTimeout time.Duration // default 3 minutes
+	// Netdev, when set, backs the NIC instead of a TAP: QEMU -netdev
+	// options without the id (such as an l2tap -socket's "stream,..."),
+	// and TapName is not used.
+	Netdev string
+	// Addr4 and Addr6 are eth0's addresses with their prefixes; default
+	// GuestAddr4/24 and GuestAddr6/64.
+	Addr4, Addr6 string
 }
 
 // Guest is a running QEMU guest that serves shell commands.
@@ -68,13 +75,26 @@ func Boot(ctx context.Context, cfg GuestConfig) (*Guest, error) {
 	if cfg.BootTimeout == 0 {
 		cfg.BootTimeout = 3 * time.Minute
 	}
+	if cfg.Addr4 == "" {
+		cfg.Addr4 = GuestAddr4 + "/24"
+	}
+	if cfg.Addr6 == "" {
+		cfg.Addr6 = GuestAddr6 + "/64"
+	}
 	ns := cfg.Netns
+	netdev := "tap,id=n0,ifname=" + cfg.TapName + ",script=no,downscript=no"
+	if cfg.Netdev != "" {
+		netdev = cfg.Netdev + ",id=n0"
+	}
 	for _, args := range [][]string{
 		{"ip", "tuntap", "add", "dev", cfg.TapName, "mode", "tap"},
 		{"ip", "addr", "add", HostAddr4 + "/24", "dev", cfg.TapName},
 		{"ip", "addr", "add", HostAddr6 + "/64", "dev", cfg.TapName, "nodad"},
 		{"ip", "link", "set", cfg.TapName, "up"},
 	} {
+		if cfg.Netdev != "" {
+			break
+		}
 		if _, err := ns.Output(ctx, args...); err != nil {
 			_, _ = ns.Output(context.Background(), "ip", "link", "del", cfg.TapName)
 			return nil, fmt.Errorf("set up underlay TAP: %w", err)
@@ -100,11 +120,11 @@ func Boot(ctx context.Context, cfg GuestConfig) (*Guest, error) {
 		"-m", "256",
 		"-kernel", cfg.Image.Kernel,
 		"-initrd", cfg.Image.Initrd,
-		"-append", "console=ttyS0 panic=-1 quiet kp.addr4=" + GuestAddr4 + "/24 kp.addr6=" + GuestAddr6 + "/64",
+		"-append", "console=ttyS0 panic=-1 quiet kp.addr4=" + cfg.Addr4 + " kp.addr6=" + cfg.Addr6,
 		"-serial", "file:" + g.consoleLog,
 		"-chardev", "socket,id=cmd,path=" + sockPath,
 		"-serial", "chardev:cmd",
-		"-netdev", "tap,id=n0,ifname=" + cfg.TapName + ",script=no,downscript=no",
+		"-netdev", netdev,
 		"-device", "virtio-net-pci,netdev=n0,romfile=",
 	}
 	g.cmd = ns.Command(context.Background(), args...)
@@ -121,7 +141,9 @@ func Boot(ctx context.Context, cfg GuestConfig) (*Guest, error) {
 
 	fail := func(err error) (*Guest, error) {
 		g.kill()
-		_, _ = ns.Output(context.Background(), "ip", "link", "del", cfg.TapName)
+		if cfg.Netdev == "" {
+			_, _ = ns.Output(context.Background(), "ip", "link", "del", cfg.TapName)
+		}
 		return nil, fmt.Errorf("%w\nqemu output: %s\nconsole tail:\n%s", err, qemuOut.String(), g.ConsoleTail(30))
 	}
 

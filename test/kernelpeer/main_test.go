@@ -28,6 +28,7 @@ var env struct {
 	l2tapBin string
 	l2tapErr error // why l2tap could not be built
 	bootTime time.Duration
+	image    Image // the guest's, for guests booted by a test
 }
 
 // underlayTap is the namespace's TAP that backs the guest's NIC.
@@ -97,6 +98,7 @@ func setup() {
 		return
 	}
 	env.bootTime = time.Since(start)
+	env.image = img
 }
 
 // bootGuest boots with accel: "tcg" or "" (software emulation, works

@@ -1,0 +1,40 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/l2tap/l2tap/internal/vmsocket"
+)
+
+// vmEndpoint is a session's socket as the engine sees it, with the MTU
+// the VM should use.
+type vmEndpoint struct {
+	*vmsocket.Socket
+	mtu int
+}
+
+// MTU is the MTU the VM should give its NIC.
+func (v *vmEndpoint) MTU() int { return v.mtu }
+
+// openVMSocket makes a session's socket, owned by the TAP's -owner and
+// -group.
+func openVMSocket(sc *SessionConfig, mtu int) (*vmEndpoint, error) {
+	s, err := vmsocket.Listen(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type, UID: sc.TAP.Owner, GID: sc.TAP.Group})
+	if err != nil {
+		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+	}
+	return &vmEndpoint{s, mtu}, nil
+}
+
+// qemuHint is the line that tells how to plug a VM into the socket.
+func (v *vmEndpoint) qemuHint() string {
+	vm := v.Name() + ".vm"
+	if v.Type() == vmsocket.Dgram {
+		vm = filepath.Join(filepath.Dir(v.Name()), "vm-"+filepath.Base(v.Name()))
+	}
+	return fmt.Sprintf("%s: connect a VM with: %s -device virtio-net-pci,netdev=n0 (guest MTU %d)",
+		v.Name(), v.QEMUOption("n0", vm), v.mtu)
+}
