@@ -1,8 +1,8 @@
 package l2tpv3
 
 import (
-	"fmt"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
