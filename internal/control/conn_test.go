@@ -24,7 +24,10 @@ func (r *recorder) ConnDown(reason string) {
 	r.conn = false
 	r.log = append(r.log, "conn down: "+reason)
 }
-func (r *recorder) SessionUp(d DataConfig) { r.up[d.EndID] = d; r.log = append(r.log, "session up "+d.EndID) }
+func (r *recorder) SessionUp(d DataConfig) {
+	r.up[d.EndID] = d
+	r.log = append(r.log, "session up "+d.EndID)
+}
 func (r *recorder) SessionDown(id, reason string) {
 	delete(r.up, id)
 	r.log = append(r.log, "session down "+id+": "+reason)
@@ -71,7 +74,7 @@ type node struct {
 	sent     [][]byte
 }
 
-func (n *node) Open(local uint32) { n.local, n.remote, n.ns = local, 0, 0; n.opens++ }
+func (n *node) Open(local uint32)   { n.local, n.remote, n.ns = local, 0, 0; n.opens++ }
 func (n *node) SetPeer(peer uint32) { n.remote = peer }
 func (n *node) Close()              {}
 func (n *node) Send(typ l2tpv3.MessageType, avps []l2tpv3.AVP) error {
