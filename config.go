@@ -42,6 +42,7 @@ type Options struct {
 	LogFormat          text
 	ConfigFile         text           // -config: tunnels and sessions from a file
 	Observe            ObserveOptions // -control, -metrics (see observe.go)
+	Control            ControlOptions // -rxtunnel, -txtunnel, -hello, -hello-required (see control.go)
 }
 
 // Config is a checked configuration: what the process does, and the
@@ -74,6 +75,8 @@ type Config struct {
 type TunnelConfig struct {
 	Endpoint Endpoint
 	Sessions []SessionConfig
+	// Control is the tunnel's keepalive; its zero value is none.
+	Control ControlConfig
 }
 
 // SessionConfig is one pseudowire: its L2TPv3 header and its TAP.
@@ -152,10 +155,14 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctl, err := o.Control.config()
+	if err != nil {
+		return nil, err
+	}
 	if err := o.resolveEndpoint(&ep); err != nil {
 		return nil, err
 	}
-	c.Tunnels = []TunnelConfig{{Endpoint: ep, Sessions: []SessionConfig{sc}}}
+	c.Tunnels = []TunnelConfig{{Endpoint: ep, Sessions: []SessionConfig{sc}, Control: ctl}}
 	return c, nil
 }
 

@@ -41,7 +41,7 @@ const (
 // tunnelKeys and processKeys name the flags that are per socket and per
 // process; every other flag, except -config itself, is per session.
 var (
-	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6"}
+	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required"}
 	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
 )
 
@@ -503,6 +503,9 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 					return nil, f.optionError(err, &t.cfTable)
 				}
 				tc.Endpoint = ep
+				if tc.Control, err = base.Control.config(); err != nil {
+					return nil, f.optionError(err, &t.cfTable)
+				}
 			}
 			tc.Sessions = append(tc.Sessions, sc)
 		}

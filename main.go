@@ -58,6 +58,8 @@ func flagSpecs(o *Options) []cli.Flag {
 	o.Offset.max = maxOffset
 	o.MTU.max = 65535
 	o.Queues.max = maxQueues
+	o.Control.RxTunnel.max, o.Control.TxTunnel.max = 0xffffffff, 0xffffffff
+	o.Control.Hello.max = maxHello
 	f := func(name, arg, usage string, v cli.Generic) cli.Flag {
 		if arg != "" {
 			usage = "`" + arg + "` " + usage
@@ -95,6 +97,10 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("pcap", "FILE", "capture what crosses the pseudowire to FILE in pcap format: the Ethernet frames each way (see -pcap-outer); never slows the data path (frames the writer cannot keep up with count as pcap_dropped)", &o.Pcap),
 		f("pcap-outer", "", "with -pcap: capture the L2TPv3 packets with outer IP/UDP headers (rebuilt from the tunnel's addresses and ports) instead of the frames", &o.PcapOuter),
 		f("pcap-size", "SIZE", "with -pcap: when FILE reaches SIZE (bytes, or 100M, 1G, 512MiB), rename it FILE.1 (replacing the old one) and start FILE anew (default: no limit)", &o.PcapSize),
+		f("rxtunnel", "ID", "our control connection ID, which the peer's control messages carry (1..0xffffffff; with -txtunnel and -hello)", &o.Control.RxTunnel),
+		f("txtunnel", "ID", "the peer's control connection ID, which ours carry (its -rxtunnel; with -rxtunnel and -hello)", &o.Control.TxTunnel),
+		f("hello", "SECONDS", "send an RFC 3931 HELLO when the control channel was quiet this long; a peer that acknowledges none within 5 retransmissions (about 31 s) is down and the TAP carriers go off until it answers again (default 0: no control channel)", &o.Control.Hello),
+		f("hello-required", "", "with -hello: a peer down turns the carriers off (default on); off: data keeps flowing and the state is only logged and shown (for a peer without a control channel)", &o.Control.Required),
 		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -cpuprofile, -user, -seccomp, -control, -metrics and -log-format may be given with it and override the file's top-level keys", &o.ConfigFile),
 		f("log-format", "FORMAT", "text: log lines 'l2tap: MESSAGE key=value ...', counters as 'name value' lines (default); json: every log line one JSON object on stderr, the counters one JSON object on stdout", &o.LogFormat),
 		f("control", "PATH", "unix socket 'l2tap show' asks (default "+defaultControlDir+"/<TAP>.sock, <TAP>@<netns>.sock outside the main network namespace; -control off disables)", &o.Observe.Control),

@@ -38,29 +38,45 @@ func manCommand() *cli.Command {
 // a counter missing here or an entry no longer printed, so the page
 // follows the code.
 var counterDocs = map[string]string{
-	"rx_packets":           "frames written to the TAP",
-	"rx_bytes":             "bytes of those frames (Ethernet header included)",
-	"rx_errors":            "received packets dropped, every reason below together",
-	"tx_packets":           "frames sent to the peer",
-	"tx_bytes":             "bytes of those frames",
-	"tx_errors":            "frames the kernel refused to send (never fatal)",
-	"tx_transient_errors":  "send errors that come and go (ENOBUFS, ECONNREFUSED from an ICMP error, no route while a route is down)",
-	"tap_write_errors":     "frames the TAP refused",
-	"tx_superframes":       "offloaded TAP reads (up to 64 KiB) cut into frames of the MTU before sending",
-	"tx_offload_errors":    "offloaded TAP reads dropped because their virtio-net header did not fit the frame",
-	"rx_coalesced":         "received frames merged into an earlier TAP write (software GRO)",
-	"rx_oos_packets":       "sequence numbers that arrived late (frames still forwarded without -seqcheck)",
-	"rx_lost_packets":      "sequence numbers never seen (gaps)",
-	"rx_seq_resyncs":       "times the peer's numbering was adopted anew, as after the peer restarted",
-	"rx_sublayer_reserved": "packets accepted with reserved sublayer bits set, as Linux accepts them (a peer sending no sublayer while one is expected, or QEMU's counter after 2^24 frames)",
-	"rx_invalid":           "too short, or not an L2TPv3 data packet",
-	"rx_control":           "control messages: a static pseudowire has none",
-	"rx_session_mismatch":  "session ID other than -rxsession",
-	"rx_cookie_discards":   "cookie other than -rxcookie, or of another length",
-	"rx_seq_discards":      "out-of-order packets dropped under -seqcheck",
-	"rx_truncated":         "datagrams larger than the 65535-byte receive buffer",
-	"rx_wrong_source":      "packets not from -dst (and -dstport with -udp)",
-	procsRaised:            "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
+	"rx_packets":              "frames written to the TAP",
+	"rx_bytes":                "bytes of those frames (Ethernet header included)",
+	"rx_errors":               "received packets dropped, every reason below together",
+	"tx_packets":              "frames sent to the peer",
+	"tx_bytes":                "bytes of those frames",
+	"tx_errors":               "frames the kernel refused to send (never fatal)",
+	"tx_transient_errors":     "send errors that come and go (ENOBUFS, ECONNREFUSED from an ICMP error, no route while a route is down)",
+	"tap_write_errors":        "frames the TAP refused",
+	"tx_superframes":          "offloaded TAP reads (up to 64 KiB) cut into frames of the MTU before sending",
+	"tx_offload_errors":       "offloaded TAP reads dropped because their virtio-net header did not fit the frame",
+	"rx_coalesced":            "received frames merged into an earlier TAP write (software GRO)",
+	"rx_oos_packets":          "sequence numbers that arrived late (frames still forwarded without -seqcheck)",
+	"rx_lost_packets":         "sequence numbers never seen (gaps)",
+	"rx_seq_resyncs":          "times the peer's numbering was adopted anew, as after the peer restarted",
+	"rx_sublayer_reserved":    "packets accepted with reserved sublayer bits set, as Linux accepts them (a peer sending no sublayer while one is expected, or QEMU's counter after 2^24 frames)",
+	"rx_invalid":              "too short, or not an L2TPv3 data packet",
+	"rx_control":              "control messages: a static pseudowire has none",
+	"rx_session_mismatch":     "session ID other than -rxsession",
+	"rx_cookie_discards":      "cookie other than -rxcookie, or of another length",
+	"rx_seq_discards":         "out-of-order packets dropped under -seqcheck",
+	"rx_truncated":            "datagrams larger than the 65535-byte receive buffer",
+	"rx_wrong_source":         "packets not from -dst (and -dstport with -udp)",
+	"tx_peer_down":            "frames read while the control channel saw the peer down, dropped (a TAP's carrier is off then, so few come)",
+	"control_rx":              "control messages from the peer handed to the tunnel's control channel (-hello)",
+	"control_tx":              "control messages sent (HELLOs, their retransmissions, acknowledgements)",
+	"control_tx_errors":       "control messages the kernel refused to send",
+	"control_hellos_sent":     "HELLOs sent (-hello), retransmissions not counted",
+	"control_hellos_acked":    "HELLOs the peer acknowledged",
+	"control_hellos_received": "HELLOs received from the peer (and acknowledged)",
+	"control_retransmits":     "control messages sent again for want of an acknowledgement (backoff from 1 s doubling to 8 s)",
+	"control_acks_sent":       "acknowledgements sent alone: ZLB messages, or explicit ACK messages to a peer that sends those",
+	"control_acks_received":   "ZLB and explicit ACK messages received",
+	"control_duplicates":      "control messages received again (acknowledged again)",
+	"control_out_of_order":    "control messages received ahead of a gap (held if within the window of 4)",
+	"control_rx_invalid":      "control messages that did not parse or carried another control connection ID than -rxtunnel",
+	"control_rx_ignored":      "control messages other than HELLO received on a static tunnel, acknowledged and ignored",
+	"control_peer_restarts":   "times the peer restarted its control channel (Ns and Nr back at 0) and was followed",
+	"control_peer_down":       "times the peer acknowledged nothing through 5 retransmissions and was declared down",
+	procsRaised:               "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
 }
 
 // counterNames returns the name of every counter l2tap prints, in the
@@ -78,6 +94,7 @@ func counterNames() []string {
 	}
 	add((&engine.Stats{}).Counters(0, 0))
 	add((&engine.TunnelStats{}).Counters())
+	add((&process{}).controlCounters(nil))
 	add([]engine.Counter{{Name: procsRaised}})
 	return names
 }

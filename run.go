@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/pcap"
@@ -140,6 +141,7 @@ wait:
 		}
 	}
 	notify.send("STOPPING=1")
+	p.stopControls()
 	p.eng.Close()
 	p.closeCaptures()
 	p.writeCounters(os.Stdout)
@@ -158,7 +160,9 @@ type process struct {
 	sockets map[socketKey]*socketUnderlay
 	tunnels map[tunnelKey]*engine.Tunnel
 	gov     *tune.Governor
-	json    bool // counters as one JSON object (-log-format json)
+	// controls are the tunnels' keepalives (see control.go); guarded by mu.
+	controls map[*engine.Tunnel]*tunnelControl
+	json     bool // counters as one JSON object (-log-format json)
 
 	mu      sync.Mutex           // guards what follows once observers run
 	live    map[sessionKey]*live // sessions running (or failed), by identity
@@ -199,11 +203,12 @@ func keyOf(tc *TunnelConfig, sc *SessionConfig) sessionKey {
 // opened.
 func setUp(cfg *Config) (_ *process, err error) {
 	p := &process{
-		eng:     engine.New(),
-		sockets: map[socketKey]*socketUnderlay{},
-		tunnels: map[tunnelKey]*engine.Tunnel{},
-		live:    map[sessionKey]*live{},
-		json:    cfg.LogJSON,
+		eng:      engine.New(),
+		sockets:  map[socketKey]*socketUnderlay{},
+		tunnels:  map[tunnelKey]*engine.Tunnel{},
+		live:     map[sessionKey]*live{},
+		controls: map[*engine.Tunnel]*tunnelControl{},
+		json:     cfg.LogJSON,
 	}
 	defer func() {
 		if err != nil {
@@ -266,6 +271,7 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 	if t == nil {
 		t = p.eng.AddTunnel(s, key.tunnel.remote)
 		p.tunnels[key.tunnel] = t
+		p.addControl(tc, t)
 	}
 	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, cap: capture, t: t}
 	l.tc.Sessions = nil
@@ -420,6 +426,7 @@ func (p *process) start() []*live {
 		started = append(started, l)
 	}
 	p.pending = nil
+	p.startControls()
 	return started
 }
 
@@ -497,6 +504,7 @@ func (p *process) totals() []engine.Counter {
 	}
 	for _, t := range p.eng.Tunnels() {
 		c = engine.Sum(c, t.Stats.Counters())
+		c = engine.Sum(c, p.controlCounters(t))
 	}
 	var raised uint64
 	if p.gov != nil {
@@ -653,8 +661,14 @@ func (p *process) snapshot() status.Snapshot {
 		}
 		local, remote := underlay.AddrPortString(e.Local, e.LocalPort, e.UDP), underlay.AddrPortString(e.Remote, e.RemotePort, e.UDP)
 		st := status.Tunnel{Name: encap + " " + local + " -> " + remote, Encap: encap, Local: local, Remote: remote}
-		for _, c := range t.Stats.Counters() {
+		for _, c := range append(t.Stats.Counters(), p.controlCounters(t)...) {
 			st.Counters = append(st.Counters, status.Counter{Name: "tunnel_" + c.Name, Value: c.Value})
+		}
+		if state, since := p.controlState(t); state != "" {
+			st.Peer = state
+			if !since.IsZero() {
+				st.DownSince = since.UTC().Format(time.RFC3339)
+			}
 		}
 		index[t] = len(snap.Tunnels)
 		snap.Tunnels = append(snap.Tunnels, st)

@@ -51,7 +51,7 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 	case o.reload:
 		rules = append(rules,
 			// Creating and configuring a TAP (see internal/tap).
-			scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE,
+			scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER,
 				unix.TUNSETIFF, unix.TUNSETOWNER, unix.TUNSETGROUP, unix.TUNSETVNETHDRSZ)}},
 			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6)}},
 			scRule{nr: unix.SYS_OPENAT},
@@ -59,8 +59,9 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 		rules = append(rules, allow(unix.SYS_BIND, unix.SYS_CONNECT, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME,
 			unix.SYS_CAPSET, unix.SYS_NEWFSTATAT, unix.SYS_UNAME)...)
 	default:
-		// Handing an attached TAP its offloads and header byte order back.
-		rules = append(rules, scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE)}})
+		// Handing an attached TAP its offloads and header byte order back;
+		// a TAP's carrier following the control channel's peer.
+		rules = append(rules, scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER)}})
 		if o.netlink {
 			rules = append(rules,
 				scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_NETLINK)}},

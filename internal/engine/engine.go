@@ -138,7 +138,7 @@ func (e *Engine) AddTunnel(u Underlay, remote netip.AddrPort) *Tunnel {
 	if !s.udp {
 		remote = netip.AddrPortFrom(remote.Addr(), 0)
 	}
-	t := &Tunnel{Remote: remote, sock: s, Stats: &TunnelStats{},
+	t := &Tunnel{Remote: remote, sock: s, Stats: &TunnelStats{}, eng: e,
 		name: underlay.AddrPortString(remote.Addr(), remote.Port(), u.UDP())}
 	ts := append(append([]*Tunnel{}, *s.tunnels.Load()...), t)
 	s.tunnels.Store(&ts)
@@ -189,6 +189,9 @@ func (e *Engine) AddSession(t *Tunnel, c SessionConfig, ep Endpoint) (*Session, 
 	nm[c.Header.RxSession] = s
 	t.sock.sessions.Store(&nm)
 	t.sessions = append(t.sessions, s)
+	if t.peerDown.Load() {
+		s.applyCarrier(false)
+	}
 	s.start(e)
 	if !t.sock.running {
 		// Packets that arrived before the first session wait in the

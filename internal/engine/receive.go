@@ -49,6 +49,9 @@ func (s *socket) receiveLoop() {
 						why = l2tpv3.DropSource
 					}
 				}
+				if why == l2tpv3.DropControl && s.handleControl(m.Src, one) {
+					continue
+				}
 				if why != l2tpv3.DropNone {
 					s.drop(m, why, &lim)
 					continue

@@ -118,6 +118,9 @@ func (s *Session) sendLoop(q int) error {
 		})
 	capture := s.cfg.Capture
 	send := func(pkts [][]byte) error {
+		if s.peerDownDrop(len(pkts)) {
+			return nil
+		}
 		var bytes uint64
 		for _, p := range pkts {
 			h.Encode(p, seq)

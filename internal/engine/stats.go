@@ -24,6 +24,7 @@ type Stats struct {
 	RxSublayerReserved           atomic.Uint64 // packets accepted with sublayer reserved bits set
 	TapErrors                    atomic.Uint64 // frames the endpoint refused
 	RxCoalesced                  atomic.Uint64 // frames merged into an earlier endpoint write
+	TxPeerDown                   atomic.Uint64 // frames read and dropped while the tunnel's peer is down
 	Drops                        [l2tpv3.NumReasons]atomic.Uint64
 }
 
@@ -54,6 +55,7 @@ func (s *Stats) Counters(superframes, offloadErrors uint64) []Counter {
 		{"rx_lost_packets", s.RxLost.Load()},
 		{"rx_seq_resyncs", s.RxSeqResyncs.Load()},
 		{"rx_sublayer_reserved", s.RxSublayerReserved.Load()},
+		{"tx_peer_down", s.TxPeerDown.Load()},
 	}
 	return appendDrops(c, &s.Drops)
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
@@ -17,14 +18,28 @@ type Tunnel struct {
 	sock     *socket
 	name     string     // the peer as logs name it: address, and port for UDP
 	sessions []*Session // guarded by the engine's mutex
+	eng      *Engine
+
+	// The control channel (see control.go).
+	control   atomic.Pointer[controlBox]
+	peerDown  atomic.Bool
+	downSince atomic.Int64 // UnixNano, while peerDown
+	ctlMu     sync.Mutex   // guards what follows
+	ctlSender Sender
+	ctlBuf    []byte
+	ctlPkts   [][]byte
 }
 
 // TunnelStats counts received packets that no session took: too short or
-// not L2TPv3 data, control messages, unknown sessions, from strangers,
-// truncated. Every field may be read at any time.
+// not L2TPv3 data, control messages without a handler, unknown sessions,
+// from strangers, truncated; and the control messages handed to the
+// tunnel's handler and sent for it. Every field may be read at any time.
 type TunnelStats struct {
-	RxErrors atomic.Uint64 // all of the below
-	Drops    [l2tpv3.NumReasons]atomic.Uint64
+	RxErrors        atomic.Uint64 // all of the drops
+	Drops           [l2tpv3.NumReasons]atomic.Uint64
+	RxControl       atomic.Uint64 // control messages handed to the handler
+	TxControl       atomic.Uint64 // control messages sent
+	TxControlErrors atomic.Uint64 // control messages the kernel refused
 }
 
 // drop counts a packet no session took and logs its reason, rate-limited,
@@ -37,9 +52,11 @@ func (t *Tunnel) drop(r l2tpv3.Reason, lim *rateLimit) {
 	}
 }
 
-// Counters returns the tunnel's counters: rx_errors, then one per drop
-// counter name.
+// Counters returns the tunnel's counters: rx_errors, one per drop counter
+// name, then the control messages received, sent and refused.
 func (t *TunnelStats) Counters() []Counter {
 	c := []Counter{{"rx_errors", t.RxErrors.Load()}}
-	return appendDrops(c, &t.Drops)
+	c = appendDrops(c, &t.Drops)
+	return append(c, Counter{"control_rx", t.RxControl.Load()}, Counter{"control_tx", t.TxControl.Load()},
+		Counter{"control_tx_errors", t.TxControlErrors.Load()})
 }

@@ -20,7 +20,8 @@ const MetricsPath = "/metrics"
 // l2tap_<name>_total: a session's with the labels tunnel (the tunnel's
 // Name), session (the session's RxSession, in decimal) and tap, a
 // tunnel's own with the label tunnel alone. Each session's MTU is the
-// gauge l2tap_session_mtu with the session's labels.
+// gauge l2tap_session_mtu with the session's labels, and a tunnel with a
+// control channel has the gauge l2tap_tunnel_peer_up.
 //
 // Counter names come and go with the snapshot, so the collector describes
 // no metric in advance (an unchecked collector). A tunnel counter whose
@@ -57,7 +58,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	mtu := c.get("l2tap_session_mtu", "MTU of the session's TAP.", sessionLabels)
+	peerUp := c.get("l2tap_tunnel_peer_up", "1 while the tunnel's control channel sees its peer up, 0 while down; absent without a control channel.", tunnelLabels)
 	for _, t := range s.Tunnels {
+		if t.Peer != "" {
+			up := 0.0
+			if t.Peer == "up" {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(peerUp, prometheus.GaugeValue, up, t.Name)
+		}
 		for _, k := range t.Counters {
 			name := MetricName(k.Name)
 			d := c.get(name, "l2tap tunnel counter "+k.Name+" (see l2tap show).", tunnelLabels)

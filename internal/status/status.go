@@ -46,6 +46,11 @@ type Tunnel struct {
 	// counter of the same process, so that each metric has one label set.
 	Counters Counters  `json:"counters"`
 	Sessions []Session `json:"sessions"`
+	// Peer is the state of the peer as the tunnel's control channel
+	// (keepalive) sees it: "up", "down", or empty without one.
+	// DownSince is when it went down (RFC 3339, UTC), while it is.
+	Peer      string `json:"peer,omitempty"`
+	DownSince string `json:"down_since,omitempty"`
 }
 
 // Session is one pseudowire: its IDs, its TAP and its counters.

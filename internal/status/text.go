@@ -35,6 +35,12 @@ func WriteText(w io.Writer, s Snapshot) error {
 	for _, t := range s.Tunnels {
 		fmt.Fprintf(&b, "tunnel %s\n", t.Name)
 		fmt.Fprintf(&b, "  from %s to %s, encap %s\n", t.Local, t.Remote, t.Encap)
+		switch {
+		case t.Peer == "down":
+			fmt.Fprintf(&b, "  control channel: peer down since %s\n", t.DownSince)
+		case t.Peer != "":
+			fmt.Fprintf(&b, "  control channel: peer %s\n", t.Peer)
+		}
 		writeCounters(&b, "  ", t.Counters, nil)
 		for _, ss := range t.Sessions {
 			fmt.Fprintf(&b, "  session %d, peer session %d, interface %s, mtu %d\n", ss.RxSession, ss.TxSession, ss.TAP, ss.MTU)

@@ -348,3 +348,25 @@ func (t *Device) closeQueues() error {
 	}
 	return err
 }
+
+// SetCarrier turns the TAP's carrier on or off (TUNSETCARRIER): with the
+// carrier off the kernel sends nothing into the TAP and tells its users
+// (a bridge, a routing daemon) that the link is down. Frames written to
+// the TAP still arrive. The kernel turns the carrier on again when a TAP
+// is attached to.
+func (t *Device) SetCarrier(on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	var err error
+	if cerr := t.queues[0].rc.Control(func(fd uintptr) {
+		err = unix.IoctlSetPointerInt(int(fd), unix.TUNSETCARRIER, v)
+	}); cerr != nil {
+		return fmt.Errorf("TAP %q: %w", t.Name, cerr)
+	}
+	if err != nil {
+		return fmt.Errorf("set carrier of TAP %q: %w", t.Name, err)
+	}
+	return nil
+}

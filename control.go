@@ -1,0 +1,136 @@
+package main
+
+import (
+	"time"
+
+	"github.com/l2tap/l2tap/internal/control"
+	"github.com/l2tap/l2tap/internal/engine"
+)
+
+// maxHello bounds -hello: an hour between HELLOs.
+const maxHello = 3600
+
+// ControlOptions are a tunnel's control channel flags as given.
+type ControlOptions struct {
+	RxTunnel, TxTunnel number // -rxtunnel, -txtunnel
+	Hello              number // -hello SECONDS
+	Required           onOff  // -hello-required
+}
+
+// ControlConfig is a tunnel's checked keepalive; Hello 0 means none.
+type ControlConfig struct {
+	LocalID, PeerID uint32
+	Hello           time.Duration
+	// Required turns the carriers off while the peer is down; otherwise
+	// the state is only logged and shown.
+	Required bool
+}
+
+// config checks the control channel flags of one tunnel.
+func (o *ControlOptions) config() (ControlConfig, error) {
+	c := ControlConfig{Required: !o.Required.set || o.Required.val}
+	if !o.Hello.set || o.Hello.val == 0 {
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"rxtunnel", o.RxTunnel.set}, {"txtunnel", o.TxTunnel.set}, {"hello-required", o.Required.set}} {
+			if k.set {
+				return c, missingf("hello", "-%s without -hello: add -hello SECONDS (the keepalive interval, e.g. -hello 10), or drop -%s", k.name, k.name)
+			}
+		}
+		return ControlConfig{}, nil
+	}
+	for _, k := range []struct {
+		name, other string
+		n           *number
+	}{{"rxtunnel", "txtunnel", &o.RxTunnel}, {"txtunnel", "rxtunnel", &o.TxTunnel}} {
+		if !k.n.set {
+			return c, missingf(k.name, "-hello needs -%s: the control connection IDs of both ends (our -rxtunnel is the peer's -txtunnel), e.g. -rxtunnel 1 -txtunnel 2", k.name)
+		}
+		if k.n.val == 0 {
+			return c, badf(k.name, "-%s 0: control connection ID 0 means none; use 1 to 4294967295 (our -%s is the peer's -%s)", k.name, k.name, k.other)
+		}
+	}
+	c.LocalID, c.PeerID = uint32(o.RxTunnel.val), uint32(o.TxTunnel.val)
+	c.Hello = time.Duration(o.Hello.val) * time.Second
+	return c, nil
+}
+
+// tunnelControl is a tunnel's running keepalive.
+type tunnelControl struct {
+	k       *control.Keepalive
+	started bool
+}
+
+// addControl gives tunnel t, new, the keepalive tc asks for, if any: the
+// engine hands it the peer's control messages from now on, and it starts
+// with the tunnel's first sessions (startControls).
+func (p *process) addControl(tc *TunnelConfig, t *engine.Tunnel) {
+	c := tc.Control
+	if c.Hello == 0 {
+		return
+	}
+	k := control.NewKeepalive(control.KeepaliveConfig{
+		Transport: control.Config{LocalID: c.LocalID, PeerID: c.PeerID, Send: t.SendControl},
+		Hello:     c.Hello,
+		Required:  c.Required,
+		SetPeerDown: func(down bool) {
+			t.SetPeerDown(down)
+		},
+		Peer: tc.Endpoint.peerName(),
+	})
+	t.SetControl(k)
+	p.mu.Lock()
+	p.controls[t] = &tunnelControl{k: k}
+	p.mu.Unlock()
+}
+
+// startControls starts the keepalives not yet started; p.mu is held.
+func (p *process) startControls() {
+	for _, c := range p.controls {
+		if !c.started {
+			c.started = true
+			c.k.Start()
+		}
+	}
+}
+
+// stopControls stops every keepalive: no HELLO after this.
+func (p *process) stopControls() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.controls {
+		c.k.Stop()
+	}
+}
+
+// controlCounters returns the keepalive counters of tunnel t, zero for a
+// tunnel without one, so that every tunnel has the same names.
+func (p *process) controlCounters(t *engine.Tunnel) []engine.Counter {
+	var cs []control.Counter
+	if c := p.controls[t]; c != nil {
+		cs = c.k.Counters()
+	} else {
+		for _, n := range control.CounterNames() {
+			cs = append(cs, control.Counter{Name: n})
+		}
+	}
+	out := make([]engine.Counter, len(cs))
+	for i, c := range cs {
+		out[i] = engine.Counter{Name: c.Name, Value: c.Value}
+	}
+	return out
+}
+
+// controlState describes tunnel t's peer for status: "" without a
+// keepalive, else "up" or "down", and since when it is down.
+func (p *process) controlState(t *engine.Tunnel) (string, time.Time) {
+	c := p.controls[t]
+	if c == nil {
+		return "", time.Time{}
+	}
+	if down, since := c.k.State(); down {
+		return "down", since
+	}
+	return "up", time.Time{}
+}
