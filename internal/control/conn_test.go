@@ -130,7 +130,7 @@ func newNode(t *testing.T, net *network, name string, cfg PeerConfig, seed int64
 	return n
 }
 
-func pair(t *testing.T, a, b PeerConfig) (*network, *node, *node) {
+func connPair(t *testing.T, a, b PeerConfig) (*network, *node, *node) {
 	net := &network{}
 	if a.PeerName == "" {
 		a.PeerName = "b"
@@ -166,7 +166,7 @@ func TestSetupAndData(t *testing.T) {
 		{"hmac-sha1", "s3cret", l2tpv3.DigestSHA1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			net, a, b := pair(t,
+			net, a, b := connPair(t,
 				PeerConfig{Initiator: true, Secret: []byte(tc.secret), Digest: tc.digest, Circuits: vm1(true)},
 				PeerConfig{Secret: []byte(tc.secret), Digest: tc.digest, Circuits: []Circuit{{EndID: "vm1", Sublayer: 0}}})
 			if err := a.conn.Start(); err != nil {
@@ -221,7 +221,7 @@ func TestAuthenticationFailure(t *testing.T) {
 		{"only the responder has a secret", "", "two"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			net, a, b := pair(t,
+			net, a, b := connPair(t,
 				PeerConfig{Initiator: true, Secret: []byte(tc.secretA), Circuits: vm1(true)},
 				PeerConfig{Secret: []byte(tc.secretB), Circuits: vm1(false)})
 			a.conn.Start()
@@ -244,7 +244,7 @@ func TestAuthenticationFailure(t *testing.T) {
 func TestStrangerCreatesNoState(t *testing.T) {
 	for _, secret := range []string{"", "s3cret"} {
 		t.Run("secret="+secret, func(t *testing.T) {
-			net, a, b := pair(t, PeerConfig{Initiator: true, Secret: []byte(secret), Circuits: vm1(true)},
+			net, a, b := connPair(t, PeerConfig{Initiator: true, Secret: []byte(secret), Circuits: vm1(true)},
 				PeerConfig{Secret: []byte(secret), Circuits: vm1(false)})
 			// A stranger: another host name, same secret or none.
 			stranger := newNode(t, net, "mallory", PeerConfig{Initiator: true, PeerName: "b", Secret: []byte(secret)}, 3)
@@ -302,7 +302,7 @@ func TestStrangerCreatesNoState(t *testing.T) {
 }
 
 func TestPseudowireTypeMismatch(t *testing.T) {
-	net, a, b := pair(t, PeerConfig{Initiator: true, Circuits: vm1(true)},
+	net, a, b := connPair(t, PeerConfig{Initiator: true, Circuits: vm1(true)},
 		PeerConfig{Circuits: []Circuit{{EndID: "vm1", PWType: l2tpv3.PWEthernetVLAN}}})
 	a.conn.Start()
 	net.run(t)
@@ -318,7 +318,7 @@ func TestPseudowireTypeMismatch(t *testing.T) {
 }
 
 func TestTeardown(t *testing.T) {
-	net, a, b := pair(t, PeerConfig{Initiator: true, Circuits: vm1(true)}, PeerConfig{Circuits: vm1(false)})
+	net, a, b := connPair(t, PeerConfig{Initiator: true, Circuits: vm1(true)}, PeerConfig{Circuits: vm1(false)})
 	a.conn.Start()
 	net.run(t)
 	a.conn.Stop("shutting down")
@@ -344,7 +344,7 @@ func TestPeerRestart(t *testing.T) {
 	for _, secret := range []string{"", "s3cret"} {
 		t.Run("secret="+secret, func(t *testing.T) {
 			cfgA := PeerConfig{Initiator: true, Secret: []byte(secret), Circuits: vm1(true), PeerName: "b"}
-			net, a, b := pair(t, cfgA, PeerConfig{Secret: []byte(secret), Circuits: vm1(false)})
+			net, a, b := connPair(t, cfgA, PeerConfig{Secret: []byte(secret), Circuits: vm1(false)})
 			a.conn.Start()
 			net.run(t)
 			before := b.ev.up["vm1"]
@@ -432,7 +432,7 @@ func sentType(t *testing.T, n *node, typ l2tpv3.MessageType) bool {
 
 // established returns two nodes with the connection and vm1 up.
 func established(t *testing.T, secret string) (*network, *node, *node) {
-	net, a, b := pair(t, PeerConfig{Initiator: true, Secret: []byte(secret), Circuits: vm1(true)},
+	net, a, b := connPair(t, PeerConfig{Initiator: true, Secret: []byte(secret), Circuits: vm1(true)},
 		PeerConfig{Secret: []byte(secret), Circuits: vm1(false)})
 	a.conn.Start()
 	net.run(t)
@@ -500,7 +500,7 @@ func TestCloseSession(t *testing.T) {
 }
 
 func TestWrongPeerName(t *testing.T) {
-	net, a, b := pair(t, PeerConfig{Initiator: true, Circuits: vm1(true), PeerName: "b"},
+	net, a, b := connPair(t, PeerConfig{Initiator: true, Circuits: vm1(true), PeerName: "b"},
 		PeerConfig{Circuits: vm1(false), PeerName: "not-a"})
 	a.conn.Start()
 	net.run(t)
