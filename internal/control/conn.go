@@ -240,6 +240,25 @@ func (c *Conn) AppendMessage(b []byte, h l2tpv3.ControlHeader, typ l2tpv3.Messag
 	return out, nil
 }
 
+// Sign fills the Message Digest of msg, a complete message whose first
+// AVP after the Message Type is a Message Digest (l2tpv3.AppendDigestAVP),
+// for this connection: with its nonces, or none for an SCCRQ. Without a
+// secret it does nothing. Call it from the goroutine that drives c, or
+// with the nonces settled (after SetPeer).
+func (c *Conn) Sign(msg []byte) error {
+	if c.key == nil {
+		return nil
+	}
+	return signFor(msg, c.key, c.localNonce, c.peerNonce)
+}
+
+func signFor(msg, key, local, peer []byte) error {
+	if len(msg) >= 20 && l2tpv3.MessageType(binary.BigEndian.Uint16(msg[18:])) == l2tpv3.MsgSCCRQ {
+		local, peer = nil, nil
+	}
+	return l2tpv3.SignMessage(msg, key, local, peer)
+}
+
 // Accept checks a received control message (starting with its header)
 // before anything uses it, and changes nothing: a message for connection
 // 0 must be an SCCRQ from the configured peer name carrying the AVPs
@@ -389,8 +408,8 @@ func (c *Conn) onSCCRQ(a *l2tpv3.Attrs) {
 	}
 	c.open()
 	c.peerID = a.AssignedConnID
-	c.wire.SetPeer(c.peerID)
 	c.learnPeer(a)
+	c.wire.SetPeer(c.peerID)
 	c.state = connWaitConn
 	c.send(l2tpv3.MsgSCCRP, c.sccAVPs(false))
 }
@@ -410,6 +429,7 @@ func (c *Conn) onSCCRP(a *l2tpv3.Attrs) {
 		return
 	}
 	c.peerID = a.AssignedConnID
+	c.peerNonce = append([]byte(nil), a.Nonce...)
 	c.wire.SetPeer(c.peerID)
 	switch {
 	case !a.Has(l2tpv3.AttrHostName) || !a.Has(l2tpv3.AttrAssignedConnID) || !a.Has(l2tpv3.AttrRouterID) || !a.Has(l2tpv3.AttrPWCapabilities):

@@ -134,7 +134,8 @@ type Wire interface {
 	// Open starts a fresh transport for a control connection whose ID on
 	// our side is local, the peer's not yet known (0).
 	Open(local uint32)
-	// SetPeer records the peer's control connection ID once known.
+	// SetPeer records the peer's control connection ID once known; the
+	// peer's nonce is known by then too.
 	SetPeer(peer uint32)
 	// Send queues a message for reliable, in-order delivery; the
 	// transport encodes it with Conn.AppendMessage.
