@@ -40,13 +40,18 @@ type Dynamic struct {
 	Conn  *Conn
 	Stats DynamicStats
 
-	mu      sync.Mutex // guards Conn and the fields below
-	tmpl    Config
-	t       *Transport
-	pending []byte // the SCCRQ being answered, for the new transport
-	skip    bool   // its delivery is the one being handled already
-	sign    atomic.Pointer[signer]
-	digest  l2tpv3.DigestType
+	mu       sync.Mutex // guards Conn and the fields below
+	tmpl     Config
+	t        *Transport
+	last     *Transport // the closed connection's, lingering
+	lastSign *atomic.Pointer[signer]
+	pending  []byte // the SCCRQ being answered, for the new transport
+	skip     bool   // its delivery is the one being handled already
+	// sign is the current transport's signer; each transport keeps its
+	// own, so that one lingering to deliver a StopCCN, or an SCCRQ that
+	// lost a tie, is not signed and addressed for the next connection.
+	sign   *atomic.Pointer[signer]
+	digest l2tpv3.DigestType
 }
 
 // NewDynamic returns the control plane for the peer pc. tmpl configures
@@ -62,6 +67,7 @@ func NewDynamic(pc PeerConfig, ev Events, tmpl Config, r io.Reader) (*Dynamic, e
 		return nil, err
 	}
 	d.Conn = c
+	d.sign = new(atomic.Pointer[signer])
 	d.sign.Store(&signer{key: c.key, digest: pc.Digest})
 	return d, nil
 }
@@ -95,7 +101,11 @@ func (d *Dynamic) Input(raw []byte) {
 		d.Stats.AuthFailed.Add(1)
 		return
 	case ErrNotOurs:
-		d.Stats.NotOurs.Add(1)
+		// The acknowledgement of our StopCCN goes to the transport
+		// that lingers to deliver it.
+		if d.last == nil || d.last.Input(raw) != nil {
+			d.Stats.NotOurs.Add(1)
+		}
 		return
 	default:
 		d.Stats.Invalid.Add(1)
@@ -120,9 +130,16 @@ func (d *Dynamic) Open(local uint32) {
 	if d.t != nil {
 		d.t.Close()
 	}
+	if d.last != nil && d.lastSign.Load().peerID == 0 {
+		// An SCCRQ that lost a tie, or went unanswered: the peer has no
+		// connection it could be delivered to.
+		d.last.Close()
+	}
 	cfg := d.tmpl
 	cfg.LocalID, cfg.PeerID = local, 0
-	cfg.Send = d.send
+	sp := new(atomic.Pointer[signer])
+	d.sign = sp
+	cfg.Send = func(msg []byte) error { return d.send(sp.Load(), msg) }
 	cfg.Deliver = d.deliver
 	var t *Transport
 	cfg.Failed = func(since time.Time) { d.failed(t, since) }
@@ -163,6 +180,7 @@ func (d *Dynamic) Close() {
 	t := d.t
 	d.t = nil
 	if t != nil {
+		d.last, d.lastSign = t, d.sign
 		d.tmpl.clock().AfterFunc(Linger, t.Close)
 	}
 }
@@ -177,8 +195,7 @@ func (c Config) clock() Clock {
 // send puts a message of the transport on the wire with the peer's
 // connection ID, signed; with authentication a ZLB becomes an ACK message,
 // since a ZLB cannot carry a digest (RFC 3931 §6.15).
-func (d *Dynamic) send(msg []byte) error {
-	s := d.sign.Load()
+func (d *Dynamic) send(s *signer, msg []byte) error {
 	b := append([]byte(nil), msg...)
 	binary.BigEndian.PutUint32(b[4:], s.peerID)
 	if s.key != nil {

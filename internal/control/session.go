@@ -148,6 +148,9 @@ func (c *Conn) onICRQ(a *l2tpv3.Attrs) {
 			rc = l2tpv3.ResultCode{Result: result, HasError: true, Error: l2tpv3.ErrorNone, Message: msg}
 		}
 		c.sendCDN(c.randomID(), a.LocalSessionID, rc)
+		if r, ok := c.ev.(Refusals); ok && result != l2tpv3.CDNLostTie {
+			r.SessionRefused(string(a.RemoteEndID), "sent CDN ("+describeResult(rc)+")")
+		}
 	}
 	ci := c.circuit(a.RemoteEndID)
 	if ci == nil {
