@@ -142,6 +142,12 @@ func (c *Conn) Stop(reason string) {
 	if c.state == connIdle {
 		return
 	}
+	if c.peerID == 0 {
+		// No SCCRP yet: the peer has no connection a StopCCN could name
+		// (and no nonce of its own to sign it with).
+		c.teardown(reason)
+		return
+	}
 	c.stopCCN(l2tpv3.ResultCode{Result: l2tpv3.StopClear}, reason)
 }
 
