@@ -278,7 +278,17 @@ txsession = 1
 ifname = "vm0"
 master = "br\-l2tap"
 .fi
-.RE`
+.RE
+.PP
+A dynamic tunnel's keys (hostname, peer\-hostname, secret\-file, digest, role) are
+.B [[tunnel]]
+keys; its sessions name a
+.B circuit
+instead of session IDs and cookies. The file may also hold the shared secret itself as
+.BR "secret = \(dq...\(dq" ,
+which no option can (a command line shows in
+.BR ps );
+l2tap then warns when other users may read the file.`
 
 const manRest = `.SH SIGNALS
 .TP
@@ -390,6 +400,19 @@ IP encapsulation (protocol 115) over IPv6 with the sequenced sublayer:
 .RS
 .nf
 l2tap \-ipv6 \-src 2001:db8::1 \-dst 2001:db8::2 \-txsession 7 \-counter
+.fi
+.RE
+.PP
+A dynamic session: both ends name the circuit vm1 and share a secret; session IDs and
+cookies are negotiated over an RFC 3931 control connection, and the TAP's carrier is on
+while the session is up (the far end runs the same with the addresses and host names
+swapped):
+.PP
+.RS
+.nf
+l2tap \-udp \-src 192.0.2.1 \-dst 192.0.2.2 \-srcport 1701 \-dstport 1701 \e
+  \-circuit vm1 \-hostname a \-peer\-hostname b \-secret\-file /etc/l2tap/b.secret \e
+  \-ifname vm0
 .fi
 .RE
 .PP

@@ -2,7 +2,7 @@
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
 # The option lists must match l2tap's own (a test checks them).
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -offload -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -sched -cpuprofile -user -seccomp -config -control -metrics -log-format -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -offload -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -circuit -hostname -peer-hostname -secret-file -digest -role -sched -cpuprofile -user -seccomp -config -control -metrics -log-format -version -help'
 # switches: they take their value only as -name=on/off
 _l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -pcap-outer -hello-required -seccomp -version'
 _l2tap_show_flags='-json -socket -help'
@@ -13,6 +13,8 @@ _l2tap_values() {
 	offload) echo 'auto full off' ;;
 	sched) echo 'batch normal' ;;
 	log-format) echo 'text json' ;;
+	digest) echo 'md5 sha1' ;;
+	role) echo 'initiator responder both' ;;
 	master)
 		local d
 		for d in /sys/class/net/*/bridge; do
@@ -72,12 +74,12 @@ _l2tap() {
 		return 0
 	fi
 	case $p in
-	config | cpuprofile | control | pcap)
+	config | cpuprofile | control | pcap | secret-file)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
 		;;
-	offload | sched | log-format | master | ifname)
+	offload | sched | log-format | master | ifname | digest | role)
 		COMPREPLY=($(compgen -W "$(_l2tap_values "$p")" -- "$cur"))
 		return 0
 		;;
@@ -89,7 +91,7 @@ _l2tap() {
 		COMPREPLY=($(compgen -g -- "$cur"))
 		return 0
 		;;
-	src | dst | srcport | dstport | txsession | rxsession | txcookie | rxcookie | offset | mtu | queues | metrics | rxtunnel | txtunnel | hello)
+	src | dst | srcport | dstport | txsession | rxsession | txcookie | rxcookie | offset | mtu | queues | metrics | rxtunnel | txtunnel | hello | circuit | hostname | peer-hostname)
 		return 0
 		;;
 	esac
