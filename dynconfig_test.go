@@ -16,8 +16,12 @@ import (
 // naming the flags and the fix.
 func TestDynamicBadFlags(t *testing.T) {
 	base := []string{"-src", "192.0.2.1", "-dst", "192.0.2.2"}
-	dyn := func(extra ...string) []string { return append(append(append([]string{}, base...), "-circuit", "vm1"), extra...) }
-	static := func(extra ...string) []string { return append(append(append([]string{}, base...), "-txsession", "1"), extra...) }
+	dyn := func(extra ...string) []string {
+		return append(append(append([]string{}, base...), "-circuit", "vm1"), extra...)
+	}
+	static := func(extra ...string) []string {
+		return append(append(append([]string{}, base...), "-txsession", "1"), extra...)
+	}
 	cases := []struct {
 		name string
 		args []string
