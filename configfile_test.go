@@ -189,6 +189,11 @@ func TestConfigFileErrors(t *testing.T) {
 		{"leading-zero", tun + "[[tunnel.session]]\ntxsession = 01\n", 5, "zero"},
 		{"duplicate", tun + "[[tunnel.session]]\ntxsession = 1\ntxsession = 2\n", 6, "txsession 2: given twice in one table (first at line 5)"},
 
+		// The control channel's keys belong to the tunnel.
+		{"hello-in-session", tun + "[[tunnel.session]]\ntxsession = 1\nhello = 10\n", 6, "hello"},
+		{"hello-without-ids", tun + "hello = 10\n[[tunnel.session]]\ntxsession = 1\n", 1, "hello needs rxtunnel"},
+		{"rxtunnel-zero", tun + "hello = 10\nrxtunnel = 0\ntxtunnel = 2\n[[tunnel.session]]\ntxsession = 1\n", 5, "rxtunnel 0"},
+
 		// The shape of the file.
 		{"empty", "", 0, "no [[tunnel]]"},
 		{"comments-only", "# nothing\n\n", 0, "no [[tunnel]]"},

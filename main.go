@@ -30,7 +30,8 @@ Examples:
 
    # tunnels and their sessions from a TOML file whose keys are the flag names:
    # top-level keys sched cpuprofile user seccomp control metrics log-format;
-   # [[tunnel]] keys src dst udp srcport dstport ipv6; [[tunnel.session]]: the others
+   # [[tunnel]] keys src dst udp srcport dstport ipv6 rxtunnel txtunnel hello
+   # hello-required; [[tunnel.session]]: the others
    l2tap -config /etc/l2tap/l2tap.toml
 
 On SIGINT or SIGTERM l2tap prints its counters and removes the TAPs it made.

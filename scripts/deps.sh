@@ -6,10 +6,11 @@
 # built for other architectures, make cross), groff (to check the manual
 # page), zsh (to check its completion), ifupdown (to test the
 # /etc/network/interfaces hook; installing it starts nothing and leaves
-# running interfaces alone), tshark (to decode -pcap captures), make and
+# running interfaces alone), tshark (to decode -pcap captures), nftables (to lose
+# control packets at random in the keepalive tests), make and
 # matplotlib for the benchmark chart.
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd groff-base zsh ifupdown tshark make python3 python3-matplotlib)
+pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd groff-base zsh ifupdown tshark nftables make python3 python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
