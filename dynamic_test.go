@@ -515,3 +515,50 @@ counter = true
 	types := checkDynCapture(t, stopCapture(ca), "two circuits", "ip", "")
 	wantTypes(t, types, 1, 2, 3, 4, 6, 10, 11, 12)
 }
+
+// TestDynamicPeerSilent: with -hello 1, a peer that stops answering (its
+// process frozen with SIGSTOP) is found dead when a HELLO goes
+// unacknowledged through every retransmission: the session is removed and
+// the carrier goes off. Thawed, the peer gets a new SCCRQ from the
+// initiator, which replaces its stale connection; the session comes back.
+func TestDynamicPeerSilent(t *testing.T) {
+	requireTools(t, true, "ip", "ping")
+	a, b := vethPair(t, "dsi")
+	sf := dynSecret(t, "quiet")
+	pa := startL2tap(t, a, dynArgs(true, true, sf, "-role", "initiator", "-hello", "1")...)
+	pb := startL2tap(t, b, dynArgs(true, false, sf, "-role", "responder", "-hello", "1")...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("a:\n%s\nb:\n%s", pa.stderr.String(), pb.stderr.String())
+		}
+	})
+	waitCarrier(t, a, "vm0", true, 15*time.Second)
+	overlay(t, a, b, "vm0")
+	if err := a.pingEventually(t, "10.1.0.2", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // a HELLO or two
+	if c := liveCounters(t, pa); c["control_hellos_sent"] == 0 {
+		t.Errorf("no HELLO sent on the established connection: %v", c)
+	}
+	pb.cmd.Process.Signal(syscall.SIGSTOP)
+	down := waitCarrier(t, a, "vm0", false, 45*time.Second)
+	t.Logf("carrier off %.1f s after the peer froze (bound: 1 s HELLO + 1+2+4+8+8+8 s of retransmissions)", down.Seconds())
+	if down < 20*time.Second || down > 35*time.Second {
+		t.Errorf("carrier off after %v, want 20 to 35 s", down)
+	}
+	waitLog(t, pa, `session of circuit vm1 down: control connection down: peer acknowledged nothing since`, 5*time.Second)
+	pb.cmd.Process.Signal(syscall.SIGCONT)
+	start := time.Now()
+	waitCarrier(t, a, "vm0", true, 40*time.Second)
+	if err := a.pingEventually(t, "10.1.0.2", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("session back, first ping answered %.3f s after the peer thawed", time.Since(start).Seconds())
+	waitLog(t, pb, `peer restarted \(new SCCRQ\)`, 5*time.Second)
+	pb.stop(t)
+	ca := pa.stop(t)
+	if ca["control_sessions_down"] < 1 || ca["control_hellos_sent"] == 0 || ca["control_retransmits"] < 5 {
+		t.Errorf("counters: sessions_down %d hellos_sent %d retransmits %d\n%s", ca["control_sessions_down"], ca["control_hellos_sent"], ca["control_retransmits"], pa.stdout.String())
+	}
+}

@@ -88,6 +88,10 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 		}
 		p.sockets[sk] = s
 	}
+	// The control plane formats times in local time (a lost peer's
+	// log line): load the zone now, as after lockDown the seccomp filter
+	// forbids opening /etc/localtime.
+	_ = time.Local.String()
 	dt := &dynTunnel{p: p, tc: *tc, name: tc.Endpoint.peerName(), wake: make(chan struct{}, 1), done: make(chan struct{}), helloEnd: make(chan struct{})}
 	dt.tc.Sessions = nil
 	p.dyn = append(p.dyn, dt) // before the TAPs, so that a failure closes them

@@ -45,6 +45,7 @@ type Dynamic struct {
 	t        *Transport
 	last     *Transport // the closed connection's, lingering
 	lastSign *atomic.Pointer[signer]
+	rtxDone  uint64 // retransmissions of the transports before last
 	pending  []byte // the SCCRQ being answered, for the new transport
 	skip     bool   // its delivery is the one being handled already
 	// sign is the current transport's signer; each transport keeps its
@@ -180,6 +181,9 @@ func (d *Dynamic) Close() {
 	t := d.t
 	d.t = nil
 	if t != nil {
+		if d.last != nil {
+			d.rtxDone += d.last.Stats.Retransmits.Load()
+		}
 		d.last, d.lastSign = t, d.sign
 		d.tmpl.clock().AfterFunc(Linger, t.Close)
 	}

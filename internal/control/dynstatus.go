@@ -53,12 +53,12 @@ func (d *Dynamic) Hello(idle time.Duration) bool {
 	return d.Send(l2tpv3.MsgHELLO, nil) == nil
 }
 
-// Retransmits returns the retransmissions of the current connection's
-// transport and of the one closed last.
+// Retransmits returns the retransmissions of every transport the
+// connection used.
 func (d *Dynamic) Retransmits() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var n uint64
+	n := d.rtxDone
 	for _, t := range []*Transport{d.t, d.last} {
 		if t != nil {
 			n += t.Stats.Retransmits.Load()
