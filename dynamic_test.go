@@ -212,9 +212,9 @@ func (p *proc) kill() {
 
 // TestDynamicSetup: two l2taps negotiate the session of circuit vm1 with
 // HMAC-MD5 and (over IP) HMAC-SHA-1 authentication; the carriers come on,
-// pings of 56 and 1400 bytes cross, l2tap show reports the connection
-// and the negotiated IDs, and SIGTERM sends a StopCCN that takes the
-// peer's carrier off.
+// pings of 56 and 1400 bytes cross (b runs as nobody under the seccomp
+// filter), l2tap show reports the connection and the negotiated IDs, and
+// SIGTERM sends a StopCCN that takes the peer's carrier off.
 func TestDynamicSetup(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "tshark")
 	for _, e := range helloEncaps {
@@ -234,7 +234,9 @@ func TestDynamicSetup(t *testing.T) {
 				t.Error("vm0 has its carrier before any session was negotiated")
 			}
 			start := time.Now()
-			pb := startL2tap(t, b, dynArgs(e.udp, false, sf, append(extra, "-role", "responder")...)...)
+			// b as nobody under the default seccomp filter: sessions are
+			// added and carriers switched with no privilege left.
+			pb := startL2tap(t, b, dynArgs(e.udp, false, sf, append(extra, "-role", "responder", "-user", "nobody")...)...)
 			waitCarrier(t, a, "vm0", true, 15*time.Second)
 			waitCarrier(t, b, "vm0", true, 15*time.Second)
 			setup := time.Since(start)
