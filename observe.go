@@ -263,11 +263,15 @@ func netnsID() string {
 	return "netns"
 }
 
-// firstTAP is the name of the snapshot's first session's TAP.
+// firstTAP is the name of the snapshot's first session's TAP, or of a
+// dynamic tunnel's first circuit's.
 func firstTAP(s status.Snapshot) string {
 	for _, t := range s.Tunnels {
 		for _, ss := range t.Sessions {
 			return ss.TAP
+		}
+		for _, c := range t.Circuits {
+			return c.TAP
 		}
 	}
 	return "l2tap"

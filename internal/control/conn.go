@@ -289,6 +289,11 @@ func (c *Conn) Accept(raw []byte) error {
 		if c.cfg.PeerName != "" && string(a.HostName) != c.cfg.PeerName {
 			return ErrStranger
 		}
+		if c.state == connWaitReply && a.AssignedConnID == c.localID && a.TieBreaker == c.tieBreaker {
+			// Our own SCCRQ, reflected (the peer's address is ours):
+			// answering it as a tie would restart us forever.
+			return ErrStranger
+		}
 		if c.key == nil {
 			if a.Has(l2tpv3.AttrCtlMsgAuthNonce) {
 				return ErrAuth

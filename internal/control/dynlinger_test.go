@@ -75,3 +75,18 @@ func TestDynamicStopBeforeReply(t *testing.T) {
 		t.Errorf("SCCRQs by connection ID %v (%d sent): want the first once, the second three times", ids, len(types))
 	}
 }
+
+// TestDynamicOwnSCCRQ: an SCCRQ that comes back to its sender (a peer
+// address that is our own) is refused as a stranger's, rather than taken
+// for a tie that restarts the connection at once, forever.
+func TestDynamicOwnSCCRQ(t *testing.T) {
+	clock := newFakeClock()
+	a, _ := dynPair(t, clock, 0, 1, "", PeerConfig{Initiator: true, Circuits: vm1(true)}, PeerConfig{})
+	a.out.to = a.d.Input
+	a.d.Start()
+	clock.Advance(2500 * time.Millisecond) // the first SCCRQ and its retransmission at 1 s
+	sent, _ := a.out.messages()
+	if len(sent) != 2 || a.d.Stats.Stranger.Load() != 2 || a.ev.conn {
+		t.Errorf("%d messages sent, %d refused as a stranger's, connection %v: want 2, 2, none", len(sent), a.d.Stats.Stranger.Load(), a.ev.conn)
+	}
+}
