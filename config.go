@@ -45,6 +45,7 @@ type Options struct {
 	ConfigFile         text           // -config: tunnels and sessions from a file
 	Observe            ObserveOptions // -control, -metrics (see observe.go)
 	Control            ControlOptions // -rxtunnel, -txtunnel, -hello, -hello-required (see control.go)
+	Dynamic            DynamicOptions // -circuit, -hostname, -peer-hostname, -secret-file, -digest, -role (see dynamic.go)
 }
 
 // Config is a checked configuration: what the process does, and the
@@ -79,10 +80,16 @@ type TunnelConfig struct {
 	Sessions []SessionConfig
 	// Control is the tunnel's keepalive; its zero value is none.
 	Control ControlConfig
+	// Dynamic, when set, is the control connection that negotiates the
+	// sessions, each named by its Circuit.
+	Dynamic *DynamicConfig
 }
 
 // SessionConfig is one pseudowire: its L2TPv3 header and its TAP.
 type SessionConfig struct {
+	// Circuit names a dynamic session (-circuit): its IDs and cookies
+	// in Header are negotiated, not configured.
+	Circuit  string
 	Header   Header
 	TAP      TAPConfig // TAP.MTU 0 means automatic
 	SeqCheck bool
@@ -163,14 +170,14 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := o.Control.config()
+	ctl, dyn, err := o.tunnelControl(sc.Circuit != "")
 	if err != nil {
 		return nil, err
 	}
 	if err := o.resolveEndpoint(&ep); err != nil {
 		return nil, err
 	}
-	c.Tunnels = []TunnelConfig{{Endpoint: ep, Sessions: []SessionConfig{sc}, Control: ctl}}
+	c.Tunnels = []TunnelConfig{{Endpoint: ep, Sessions: []SessionConfig{sc}, Control: ctl, Dynamic: dyn}}
 	return c, nil
 }
 
@@ -189,19 +196,13 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 	if !o.Dst.set || o.Dst.val == "" {
 		return fail(missingf("dst", "-dst is required: the peer's underlay address (e.g. -dst 192.0.2.2)"))
 	}
-	if !o.TxSession.set {
-		return fail(missingf("txsession", "-txsession is required: the session ID the peer expects (its rxsession / peer_session_id)"))
-	}
-	h.TxSession = uint32(o.TxSession.val)
-	h.RxSession = h.TxSession
-	if o.RxSession.set {
-		h.RxSession = uint32(o.RxSession.val)
-	}
-	if h.TxSession == 0 {
-		return fail(badf("txsession", "-txsession 0: session ID 0 is reserved for control messages; use 1 to 4294967295"))
-	}
-	if h.RxSession == 0 {
-		return fail(badf("rxsession", "-rxsession 0: session ID 0 is reserved for control messages; use 1 to 4294967295"))
+	if o.Dynamic.Circuit.set {
+		if err := o.circuitSession(h); err != nil {
+			return fail(err)
+		}
+		sc.Circuit = o.Dynamic.Circuit.val
+	} else if err := o.staticSession(h); err != nil {
+		return fail(err)
 	}
 
 	h.UDP = o.UDP.val
@@ -313,6 +314,25 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 		return fail(err)
 	}
 	return ep, sc, nil
+}
+
+// staticSession checks the session IDs of a static session.
+func (o *Options) staticSession(h *Header) error {
+	if !o.TxSession.set {
+		return missingf("txsession", "-txsession is required: the session ID the peer expects (its rxsession / peer_session_id), or -circuit NAME for a dynamic session")
+	}
+	h.TxSession = uint32(o.TxSession.val)
+	h.RxSession = h.TxSession
+	if o.RxSession.set {
+		h.RxSession = uint32(o.RxSession.val)
+	}
+	if h.TxSession == 0 {
+		return badf("txsession", "-txsession 0: session ID 0 is reserved for control messages; use 1 to 4294967295")
+	}
+	if h.RxSession == 0 {
+		return badf("rxsession", "-rxsession 0: session ID 0 is reserved for control messages; use 1 to 4294967295")
+	}
+	return nil
 }
 
 // pcapRotates reports whether a session's capture has a size limit, and so

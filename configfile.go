@@ -41,7 +41,8 @@ const (
 // tunnelKeys and processKeys name the flags that are per socket and per
 // process; every other flag, except -config itself, is per session.
 var (
-	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required", "hello-retries"}
+	tunnelKeys = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required", "hello-retries",
+		"hostname", "peer-hostname", "secret-file", "secret", "digest", "role"}
 	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
 )
 
@@ -57,6 +58,7 @@ var fileKeys = sync.OnceValue(func() map[string]keyLevel {
 			m[name] = levelSession
 		}
 	}
+	m["secret"] = levelTunnel // the file only: a flag would show in ps
 	for _, k := range tunnelKeys {
 		m[k] = levelTunnel
 	}
@@ -375,6 +377,7 @@ func flagValues(o *Options) map[string]cli.Generic {
 			m[g.Name] = g.Value
 		}
 	}
+	m["secret"] = &o.Dynamic.Secret
 	return m
 }
 
@@ -503,9 +506,14 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 					return nil, f.optionError(err, &t.cfTable)
 				}
 				tc.Endpoint = ep
-				if tc.Control, err = base.Control.config(); err != nil {
-					return nil, f.optionError(err, &t.cfTable)
+				if tc.Control, tc.Dynamic, err = base.tunnelControl(sc.Circuit != ""); err != nil {
+					return nil, f.optionError(err, &t.cfTable, s)
 				}
+				if k := t.key("secret"); k != nil {
+					warnMode(f.name, fmt.Sprintf("%s:%d: secret", f.name, k.line))
+				}
+			} else if err := f.sameKind(t, s, &sc, &tc.Sessions[0]); err != nil {
+				return nil, err
 			}
 			tc.Sessions = append(tc.Sessions, sc)
 		}
@@ -515,6 +523,20 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// sameKind refuses a session s of tunnel t that is dynamic (circuit)
+// where the tunnel's first session, first, is static, or the reverse.
+func (f *cfFile) sameKind(t *cfTunnel, s *cfTable, sc, first *SessionConfig) error {
+	if (sc.Circuit == "") == (first.Circuit == "") {
+		return nil
+	}
+	k := s.key("circuit")
+	if k == nil {
+		k = t.sessions[0].key("circuit")
+		return f.errorf(s.line, "[[tunnel.session]] without circuit: the tunnel's session at line %d has circuit %s, so its sessions are negotiated; give this one a circuit too, or put it under a static [[tunnel]]", t.sessions[0].line, k.raw)
+	}
+	return f.errorf(k.line, "circuit %s: the tunnel's session at line %d is static (txsession); a tunnel's sessions are all dynamic or all static: put this one under a [[tunnel]] of its own", k.raw, t.sessions[0].line)
 }
 
 // isSet reports whether a flag value was given.
@@ -612,8 +634,17 @@ func (f *cfFile) crossCheck(c *Config) error {
 			udpEnds[k] = t
 		}
 		rx := map[uint32]where{}
+		circuits := map[string]where{}
 		for si, s := range t.sessions {
 			sc := &tc.Sessions[si]
+			if sc.Circuit != "" {
+				// Negotiated IDs never clash; circuit names must not.
+				k := s.key("circuit")
+				if prev, ok := circuits[sc.Circuit]; ok {
+					return f.errorf(k.line, "circuit %s: the session at line %d names this circuit too; give each session of a tunnel its own circuit", k.raw, prev.s.line)
+				}
+				circuits[sc.Circuit] = where{t, s, k.line}
+			}
 			// The key that set the session's receive ID.
 			rxName, rxRaw, rxLine := "rxsession", "", s.line
 			if k := s.key("rxsession"); k != nil {
@@ -622,11 +653,13 @@ func (f *cfFile) crossCheck(c *Config) error {
 				rxName, rxRaw, rxLine = "txsession", k.raw+" (also the rxsession)", k.line
 			}
 			id := sc.Header.RxSession
-			if prev, ok := rx[id]; ok {
+			if sc.Circuit != "" {
+				// negotiated: no receive ID to check
+			} else if prev, ok := rx[id]; ok {
 				return f.errorf(rxLine, "%s %s: the session at line %d of this tunnel receives session ID %d too; give each session of a tunnel its own rxsession", rxName, rxRaw, prev.s.line, id)
 			}
 			rx[id] = where{t, s, rxLine}
-			if !ep.UDP {
+			if !ep.UDP && sc.Circuit == "" {
 				k := ipKey{ep.Local, id}
 				if prev, ok := ipRx[k]; ok {
 					return f.errorf(rxLine, "%s %s: the session at line %d also receives session ID %d at %s; IP encapsulation has one socket per local address, so session IDs must differ across its tunnels", rxName, rxRaw, prev.s.line, id, ep.Local)

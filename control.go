@@ -130,9 +130,22 @@ func (p *process) controlCounters(t *engine.Tunnel) []engine.Counter {
 			cs = append(cs, control.Counter{Name: n})
 		}
 	}
-	out := make([]engine.Counter, len(cs))
+	if dt := p.dynFor(t); dt != nil {
+		for i := range cs {
+			switch cs[i].Name {
+			case "control_hellos_sent":
+				cs[i].Value = dt.hellos.Load()
+			case "control_retransmits":
+				cs[i].Value = dt.d.Retransmits()
+			}
+		}
+	}
+	out := make([]engine.Counter, len(cs), len(cs)+len(dynCounterNames))
 	for i, c := range cs {
 		out[i] = engine.Counter{Name: c.Name, Value: c.Value}
+	}
+	for i, v := range p.dynFor(t).counters() {
+		out = append(out, engine.Counter{Name: dynCounterNames[i], Value: v})
 	}
 	return out
 }

@@ -258,12 +258,15 @@ func netnsID() string {
 	return "netns"
 }
 
-// firstTAP is the name of the snapshot's first session's TAP, or the file
-// name of its socket.
+// firstTAP is the name of the snapshot's first session's TAP (or the file
+// name of its socket), or of a dynamic tunnel's first circuit's.
 func firstTAP(s status.Snapshot) string {
 	for _, t := range s.Tunnels {
 		for _, ss := range t.Sessions {
 			return filepath.Base(ss.TAP) // a -socket session's path: its file name
+		}
+		for _, c := range t.Circuits {
+			return c.TAP
 		}
 	}
 	return "l2tap"

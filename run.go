@@ -68,6 +68,7 @@ func Run(cfg *Config) error {
 		return err
 	}
 	started := p.start()
+	dynReady := p.startDynamic()
 	stopGov := make(chan struct{})
 	defer close(stopGov)
 	loops := len(p.sockets)
@@ -82,6 +83,9 @@ func Run(cfg *Config) error {
 		if vm, ok := l.dev.(*vmEndpoint); ok {
 			slog.Info(vm.qemuHint(), "socket", vm.Name())
 		}
+	}
+	for _, a := range dynReady {
+		slog.Info("ready", a...)
 	}
 	notify.send("READY=1")
 	notify.status(p.statusLine())
@@ -142,7 +146,9 @@ wait:
 	}
 	notify.send("STOPPING=1")
 	p.stopControls()
+	p.stopDynamic()
 	p.eng.Close()
+	p.closeDynamic()
 	p.closeCaptures()
 	p.writeCounters(os.Stdout)
 	if runErr != nil {
@@ -162,7 +168,8 @@ type process struct {
 	gov     *tune.Governor
 	// controls are the tunnels' keepalives (see control.go); guarded by mu.
 	controls map[*engine.Tunnel]*tunnelControl
-	json     bool // counters as one JSON object (-log-format json)
+	dyn      []*dynTunnel // the dynamic tunnels (see dynrun.go)
+	json     bool         // counters as one JSON object (-log-format json)
 
 	mu      sync.Mutex           // guards what follows once observers run
 	live    map[sessionKey]*live // sessions running (or failed), by identity
@@ -216,6 +223,7 @@ func setUp(cfg *Config) (_ *process, err error) {
 				l.closeEndpoint()
 				closeCapture(l)
 			}
+			p.closeDynamic()
 			for _, s := range p.sockets {
 				s.Close()
 			}
@@ -223,6 +231,12 @@ func setUp(cfg *Config) (_ *process, err error) {
 	}()
 	for i := range cfg.Tunnels {
 		tc := &cfg.Tunnels[i]
+		if tc.Dynamic != nil {
+			if err := p.prepareDynamic(cfg, tc); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		for j := range tc.Sessions {
 			if err := p.prepare(cfg, tc, &tc.Sessions[j]); err != nil {
 				return nil, err
@@ -294,6 +308,11 @@ func (p *process) devs() []device {
 	for _, l := range p.pending {
 		d = append(d, l.dev)
 	}
+	for _, dt := range p.dyn {
+		for _, c := range dt.circuits {
+			d = append(d, c.dev)
+		}
+	}
 	return d
 }
 
@@ -332,6 +351,10 @@ func (p *process) reload(read func() (*Config, error)) {
 	var add [][2]int
 	for i := range cfg.Tunnels {
 		tc := &cfg.Tunnels[i]
+		if tc.Dynamic != nil {
+			slog.Info(fmt.Sprintf("SIGHUP: the dynamic tunnel to %s is left as it started", tc.Endpoint.peerName()))
+			continue
+		}
 		for j := range tc.Sessions {
 			sc := &tc.Sessions[j]
 			key := keyOf(tc, sc)
@@ -649,6 +672,9 @@ func (p *process) snapshot() status.Snapshot {
 	for _, l := range p.pending {
 		ends[l.t] = l.tc.Endpoint
 	}
+	for _, dt := range p.dyn {
+		ends[dt.t] = dt.tc.Endpoint
+	}
 	index := map[*engine.Tunnel]int{}
 	for _, t := range p.eng.Tunnels() {
 		e, ok := ends[t]
@@ -669,6 +695,9 @@ func (p *process) snapshot() status.Snapshot {
 			if !since.IsZero() {
 				st.DownSince = since.UTC().Format(time.RFC3339)
 			}
+		}
+		if dt := p.dynFor(t); dt != nil {
+			dt.status(&st)
 		}
 		index[t] = len(snap.Tunnels)
 		snap.Tunnels = append(snap.Tunnels, st)

@@ -80,3 +80,13 @@ func openWater(c TAPConfig) (device, error) {
 
 // endpointDeleted reports the error of a TAP deleted under l2tap.
 func endpointDeleted(err error) bool { return errors.Is(err, unix.EBADFD) }
+
+// openCircuitTAP creates a dynamic circuit's TAP (Linux's driver: its
+// carrier follows the negotiated session).
+func openCircuitTAP(c TAPConfig) (circuitTAP, error) {
+	dev, err := openTAP(c)
+	if err != nil {
+		return nil, err
+	}
+	return tapEndpoint{dev}, nil
+}

@@ -122,3 +122,9 @@ func lockDown(*Config, []device) error { return nil }
 
 // raiseSetup runs f: there are no capabilities to raise.
 func raiseSetup(f func()) { f() }
+
+// openCircuitTAP refuses dynamic tunnels here: a circuit's carrier follows
+// its session through Linux's TAP driver.
+func openCircuitTAP(c TAPConfig) (circuitTAP, error) {
+	return nil, usagef("-circuit: dynamic tunnels need Linux's TAP driver, not %s's; use a static session (-txsession)", runtime.GOOS)
+}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,16 +75,6 @@ func (v *vmStandIn) kill() {
 	v.cmd = nil
 }
 
-// waitLog polls p's stderr for want.
-func waitLog(t *testing.T, p *proc, want string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stderr.String(), want); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("l2tap's log has no %q after 10 s:\n%s", want, p.stderr.String())
-		}
-	}
-}
-
 // socketDir is a directory for the sockets of one test, owned by nobody.
 func socketDir(t *testing.T) string {
 	t.Helper()
@@ -128,7 +119,7 @@ func testQEMUSocket(t *testing.T, typ, peer string) {
 		netdev = fmt.Sprintf("dgram,local.type=unix,local.path=%s/vm-vm.sock,remote.type=unix,remote.path=%s", dir, sock)
 	}
 	// The option l2tap prints is the one used here, id apart.
-	waitLog(t, pa, "connect a VM with: -netdev "+strings.Replace(netdev, ",", ",id=n0,", 1))
+	waitLog(t, pa, regexp.QuoteMeta("connect a VM with: -netdev "+strings.Replace(netdev, ",", ",id=n0,", 1)), 10*time.Second)
 	var pb *proc
 	if peer == "l2tap" {
 		pb = startL2tap(t, b, "-udp", "-src", "192.0.2.2", "-dst", "192.0.2.1", "-srcport", "1701", "-dstport", "1701",
@@ -141,7 +132,7 @@ func testQEMUSocket(t *testing.T, typ, peer string) {
 	}
 	vm := startVMStandIn(t, a, "qsa", "10.1.0.1/24", netdev)
 	if typ == "stream" {
-		waitLog(t, pa, "VM connected")
+		waitLog(t, pa, regexp.QuoteMeta("VM connected"), 10*time.Second)
 	}
 	if err := a.pingEventually(t, "10.1.0.2", 10*time.Second); err != nil {
 		t.Fatalf("%v\nl2tap:\n%s\nqemu:\n%s", err, pa.stderr.String(), vm.out.String())
@@ -158,7 +149,7 @@ func testQEMUSocket(t *testing.T, typ, peer string) {
 		if err := second.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitLog(t, pa, "a second VM connected while one is served: refused")
+		waitLog(t, pa, regexp.QuoteMeta("a second VM connected while one is served: refused"), 10*time.Second)
 		second.Process.Kill()
 		second.Wait()
 		var st syscall.Stat_t
@@ -172,14 +163,14 @@ func testQEMUSocket(t *testing.T, typ, peer string) {
 		}
 		c.Write(make([]byte, 60))
 		c.Close()
-		waitLog(t, pa, "refused (one VM per socket)")
+		waitLog(t, pa, regexp.QuoteMeta("refused (one VM per socket)"), 10*time.Second)
 	}
 	pingAll(t, pingCheck{a, "10.1.0.2", 56})
 
 	// QEMU killed and started again: served again, l2tap untouched.
 	vm.kill()
 	if typ == "stream" {
-		waitLog(t, pa, "VM disconnected")
+		waitLog(t, pa, regexp.QuoteMeta("VM disconnected"), 10*time.Second)
 	}
 	start := time.Now()
 	vm.start("qsa")
@@ -303,16 +294,16 @@ func TestSocketReload(t *testing.T) {
 	p := startL2tap(t, a, "-config", cfg, "-control", "off", "-user", "nobody")
 	os.WriteFile(cfg, []byte(base+"[[tunnel.session]]\ntxsession = 2\nsocket = \""+sock+"\"\nowner = \"nobody\"\n"), 0o644)
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, p, "added socket="+sock)
+	waitLog(t, p, regexp.QuoteMeta("added socket="+sock), 10*time.Second)
 	c, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatalf("connect to the socket added on reload: %v\n%s", err, p.stderr.String())
 	}
-	waitLog(t, p, sock+": VM connected")
+	waitLog(t, p, regexp.QuoteMeta(sock+": VM connected"), 10*time.Second)
 	c.Close()
 	os.WriteFile(cfg, []byte(base), 0o644)
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, p, "removed socket="+sock)
+	waitLog(t, p, regexp.QuoteMeta("removed socket="+sock), 10*time.Second)
 	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket file after its session was removed: %v", err)
 	}

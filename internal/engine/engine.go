@@ -195,16 +195,34 @@ func (e *Engine) AddSession(t *Tunnel, c SessionConfig, ep Endpoint) (*Session, 
 		s.applyCarrier(false)
 	}
 	s.start(e)
-	if !t.sock.running {
-		// Packets that arrived before the first session wait in the
-		// socket's buffer for it, rather than count as unknown.
-		t.sock.running = true
-		go func() {
-			defer close(t.sock.done)
-			t.sock.receiveLoop()
-		}()
-	}
+	// Packets that arrived before the first session wait in the
+	// socket's buffer for it, rather than count as unknown.
+	t.sock.listen()
 	return s, nil
+}
+
+// listen starts the socket's receive loop unless it runs; the engine's
+// mutex is held.
+func (s *socket) listen() {
+	if s.running {
+		return
+	}
+	s.running = true
+	go func() {
+		defer close(s.done)
+		s.receiveLoop()
+	}()
+}
+
+// Listen starts the receive loop of t's socket before any session does:
+// a tunnel whose sessions its control handler negotiates has none at
+// first, and needs the peer's control messages.
+func (t *Tunnel) Listen() {
+	t.eng.mu.Lock()
+	defer t.eng.mu.Unlock()
+	if !t.eng.closed {
+		t.sock.listen()
+	}
 }
 
 // RemoveSession stops s, closes its endpoint and waits for its loops.

@@ -10,6 +10,8 @@ const (
 	AttrHostName           uint16 = 7
 	AttrVendorName         uint16 = 8
 	AttrReceiveWindowSize  uint16 = 10
+	AttrSerialNumber       uint16 = 15
+	AttrPhysicalChannelID  uint16 = 25
 	AttrRandomVector       uint16 = 36
 	AttrMessageDigest      uint16 = 59
 	AttrRouterID           uint16 = 60

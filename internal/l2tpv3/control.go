@@ -46,6 +46,7 @@ const (
 	ErrAVPTooLong                             // a value longer than MaxAVPValue (on append)
 	ErrMessageTooLong                         // a message longer than MaxControlLen (on append)
 	ErrAVPVendor                              // a vendor ID wider than 16 bits (on append)
+	ErrNoDigest                               // no Message Digest AVP after the Message Type (on signing)
 	numControlErrors
 )
 
@@ -62,6 +63,7 @@ var controlErrorText = [numControlErrors]string{
 	ErrAVPTooLong:     "AVP value too long",
 	ErrMessageTooLong: "control message too long",
 	ErrAVPVendor:      "AVP vendor ID wider than 16 bits",
+	ErrNoDigest:       "no Message Digest AVP after the Message Type",
 }
 
 var controlErrorCounters = [numControlErrors]string{
@@ -77,6 +79,7 @@ var controlErrorCounters = [numControlErrors]string{
 	ErrAVPTooLong:     "tx_control_invalid",
 	ErrMessageTooLong: "tx_control_invalid",
 	ErrAVPVendor:      "tx_control_invalid",
+	ErrNoDigest:       "tx_control_invalid",
 }
 
 func (e ControlError) Error() string {

@@ -13,6 +13,10 @@ func FuzzControl(f *testing.F) {
 	f.Add(goldenHELLO)
 	f.Add(goldenACKVendor)
 	f.Add(append([]byte{0, 0, 0, 0}, goldenHELLO...))
+	for _, g := range goldenMessages {
+		f.Add(unhex(f, g.hex))
+	}
+	key := SharedKey([]byte("secret"))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		for _, udp := range []bool{true, false} {
 			p, err := ControlPayload(pkt, udp)
@@ -22,6 +26,12 @@ func FuzzControl(f *testing.F) {
 			m, err := ParseMessage(p)
 			if err != nil {
 				continue
+			}
+			var attrs Attrs
+			if err := ParseAttrs(&m, &attrs); err == nil {
+				VerifyMessage(&m, &attrs, key, []byte("a"), []byte("b"))
+			} else if _, ok := err.(*AttrError); !ok {
+				t.Fatalf("ParseAttrs on a parsed message: %v", err)
 			}
 			var avps []AVP
 			it := m.AVPs()

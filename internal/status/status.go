@@ -51,6 +51,22 @@ type Tunnel struct {
 	// DownSince is when it went down (RFC 3339, UTC), while it is.
 	Peer      string `json:"peer,omitempty"`
 	DownSince string `json:"down_since,omitempty"`
+	// Connection is the state of a dynamic tunnel's control connection
+	// and its IDs (ours, the peer's), such as "established, connection
+	// 1234, peer's 5678"; empty for a static tunnel. Circuits are its
+	// circuits, negotiated or not; the sessions up are in Sessions too.
+	Connection string    `json:"connection,omitempty"`
+	Circuits   []Circuit `json:"circuits,omitempty"`
+}
+
+// Circuit is one circuit of a dynamic tunnel.
+type Circuit struct {
+	Name  string `json:"name"`
+	TAP   string `json:"tap"`
+	State string `json:"state"` // negotiating, up, or "down: REASON"
+	// TxSession and RxSession are the negotiated session IDs while up.
+	TxSession uint32 `json:"tx_session,omitempty"`
+	RxSession uint32 `json:"rx_session,omitempty"`
 }
 
 // Session is one pseudowire: its IDs, its TAP and its counters.

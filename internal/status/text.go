@@ -41,6 +41,16 @@ func WriteText(w io.Writer, s Snapshot) error {
 		case t.Peer != "":
 			fmt.Fprintf(&b, "  control channel: peer %s\n", t.Peer)
 		}
+		if t.Connection != "" {
+			fmt.Fprintf(&b, "  control connection: %s\n", t.Connection)
+		}
+		for _, c := range t.Circuits {
+			fmt.Fprintf(&b, "  circuit %s, interface %s: %s", c.Name, c.TAP, c.State)
+			if c.RxSession != 0 {
+				fmt.Fprintf(&b, ", session %d, peer session %d", c.RxSession, c.TxSession)
+			}
+			b.WriteByte('\n')
+		}
 		writeCounters(&b, "  ", t.Counters, nil)
 		for _, ss := range t.Sessions {
 			fmt.Fprintf(&b, "  session %d, peer session %d, interface %s, mtu %d\n", ss.RxSession, ss.TxSession, ss.TAP, ss.MTU)

@@ -46,6 +46,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/l2tap/l2tap/internal/offload"
@@ -348,4 +349,22 @@ func (t *Device) SetCarrier(on bool) error {
 		return fmt.Errorf("set carrier of TAP %q: %w", t.Name, err)
 	}
 	return nil
+}
+
+// PauseReads ends every ReadLoop of the device (they return nil, as when
+// it is closed) without closing it: the TAP stays, with its carrier and
+// configuration, for a later session. ResumeReads lets ReadLoop run
+// again. Go's poller implements the pause with an expired read deadline,
+// so neither makes a system call.
+func (t *Device) PauseReads() {
+	for _, q := range t.queues {
+		q.file.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// ResumeReads undoes PauseReads; call it once the loops have returned.
+func (t *Device) ResumeReads() {
+	for _, q := range t.queues {
+		q.file.SetReadDeadline(time.Time{})
+	}
 }

@@ -2,7 +2,7 @@
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
 # The option lists must match l2tap's own (a test checks them).
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -sched -cpuprofile -user -seccomp -config -control -metrics -log-format -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -sched -cpuprofile -user -seccomp -config -control -metrics -log-format -version -help'
 # switches: they take their value only as -name=on/off
 _l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -pcap-outer -hello-required -seccomp -version'
 _l2tap_show_flags='-json -socket -help'
@@ -15,6 +15,8 @@ _l2tap_values() {
 	socket-type) echo 'stream dgram' ;;
 	sched) echo 'batch normal' ;;
 	log-format) echo 'text json' ;;
+	digest) echo 'md5 sha1' ;;
+	role) echo 'initiator responder both' ;;
 	master)
 		local d
 		for d in /sys/class/net/*/bridge; do
@@ -74,12 +76,12 @@ _l2tap() {
 		return 0
 	fi
 	case $p in
-	config | cpuprofile | control | pcap | socket)
+	config | cpuprofile | control | pcap | socket | secret-file)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
 		;;
-	offload | tap-driver | sched | log-format | master | ifname | socket-type)
+	offload | tap-driver | sched | log-format | master | ifname | socket-type | digest | role)
 		COMPREPLY=($(compgen -W "$(_l2tap_values "$p")" -- "$cur"))
 		return 0
 		;;
@@ -91,7 +93,7 @@ _l2tap() {
 		COMPREPLY=($(compgen -g -- "$cur"))
 		return 0
 		;;
-	src | dst | srcport | dstport | txsession | rxsession | txcookie | rxcookie | offset | mtu | queues | metrics | rxtunnel | txtunnel | hello | hello-retries)
+	src | dst | srcport | dstport | txsession | rxsession | txcookie | rxcookie | offset | mtu | queues | metrics | rxtunnel | txtunnel | hello | hello-retries | circuit | hostname | peer-hostname)
 		return 0
 		;;
 	esac

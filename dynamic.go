@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/l2tap/l2tap/internal/l2tpv3"
+)
+
+// DynamicOptions are the flags of a dynamic tunnel (RFC 3931 control
+// connection with the peer) and of its sessions, as given.
+type DynamicOptions struct {
+	Circuit    text // -circuit: per session, the Remote End ID both ends name
+	HostName   text // -hostname: ours (default: the machine's)
+	PeerName   text // -peer-hostname: the Host Name the peer must announce
+	SecretFile text // -secret-file: the shared secret, read from a file
+	Secret     text // secret: the configuration file only (ps would show a flag)
+	Digest     text // -digest md5|sha1
+	Role       text // -role initiator|responder|both
+}
+
+// DynamicConfig is a checked dynamic tunnel: its control connection with
+// the peer, which negotiates the sessions of its circuits.
+type DynamicConfig struct {
+	HostName, PeerName string
+	Secret             []byte
+	Digest             l2tpv3.DigestType
+	// Initiator sends the SCCRQ and the ICRQs; otherwise the peer's are
+	// awaited. Both ends may (role both): ties are broken as RFC 3931 says.
+	Initiator bool
+	// Hello is the keepalive interval on the established connection.
+	Hello time.Duration
+}
+
+// defaultDynamicHello is the HELLO interval of a dynamic tunnel without
+// -hello (RFC 3931 §6.5 suggests 60 s).
+const defaultDynamicHello = 60 * time.Second
+
+// dynamicTunnelKeys are the per-tunnel keys of dynamic tunnels.
+var dynamicTunnelKeys = []string{"hostname", "peer-hostname", "secret-file", "secret", "digest", "role"}
+
+// circuitSession checks a session named by -circuit: its IDs and cookies
+// are negotiated, so the flags that type them are refused. The header
+// gets the largest cookie the negotiation picks (8 bytes), for the MTU.
+func (o *Options) circuitSession(h *Header) error {
+	name := o.Dynamic.Circuit.val
+	if name == "" || len(name) > l2tpv3.MaxAVPValue {
+		return badf("circuit", "-circuit %q: a circuit name (the Remote End ID, e.g. vm1) has 1 to %d bytes", name, l2tpv3.MaxAVPValue)
+	}
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"txsession", o.TxSession.set}, {"rxsession", o.RxSession.set}, {"txcookie", o.TxCookie.set},
+		{"rxcookie", o.RxCookie.set}, {"cookie64", o.Cookie64.set}} {
+		if k.set {
+			return badf(k.name, "-circuit with -%s: a circuit's session IDs and cookies are negotiated with the peer; drop -%s (or -circuit, for a static session)", k.name, k.name)
+		}
+	}
+	h.CookieLen = 8
+	return nil
+}
+
+// tunnelControl checks a tunnel's control channel options: the keepalive
+// of a static tunnel, or with dynamic (its sessions have -circuit) the
+// dynamic control connection.
+func (o *Options) tunnelControl(dynamic bool) (ControlConfig, *DynamicConfig, error) {
+	d := &o.Dynamic
+	if !dynamic {
+		for _, k := range []struct {
+			name string
+			set  bool
+		}{{"hostname", d.HostName.set}, {"peer-hostname", d.PeerName.set}, {"secret-file", d.SecretFile.set},
+			{"secret", d.Secret.set}, {"digest", d.Digest.set}, {"role", d.Role.set}} {
+			if k.set {
+				return ControlConfig{}, nil, badf(k.name, "-%s is for dynamic sessions: add -circuit NAME (the circuit both ends name), or drop -%s", k.name, k.name)
+			}
+		}
+		c, err := o.Control.config()
+		return c, nil, err
+	}
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"rxtunnel", o.Control.RxTunnel.set}, {"txtunnel", o.Control.TxTunnel.set}, {"hello-required", o.Control.Required.set}} {
+		if k.set {
+			return ControlConfig{}, nil, badf(k.name, "-%s with -circuit: a dynamic tunnel negotiates its control connection, and its sessions go down with the peer; drop -%s", k.name, k.name)
+		}
+	}
+	dc := &DynamicConfig{HostName: d.HostName.val, PeerName: d.PeerName.val, Initiator: true, Hello: defaultDynamicHello}
+	if o.Control.Hello.set {
+		if o.Control.Hello.val == 0 {
+			return ControlConfig{}, nil, badf("hello", "-hello 0 with -circuit: a dynamic connection needs its keepalive; give 1 to %d seconds, or leave -hello out for 60", maxHello)
+		}
+		dc.Hello = time.Duration(o.Control.Hello.val) * time.Second
+	}
+	if !d.HostName.set {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			return ControlConfig{}, nil, missingf("hostname", "-circuit needs our host name, and the machine's is unknown (%v): add -hostname NAME", err)
+		}
+		dc.HostName = h
+	}
+	for _, k := range []struct {
+		name string
+		t    text
+	}{{"hostname", d.HostName}, {"peer-hostname", d.PeerName}} {
+		if k.t.set && (k.t.val == "" || len(k.t.val) > l2tpv3.MaxAVPValue) {
+			return ControlConfig{}, nil, badf(k.name, "-%s %q: a host name has 1 to %d bytes", k.name, k.t.val, l2tpv3.MaxAVPValue)
+		}
+	}
+	switch d.Role.val {
+	case "", "both", "initiator":
+	case "responder":
+		dc.Initiator = false
+	default:
+		return ControlConfig{}, nil, badf("role", "-role %q: want initiator (we request the connection and sessions), responder (we wait for the peer's requests) or both (default: either end may, ties broken as RFC 3931 says)", d.Role.val)
+	}
+	var err error
+	if dc.Secret, err = d.secret(); err != nil {
+		return ControlConfig{}, nil, err
+	}
+	switch d.Digest.val {
+	case "", "md5":
+	case "sha1":
+		dc.Digest = l2tpv3.DigestSHA1
+	default:
+		return ControlConfig{}, nil, badf("digest", "-digest %q: want md5 (HMAC-MD5, the default) or sha1 (HMAC-SHA-1); both ends must agree", d.Digest.val)
+	}
+	if d.Digest.set && dc.Secret == nil {
+		return ControlConfig{}, nil, missingf("secret-file", "-digest without a secret: add -secret-file FILE, the shared secret that signs the control messages")
+	}
+	return ControlConfig{}, dc, nil
+}
+
+// secret returns the shared secret: the contents of -secret-file, or the
+// file's secret key, without a trailing newline; nil for none.
+func (d *DynamicOptions) secret() ([]byte, error) {
+	if d.SecretFile.set && d.Secret.set {
+		return nil, badf("secret", "secret and secret-file both given: keep one (secret-file, whose mode can be 0600)")
+	}
+	if d.Secret.set {
+		if d.Secret.val == "" {
+			return nil, badf("secret", "secret \"\": give the shared secret, or leave secret out for no authentication")
+		}
+		return []byte(d.Secret.val), nil
+	}
+	if !d.SecretFile.set {
+		return nil, nil
+	}
+	name := d.SecretFile.val
+	b, err := os.ReadFile(name)
+	if err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err
+		}
+		return nil, badf("secret-file", "-secret-file %s: %v: give a readable file holding the shared secret", name, err)
+	}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) == 0 {
+		return nil, badf("secret-file", "-secret-file %s is empty: write the shared secret into it", name)
+	}
+	warnMode(name, "-secret-file "+name)
+	return b, nil
+}
+
+// warnMode warns when the file name, which holds a secret, can be read by
+// other users than its owner.
+func warnMode(name, what string) {
+	if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		slog.Warn(fmt.Sprintf("%s: a file holding a secret has mode %04o, so other users may read it: chmod 600 %s", what, fi.Mode().Perm(), name))
+	}
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/l2tap/l2tap/internal/l2tpv3"
+)
+
+// TestDynamicBadFlags: the dynamic options' mistakes exit 2 with one line
+// naming the flags and the fix.
+func TestDynamicBadFlags(t *testing.T) {
+	base := []string{"-src", "192.0.2.1", "-dst", "192.0.2.2"}
+	dyn := func(extra ...string) []string {
+		return append(append(append([]string{}, base...), "-circuit", "vm1"), extra...)
+	}
+	static := func(extra ...string) []string {
+		return append(append(append([]string{}, base...), "-txsession", "1"), extra...)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"circuit-txsession", dyn("-txsession", "5"), []string{"-circuit with -txsession", "negotiated", "drop -txsession"}},
+		{"circuit-rxsession", dyn("-rxsession", "5"), []string{"-circuit with -rxsession"}},
+		{"circuit-cookies", dyn("-txcookie", "1", "-rxcookie", "2"), []string{"-circuit with -txcookie"}},
+		{"circuit-cookie64", dyn("-cookie64"), []string{"-circuit with -cookie64"}},
+		{"circuit-empty", append(base, "-circuit", ""), []string{`-circuit ""`, "1 to"}},
+		{"secret-file-static", static("-secret-file", "/etc/hostname"), []string{"-secret-file is for dynamic sessions", "add -circuit NAME"}},
+		{"role-static", static("-role", "initiator"), []string{"-role is for dynamic sessions"}},
+		{"digest-bad", dyn("-digest", "sha256"), []string{`-digest "sha256"`, "md5", "sha1"}},
+		{"role-bad", dyn("-role", "master"), []string{`-role "master"`, "initiator", "responder", "both"}},
+		{"secret-missing", dyn("-secret-file", "/nonexistent/secret"), []string{"-secret-file /nonexistent/secret", "no such file"}},
+		{"digest-no-secret", dyn("-digest", "sha1"), []string{"-digest without a secret", "-secret-file FILE"}},
+		{"rxtunnel", dyn("-rxtunnel", "1"), []string{"-rxtunnel with -circuit", "drop -rxtunnel"}},
+		{"hello-required", dyn("-hello-required=off"), []string{"-hello-required with -circuit"}},
+		{"hello-0", dyn("-hello", "0"), []string{"-hello 0 with -circuit"}},
+		{"no-txsession-nor-circuit", base, []string{"-txsession is required", "-circuit NAME"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { runBad(t, "", tc.args, tc.want...) })
+	}
+}
+
+const dynTunnelTOML = "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n"
+
+// TestDynamicConfigFile: a file with a dynamic tunnel gives the checked
+// values; its mistakes are reported at their line, naming the key.
+func TestDynamicConfigFile(t *testing.T) {
+	c, err := parseConfig("d.toml", []byte(dynTunnelTOML+`hostname = "a"
+peer-hostname = "b"
+secret = "s3cret"
+digest = "sha1"
+role = "responder"
+hello = 5
+[[tunnel.session]]
+circuit = "vm1"
+ifname = "vm1"
+[[tunnel.session]]
+circuit = "vm2"
+counter = true
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := c.Tunnels[0]
+	d := tc.Dynamic
+	if d == nil || d.HostName != "a" || d.PeerName != "b" || string(d.Secret) != "s3cret" || d.Digest != l2tpv3.DigestSHA1 ||
+		d.Initiator || d.Hello.Seconds() != 5 {
+		t.Errorf("dynamic config %+v", d)
+	}
+	if len(tc.Sessions) != 2 || tc.Sessions[0].Circuit != "vm1" || tc.Sessions[1].Circuit != "vm2" ||
+		tc.Sessions[1].Header.Sublayer != SublayerCounter || tc.Sessions[0].Header.CookieLen != 8 {
+		t.Errorf("sessions %+v", tc.Sessions)
+	}
+	// Defaults: the machine's host name, MD5, both roles, 60 s.
+	c, err = parseConfig("d.toml", []byte(dynTunnelTOML+"[[tunnel.session]]\ncircuit = \"vm1\"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if d := c.Tunnels[0].Dynamic; d.HostName != host || d.Digest != l2tpv3.DigestMD5 || !d.Initiator || d.Hello.Seconds() != 60 || d.Secret != nil {
+		t.Errorf("defaults %+v", d)
+	}
+
+	for _, tc := range []struct {
+		name, file string
+		line       int
+		want       string
+	}{
+		{"secret-twice", dynTunnelTOML + "secret = \"x\"\nsecret-file = \"/etc/hostname\"\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 4, "secret and secret-file both given"},
+		{"secret-in-session", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\nsecret = \"x\"\n", 6, "secret \"x\": a tunnel key"},
+		{"secret-static", dynTunnelTOML + "secret = \"x\"\n[[tunnel.session]]\ntxsession = 1\n", 4, "secret is for dynamic sessions: add circuit NAME"},
+		{"circuit-txsession", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\ntxsession = 3\n", 6, "circuit with txsession"},
+		{"mixed-static-after", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\n[[tunnel.session]]\ntxsession = 3\n", 6, "[[tunnel.session]] without circuit: the tunnel's session at line 4 has circuit \"vm1\""},
+		{"mixed-dynamic-after", dynTunnelTOML + "[[tunnel.session]]\ntxsession = 3\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 7, "circuit \"vm1\": the tunnel's session at line 4 is static"},
+		{"same-circuit", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 7, "circuit \"vm1\": the session at line 4 names this circuit too"},
+		{"digest-bad", dynTunnelTOML + "digest = \"crc\"\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 4, `digest "crc": want md5`},
+		{"role-bad", dynTunnelTOML + "role = 3\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 4, "role 3: want a string"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig("d.toml", []byte(tc.file), nil)
+			want := fmt.Sprintf("d.toml:%d: %s", tc.line, tc.want)
+			if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("got %v, want one line starting %q", err, want)
+			}
+			if _, ok := err.(usageError); !ok {
+				t.Errorf("%T is not a usage error", err)
+			}
+		})
+	}
+}
+
+// TestDynamicSecretMode: a secret in a file that others may read is
+// taken, with a warning naming the file and the fix; at mode 0600 there
+// is none.
+func TestDynamicSecretMode(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		logs.Reset()
+		cf := filepath.Join(dir, "l2tap.toml")
+		os.Remove(cf)
+		if err := os.WriteFile(cf, []byte(dynTunnelTOML+"secret = \"x\"\n[[tunnel.session]]\ncircuit = \"vm1\"\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		sf := filepath.Join(dir, "secret")
+		os.Remove(sf)
+		if err := os.WriteFile(sf, []byte("y\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfigFile(cf)
+		if err != nil || string(c.Tunnels[0].Dynamic.Secret) != "x" {
+			t.Fatalf("%v %+v", err, c)
+		}
+		o := Options{}
+		for k, v := range map[string]string{"src": "192.0.2.1", "dst": "192.0.2.2", "circuit": "vm1", "secret-file": sf} {
+			flagValues(&o)[k].Set(v)
+		}
+		c, err = o.Config()
+		if err != nil || string(c.Tunnels[0].Dynamic.Secret) != "y" {
+			t.Fatalf("%v %+v", err, c)
+		}
+		warned := strings.Count(logs.String(), "other users may read it: chmod 600")
+		if mode == 0o644 && (warned != 2 || !strings.Contains(logs.String(), cf+":4: secret") || !strings.Contains(logs.String(), "-secret-file "+sf)) {
+			t.Errorf("mode %o: want two warnings naming the files:\n%s", mode, logs.String())
+		}
+		if mode == 0o600 && warned != 0 {
+			t.Errorf("mode 0600: warned:\n%s", logs.String())
+		}
+	}
+}

@@ -1,0 +1,475 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/l2tap/l2tap/internal/control"
+	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/l2tpv3"
+	"github.com/l2tap/l2tap/internal/pcap"
+	"github.com/l2tap/l2tap/internal/status"
+	"github.com/l2tap/l2tap/internal/underlay"
+)
+
+// A dynamic tunnel's TAPs are made at setup, with their carrier off; the
+// control connection (internal/control.Dynamic, handed the peer's control
+// messages by the engine) negotiates a session per circuit, and only then
+// is the session added to the engine, which allocates nothing but memory
+// and starts goroutines, so it works under the seccomp filter. When the
+// session ends (CDN, StopCCN, the peer silent through every
+// retransmission of a HELLO) it is removed from the engine and the TAP's
+// carrier goes off again; the TAP stays for the next session.
+
+// dynTunnel is a running dynamic tunnel.
+type dynTunnel struct {
+	p        *process
+	tc       TunnelConfig // its Sessions field is not used
+	t        *engine.Tunnel
+	d        *control.Dynamic
+	circuits []*dynCircuit
+	name     string // the peer, as log lines name tunnels
+
+	// Counters (see dynCounterNames).
+	connections, sessionsUp, sessionsDown, refused, hellos atomic.Uint64
+
+	mu       sync.Mutex // guards the circuits' s, state, and what follows
+	queue    []func()   // events for the worker, in order
+	wake     chan struct{}
+	done     chan struct{} // closed when the worker has ended
+	stopping bool
+	helloEnd chan struct{}
+}
+
+// dynCircuit is one circuit of a dynamic tunnel: its TAP always, its
+// engine session while negotiated.
+type dynCircuit struct {
+	sc    SessionConfig
+	dev   circuitTAP
+	cap   *pcap.Writer
+	s     *engine.Session // nil while no session is up
+	state string          // "negotiating", "up" or "down: REASON"
+	data  control.DataConfig
+}
+
+// circuitTAP is a dynamic circuit's TAP, kept while sessions come and go:
+// its reads paused while no session runs, its carrier on only while one
+// does (a tapEndpoint on Linux).
+type circuitTAP interface {
+	device
+	PauseReads()
+	ResumeReads()
+	SetCarrier(on bool) error
+}
+
+// dynEndpoint is a dynamic session's TAP as the engine sees it: closing it
+// only ends its read loops (the session is removed), the TAP stays.
+type dynEndpoint struct{ circuitTAP }
+
+func (e dynEndpoint) Close() error { e.PauseReads(); return nil }
+
+// prepareDynamic opens what dynamic tunnel tc needs: its socket if no
+// tunnel opened it yet, a TAP per circuit (carrier off), the engine's
+// tunnel and its control connection, not yet started.
+func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
+	sk := tc.Endpoint.socketKey()
+	s := p.sockets[sk]
+	if s == nil {
+		var err error
+		if s, err = openSocket(tc.Endpoint, socketOffload(cfg, sk)); err != nil {
+			return err
+		}
+		p.sockets[sk] = s
+	}
+	// The control plane formats times in local time (a lost peer's
+	// log line): load the zone now, as after lockDown the seccomp filter
+	// forbids opening /etc/localtime.
+	_ = time.Local.String()
+	dt := &dynTunnel{p: p, tc: *tc, name: tc.Endpoint.peerName(), wake: make(chan struct{}, 1), done: make(chan struct{}), helloEnd: make(chan struct{})}
+	dt.tc.Sessions = nil
+	p.dyn = append(p.dyn, dt) // before the TAPs, so that a failure closes them
+	dc := tc.Dynamic
+	pc := control.PeerConfig{HostName: dc.HostName, PeerName: dc.PeerName, Secret: dc.Secret, Digest: dc.Digest, Initiator: dc.Initiator}
+	for i := range tc.Sessions {
+		sc := tc.Sessions[i]
+		auto, err := AutoMTU(tc.Endpoint, &sc.Header)
+		if err != nil {
+			return err
+		}
+		tcfg := sc.TAP
+		if tcfg.MTU == 0 {
+			tcfg.MTU = auto
+		}
+		tcfg.CoalesceUDP = sc.CoalesceUDP
+		capture, err := openCapture(cfg, tc, &sc)
+		if err != nil {
+			return err
+		}
+		dev, err := openCircuitTAP(tcfg)
+		if err != nil {
+			if capture != nil {
+				capture.Close()
+			}
+			return err
+		}
+		dt.circuits = append(dt.circuits, &dynCircuit{sc: sc, dev: dev, cap: capture, state: "negotiating"})
+		if err := dev.SetCarrier(false); err != nil {
+			return err
+		}
+		ci := control.Circuit{EndID: sc.Circuit, Initiate: dc.Initiator}
+		if sc.Header.Sublayer != SublayerNone {
+			ci.Sublayer = l2tpv3.L2SublayerDefault
+		}
+		pc.Circuits = append(pc.Circuits, ci)
+	}
+	key := tunnelKey{sk, tc.Endpoint.remote()}
+	t := p.tunnels[key]
+	if t == nil {
+		t = p.eng.AddTunnel(s, key.remote)
+		p.tunnels[key] = t
+	}
+	dt.t = t
+	d, err := control.NewDynamic(pc, dt, control.Config{Send: t.SendControl}, nil)
+	if err != nil {
+		return fmt.Errorf("tunnel to %s: %w", dt.name, err)
+	}
+	dt.d = d
+	t.SetControl(dt)
+	return nil
+}
+
+// Control takes a control message from the peer (engine.ControlHandler).
+func (dt *dynTunnel) Control(msg []byte) {
+	dt.mu.Lock()
+	stopping := dt.stopping
+	dt.mu.Unlock()
+	if stopping && len(msg) >= l2tpv3.ControlHeaderLen && binary.BigEndian.Uint32(msg[4:]) == 0 {
+		return // no new connection while stopping
+	}
+	before := dt.d.Stats.AuthFailed.Load()
+	dt.d.Input(msg)
+	if n := dt.d.Stats.AuthFailed.Load(); n != before && n&(n-1) == 0 {
+		// Logged the 1st, 2nd, 4th, 8th... time: a flood does not flood the log.
+		slog.Warn(fmt.Sprintf("control message from %s failed authentication (wrong or missing message digest: check -secret-file and -digest on both ends); dropped, %d so far", dt.name, n),
+			"tunnel", dt.name, "reason", "control_auth_failed")
+	}
+}
+
+// startDynamic starts every dynamic tunnel's control connection, and
+// returns the ready line attributes of their circuits.
+func (p *process) startDynamic() [][]any {
+	var ready [][]any
+	for _, dt := range p.dyn {
+		dt.t.Listen()
+		go dt.work()
+		go dt.helloLoop()
+		if err := dt.d.Start(); err != nil {
+			slog.Warn(fmt.Sprintf("tunnel to %s: %v", dt.name, err), "tunnel", dt.name)
+		}
+		for _, c := range dt.circuits {
+			ready = append(ready, dt.attrs(c, slog.String("session", "negotiating")))
+		}
+	}
+	return ready
+}
+
+// stopDynamic clears every dynamic connection with a StopCCN, waiting up
+// to a second for the peers' acknowledgements, and stops the workers.
+// The engine closes next, then closeDynamic.
+func (p *process) stopDynamic() {
+	var wg sync.WaitGroup
+	for _, dt := range p.dyn {
+		dt.mu.Lock()
+		dt.stopping = true
+		dt.mu.Unlock()
+		if dt.d == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			close(dt.helloEnd)
+			dt.d.StopWait("l2tap stopping", time.Second)
+			dt.t.SetControl(nil)
+			dt.post(nil) // the worker's last event
+			<-dt.done
+		}()
+	}
+	wg.Wait()
+}
+
+// closeDynamic closes the TAPs and captures of the dynamic circuits, once
+// the engine is closed (or setup failed).
+func (p *process) closeDynamic() {
+	for _, dt := range p.dyn {
+		for _, c := range dt.circuits {
+			c.dev.Close()
+			if c.cap != nil {
+				c.cap.Close()
+				c.cap = nil
+			}
+		}
+	}
+}
+
+// post queues an event for the worker; nil ends it.
+func (dt *dynTunnel) post(f func()) {
+	dt.mu.Lock()
+	dt.queue = append(dt.queue, f)
+	dt.mu.Unlock()
+	select {
+	case dt.wake <- struct{}{}:
+	default:
+	}
+}
+
+// work runs the events of the control connection one at a time, in order,
+// away from the socket's receive loop and the transport's timers, which
+// call the Events methods below with the connection locked.
+func (dt *dynTunnel) work() {
+	defer close(dt.done)
+	for range dt.wake {
+		dt.mu.Lock()
+		q := dt.queue
+		dt.queue = nil
+		dt.mu.Unlock()
+		for _, f := range q {
+			if f == nil {
+				return
+			}
+			f()
+		}
+	}
+}
+
+// helloLoop sends HELLOs on the established connection when it was quiet
+// for the -hello interval (60 s by default).
+func (dt *dynTunnel) helloLoop() {
+	every := time.Second
+	if h := dt.tc.Dynamic.Hello; h < 2*every {
+		every = h / 2
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-dt.helloEnd:
+			return
+		case <-tick.C:
+			if dt.d.Hello(dt.tc.Dynamic.Hello) {
+				dt.hellos.Add(1)
+			}
+		}
+	}
+}
+
+func (dt *dynTunnel) circuit(endID string) *dynCircuit {
+	for _, c := range dt.circuits {
+		if c.sc.Circuit == endID {
+			return c
+		}
+	}
+	return nil
+}
+
+// attrs describes circuit c for log lines, as the ready lines of static
+// sessions do, with the circuit's name.
+func (dt *dynTunnel) attrs(c *dynCircuit, more ...slog.Attr) []any {
+	e := dt.tc.Endpoint
+	enc := "ip"
+	if e.UDP {
+		enc = "udp"
+	}
+	a := []any{slog.String("tap", c.dev.Name()), slog.Int("mtu", c.dev.MTU()), slog.String("encap", enc),
+		slog.String("local", underlay.AddrPortString(e.Local, e.LocalPort, e.UDP)), slog.String("remote", dt.name),
+		slog.String("circuit", c.sc.Circuit)}
+	for _, m := range more {
+		a = append(a, m)
+	}
+	return append(a, slog.String("tunnel", dt.name))
+}
+
+// The control.Events of the connection: each queues its work.
+
+func (dt *dynTunnel) ConnUp(peer string) {
+	dt.connections.Add(1)
+	st := dt.d.Conn
+	local, remote := st.IDs()
+	dt.post(func() {
+		slog.Info(fmt.Sprintf("control connection with %s (host %q) established", dt.name, peer),
+			"tunnel", dt.name, "connection", fmt.Sprintf("%d/%d", remote, local))
+	})
+}
+
+func (dt *dynTunnel) ConnDown(reason string) {
+	dt.post(func() {
+		dt.mu.Lock()
+		stopping := dt.stopping
+		dt.mu.Unlock()
+		if stopping {
+			return
+		}
+		slog.Warn(fmt.Sprintf("control connection with %s down: %s", dt.name, reason), "tunnel", dt.name)
+		if dt.tc.Dynamic.Initiator {
+			// Ask again after a pause; nothing happens if the peer's
+			// request came first.
+			time.AfterFunc(time.Second, func() {
+				dt.mu.Lock()
+				stopping := dt.stopping
+				dt.mu.Unlock()
+				if !stopping {
+					dt.d.Start()
+				}
+			})
+		}
+	})
+}
+
+func (dt *dynTunnel) SessionUp(d control.DataConfig) {
+	dt.post(func() { dt.sessionUp(d) })
+}
+
+func (dt *dynTunnel) SessionDown(endID, reason string) {
+	dt.post(func() { dt.sessionDown(endID, reason) })
+}
+
+func (dt *dynTunnel) CircuitStatus(endID string, active bool) {
+	dt.post(func() {
+		slog.Info(fmt.Sprintf("circuit %s: the peer says it is active=%v", endID, active), "tunnel", dt.name, "circuit", endID)
+	})
+}
+
+func (dt *dynTunnel) SessionRefused(endID, reason string) {
+	dt.refused.Add(1)
+	dt.post(func() {
+		slog.Warn(fmt.Sprintf("session request from %s for circuit %q refused: %s", dt.name, endID, reason), "tunnel", dt.name, "circuit", endID)
+	})
+}
+
+// sessionUp adds the negotiated session of a circuit to the engine and
+// turns its TAP's carrier on.
+func (dt *dynTunnel) sessionUp(d control.DataConfig) {
+	c := dt.circuit(d.EndID)
+	if c == nil {
+		return
+	}
+	if c.s != nil {
+		dt.removeSession(c)
+	}
+	h := c.sc.Header
+	h.TxSession, h.RxSession = d.TxSession, d.RxSession
+	h.TxCookie, h.RxCookie = d.TxCookie, d.RxCookie
+	h.CookieLen = d.RxCookieLen
+	var why string
+	switch {
+	case d.TxCookieLen != d.RxCookieLen:
+		why = fmt.Sprintf("cookies of %d and %d bytes: l2tap sends and expects one length", d.TxCookieLen, d.RxCookieLen)
+	case d.TxSublayer != d.RxSublayer:
+		why = fmt.Sprintf("L2-Specific Sublayer %d one way and %d the other", d.TxSublayer, d.RxSublayer)
+	}
+	if why != "" {
+		slog.Error(fmt.Sprintf("circuit %s: %s; closing the session", d.EndID, why), dt.attrs(c)...)
+		dt.d.CloseSession(d.EndID)
+		return
+	}
+	ec := engine.SessionConfig{Header: h, SeqCheck: c.sc.SeqCheck}
+	if c.cap != nil {
+		ec.Capture = c.cap
+	}
+	c.dev.ResumeReads()
+	s, err := dt.p.eng.AddSession(dt.t, ec, dynEndpoint{c.dev})
+	if err != nil {
+		slog.Error(fmt.Sprintf("circuit %s: %v; closing the session", d.EndID, err), dt.attrs(c)...)
+		dt.d.CloseSession(d.EndID)
+		return
+	}
+	if err := c.dev.SetCarrier(true); err != nil {
+		slog.Warn(err.Error(), dt.attrs(c)...)
+	}
+	dt.mu.Lock()
+	c.s, c.state, c.data = s, "up", d
+	dt.mu.Unlock()
+	dt.p.mu.Lock()
+	dt.p.started = append(dt.p.started, s)
+	dt.p.mu.Unlock()
+	dt.sessionsUp.Add(1)
+	slog.Info("session up", dt.attrs(c, slog.String("session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession)),
+		slog.String("cookie", fmt.Sprintf("%dB", h.CookieLen)), slog.String("sublayer", fmt.Sprint(h.Sublayer)))...)
+}
+
+// sessionDown removes a circuit's session and turns its carrier off.
+func (dt *dynTunnel) sessionDown(endID, reason string) {
+	c := dt.circuit(endID)
+	if c == nil {
+		return
+	}
+	was := c.s != nil
+	dt.removeSession(c)
+	dt.mu.Lock()
+	c.state = "down: " + reason
+	dt.mu.Unlock()
+	if was {
+		dt.sessionsDown.Add(1)
+		slog.Warn(fmt.Sprintf("session of circuit %s down: %s; carrier off", endID, reason), dt.attrs(c)...)
+	} else {
+		slog.Warn(fmt.Sprintf("session of circuit %s not set up: %s", endID, reason), dt.attrs(c)...)
+	}
+}
+
+func (dt *dynTunnel) removeSession(c *dynCircuit) {
+	if c.s == nil {
+		return
+	}
+	if err := c.dev.SetCarrier(false); err != nil {
+		slog.Warn(err.Error(), dt.attrs(c)...)
+	}
+	dt.p.eng.RemoveSession(c.s)
+	dt.mu.Lock()
+	c.s = nil
+	dt.mu.Unlock()
+}
+
+// dynCounterNames are the counters of dynamic tunnels, zero on the others.
+var dynCounterNames = []string{"control_connections", "control_sessions_up", "control_sessions_down",
+	"control_sessions_refused", "control_auth_failed", "control_strangers"}
+
+// counters returns dt's counters in the order of dynCounterNames.
+func (dt *dynTunnel) counters() []uint64 {
+	if dt == nil {
+		return make([]uint64, len(dynCounterNames))
+	}
+	return []uint64{dt.connections.Load(), dt.sessionsUp.Load(), dt.sessionsDown.Load(),
+		dt.refused.Load(), dt.d.Stats.AuthFailed.Load(), dt.d.Stats.Stranger.Load()}
+}
+
+// dynFor returns the dynamic tunnel on engine tunnel t, or nil.
+func (p *process) dynFor(t *engine.Tunnel) *dynTunnel {
+	for _, dt := range p.dyn {
+		if dt.t == t {
+			return dt
+		}
+	}
+	return nil
+}
+
+// status describes the connection and the circuits for l2tap show.
+func (dt *dynTunnel) status(st *status.Tunnel) {
+	cs := dt.d.Status()
+	st.Connection = fmt.Sprintf("%s, connection %d, peer's %d", cs.State, cs.LocalID, cs.PeerID)
+	if cs.PeerName != "" {
+		st.Connection += fmt.Sprintf(", peer host %q", cs.PeerName)
+	}
+	dt.mu.Lock()
+	defer dt.mu.Unlock()
+	for _, c := range dt.circuits {
+		ci := status.Circuit{Name: c.sc.Circuit, TAP: c.dev.Name(), State: c.state}
+		if c.s != nil {
+			ci.TxSession, ci.RxSession = c.data.TxSession, c.data.RxSession
+		}
+		st.Circuits = append(st.Circuits, ci)
+	}
+}
