@@ -42,7 +42,7 @@ const (
 // process; every other flag, except -config itself, is per session.
 var (
 	tunnelKeys  = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6"}
-	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
+	processKeys = []string{"sched", "ip-path", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
 )
 
 // numericTextKeys are the text flags that take a name or a number (or a
@@ -446,6 +446,9 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 		// The process-wide flags given with -config win over the file.
 		if cmdline.Sched.set {
 			po.Sched = cmdline.Sched
+		}
+		if cmdline.IPPath.set {
+			po.IPPath = cmdline.IPPath
 		}
 		if cmdline.CPUProfile.set {
 			po.CPUProfile = cmdline.CPUProfile

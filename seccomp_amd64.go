@@ -55,7 +55,7 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 			// Creating and configuring a TAP (see internal/tap).
 			scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE,
 				unix.TUNSETIFF, unix.TUNSETOWNER, unix.TUNSETGROUP, unix.TUNSETVNETHDRSZ)}},
-			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6)}},
+			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6, unix.AF_PACKET)}},
 			scRule{nr: unix.SYS_OPENAT},
 		)
 		rules = append(rules, allow(unix.SYS_BIND, unix.SYS_CONNECT, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME,
@@ -63,6 +63,9 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 	default:
 		// Handing an attached TAP its offloads and header byte order back.
 		rules = append(rules, scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE)}})
+		if o.packet && !o.netlink {
+			rules = append(rules, allow(unix.SYS_GETSOCKNAME)...)
+		}
 		if o.netlink {
 			rules = append(rules,
 				scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_NETLINK)}},

@@ -2,7 +2,7 @@
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
 # The option lists must match l2tap's own (a test checks them).
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -sched -cpuprofile -user -seccomp -config -control -metrics -log-format -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -sched -ip-path -cpuprofile -user -seccomp -config -control -metrics -log-format -version -help'
 # switches: they take their value only as -name=on/off
 _l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -pcap-outer -seccomp -version'
 _l2tap_show_flags='-json -socket -help'
@@ -13,6 +13,7 @@ _l2tap_values() {
 	offload) echo 'auto full off' ;;
 	tap-driver) echo 'kernel water' ;;
 	sched) echo 'batch normal' ;;
+	ip-path) echo 'raw packet' ;;
 	log-format) echo 'text json' ;;
 	master)
 		local d
@@ -78,7 +79,7 @@ _l2tap() {
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
 		;;
-	offload | tap-driver | sched | log-format | master | ifname)
+	offload | tap-driver | sched | ip-path | log-format | master | ifname)
 		COMPREPLY=($(compgen -W "$(_l2tap_values "$p")" -- "$cur"))
 		return 0
 		;;
