@@ -195,19 +195,16 @@ func (p *packetPath) refreshLoop() {
 const usableNeigh = netlink.NUD_REACHABLE | netlink.NUD_DELAY | netlink.NUD_PROBE | netlink.NUD_PERMANENT | netlink.NUD_NOARP
 
 // lookup finds the next hop to peer, or nil when the packet path cannot
-// be used: no unicast route, a link that is not Ethernet or is down, a
-// route with its own source address other than ours, or a neighbour that
-// is not resolved.
+// be used: no unicast route from our address, a link that is not
+// Ethernet or is down, or a neighbour that is not resolved.
 func (p *packetPath) lookup(peer netip.Addr) *nextHop {
-	routes, err := p.nl.RouteGet(peer.AsSlice())
+	// The route the raw socket's packets take: from our address.
+	routes, err := p.nl.RouteGetWithOptions(peer.AsSlice(), &netlink.RouteGetOptions{SrcAddr: p.local.AsSlice()})
 	if err != nil || len(routes) == 0 {
 		return nil
 	}
 	r := routes[0]
 	if r.Type != unix.RTN_UNICAST || r.LinkIndex <= 0 {
-		return nil
-	}
-	if src, ok := netip.AddrFromSlice(r.Src); ok && r.Src != nil && src.Unmap() != p.local {
 		return nil
 	}
 	link, err := p.nl.LinkByIndex(r.LinkIndex)
@@ -281,7 +278,6 @@ type PacketSender struct {
 	p      *packetPath
 	h      *hop
 	raw    *Sender
-	fail   func(pkt []byte, err syscall.Errno)
 	hdrs   [][pktHdrLen]byte
 	iovs   []unix.Iovec
 	msgs   []mmsghdr
@@ -308,14 +304,10 @@ func (s *Socket) NewPacketSender(peer netip.AddrPort, maxPkts int, fail func(pkt
 		p:    s.pkt,
 		h:    s.pkt.hopTo(peer.Addr()),
 		raw:  s.NewSender(peer, maxPkts, fail, noGSO),
-		fail: fail,
 		hdrs: make([][pktHdrLen]byte, maxPkts),
 		iovs: make([]unix.Iovec, 2*maxPkts),
 		msgs: make([]mmsghdr, maxPkts),
 		pkts: make([][]byte, 0, maxPkts),
-	}
-	if q.fail == nil {
-		q.fail = func([]byte, syscall.Errno) {}
 	}
 	var r [2]byte
 	rand.Read(r[:])

@@ -50,6 +50,7 @@ func vethNetns(t *testing.T) (a, b string) {
 	}
 	ipCmd(t, "link", "add", "pa", "netns", a, "type", "veth", "peer", "name", "pb", "netns", b)
 	ipCmd(t, "-n", a, "addr", "add", "192.0.2.1/24", "dev", "pa")
+	ipCmd(t, "-n", a, "addr", "add", "192.0.2.11/24", "dev", "pa")
 	ipCmd(t, "-n", b, "addr", "add", "192.0.2.2/24", "dev", "pb")
 	ipCmd(t, "-n", a, "link", "set", "pa", "up")
 	ipCmd(t, "-n", b, "link", "set", "pb", "up")
@@ -86,11 +87,13 @@ func inNetns(t *testing.T, name string, f func()) {
 // socket, fragmented, and arrives whole; a flushed neighbour sends the
 // packets back to the raw socket. The receiving raw socket sees every
 // packet from the right source (the kernel checked our IPv4 header's
-// checksum and lengths), and the steady state allocates nothing.
+// checksum and lengths), and the steady state allocates nothing. The
+// sender is bound to a secondary address, which the kernel would not pick
+// as the source on its own.
 func TestPacketPath(t *testing.T) {
 	needNetns(t)
 	a, b := vethNetns(t)
-	local, peer := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	local, peer := netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.2")
 	var tx, rx *Socket
 	var err error
 	inNetns(t, a, func() { tx, err = Open(Config{Local: local, PacketPath: true}) })
