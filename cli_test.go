@@ -91,6 +91,7 @@ func TestBadFlags(t *testing.T) {
 		{"queues-too-many", with("-queues", "257"), []string{"-queues", "257", "at most 256"}},
 		{"queues-with-counter", with("-queues", "2", "-counter"), []string{"-queues 2", "-counter", "-pincounter"}},
 		{"sched-bad", with("-sched", "fifo"), []string{"-sched", `"fifo"`, "batch", "normal"}},
+		{"ip-path-bad", with("-ip-path", "fast"), []string{"-ip-path", `"fast"`, "raw", "packet"}},
 		{"offload-bad", with("-offload", "fast"), []string{"-offload", `"fast"`, "auto", "off"}},
 		{"socket-with-ifname", with("-socket", "/run/vm.sock", "-ifname", "vm0"), []string{"-ifname vm0 with -socket /run/vm.sock", "drop one"}},
 		{"socket-with-master", with("-socket", "/run/vm.sock", "-master", "br0"), []string{"-master br0 with -socket /run/vm.sock"}},

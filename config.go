@@ -35,6 +35,7 @@ type Options struct {
 	TAPDriver          text // -tap-driver: kernel or water
 	Queues             number
 	Sched              text
+	IPPath             text // -ip-path: raw or packet
 	CPUProfile         text
 	User               text
 	Seccomp            onOff
@@ -56,6 +57,9 @@ type Config struct {
 	CPUProfile string // write a CPU profile here until exit, if set
 	// Batch runs l2tap's threads under SCHED_BATCH (see sched.go).
 	Batch bool
+	// PacketPath sends IP encapsulation over IPv4 through an AF_PACKET
+	// socket (-ip-path packet; see internal/underlay/packet.go).
+	PacketPath bool
 	// User, when set, is the account l2tap runs as once set up (see
 	// privilege.go); otherwise it keeps its user and group.
 	User *Account
@@ -407,6 +411,13 @@ func (o *Options) process() (*Config, error) {
 	case "normal":
 	default:
 		return nil, badf("sched", "-sched %q: want batch (threads that move bulk and do not preempt on wakeup) or normal (the kernel's default policy)", o.Sched.val)
+	}
+	switch o.IPPath.val {
+	case "", "raw":
+	case "packet":
+		c.PacketPath = true
+	default:
+		return nil, badf("ip-path", "-ip-path %q: want raw (the kernel's IP output, the default) or packet (an AF_PACKET socket with headers built by l2tap, IPv4 only)", o.IPPath.val)
 	}
 	if o.User.set {
 		var err error

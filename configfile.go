@@ -43,7 +43,7 @@ const (
 var (
 	tunnelKeys = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required", "hello-retries",
 		"hostname", "peer-hostname", "secret-file", "secret", "digest", "role"}
-	processKeys = []string{"sched", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
+	processKeys = []string{"sched", "ip-path", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
 )
 
 // numericTextKeys are the text flags that take a name or a number (or a
@@ -449,6 +449,9 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 		// The process-wide flags given with -config win over the file.
 		if cmdline.Sched.set {
 			po.Sched = cmdline.Sched
+		}
+		if cmdline.IPPath.set {
+			po.IPPath = cmdline.IPPath
 		}
 		if cmdline.CPUProfile.set {
 			po.CPUProfile = cmdline.CPUProfile

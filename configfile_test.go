@@ -125,23 +125,23 @@ func TestConfigFileValues(t *testing.T) {
 // process-wide flags given with -config override them.
 func TestConfigFileProcess(t *testing.T) {
 	const tunnels = "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n[[tunnel.session]]\ntxsession = 1\n"
-	file := "sched = \"normal\"\nseccomp = false\nuser = 0\ncpuprofile = \"/tmp/p\"\ncontrol = \"/tmp/c.sock\"\nmetrics = \"127.0.0.1:9723\"\n" + tunnels
+	file := "sched = \"normal\"\nip-path = \"packet\"\nseccomp = false\nuser = 0\ncpuprofile = \"/tmp/p\"\ncontrol = \"/tmp/c.sock\"\nmetrics = \"127.0.0.1:9723\"\n" + tunnels
 	c, err := parseConfig("p.toml", []byte(file), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Batch || c.Seccomp || c.User == nil || c.User.UID != 0 || c.CPUProfile != "/tmp/p" ||
+	if c.Batch || !c.PacketPath || c.Seccomp || c.User == nil || c.User.UID != 0 || c.CPUProfile != "/tmp/p" ||
 		c.Observe.Control != "/tmp/c.sock" || c.Observe.Metrics != "127.0.0.1:9723" {
 		t.Fatalf("top-level keys: %+v", c)
 	}
 
 	var o Options
-	parseFlags(t, &o, "-config", "p.toml", "-sched", "batch", "-seccomp", "-cpuprofile", "/tmp/q", "-control", "off", "-metrics", "127.0.0.1:9724")
+	parseFlags(t, &o, "-config", "p.toml", "-sched", "batch", "-ip-path", "raw", "-seccomp", "-cpuprofile", "/tmp/q", "-control", "off", "-metrics", "127.0.0.1:9724")
 	c, err = parseConfig("p.toml", []byte(file), &o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Batch || !c.Seccomp || c.User == nil || c.CPUProfile != "/tmp/q" || !c.Observe.ControlOff || c.Observe.Metrics != "127.0.0.1:9724" {
+	if !c.Batch || c.PacketPath || !c.Seccomp || c.User == nil || c.CPUProfile != "/tmp/q" || !c.Observe.ControlOff || c.Observe.Metrics != "127.0.0.1:9724" {
 		t.Fatalf("flags over top-level keys: %+v", c)
 	}
 
@@ -156,6 +156,10 @@ func TestConfigFileProcess(t *testing.T) {
 	_, err = parseConfig("p.toml", []byte("sched = \"fifo\"\n"+tunnels), nil)
 	if err == nil || !strings.HasPrefix(err.Error(), `p.toml:1: sched "fifo": want batch`) {
 		t.Fatalf("bad sched in a file: %v", err)
+	}
+	_, err = parseConfig("p.toml", []byte("ip-path = \"fast\"\n"+tunnels), nil)
+	if err == nil || !strings.HasPrefix(err.Error(), `p.toml:1: ip-path "fast": want raw`) {
+		t.Fatalf("bad ip-path in a file: %v", err)
 	}
 }
 

@@ -80,7 +80,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 	s := p.sockets[sk]
 	if s == nil {
 		var err error
-		if s, err = openSocket(tc.Endpoint, socketOffload(cfg, sk)); err != nil {
+		if s, err = openSocket(tc.Endpoint, socketOffload(cfg, sk), cfg.PacketPath); err != nil {
 			return err
 		}
 		p.sockets[sk] = s

@@ -253,7 +253,7 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 	s := p.sockets[key.tunnel.sock]
 	if s == nil {
 		var err error
-		if s, err = openSocket(tc.Endpoint, socketOffload(cfg, key.tunnel.sock)); err != nil {
+		if s, err = openSocket(tc.Endpoint, socketOffload(cfg, key.tunnel.sock), cfg.PacketPath); err != nil {
 			return err
 		}
 		p.sockets[key.tunnel.sock] = s

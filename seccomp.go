@@ -37,6 +37,9 @@ type seccompOptions struct {
 	// netlink allows what the restore of an attached TAP needs at exit:
 	// a netlink socket and raising CAP_NET_ADMIN (see raiseNetAdmin).
 	netlink bool
+	// packet allows what the packet path's lookups of routes and
+	// neighbours need (-ip-path packet): getsockname on its netlink socket.
+	packet bool
 	// reload allows what a reload's setup needs (see raiseSetup): opening
 	// /dev/net/tun and the TUN ioctls, IP and netlink sockets, bind,
 	// connect (a host name to resolve), reading the configuration file,

@@ -55,7 +55,7 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 			// Creating and configuring a TAP (see internal/tap).
 			scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER,
 				unix.TUNSETIFF, unix.TUNSETOWNER, unix.TUNSETGROUP, unix.TUNSETVNETHDRSZ)}},
-			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6, unix.AF_UNIX)}},
+			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6, unix.AF_UNIX, unix.AF_PACKET)}},
 			scRule{nr: unix.SYS_OPENAT},
 		)
 		// A VM's socket made on reload: listen, its file's mode and owner.
@@ -66,6 +66,9 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 		// Handing an attached TAP its offloads and header byte order back;
 		// a TAP's carrier following the control channel's peer.
 		rules = append(rules, scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER)}})
+		if o.packet && !o.netlink {
+			rules = append(rules, allow(unix.SYS_GETSOCKNAME)...)
+		}
 		if o.netlink {
 			rules = append(rules,
 				scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_NETLINK)}},

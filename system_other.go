@@ -33,6 +33,8 @@ func (o *Options) checkSystem() error {
 		return badf("user", "-user %s: dropping to another user and every capability after setup needs Linux (libcap); not on %s: start l2tap as the user it should run as", o.User.val, runtime.GOOS)
 	case o.Seccomp.set && o.Seccomp.val:
 		return badf("seccomp", "-seccomp: the system call filter needs Linux; not on %s: leave -seccomp out", runtime.GOOS)
+	case o.IPPath.val == "packet":
+		return badf("ip-path", "-ip-path packet: AF_PACKET sockets need Linux; not on %s: leave -ip-path out", runtime.GOOS)
 	case o.Sched.set && o.Sched.val == "batch":
 		return badf("sched", "-sched batch: SCHED_BATCH needs Linux; not on %s: leave -sched out", runtime.GOOS)
 	}
@@ -80,7 +82,7 @@ func openDevice(_ *SessionConfig, c TAPConfig) (device, error) {
 
 // openSocket opens the portable UDP socket for a tunnel; offload is
 // ignored.
-func openSocket(e Endpoint, _ bool) (engine.Underlay, error) {
+func openSocket(e Endpoint, _, _ bool) (engine.Underlay, error) {
 	c, err := underlay.OpenConn(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort})
 	if err != nil {
 		return nil, fmt.Errorf("open tunnel socket on %s (check -src and -srcport): %w", underlay.AddrPortString(e.Local, e.LocalPort, true), err)

@@ -13,9 +13,10 @@ import (
 )
 
 // openSocket opens the socket for a tunnel, explaining errors in terms of
-// its options.
-func openSocket(e Endpoint, offload bool) (engine.Underlay, error) {
-	s, err := underlay.Open(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload})
+// its options; packet asks for the packet path of IP encapsulation over
+// IPv4 (-ip-path packet).
+func openSocket(e Endpoint, offload, packet bool) (engine.Underlay, error) {
+	s, err := underlay.Open(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload, PacketPath: packet})
 	if err != nil {
 		return nil, explainTunnelError(e, err)
 	}
@@ -26,6 +27,9 @@ func openSocket(e Endpoint, offload bool) (engine.Underlay, error) {
 type socketUnderlay struct{ *underlay.Socket }
 
 func (s *socketUnderlay) NewSender(peer netip.AddrPort, maxPkts int, fail func([]byte, syscall.Errno), noGSO func(syscall.Errno)) engine.Sender {
+	if s.Socket.PacketPath() {
+		return s.Socket.NewPacketSender(peer, maxPkts, fail, noGSO)
+	}
 	return s.Socket.NewSender(peer, maxPkts, fail, noGSO)
 }
 

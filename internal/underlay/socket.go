@@ -37,6 +37,7 @@ type Socket struct {
 	raw4 bool // received packets start with an IPv4 header
 	gso  bool // the kernel takes UDP_SEGMENT
 	recv *receiver
+	pkt  *packetPath // IP encapsulation over IPv4 with Config.PacketPath
 }
 
 // Open creates and binds the socket that c describes. Errors wrap the
@@ -72,6 +73,12 @@ func Open(c Config) (*Socket, error) {
 		})
 	}
 	s.recv = newReceiver(s, rxBatch, gro)
+	if c.PacketPath && s.raw4 {
+		if s.pkt, err = openPacketPath(c.Local); err != nil {
+			s.file.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -101,7 +108,12 @@ func (s *Socket) setup(fd int) error {
 func (s *Socket) UDP() bool { return s.cfg.UDP }
 
 // Close stops the socket; blocked receives and sends return os.ErrClosed.
-func (s *Socket) Close() error { return s.file.Close() }
+func (s *Socket) Close() error {
+	if s.pkt != nil {
+		s.pkt.close()
+	}
+	return s.file.Close()
+}
 
 func sockaddr(a netip.Addr, port uint16) unix.Sockaddr {
 	if a.Is4() {

@@ -22,6 +22,10 @@ type Config struct {
 	Port  uint16     // the local UDP port (UDP only)
 	// Offload turns on UDP GRO and, where the kernel has it, UDP GSO.
 	Offload bool
+	// PacketPath sends IP encapsulation over IPv4 through an AF_PACKET
+	// socket with headers built here (Linux; see packet.go), falling back
+	// to the raw socket; receiving stays on the raw socket.
+	PacketPath bool
 }
 
 // AddrPortString writes an underlay address as users give it: with the

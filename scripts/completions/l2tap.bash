@@ -2,7 +2,7 @@
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
 # The option lists must match l2tap's own (a test checks them).
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -sched -cpuprofile -user -seccomp -config -control -metrics -log-format -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -sched -ip-path -cpuprofile -user -seccomp -config -control -metrics -log-format -version -help'
 # switches: they take their value only as -name=on/off
 _l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -pcap-outer -hello-required -seccomp -version'
 _l2tap_show_flags='-json -socket -help'
@@ -14,6 +14,7 @@ _l2tap_values() {
 	tap-driver) echo 'kernel water' ;;
 	socket-type) echo 'stream dgram' ;;
 	sched) echo 'batch normal' ;;
+	ip-path) echo 'raw packet' ;;
 	log-format) echo 'text json' ;;
 	digest) echo 'md5 sha1' ;;
 	role) echo 'initiator responder both' ;;
@@ -81,7 +82,7 @@ _l2tap() {
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
 		;;
-	offload | tap-driver | sched | log-format | master | ifname | socket-type | digest | role)
+	offload | tap-driver | sched | ip-path | log-format | master | ifname | socket-type | digest | role)
 		COMPREPLY=($(compgen -W "$(_l2tap_values "$p")" -- "$cur"))
 		return 0
 		;;
