@@ -133,7 +133,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 		p.tunnels[key] = t
 	}
 	dt.t = t
-	d, err := control.NewDynamic(pc, dt, control.Config{Send: t.SendControl}, nil)
+	d, err := control.NewDynamic(pc, dt, dynTransport(t.SendControl, tc.Dynamic.Hello), nil)
 	if err != nil {
 		return fmt.Errorf("tunnel to %s: %w", dt.name, err)
 	}
@@ -472,4 +472,18 @@ func (dt *dynTunnel) status(st *status.Tunnel) {
 		}
 		st.Circuits = append(st.Circuits, ci)
 	}
+}
+
+// dynTransport is the transport template of a dynamic connection: RFC 3931's
+// retransmission from 1 s doubling to 8 s, but never waiting longer than
+// the HELLO interval, so that a short -hello finds a dead peer as quickly
+// as a static tunnel's keepalive does (within -hello times the retries and
+// one interval more).
+func dynTransport(send func([]byte) error, hello time.Duration) control.Config {
+	c := control.Config{Send: send}
+	if hello > 0 && hello < control.DefaultMaxTimeout {
+		c.InitialTimeout = min(control.DefaultInitialTimeout, hello)
+		c.MaxTimeout = hello
+	}
+	return c
 }
