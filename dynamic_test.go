@@ -93,30 +93,6 @@ func controlCapture(t *testing.T, a netns, udp bool) func(ca map[string]uint64) 
 	return stop
 }
 
-// tsharkRows runs tshark on file with display filter and returns one row
-// per packet with the fields asked for, tab-separated.
-func tsharkRows(t *testing.T, file, secret, filter string, fields ...string) []string {
-	t.Helper()
-	args := []string{"-r", file, "-Y", filter, "-T", "fields"}
-	if secret != "" {
-		args = append(args, "-o", "l2tp.shared_secret:"+secret)
-	}
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	out, err := exec.Command("tshark", args...).Output()
-	if err != nil {
-		t.Fatalf("tshark -r %s -Y %q: %v", file, filter, err)
-	}
-	var rows []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			rows = append(rows, l)
-		}
-	}
-	return rows
-}
-
 // checkDynCapture decodes the control packets of file with tshark: every
 // packet must be an L2TPv3 control message, and none from the hosts
 // trusted (ip.src filter, e.g. "ip.src == 192.0.2.1") may be malformed or

@@ -96,15 +96,10 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 	pc := control.PeerConfig{HostName: dc.HostName, PeerName: dc.PeerName, Secret: dc.Secret, Digest: dc.Digest, Initiator: dc.Initiator}
 	for i := range tc.Sessions {
 		sc := tc.Sessions[i]
-		auto, err := AutoMTU(tc.Endpoint, &sc.Header)
+		tcfg, _, err := sessionTAP(tc, &sc)
 		if err != nil {
 			return err
 		}
-		tcfg := sc.TAP
-		if tcfg.MTU == 0 {
-			tcfg.MTU = auto
-		}
-		tcfg.CoalesceUDP = sc.CoalesceUDP
 		capture, err := openCapture(cfg, tc, &sc)
 		if err != nil {
 			return err

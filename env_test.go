@@ -160,6 +160,17 @@ func pingAll(t *testing.T, checks ...pingCheck) bool {
 	return ok
 }
 
+// overlayPings are the usual checks across an overlay of 10.1.0.1 (a) and
+// 10.1.0.2 (b): each way, 56 and 1400 bytes, then extra.
+func overlayPings(a, b netns, extra ...pingCheck) []pingCheck {
+	return append([]pingCheck{
+		{a, "10.1.0.2", 56},
+		{b, "10.1.0.1", 56},
+		{a, "10.1.0.2", 1400},
+		{b, "10.1.0.1", 1400},
+	}, extra...)
+}
+
 // pingEventually retries a single ping for up to d, to let ARP/ND settle.
 func (n netns) pingEventually(t *testing.T, dst string, d time.Duration) error {
 	deadline := time.Now().Add(d)

@@ -193,27 +193,37 @@ func TestHelloPeerStopStart(t *testing.T) {
 	}
 }
 
+// tsharkRows runs tshark on file with display filter and returns one row
+// per packet with the fields asked for, tab-separated.
+func tsharkRows(t *testing.T, file, secret, filter string, fields ...string) []string {
+	t.Helper()
+	args := []string{"-r", file, "-Y", filter, "-T", "fields"}
+	if secret != "" {
+		args = append(args, "-o", "l2tp.shared_secret:"+secret)
+	}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s -Y %q: %v", file, filter, err)
+	}
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			rows = append(rows, l)
+		}
+	}
+	return rows
+}
+
 // checkControlCapture decodes the control packets captured with tshark:
 // every one is an L2TPv3 control message (HELLO or ZLB), none malformed or
 // with an expert warning, and there are at least sent of them.
 func checkControlCapture(t *testing.T, file string, udp bool, sent uint64) {
 	t.Helper()
 	decode := func(filter string, fields ...string) []string {
-		args := []string{"-r", file, "-Y", filter, "-T", "fields"}
-		for _, f := range fields {
-			args = append(args, "-e", f)
-		}
-		out, err := exec.Command("tshark", args...).Output()
-		if err != nil {
-			t.Fatalf("tshark -r %s -Y %q: %v", file, filter, err)
-		}
-		var rows []string
-		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			if l != "" {
-				rows = append(rows, l)
-			}
-		}
-		return rows
+		return tsharkRows(t, file, "", filter, fields...)
 	}
 	all := decode("frame", "frame.number")
 	control := decode("l2tp.type == 1 && l2tp.version == 3", "frame.number", "l2tp.avp.message_type")

@@ -258,18 +258,14 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 		}
 		p.sockets[key.tunnel.sock] = s
 	}
-	auto, err := AutoMTU(tc.Endpoint, &sc.Header)
+	tcfg, auto, err := sessionTAP(tc, sc)
 	if err != nil {
 		return err
 	}
-	tcfg := sc.TAP
-	if tcfg.MTU == 0 {
-		tcfg.MTU = auto
-	} else if tcfg.MTU > auto {
+	if tcfg.MTU > auto {
 		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote),
 			"tunnel", tc.Endpoint.peerName(), "mtu", tcfg.MTU)
 	}
-	tcfg.CoalesceUDP = sc.CoalesceUDP
 	capture, err := openCapture(cfg, tc, sc)
 	if err != nil {
 		return err
@@ -456,6 +452,22 @@ func (p *process) start() []*live {
 	p.pending = nil
 	p.startControls()
 	return started
+}
+
+// sessionTAP returns the TAP settings of session sc of tunnel tc: its
+// own, with the MTU that fits the path to the peer (auto) where none was
+// given, and its UDP coalescing.
+func sessionTAP(tc *TunnelConfig, sc *SessionConfig) (tcfg TAPConfig, auto int, err error) {
+	auto, err = AutoMTU(tc.Endpoint, &sc.Header)
+	if err != nil {
+		return TAPConfig{}, 0, err
+	}
+	tcfg = sc.TAP
+	if tcfg.MTU == 0 {
+		tcfg.MTU = auto
+	}
+	tcfg.CoalesceUDP = sc.CoalesceUDP
+	return tcfg, auto, nil
 }
 
 // openCapture opens session sc's -pcap file, if it has one. With -user the

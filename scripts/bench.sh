@@ -230,15 +230,14 @@ start_qemu() {
 	ip -n "$ns" link set qtap0 mtu "$OVERLAY_MTU" up
 }
 
-# start_l2tap NS SRC DST COUNTERS LOG ENCAP...: l2tap on TAP ltap0 with the
-# encapsulation flags ENCAP; waits for its "l2tap: ready" line.  Counters
-# arrive on stdout when it exits.
-start_l2tap() {
-	local ns=$1 src=$2 dst=$3 counters=$4 logf=$5 pid
-	shift 5
+# launch_l2tap NS COUNTERS LOG ARGS...: l2tap with ARGS and $L2TAP_FLAGS
+# in NS; waits for its "l2tap: ready" line.  Counters arrive on stdout
+# when it exits.
+launch_l2tap() {
+	local ns=$1 counters=$2 logf=$3 pid
+	shift 3
 	# shellcheck disable=SC2086 # L2TAP_FLAGS is a list of words
-	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$L2TAP_BIN" "$@" -src "$src" -dst "$dst" \
-		-txsession 1 -ifname ltap0 $L2TAP_FLAGS) \
+	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$L2TAP_BIN" "$@" $L2TAP_FLAGS) \
 		</dev/null >"$counters" 2>"$logf" &
 	pid=$!
 	STARTED[$pid]=1
@@ -246,6 +245,14 @@ start_l2tap() {
 	BRIDGE_LOGS+=("$logf")
 	wait_for "l2tap ready in $ns" "$pid" 15 grep -q '^l2tap: ready' "$logf" ||
 		die "l2tap in $ns did not become ready: $(tail -n 5 "$logf")"
+}
+
+# start_l2tap NS SRC DST COUNTERS LOG ENCAP...: l2tap on TAP ltap0 with the
+# encapsulation flags ENCAP.
+start_l2tap() {
+	local ns=$1 src=$2 dst=$3 counters=$4 logf=$5
+	shift 5
+	launch_l2tap "$ns" "$counters" "$logf" "$@" -src "$src" -dst "$dst" -txsession 1 -ifname ltap0
 	ip -n "$ns" link set ltap0 up
 }
 
@@ -254,16 +261,8 @@ start_l2tap() {
 # TAP stap0 (the VM's NIC stand-in).
 start_socket() {
 	local ns=$1 src=$2 dst=$3 counters=$4 logf=$5 sock=$6 pid
-	# shellcheck disable=SC2086 # L2TAP_FLAGS is a list of words
-	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$L2TAP_BIN" -udp -src "$src" -dst "$dst" \
-		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -socket "$sock" $L2TAP_FLAGS) \
-		</dev/null >"$counters" 2>"$logf" &
-	pid=$!
-	STARTED[$pid]=1
-	BRIDGE_PIDS+=("$pid")
-	BRIDGE_LOGS+=("$logf")
-	wait_for "l2tap ready in $ns" "$pid" 15 grep -q '^l2tap: ready' "$logf" ||
-		die "l2tap in $ns did not become ready: $(tail -n 5 "$logf")"
+	launch_l2tap "$ns" "$counters" "$logf" -udp -src "$src" -dst "$dst" \
+		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -socket "$sock"
 	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" qemu-system-x86_64 \
 		-M none -nodefaults -display none \
 		-netdev tap,id=t,ifname=stap0,script=no,downscript=no \

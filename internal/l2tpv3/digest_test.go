@@ -25,6 +25,7 @@ func goldenByName(t *testing.T, name string) []byte {
 	return nil
 }
 
+// parsed parses message b and its attributes, failing the test on an error.
 func parsed(t *testing.T, b []byte) (Message, Attrs) {
 	t.Helper()
 	m, err := ParseMessage(b)

@@ -213,15 +213,7 @@ func TestGoldenAttrs(t *testing.T) {
 	get := func(name string) (Message, Attrs) {
 		for _, g := range goldenMessages {
 			if g.name == name {
-				m, err := ParseMessage(unhex(t, g.hex))
-				if err != nil {
-					t.Fatal(err)
-				}
-				var a Attrs
-				if err := ParseAttrs(&m, &a); err != nil {
-					t.Fatal(err)
-				}
-				return m, a
+				return parsed(t, unhex(t, g.hex))
 			}
 		}
 		t.Fatalf("no golden %s", name)

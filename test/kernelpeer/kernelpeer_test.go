@@ -128,16 +128,7 @@ func runCase(t *testing.T, g *Guest, bin string, c pwCase) {
 	if _, err := g.MustRun("dmesg -c >/dev/null"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if _, err := g.MustRun(p.TeardownCommand()); err != nil {
-			t.Errorf("guest teardown: %v", err)
-		}
-	})
-	for _, cmd := range p.SetupCommands() {
-		if out, err := g.MustRun(cmd); err != nil {
-			t.Fatalf("guest setup: %v\n%s", err, out)
-		}
-	}
+	guestSession(t, g, p)
 
 	l, err := StartL2tap(ctx, ns, bin, c.l2tapArgs(), 15*time.Second)
 	if err != nil {
@@ -180,6 +171,22 @@ func runCase(t *testing.T, g *Guest, bin string, c pwCase) {
 		status = "FAILED"
 	}
 	t.Logf("%s: %s, mtu host=%d guest=%d; %s", c.name, status, hostMTU, guestMTU, summary)
+}
+
+// guestSession sets session p up in the guest, and tears it down at the
+// end of the test.
+func guestSession(t *testing.T, g *Guest, p PeerSession) {
+	t.Helper()
+	t.Cleanup(func() {
+		if _, err := g.MustRun(p.TeardownCommand()); err != nil {
+			t.Errorf("guest teardown: %v", err)
+		}
+	})
+	for _, cmd := range p.SetupCommands() {
+		if out, err := g.MustRun(cmd); err != nil {
+			t.Fatalf("guest setup: %v\n%s", err, out)
+		}
+	}
 }
 
 // checkPasses verifies a matching configuration end to end and stops l2tap.

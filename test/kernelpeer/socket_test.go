@@ -24,16 +24,7 @@ func TestKernelPeerSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	p := PeerSession{UDP: true, Session: 111, Sublayer: SublayerNone}
-	t.Cleanup(func() {
-		if _, err := g.MustRun(p.TeardownCommand()); err != nil {
-			t.Errorf("guest teardown: %v", err)
-		}
-	})
-	for _, cmd := range p.SetupCommands() {
-		if out, err := g.MustRun(cmd); err != nil {
-			t.Fatalf("guest setup: %v\n%s", err, out)
-		}
-	}
+	guestSession(t, g, p)
 	sock := filepath.Join(env.workDir, "vm.sock")
 	port := strconv.Itoa(L2TPPort)
 	args := []string{"-src", p.Remote(), "-dst", p.Local(), "-udp", "-srcport", port, "-dstport", port,
