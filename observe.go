@@ -135,7 +135,10 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 			done := make(chan struct{})
 			go func() { status.Serve(s, snap); close(done) }()
 			stops = append(stops, func() {
-				os.Remove(path) // before closing: nothing finds a dead socket
+				// before closing: nothing finds a dead socket. Unlink, not
+				// os.Remove, whose rmdir after a refused unlink the seccomp
+				// filter forbids.
+				syscall.Unlink(path)
 				s.Close()
 				<-done
 			})
@@ -180,7 +183,7 @@ func listenControl(path string, account *Account, isDefault bool) (*net.UnixList
 			c.Close()
 			return nil, errors.New("in use by another running l2tap")
 		case errors.Is(err, syscall.ECONNREFUSED):
-			if err := os.Remove(path); err != nil {
+			if err := syscall.Unlink(path); err != nil {
 				return nil, fmt.Errorf("remove the socket left by an l2tap that is gone: %w", err)
 			}
 		default:
@@ -199,7 +202,7 @@ func listenControl(path string, account *Account, isDefault bool) (*net.UnixList
 	if account != nil {
 		if err := os.Chown(path, account.UID, account.GID); err != nil {
 			ln.Close()
-			os.Remove(path)
+			syscall.Unlink(path)
 			return nil, fmt.Errorf("give it to -user %s: %w", account.Name, err)
 		}
 	}

@@ -98,7 +98,7 @@ func Listen(c Config) (_ *Socket, err error) {
 	defer func() {
 		if err != nil {
 			s.closeFiles()
-			os.Remove(c.Path)
+			unix.Unlink(c.Path)
 		}
 	}()
 	if c.UID >= 0 || c.GID >= 0 {
@@ -162,7 +162,9 @@ func clearStale(path string) error {
 	if !stale {
 		return errors.New("a socket file is there and it cannot be told whether something listens")
 	}
-	if err := os.Remove(path); err != nil {
+	// Unlink, not os.Remove: its rmdir after a refused unlink is not in
+	// the seccomp filter a reload runs under.
+	if err := unix.Unlink(path); err != nil {
 		return fmt.Errorf("remove the stale socket file: %w", err)
 	}
 	return nil
