@@ -73,7 +73,7 @@ func Run(cfg *Config) error {
 	defer close(stopGov)
 	loops := len(p.sockets)
 	for _, l := range started {
-		loops += l.endpoint().Queues()
+		loops += l.dev.Queues()
 	}
 	if p.gov = tune.NewGovernor(loops, p.bytes); p.gov != nil {
 		go p.gov.Run(stopGov)
@@ -405,7 +405,7 @@ func (p *process) remove(l *live, why string) {
 	delete(p.live, l.key)
 	p.mu.Unlock()
 	h := l.sc.Header
-	slog.Info(why, l.endpointKey(), l.epName(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
+	slog.Info(why, l.endpointKey(), l.dev.Name(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
 }
 
 // socketOffload reports whether any session on the socket key names asks
@@ -435,11 +435,11 @@ func (p *process) start() []*live {
 		if l.cap != nil {
 			ec.Capture = l.cap
 		}
-		s, err := p.eng.AddSession(l.t, ec, l.endpoint())
+		s, err := p.eng.AddSession(l.t, ec, l.dev)
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
-			slog.Error(fmt.Sprintf("%s: %v", l.epName(), err), l.endpointKey(), l.epName())
+			slog.Error(fmt.Sprintf("%s: %v", l.dev.Name(), err), l.endpointKey(), l.dev.Name())
 			l.closeEndpoint()
 			closeCapture(l)
 			continue
@@ -499,7 +499,7 @@ func closeCapture(l *live) {
 		return
 	}
 	if err := l.cap.Close(); err != nil {
-		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), l.endpointKey(), l.epName())
+		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), l.endpointKey(), l.dev.Name())
 	}
 	l.cap = nil
 }
@@ -651,7 +651,7 @@ func (l *live) logAttrs() []any {
 		off = "auto"
 	}
 	return []any{
-		slog.String(l.endpointKey(), l.epName()), slog.Int("mtu", l.mtu()),
+		slog.String(l.endpointKey(), l.dev.Name()), slog.Int("mtu", l.dev.MTU()),
 		slog.String("encap", enc),
 		slog.String("local", underlay.AddrPortString(e.Local, e.LocalPort, e.UDP)),
 		slog.String("remote", e.peerName()),
@@ -729,7 +729,7 @@ func (p *process) snapshot() status.Snapshot {
 	}
 	for _, l := range p.pending {
 		if i, ok := index[l.t]; ok {
-			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.epName(), MTU: l.mtu()})
+			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.dev.Name(), MTU: l.dev.MTU()})
 		}
 	}
 	return snap

@@ -52,15 +52,6 @@ func (o *Options) socketConfig() (SocketConfig, error) {
 	return c, nil
 }
 
-// epName names the session's endpoint: its TAP or its socket's path.
-func (l *live) epName() string { return l.dev.Name() }
-
-// mtu is the TAP's MTU, or the MTU the VM behind a socket should use.
-func (l *live) mtu() int { return l.dev.MTU() }
-
-// endpoint returns the session's endpoint as the engine sees it.
-func (l *live) endpoint() engine.Endpoint { return l.dev }
-
 // closeEndpoint closes the session's TAP or socket (removing its file).
 func (l *live) closeEndpoint() {
 	if vm, ok := l.dev.(*vmEndpoint); ok {
