@@ -37,6 +37,7 @@ type Options struct {
 	Sched              text
 	IPPath             text // -ip-path: raw or packet
 	CPUProfile         text
+	MemProfile         text // -memprofile: a heap profile on exit and on SIGUSR2
 	User               text
 	Seccomp            onOff
 	Pcap               text  // -pcap: capture the session to this file
@@ -55,6 +56,7 @@ type Options struct {
 type Config struct {
 	Tunnels    []TunnelConfig
 	CPUProfile string // write a CPU profile here until exit, if set
+	MemProfile string // write a heap profile here on exit and on SIGUSR2, if set
 	// Batch runs l2tap's threads under SCHED_BATCH (see sched.go).
 	Batch bool
 	// PacketPath sends IP encapsulation over IPv4 through an AF_PACKET
@@ -404,7 +406,7 @@ func parseSize(s string) (int64, error) {
 // process checks the options that hold for the whole process, and returns
 // a Config without tunnels.
 func (o *Options) process() (*Config, error) {
-	c := &Config{CPUProfile: o.CPUProfile.val}
+	c := &Config{CPUProfile: o.CPUProfile.val, MemProfile: o.MemProfile.val}
 	switch o.Sched.val {
 	case "", "batch":
 		c.Batch = true

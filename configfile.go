@@ -43,7 +43,7 @@ const (
 var (
 	tunnelKeys = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required", "hello-retries",
 		"hostname", "peer-hostname", "secret-file", "secret", "digest", "role"}
-	processKeys = []string{"sched", "ip-path", "cpuprofile", "user", "seccomp", "control", "metrics", "log-format"}
+	processKeys = []string{"sched", "ip-path", "cpuprofile", "memprofile", "user", "seccomp", "control", "metrics", "log-format"}
 )
 
 // numericTextKeys are the text flags that take a name or a number (or a
@@ -455,6 +455,9 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 		}
 		if cmdline.CPUProfile.set {
 			po.CPUProfile = cmdline.CPUProfile
+		}
+		if cmdline.MemProfile.set {
+			po.MemProfile = cmdline.MemProfile
 		}
 		if cmdline.User.set {
 			po.User = cmdline.User

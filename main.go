@@ -29,7 +29,7 @@ Examples:
    l2tap -ipv6 -src 2001:db8::1 -dst 2001:db8::2 -txsession 7 -counter
 
    # tunnels and their sessions from a TOML file whose keys are the flag names:
-   # top-level keys sched ip-path cpuprofile user seccomp control metrics log-format;
+   # top-level keys sched ip-path cpuprofile memprofile user seccomp control metrics log-format;
    # [[tunnel]] keys src dst udp srcport dstport ipv6 rxtunnel txtunnel hello
    # hello-required hello-retries; [[tunnel.session]]: the others
    l2tap -config /etc/l2tap/l2tap.toml
@@ -98,6 +98,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("sched", "POLICY", "batch: threads run as SCHED_BATCH (when woken they wait their turn instead of preempting), fewer context switches under bulk traffic; normal: the kernel's default policy (default batch)", &o.Sched),
 		f("ip-path", "PATH", "how IP encapsulation over IPv4 leaves: raw: a raw IP socket through the kernel's IP output (default); packet: an AF_PACKET socket on the underlay interface with the Ethernet and IPv4 headers built by l2tap from the route and the neighbour's address, skipping the route lookup, netfilter and queueing disciplines (and IPsec policies) per packet; the raw socket still receives, and sends while the neighbour is unresolved, on links other than Ethernet, and frames above the link MTU", &o.IPPath),
 		f("cpuprofile", "FILE", "write a Go CPU profile to FILE until exit (for performance work)", &o.CPUProfile),
+		f("memprofile", "FILE", "write a Go heap profile (live memory after a collection) to FILE on exit and on SIGUSR2, each time replacing the last (for finding what holds memory)", &o.MemProfile),
 		f("user", "USER", "once set up, run as this user (name or uid) and its primary group, with no supplementary groups (default: stay the user started as); every capability is dropped either way", &o.User),
 		f("seccomp", "", "once set up, allow only the system calls moving frames needs; any other kills l2tap with SIGSYS naming the call (default on; -seccomp=off disables)", &o.Seccomp),
 		f("pcap", "FILE", "capture what crosses the pseudowire to FILE in pcap format: the Ethernet frames each way (see -pcap-outer); never slows the data path (frames the writer cannot keep up with count as pcap_dropped)", &o.Pcap),
@@ -114,7 +115,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("secret-file", "FILE", "with -circuit: authenticate control messages (RFC 3931 message digest) with the shared secret in FILE (trailing newline ignored; keep it mode 0600)", &o.Dynamic.SecretFile),
 		f("digest", "ALG", "with -secret-file: md5 (HMAC-MD5, default) or sha1 (HMAC-SHA-1); both ends must agree", &o.Dynamic.Digest),
 		f("role", "ROLE", "with -circuit: initiator (request the connection and sessions), responder (wait for the peer's) or both (default; ties broken as RFC 3931 says)", &o.Dynamic.Role),
-		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -ip-path, -cpuprofile, -user, -seccomp, -control, -metrics and -log-format may be given with it and override the file's top-level keys", &o.ConfigFile),
+		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -ip-path, -cpuprofile, -memprofile, -user, -seccomp, -control, -metrics and -log-format may be given with it and override the file's top-level keys", &o.ConfigFile),
 		f("log-format", "FORMAT", "text: log lines 'l2tap: MESSAGE key=value ...', counters as 'name value' lines (default); json: every log line one JSON object on stderr, the counters one JSON object on stdout", &o.LogFormat),
 		f("control", "PATH", "unix socket 'l2tap show' asks (default "+defaultControlDir+"/<TAP>.sock, <TAP>@<netns>.sock outside the main network namespace; -control off disables)", &o.Observe.Control),
 		f("metrics", "ADDR", "serve Prometheus metrics on http://ADDR/metrics, such as 127.0.0.1:9723 (default off)", &o.Observe.Metrics),
@@ -126,7 +127,7 @@ func newApp(o *Options) *cli.App {
 	return &cli.App{
 		Name:                  "l2tap",
 		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
-		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-ip-path PATH] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-log-format FORMAT] [-cpuprofile FILE]",
+		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-ip-path PATH] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-log-format FORMAT] [-cpuprofile FILE] [-memprofile FILE]",
 		Description:           description,
 		HideHelpCommand:       true,
 		CustomAppHelpTemplate: helpTemplate,

@@ -256,7 +256,7 @@ const manConfigFile = `.SH CONFIGURATION FILE
 With
 .BI \-config " FILE"
 l2tap reads a TOML file whose keys are the option names.
-The top level holds the process options (sched, cpuprofile, user, seccomp, control, metrics);
+The top level holds the process options (sched, cpuprofile, memprofile, user, seccomp, control, metrics);
 each
 .B [[tunnel]]
 table holds one underlay socket's two ends (src, dst, udp, srcport, dstport, ipv6);
@@ -308,6 +308,12 @@ read the file again: sessions added, removed or changed follow it, the others ca
 untouched; a file with errors changes nothing. Without
 .B \-config
 it changes nothing and says so in the log.
+.TP
+.B SIGUSR2
+with
+.BR \-memprofile ,
+write the heap profile (replacing the last one) and log the live heap; without it, the
+default action (l2tap ends).
 .SH EXIT STATUS
 .TP
 .B 0

@@ -168,6 +168,7 @@ func TestBashCompletion(t *testing.T) {
 		{[]string{"l2tap", "-offload=a"}, []string{"-offload=auto"}},
 		{[]string{"l2tap", "-config", dir + "/a"}, []string{dir + "/a.toml"}},
 		{[]string{"l2tap", "-cpuprofile", dir + "/b"}, []string{dir + "/b.prof"}},
+		{[]string{"l2tap", "-memprofile", dir + "/b"}, []string{dir + "/b.prof"}},
 		{[]string{"l2tap", "show", "-socket", dir + "/a"}, []string{dir + "/a.toml"}},
 		{[]string{"l2tap", "show", "-json=o"}, []string{"-json=on", "-json=off"}},
 		{[]string{"l2tap", "sh"}, []string{"show"}},
@@ -238,7 +239,7 @@ func TestZshCompletion(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"-offload": ":(auto full off)", "-sched": ":(batch normal)", "-seccomp": ":(on off)",
-		"-master": ":_l2tap_bridges", "-config": ":_files", "-cpuprofile": ":_files",
+		"-master": ":_l2tap_bridges", "-config": ":_files", "-cpuprofile": ":_files", "-memprofile": ":_files",
 	} {
 		if !strings.HasSuffix(byName[name], want) {
 			t.Errorf("zsh spec for %s is %q, want it to end in %q", name, byName[name], want)

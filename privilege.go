@@ -73,7 +73,7 @@ func lockDown(cfg *Config, devs []device) error {
 		return err
 	}
 	if cfg.Seccomp {
-		o := seccompOptions{pid: os.Getpid(), netlink: restore, packet: cfg.PacketPath, reload: cfg.Reload != nil, profile: cfg.CPUProfile != "",
+		o := seccompOptions{pid: os.Getpid(), netlink: restore, packet: cfg.PacketPath, reload: cfg.Reload != nil, profile: cfg.CPUProfile != "" || cfg.MemProfile != "", heapProfile: cfg.MemProfile != "",
 			serve: cfg.Observe.serving(), unlink: cfg.Observe.controlOn(), rotate: cfg.pcapRotates(),
 			vmsocket: cfg.usesSockets() || cfg.Reload != nil}
 		if err := installSeccomp(o); err != nil {

@@ -41,6 +41,13 @@ func Run(cfg *Config) error {
 		}
 		defer stop()
 	}
+	var heap *heapProfile
+	if cfg.MemProfile != "" {
+		if heap, err = openHeapProfile(cfg.MemProfile); err != nil {
+			return err
+		}
+		defer heap.close()
+	}
 	if cfg.Batch {
 		if err := tune.SetBatchPolicy(); err != nil {
 			slog.Warn(fmt.Sprintf("%v: staying with the default scheduling policy", err))
@@ -48,6 +55,9 @@ func Run(cfg *Config) error {
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, sigCounters, syscall.SIGHUP)
+	if heap != nil {
+		signal.Notify(sigs, sigHeapProfile)
+	}
 	defer signal.Stop(sigs)
 
 	// l2tap show and -metrics: snapshots of the engine, taken when asked.
@@ -112,6 +122,9 @@ wait:
 			case syscall.SIGHUP:
 				p.reload(cfg.Reload)
 				notify.status(p.statusLine())
+				continue
+			case sigHeapProfile:
+				heap.write()
 				continue
 			}
 			break wait

@@ -48,6 +48,9 @@ type seccompOptions struct {
 	// profile allows read-only opens: the CPU profile's writer reads
 	// /proc/self/maps from a goroutine that may run after setup.
 	profile bool
+	// heapProfile allows ftruncate: the -memprofile file, opened during
+	// setup, is rewritten in place on SIGUSR2 and at exit.
+	heapProfile bool
 	// serve allows accepting and answering connections: the control
 	// socket and the metrics endpoint (see observe.go).
 	serve bool

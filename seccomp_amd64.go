@@ -91,6 +91,9 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 		}
 		rules = append(rules, scRule{nr: unix.SYS_OPENAT, conds: []scCond{{arg: 2, mask: mask, want: ok[0], or: ok[1:]}}})
 	}
+	if o.heapProfile {
+		rules = append(rules, allow(unix.SYS_FTRUNCATE)...)
+	}
 	if o.rotate || o.reload {
 		rules = append(rules, allow(unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2)...)
 	}
