@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -187,7 +188,11 @@ type process struct {
 	mu      sync.Mutex           // guards what follows once observers run
 	live    map[sessionKey]*live // sessions running (or failed), by identity
 	pending []*live              // sessions set up but not yet started
-	started []*engine.Session    // every session started, stopped ones too, for the totals
+	started []*engine.Session    // the sessions started and not yet removed (failed ones too)
+	// retired is the counters of the sessions removed, summed: all that
+	// is kept of them, so that the totals still count what they carried.
+	retired              []engine.Counter
+	retiredTx, retiredRx uint64 // their frame bytes, for bytes
 }
 
 // tunnelKey names a tunnel: its socket and its peer.
@@ -408,17 +413,34 @@ func (p *process) reload(read func() (*Config, error)) {
 	slog.Info(fmt.Sprintf("SIGHUP: configuration read again: %d sessions added or made anew, %d removed", len(add), len(gone)))
 }
 
-// remove stops a session and forgets it.
+// remove stops a session and forgets it: its counters are folded into
+// the totals and nothing else of it is kept.
 func (p *process) remove(l *live, why string) {
 	if l.s != nil {
 		p.eng.RemoveSession(l.s)
 	}
-	closeCapture(l)
 	p.mu.Lock()
+	p.retire(l.s)
 	delete(p.live, l.key)
 	p.mu.Unlock()
+	closeCapture(l)
 	h := l.sc.Header
 	slog.Info(why, l.endpointKey(), l.dev.Name(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
+}
+
+// retire takes s, removed from the engine, out of the sessions started and
+// adds its final counters to retired; p.mu is held. Holding the session
+// would hold its endpoint (a TAP's buffers), its capture's ring and its
+// counters for as long as l2tap runs.
+func (p *process) retire(s *engine.Session) {
+	i := slices.Index(p.started, s)
+	if s == nil || i < 0 {
+		return
+	}
+	p.retired = engine.Sum(p.retired, s.Counters())
+	p.retiredTx += s.Stats.TxBytes.Load()
+	p.retiredRx += s.Stats.RxBytes.Load()
+	p.started = slices.Delete(p.started, i, i+1)
 }
 
 // socketOffload reports whether any session on the socket key names asks
@@ -526,10 +548,12 @@ func (p *process) closeCaptures() {
 	}
 }
 
-// bytes returns the frame bytes sent and received by every session.
+// bytes returns the frame bytes sent and received by every session,
+// those removed too.
 func (p *process) bytes() (tx, rx uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	tx, rx = p.retiredTx, p.retiredRx
 	for _, s := range p.started {
 		tx += s.Stats.TxBytes.Load()
 		rx += s.Stats.RxBytes.Load()
@@ -541,12 +565,12 @@ func (p *process) bytes() (tx, rx uint64) {
 // second Go processor.
 const procsRaised = "procs_raised"
 
-// totals returns every counter summed over sessions (those that stopped
-// too) and tunnels.
+// totals returns every counter summed over sessions (those removed too)
+// and tunnels.
 func (p *process) totals() []engine.Counter {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var c []engine.Counter
+	c := engine.Sum(nil, p.retired)
 	for _, s := range p.started {
 		c = engine.Sum(c, s.Counters())
 	}
