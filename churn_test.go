@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/l2tap/l2tap/internal/control"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/underlay"
 )
@@ -164,4 +165,123 @@ func TestReloadChurnReleases(t *testing.T) {
 	if tx != counted {
 		t.Errorf("tx_packets total %d, want %d: the removed sessions' counters must stay in the totals", tx, counted)
 	}
+}
+
+// churnCircuit stands in for a dynamic circuit's TAP, which outlives its
+// sessions: closing a session's endpoint only pauses its reads.
+type churnCircuit struct {
+	churnEndpoint
+	mu      sync.Mutex
+	resumed chan struct{} // closed when reads pause
+	carrier bool
+}
+
+func (c *churnCircuit) ResumeReads() {
+	c.mu.Lock()
+	c.resumed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+func (c *churnCircuit) PauseReads() {
+	c.mu.Lock()
+	select {
+	case <-c.resumed:
+	default:
+		close(c.resumed)
+	}
+	c.mu.Unlock()
+}
+
+func (c *churnCircuit) SetCarrier(on bool) error {
+	c.mu.Lock()
+	c.carrier = on
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *churnCircuit) ReadLoop(q int, arena []byte, headroom int, pkts [][]byte, send func([][]byte) error, dropped func(error)) error {
+	c.mu.Lock()
+	r := c.resumed
+	c.mu.Unlock()
+	<-r
+	return nil
+}
+
+// TestDynamicChurnReleases brings the sessions of eight dynamic circuits up
+// and down 500 times through the calls the control connection's events
+// make (a session up after ICRQ/ICRP/ICCN, down on the peer's CDN): the
+// live heap after a collection must come back within 1 MiB of where it
+// was after the first round, and the sessions' counters must stay in the
+// totals.
+func TestDynamicChurnReleases(t *testing.T) {
+	quietLogs(t)
+	const rounds, circuits = 500, 8
+	p := &process{eng: engine.New(), sockets: map[socketKey]engine.Underlay{}, tunnels: map[tunnelKey]*engine.Tunnel{},
+		live: map[sessionKey]*live{}, controls: map[*engine.Tunnel]*tunnelControl{}}
+	defer p.eng.Close()
+	remote := netip.MustParseAddrPort("192.0.2.2:1701")
+	sock := &churnSocket{closed: make(chan struct{})}
+	dt := &dynTunnel{p: p, t: p.eng.AddTunnel(sock, remote), name: remote.String()}
+	dt.tc.Endpoint = Endpoint{UDP: true, Local: netip.MustParseAddr("192.0.2.1"), LocalPort: 1701, Remote: remote.Addr(), RemotePort: remote.Port()}
+	p.dyn = append(p.dyn, dt)
+	var pc control.PeerConfig
+	pc.HostName = "a"
+	for i := 0; i < circuits; i++ {
+		pc.Circuits = append(pc.Circuits, control.Circuit{EndID: fmt.Sprintf("vm%d", i)})
+		c := &churnCircuit{churnEndpoint: *newChurnEndpoint(fmt.Sprintf("dyn%d", i)), resumed: make(chan struct{})}
+		dt.circuits = append(dt.circuits, &dynCircuit{sc: SessionConfig{Circuit: fmt.Sprintf("vm%d", i)}, dev: c, state: "negotiating"})
+	}
+	d, err := control.NewDynamic(pc, dt, control.Config{Send: func([]byte) error { return nil }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt.d = d // for the totals' control counters
+	var counted uint64
+	id := uint32(100)
+	round := func() {
+		for _, c := range dt.circuits {
+			id++
+			dt.sessionUp(controlData(c.sc.Circuit, id))
+			if c.s == nil {
+				t.Fatalf("circuit %s: no session after sessionUp", c.sc.Circuit)
+			}
+			c.s.Stats.RxPackets.Add(5) // as if it had received five frames
+			counted += 5
+		}
+		for _, c := range dt.circuits {
+			dt.sessionDown(c.sc.Circuit, "the peer's CDN")
+			if c.s != nil {
+				t.Fatalf("circuit %s: session left after sessionDown", c.sc.Circuit)
+			}
+		}
+	}
+	round()
+	first := liveHeap()
+	for i := 1; i < rounds; i++ {
+		round()
+	}
+	last := liveHeap()
+	t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB)", first>>10, rounds, last>>10, (int64(last)-int64(first))>>10)
+	if last > first+1<<20 {
+		t.Errorf("live heap grew by %d KiB over %d rounds of %d dynamic sessions up and down (more than 1 MiB): ended sessions are kept",
+			(last-first)>>10, rounds, circuits)
+	}
+	if n := len(p.eng.Sessions()); n != 0 {
+		t.Errorf("%d sessions left in the engine, want none", n)
+	}
+	var rx uint64
+	for _, c := range p.totals() {
+		if c.Name == "rx_packets" {
+			rx = c.Value
+		}
+	}
+	if rx != counted {
+		t.Errorf("rx_packets total %d, want %d: ended sessions' counters must stay in the totals", rx, counted)
+	}
+}
+
+// controlData is what the control connection hands over for a session of
+// circuit endID with session ID id both ways and no cookie.
+func controlData(endID string, id uint32) control.DataConfig {
+	return control.DataConfig{EndID: endID, TxSession: id, RxSession: id}
 }

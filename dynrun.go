@@ -423,6 +423,9 @@ func (dt *dynTunnel) removeSession(c *dynCircuit) {
 		slog.Warn(err.Error(), dt.attrs(c)...)
 	}
 	dt.p.eng.RemoveSession(c.s)
+	dt.p.mu.Lock()
+	dt.p.retire(c.s)
+	dt.p.mu.Unlock()
 	dt.mu.Lock()
 	c.s = nil
 	dt.mu.Unlock()

@@ -93,14 +93,17 @@ type link struct {
 	times   []time.Time
 	dropped int
 	down    bool // loses everything
+	forget  bool // keeps no copy of what it carried (sent, times stay empty)
 }
 
 func (l *link) send(msg []byte) error {
 	b := append([]byte(nil), msg...)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sent = append(l.sent, b)
-	l.times = append(l.times, l.clock.Now())
+	if !l.forget {
+		l.sent = append(l.sent, b)
+		l.times = append(l.times, l.clock.Now())
+	}
 	if l.down || l.rng.Float64() < l.loss {
 		l.dropped++
 		return nil
