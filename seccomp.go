@@ -56,8 +56,8 @@ type seccompOptions struct {
 	unlink bool
 	// rotate allows what a -pcap-size rotation does: renaming the
 	// capture file and creating a new one (openat write-only, create,
-	// truncate). The old file is overwritten by the rename: nothing is
-	// unlinked.
+	// exclusive, no link followed; fchmod on it). The old file is
+	// overwritten by the rename: nothing is unlinked.
 	rotate bool
 	// vmsocket allows what a VM's socket does after setup (see
 	// internal/vmsocket): accepting a stream client (the runtime asks its
