@@ -62,7 +62,8 @@ type seccompOptions struct {
 	// vmsocket allows what a VM's socket does after setup (see
 	// internal/vmsocket): accepting a stream client (the runtime asks its
 	// address), probing a datagram peer with connect, and removing the
-	// socket file at exit.
+	// socket file at exit; with reload, also the private directory a new
+	// socket is made in (see internal/sockfile).
 	vmsocket bool
 }
 
