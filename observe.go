@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/sockfile"
 	"github.com/l2tap/l2tap/internal/status"
 )
 
@@ -190,21 +191,29 @@ func listenControl(path string, account *Account, isDefault bool) (*net.UnixList
 			return nil, fmt.Errorf("socket file there already: %w", err)
 		}
 	}
-	// The socket takes its mode, 0600, from the umask when bound: no
-	// moment exists in which others may connect.
-	old := umask(0o177)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	umask(old)
-	if err != nil {
-		return nil, err
-	}
-	ln.SetUnlinkOnClose(false) // startObservers' stop removes it, in the order it needs
+	// The socket is made mode 0600, where only l2tap may reach it until
+	// its owner is set (see internal/sockfile): no moment exists in which
+	// others may connect, or make l2tap change another file.
+	uid, gid := -1, -1
 	if account != nil {
-		if err := os.Chown(path, account.UID, account.GID); err != nil {
-			ln.Close()
-			syscall.Unlink(path)
-			return nil, fmt.Errorf("give it to -user %s: %w", account.Name, err)
+		uid, gid = account.UID, account.GID
+	}
+	var ln *net.UnixListener
+	err := sockfile.Place(path, uid, gid, 0o600, func(name string) error {
+		var err error
+		if ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"}); err == nil {
+			ln.SetUnlinkOnClose(false) // startObservers' stop removes it, in the order it needs
 		}
+		return err
+	})
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		if account != nil {
+			return nil, fmt.Errorf("make it for -user %s: %w", account.Name, err)
+		}
+		return nil, err
 	}
 	return ln, nil
 }

@@ -13,9 +13,6 @@ import (
 // (sun_path is 108 bytes on Linux with its terminating zero).
 const maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
 
-// umask sets the file mode creation mask and returns the old one.
-func umask(m int) int { return unix.Umask(m) }
-
 // inode is the inode number of a file, where the system has one.
 func inode(fi os.FileInfo) (uint64, bool) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

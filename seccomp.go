@@ -59,13 +59,14 @@ type seccompOptions struct {
 	unlink bool
 	// rotate allows what a -pcap-size rotation does: renaming the
 	// capture file and creating a new one (openat write-only, create,
-	// truncate). The old file is overwritten by the rename: nothing is
-	// unlinked.
+	// exclusive, no link followed; fchmod on it). The old file is
+	// overwritten by the rename: nothing is unlinked.
 	rotate bool
 	// vmsocket allows what a VM's socket does after setup (see
 	// internal/vmsocket): accepting a stream client (the runtime asks its
 	// address), probing a datagram peer with connect, and removing the
-	// socket file at exit.
+	// socket file at exit; with reload, also the private directory a new
+	// socket is made in (see internal/sockfile).
 	vmsocket bool
 }
 

@@ -58,8 +58,14 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6, unix.AF_UNIX, unix.AF_PACKET)}},
 			scRule{nr: unix.SYS_OPENAT},
 		)
-		// A VM's socket made on reload: listen, its file's mode and owner.
-		rules = append(rules, allow(unix.SYS_LISTEN, unix.SYS_UMASK, unix.SYS_FCHMODAT, unix.SYS_FCHOWNAT)...)
+		// A VM's socket made on reload: listen, its file's mode and owner
+		// set in a private directory made for it (see internal/sockfile),
+		// from which it is renamed into place.
+		// (geteuid: whose that directory must be).
+		rules = append(rules, allow(unix.SYS_LISTEN, unix.SYS_UMASK, unix.SYS_FCHMODAT, unix.SYS_FCHOWNAT, unix.SYS_MKDIRAT, unix.SYS_GETEUID)...)
+		// A capture opened on reload: an existing file emptied and given
+		// its mode through its descriptor (see internal/pcap).
+		rules = append(rules, allow(unix.SYS_FTRUNCATE, unix.SYS_FCHMOD)...)
 		rules = append(rules, allow(unix.SYS_BIND, unix.SYS_CONNECT, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME,
 			unix.SYS_CAPSET, unix.SYS_NEWFSTATAT, unix.SYS_UNAME)...)
 	default:
@@ -76,18 +82,22 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 			)
 		}
 	}
-	// Opens after setup: read-only for the profile, write-create-truncate
-	// for a capture's next file; a reload allows any already. One rule
-	// for the call, whose condition lists what each needs.
+	// Opens after setup: read-only for the profile; for a capture's next
+	// file, write-only, a new file (O_EXCL), no link followed (see
+	// internal/pcap); a reload allows any already. One rule for the call,
+	// whose condition lists what each needs.
 	if !o.reload && (o.profile || o.rotate) {
-		const mask = unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND
+		const mask = unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND | unix.O_EXCL | unix.O_NOFOLLOW
 		var ok []uint32
 		if o.profile {
 			ok = append(ok, 0)
 			rules = append(rules, scRule{nr: unix.SYS_NEWFSTATAT})
 		}
 		if o.rotate {
-			ok = append(ok, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC)
+			ok = append(ok, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
+			// The new file's mode set through its descriptor when the
+			// umask took bits off 0600.
+			rules = append(rules, allow(unix.SYS_FCHMOD)...)
 		}
 		rules = append(rules, scRule{nr: unix.SYS_OPENAT, conds: []scCond{{arg: 2, mask: mask, want: ok[0], or: ok[1:]}}})
 	}
@@ -104,9 +114,13 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 	}
 	if o.vmsocket {
 		rules = append(rules, allow(unix.SYS_ACCEPT4, unix.SYS_GETSOCKNAME, unix.SYS_CONNECT)...)
-		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})
 	}
-	if o.unlink {
+	switch {
+	case o.vmsocket && o.reload:
+		// Files, and a VM's socket's private directory once its socket
+		// is renamed out of it.
+		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIn(2, 0, unix.AT_REMOVEDIR)}})
+	case o.vmsocket || o.unlink:
 		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})
 	}
 	return compile(unix.AUDIT_ARCH_X86_64, x32Bit, rules)

@@ -16,6 +16,11 @@
 // With a size limit, a file about to grow past it is renamed FILE.1 (FILE.1
 // to FILE.2, and so on up to Keep old files; the oldest is overwritten by
 // the rename) and a new FILE is started.
+//
+// The directory may be writable by another account: on Linux no link is
+// followed there, the files are checked and given their owner through
+// their descriptors, and a rotation never writes into a file it did not
+// create (see file_linux.go).
 package pcap
 
 import (
@@ -25,8 +30,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/l2tap/l2tap/internal/offload"
@@ -74,7 +79,8 @@ type Config struct {
 	// RingSize is the bytes held for the writer (DefaultRingSize if 0).
 	RingSize int
 	// UID and GID, when not -1, own the files: the first is made over
-	// to them, later ones are created by the process as it runs then.
+	// to them (through its descriptor), later ones are created by the
+	// process as it runs then, and made over to them if not theirs.
 	UID, GID int
 	// Logf reports the writer's errors (nil: not reported).
 	Logf func(format string, args ...any)
@@ -92,6 +98,8 @@ type Writer struct {
 	closed atomic.Bool
 
 	// Owned by the writer goroutine.
+	dir      *dir   // the file's directory, held open
+	name     string // the file's name in dir
 	f        *os.File
 	bw       *bufio.Writer
 	size     int64
@@ -102,7 +110,9 @@ type Writer struct {
 }
 
 // Open creates (or truncates) the file, writes the file header and starts
-// the writer. The file is created mode 0600: it holds the traffic.
+// the writer. The file is created mode 0600: it holds the traffic. An
+// existing file is taken over only if it is a regular file with one link
+// (on Linux; a symbolic link is refused, never followed).
 func Open(c Config) (*Writer, error) {
 	if c.RingSize == 0 {
 		c.RingSize = DefaultRingSize
@@ -120,24 +130,28 @@ func Open(c Config) (*Writer, error) {
 		w.outer[0] = c.header(c.Local, c.Remote)
 		w.outer[1] = c.header(c.Remote, c.Local)
 	}
-	if err := w.create(); err != nil {
+	d, err := openDir(c.Path)
+	if err != nil {
 		return nil, err
 	}
-	if c.UID != -1 || c.GID != -1 {
-		if err := w.f.Chown(c.UID, c.GID); err != nil {
+	w.dir, w.name = d, filepath.Base(c.Path)
+	if err := w.create(false); err != nil {
+		if w.f != nil {
 			w.f.Close()
-			return nil, fmt.Errorf("pcap: %w", err)
 		}
+		d.close()
+		return nil, err
 	}
 	go w.run()
 	return w, nil
 }
 
-// create opens a new file at the path and writes the file header.
-func (w *Writer) create() error {
-	f, err := os.OpenFile(w.c.Path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// create opens the file (a new one when fresh: see dir.create) and writes
+// the file header.
+func (w *Writer) create(fresh bool) error {
+	f, err := w.dir.create(w.name, fresh, w.c.UID, w.c.GID)
 	if err != nil {
-		return fmt.Errorf("pcap: %w", err)
+		return err
 	}
 	w.f = f
 	if w.bw == nil {
@@ -296,6 +310,7 @@ func (w *Writer) run() {
 			w.closeErr = err
 		}
 	}
+	w.dir.close()
 }
 
 // record writes one record from the ring, rotating the file first when it
@@ -331,25 +346,16 @@ func (w *Writer) rotate() error {
 	if err != nil {
 		return fmt.Errorf("pcap: %w", err)
 	}
-	p := w.c.Path
+	p := w.name
 	for i := w.c.Keep - 1; i >= 1; i-- {
-		if err := rename(fmt.Sprintf("%s.%d", p, i), fmt.Sprintf("%s.%d", p, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := w.dir.rename(fmt.Sprintf("%s.%d", p, i), fmt.Sprintf("%s.%d", p, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
-	if err := rename(p, p+".1"); err != nil {
+	if err := w.dir.rename(p, p+".1"); err != nil {
 		return err
 	}
-	return w.create()
-}
-
-// rename is rename(2) alone: os.Rename looks at the new name first (a
-// stat, which a seccomp filter may refuse).
-func rename(from, to string) error {
-	if err := syscall.Rename(from, to); err != nil {
-		return fmt.Errorf("pcap: rotate: %w", &os.LinkError{Op: "rename", Old: from, New: to, Err: err})
-	}
-	return nil
+	return w.create(true)
 }
 
 // fail stops writing after an error: what follows is counted as dropped.

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/sockfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,19 +81,29 @@ func Listen(c Config) (_ *Socket, err error) {
 		return nil, err
 	}
 	s := &Socket{path: c.Path, typ: c.Type, done: make(chan struct{}), probe: -1}
-	// The socket takes mode 0600 from the umask when bound: no moment
-	// exists in which others may connect.
-	old := unix.Umask(0o177)
-	addr := &net.UnixAddr{Name: c.Path}
-	if c.Type == Stream {
-		addr.Net = "unix"
-		s.ln, err = net.ListenUnix("unix", addr)
-	} else {
-		addr.Net = "unixgram"
-		s.pc, err = net.ListenUnixgram("unixgram", addr)
+	mode := c.Mode
+	if mode == 0 {
+		mode = 0o600
+		if c.GID >= 0 {
+			mode = 0o660
+		}
 	}
-	unix.Umask(old)
+	// The socket is made mode 0600, where only l2tap may reach it until
+	// its owner and mode are set (see internal/sockfile): no moment exists
+	// in which others may connect, or make l2tap change another file.
+	err = sockfile.Place(c.Path, c.UID, c.GID, mode, func(name string) error {
+		var err error
+		if c.Type == Stream {
+			if s.ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"}); err == nil {
+				s.ln.SetUnlinkOnClose(false) // its bound name is not where the file ends up
+			}
+		} else {
+			s.pc, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+		}
+		return err
+	})
 	if err != nil {
+		s.closeFiles()
 		return nil, err
 	}
 	defer func() {
@@ -101,21 +112,6 @@ func Listen(c Config) (_ *Socket, err error) {
 			unix.Unlink(c.Path)
 		}
 	}()
-	if c.UID >= 0 || c.GID >= 0 {
-		if err := os.Chown(c.Path, c.UID, c.GID); err != nil {
-			return nil, err
-		}
-	}
-	mode := c.Mode
-	if mode == 0 {
-		mode = 0o600
-		if c.GID >= 0 {
-			mode = 0o660
-		}
-	}
-	if err := os.Chmod(c.Path, mode.Perm()); err != nil {
-		return nil, err
-	}
 	if c.Type == Stream {
 		s.clients = make(chan *client, 1)
 		s.freed = make(chan struct{}, 1)
@@ -202,10 +198,8 @@ func (s *Socket) Close() error {
 			c.conn.Close()
 		}
 		s.wg.Wait()
-		// A stream listener removes its file when closed; this covers a
-		// datagram socket, and a listener whose removal failed. Unlink,
-		// not os.Remove, which tries rmdir too: the seccomp filter
-		// allows removing files only.
+		// Unlink, not os.Remove, which tries rmdir too: the seccomp
+		// filter allows removing files only.
 		if rerr := unix.Unlink(s.path); rerr != nil && rerr != unix.ENOENT && err == nil {
 			err = fmt.Errorf("remove %s: %w", s.path, rerr)
 		}
