@@ -9,8 +9,23 @@ BIN ?= l2tap
 
 all: build
 
+# The version stamped into l2tap (-version) with -ldflags -X: from git
+# describe in a clone, from the file VERSION in a tarball made by git
+# archive (scripts/version.sh says how, and how the Debian version is
+# derived). Each may be given on the command line instead.
+VERSION_VARS := $(shell ./scripts/version.sh)
+version_var = $(patsubst $(1)=%,%,$(filter $(1)=%,$(VERSION_VARS)))
+VERSION ?= $(call version_var,version)
+COMMIT ?= $(call version_var,commit)
+COMMIT_DATE ?= $(call version_var,date)
+COMMIT_EPOCH ?= $(call version_var,epoch)
+DEB_VERSION ?= $(call version_var,debversion)
+GO_LDFLAGS = -X main.stampedVersion=$(VERSION) -X main.stampedCommit=$(COMMIT) \
+	-X main.stampedDate=$(COMMIT_DATE) $(GO_LDFLAGS_EXTRA)
+
 build:
-	$(GO) build -o $(BIN) .
+	@[ -n "$(VERSION)" ] || { echo "build: no version to stamp (see scripts/version.sh above)" >&2; exit 1; }
+	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN) .
 
 # deps installs the Debian packages the demo, tests and benchmarks use.
 deps:

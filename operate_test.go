@@ -254,20 +254,34 @@ func TestZshCompletion(t *testing.T) {
 }
 
 func TestFormatVersion(t *testing.T) {
-	bi := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
-		{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
-		{Key: "vcs.time", Value: "2024-05-06T07:08:09Z"},
-		{Key: "vcs.modified", Value: "true"},
-	}}
-	if got, want := formatVersion(bi), "l2tap v1.2.3 commit 0123456789abcdef0123456789abcdef01234567+dirty date 2024-05-06T07:08:09Z go1.99"; got != want {
-		t.Errorf("formatVersion = %q, want %q", got, want)
+	vcs := func(modified string) *debug.BuildInfo {
+		return &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
+			{Key: "vcs.time", Value: "2024-05-06T07:08:09Z"},
+			{Key: "vcs.modified", Value: modified},
+		}}
 	}
-	bi.Settings[2].Value = "false"
-	if got := formatVersion(bi); strings.Contains(got, "dirty") {
-		t.Errorf("clean tree: %q", got)
-	}
-	if got, want := formatVersion(nil), "l2tap unknown commit unknown date unknown unknown"; got != want {
-		t.Errorf("formatVersion(nil) = %q, want %q", got, want)
+	noVCS := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "(devel)"}}
+	stamp := versionStamp{"0~git20250101.010203.fedcba9", "fedcba9876543210fedcba9876543210fedcba98+dirty", "2025-01-01T01:02:03Z"}
+	for _, c := range []struct {
+		name  string
+		bi    *debug.BuildInfo
+		stamp versionStamp
+		want  string
+	}{
+		{"vcs dirty", vcs("true"), versionStamp{}, "l2tap v1.2.3 commit 0123456789abcdef0123456789abcdef01234567+dirty date 2024-05-06T07:08:09Z go1.99"},
+		{"vcs clean", vcs("false"), versionStamp{}, "l2tap v1.2.3 commit 0123456789abcdef0123456789abcdef01234567 date 2024-05-06T07:08:09Z go1.99"},
+		{"nothing", nil, versionStamp{}, "l2tap unknown commit unknown date unknown unknown"},
+		{"no vcs", noVCS, versionStamp{}, "l2tap (devel) commit unknown date unknown go1.99"},
+		{"stamped", noVCS, stamp, "l2tap 0~git20250101.010203.fedcba9 commit fedcba9876543210fedcba9876543210fedcba98+dirty date 2025-01-01T01:02:03Z go1.99"},
+		// The stamp wins over Go's record, whose +dirty does not apply to it.
+		{"stamped over vcs", vcs("true"), versionStamp{"v2.0.0", "fedcba9876543210fedcba9876543210fedcba98", "2025-01-01T01:02:03Z"},
+			"l2tap v2.0.0 commit fedcba9876543210fedcba9876543210fedcba98 date 2025-01-01T01:02:03Z go1.99"},
+		{"version only", vcs("false"), versionStamp{version: "v2.0.0"}, "l2tap v2.0.0 commit 0123456789abcdef0123456789abcdef01234567 date 2024-05-06T07:08:09Z go1.99"},
+	} {
+		if got := formatVersion(c.bi, c.stamp); got != c.want {
+			t.Errorf("%s: formatVersion = %q, want %q", c.name, got, c.want)
+		}
 	}
 }
 
