@@ -339,6 +339,53 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestVersionStamped: make build stamps the version from git describe, the
+// commit and its date, in this checkout (a clone or a worktree, which Go
+// itself does not stamp) and in a tarball made by git archive (from its
+// VERSION file): -version prints no "unknown".
+func TestVersionStamped(t *testing.T) {
+	requireTools(t, false, "make", "git", "tar")
+	head := strings.TrimSpace(run(t, "git", "rev-parse", "HEAD"))
+	date := strings.TrimSpace(run(t, "git", "log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", "HEAD"))
+	describe := strings.TrimSpace(run(t, "git", "describe", "--tags", "--always", "--dirty"))
+	commit := head
+	if strings.HasSuffix(describe, "-dirty") {
+		commit += "+dirty"
+	}
+	tarball := t.TempDir()
+	archive := exec.Command("sh", "-c", `git archive HEAD | tar -x -C "$1"`, "sh", tarball)
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("git archive: %v\n%s", err, out)
+	}
+	undescribed := strings.TrimSpace(run(t, "git", "describe", "--tags", "--always", "HEAD"))
+	for _, c := range []struct {
+		name, dir, version, commit string
+	}{
+		{"checkout", ".", describe, commit},
+		{"git archive", tarball, undescribed, head},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "-"), func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "l2tap")
+			mk := exec.Command("make", "build", "BIN="+bin)
+			mk.Dir = c.dir
+			if out, err := mk.CombinedOutput(); err != nil {
+				t.Fatalf("make build in %s: %v\n%s", c.dir, err, out)
+			}
+			out, err := exec.Command(bin, "-version").CombinedOutput()
+			if err != nil {
+				t.Fatalf("-version: %v\n%s", err, out)
+			}
+			f := strings.Fields(string(out))
+			if want := []string{"l2tap", c.version, "commit", c.commit, "date", date}; len(f) != 7 || !slices.Equal(f[:6], want) {
+				t.Errorf("-version printed %q, want %q and the Go version", out, strings.Join(want, " "))
+			}
+			if strings.Contains(string(out), "unknown") {
+				t.Errorf("-version printed %q", out)
+			}
+		})
+	}
+}
+
 // TestInstall installs into a temporary DESTDIR, checks every file, and
 // uninstalls: nothing may be left.
 func TestInstall(t *testing.T) {
