@@ -5,12 +5,27 @@ GO ?= go
 BIN ?= l2tap
 
 .PHONY: all build deps demo test unit cross soak fuzz bench bench-go bench-scale kernelpeer clean \
-	install uninstall man
+	install uninstall man deb
 
 all: build
 
+# The version stamped into l2tap (-version) with -ldflags -X: from git
+# describe in a clone, from the file VERSION in a tarball made by git
+# archive (scripts/version.sh says how, and how the Debian version is
+# derived). Each may be given on the command line instead.
+VERSION_VARS := $(shell ./scripts/version.sh)
+version_var = $(patsubst $(1)=%,%,$(filter $(1)=%,$(VERSION_VARS)))
+VERSION ?= $(call version_var,version)
+COMMIT ?= $(call version_var,commit)
+COMMIT_DATE ?= $(call version_var,date)
+COMMIT_EPOCH ?= $(call version_var,epoch)
+DEB_VERSION ?= $(call version_var,debversion)
+GO_LDFLAGS = -X main.stampedVersion=$(VERSION) -X main.stampedCommit=$(COMMIT) \
+	-X main.stampedDate=$(COMMIT_DATE) $(GO_LDFLAGS_EXTRA)
+
 build:
-	$(GO) build -o $(BIN) .
+	@[ -n "$(VERSION)" ] || { echo "build: no version to stamp (see scripts/version.sh above)" >&2; exit 1; }
+	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN) .
 
 # deps installs the Debian packages the demo, tests and benchmarks use.
 deps:
@@ -164,11 +179,45 @@ uninstall:
 	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")
 	-rmdir "$(DESTDIR)$(LIBEXECDIR)/l2tap"
 
+# deb builds the Debian package l2tap_$(DEB_VERSION)_$(ARCH).deb into
+# DEBDIR with dpkg-buildpackage and debian/ (see debian/rules): ARCH is the
+# machine's unless given (make deb ARCH=arm64 cross-builds). It downloads the
+# Go modules first, if the module cache lacks them; the package build then
+# runs offline, in a copy of the tree (the files git tracks, and new ones it
+# does not ignore) with a VERSION file, as from a tarball, and a changelog
+# entry dated at the commit: SOURCE_DATE_EPOCH, so that two builds of one
+# commit are the same bytes.
+ARCH ?= $(shell dpkg --print-architecture)
+DEBDIR ?= .
+DEB_MAINTAINER = $(shell sed -n 's/^Maintainer: //p' debian/control)
+deb:
+	@[ -n "$(DEB_VERSION)" ] || { echo "deb: no version (see scripts/version.sh above)" >&2; exit 1; }
+	$(GO) mod download
+	@set -e; build=$$(mktemp -d); trap 'rm -rf "$$build"' EXIT; \
+	src=$$build/l2tap-$(DEB_VERSION); mkdir "$$src"; \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && [ -z "$$(git rev-parse --show-prefix)" ]; then \
+		git ls-files -z --cached --others --exclude-standard >"$$build/files"; \
+		tar -c --null --no-recursion --ignore-failed-read -f "$$build/src.tar" -T "$$build/files"; \
+	else \
+		tar -c --exclude-vcs --exclude='./l2tap_*.deb' -f "$$build/src.tar" .; \
+	fi; \
+	tar -x -C "$$src" -f "$$build/src.tar"; \
+	echo "$(call version_var,short) $(patsubst %+dirty,%,$(COMMIT)) $(COMMIT_EPOCH) $(VERSION)" > "$$src/VERSION"; \
+	{ echo "l2tap ($(DEB_VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * Built from commit $(COMMIT)."; echo; \
+	  echo " -- $(DEB_MAINTAINER)  $$(date -u -R -d @$(COMMIT_EPOCH))"; } > "$$src/debian/changelog"; \
+	echo "deb: dpkg-buildpackage -a $(ARCH) in $$src"; \
+	(cd "$$src" && GO="$$(command -v $(GO))" GOMODCACHE="$$($(GO) env GOMODCACHE)" GOCACHE="$$($(GO) env GOCACHE)" \
+		SOURCE_DATE_EPOCH=$(COMMIT_EPOCH) dpkg-buildpackage -b --no-sign -a $(ARCH)) >"$$build/log" 2>&1 || \
+		{ cat "$$build/log" >&2; echo "deb: dpkg-buildpackage failed (its output above)" >&2; exit 1; }; \
+	mkdir -p "$(DEBDIR)"; cp "$$build/l2tap_$(DEB_VERSION)_$(ARCH).deb" "$(DEBDIR)/"; \
+	echo "deb: $(DEBDIR)/l2tap_$(DEB_VERSION)_$(ARCH).deb"
+
 # man regenerates the committed manual page from the flag definitions
 # (a test fails when they drift apart).
 man:
 	$(GO) run . man > docs/l2tap.8.tmp && mv docs/l2tap.8.tmp docs/l2tap.8
 
 clean:
-	rm -f $(BIN)
+	rm -f $(BIN) l2tap_*.deb
 	rm -rf bench-out

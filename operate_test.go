@@ -255,20 +255,34 @@ func TestZshCompletion(t *testing.T) {
 }
 
 func TestFormatVersion(t *testing.T) {
-	bi := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
-		{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
-		{Key: "vcs.time", Value: "2024-05-06T07:08:09Z"},
-		{Key: "vcs.modified", Value: "true"},
-	}}
-	if got, want := formatVersion(bi), "l2tap v1.2.3 commit 0123456789abcdef0123456789abcdef01234567+dirty date 2024-05-06T07:08:09Z go1.99"; got != want {
-		t.Errorf("formatVersion = %q, want %q", got, want)
+	vcs := func(modified string) *debug.BuildInfo {
+		return &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
+			{Key: "vcs.time", Value: "2024-05-06T07:08:09Z"},
+			{Key: "vcs.modified", Value: modified},
+		}}
 	}
-	bi.Settings[2].Value = "false"
-	if got := formatVersion(bi); strings.Contains(got, "dirty") {
-		t.Errorf("clean tree: %q", got)
-	}
-	if got, want := formatVersion(nil), "l2tap unknown commit unknown date unknown unknown"; got != want {
-		t.Errorf("formatVersion(nil) = %q, want %q", got, want)
+	noVCS := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "(devel)"}}
+	stamp := versionStamp{"0~git20250101.010203.fedcba9", "fedcba9876543210fedcba9876543210fedcba98+dirty", "2025-01-01T01:02:03Z"}
+	for _, c := range []struct {
+		name  string
+		bi    *debug.BuildInfo
+		stamp versionStamp
+		want  string
+	}{
+		{"vcs dirty", vcs("true"), versionStamp{}, "l2tap v1.2.3 commit 0123456789abcdef0123456789abcdef01234567+dirty date 2024-05-06T07:08:09Z go1.99"},
+		{"vcs clean", vcs("false"), versionStamp{}, "l2tap v1.2.3 commit 0123456789abcdef0123456789abcdef01234567 date 2024-05-06T07:08:09Z go1.99"},
+		{"nothing", nil, versionStamp{}, "l2tap unknown commit unknown date unknown unknown"},
+		{"no vcs", noVCS, versionStamp{}, "l2tap (devel) commit unknown date unknown go1.99"},
+		{"stamped", noVCS, stamp, "l2tap 0~git20250101.010203.fedcba9 commit fedcba9876543210fedcba9876543210fedcba98+dirty date 2025-01-01T01:02:03Z go1.99"},
+		// The stamp wins over Go's record, whose +dirty does not apply to it.
+		{"stamped over vcs", vcs("true"), versionStamp{"v2.0.0", "fedcba9876543210fedcba9876543210fedcba98", "2025-01-01T01:02:03Z"},
+			"l2tap v2.0.0 commit fedcba9876543210fedcba9876543210fedcba98 date 2025-01-01T01:02:03Z go1.99"},
+		{"version only", vcs("false"), versionStamp{version: "v2.0.0"}, "l2tap v2.0.0 commit 0123456789abcdef0123456789abcdef01234567 date 2024-05-06T07:08:09Z go1.99"},
+	} {
+		if got := formatVersion(c.bi, c.stamp); got != c.want {
+			t.Errorf("%s: formatVersion = %q, want %q", c.name, got, c.want)
+		}
 	}
 }
 
@@ -323,6 +337,53 @@ func TestVersion(t *testing.T) {
 	dirty := strings.TrimSpace(run(t, "git", "status", "--porcelain")) != ""
 	if (m[3] != "") != dirty {
 		t.Errorf("+dirty is %q, the work tree has changes: %v", m[3], dirty)
+	}
+}
+
+// TestVersionStamped: make build stamps the version from git describe, the
+// commit and its date, in this checkout (a clone or a worktree, which Go
+// itself does not stamp) and in a tarball made by git archive (from its
+// VERSION file): -version prints no "unknown".
+func TestVersionStamped(t *testing.T) {
+	requireTools(t, false, "make", "git", "tar")
+	head := strings.TrimSpace(run(t, "git", "rev-parse", "HEAD"))
+	date := strings.TrimSpace(run(t, "git", "log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", "HEAD"))
+	describe := strings.TrimSpace(run(t, "git", "describe", "--tags", "--always", "--dirty"))
+	commit := head
+	if strings.HasSuffix(describe, "-dirty") {
+		commit += "+dirty"
+	}
+	tarball := t.TempDir()
+	archive := exec.Command("sh", "-c", `git archive HEAD | tar -x -C "$1"`, "sh", tarball)
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("git archive: %v\n%s", err, out)
+	}
+	undescribed := strings.TrimSpace(run(t, "git", "describe", "--tags", "--always", "HEAD"))
+	for _, c := range []struct {
+		name, dir, version, commit string
+	}{
+		{"checkout", ".", describe, commit},
+		{"git archive", tarball, undescribed, head},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "-"), func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "l2tap")
+			mk := exec.Command("make", "build", "BIN="+bin)
+			mk.Dir = c.dir
+			if out, err := mk.CombinedOutput(); err != nil {
+				t.Fatalf("make build in %s: %v\n%s", c.dir, err, out)
+			}
+			out, err := exec.Command(bin, "-version").CombinedOutput()
+			if err != nil {
+				t.Fatalf("-version: %v\n%s", err, out)
+			}
+			f := strings.Fields(string(out))
+			if want := []string{"l2tap", c.version, "commit", c.commit, "date", date}; len(f) != 7 || !slices.Equal(f[:6], want) {
+				t.Errorf("-version printed %q, want %q and the Go version", out, strings.Join(want, " "))
+			}
+			if strings.Contains(string(out), "unknown") {
+				t.Errorf("-version printed %q", out)
+			}
+		})
 	}
 }
 
