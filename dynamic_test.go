@@ -347,7 +347,7 @@ func TestDynamicAuthFailure(t *testing.T) {
 	stopCapture := controlCapture(t, a, true)
 	pa := startL2tap(t, a, dynArgs(true, true, dynSecret(t, "right"))...)
 	pb := startL2tap(t, b, dynArgs(true, false, dynSecret(t, "wrong"))...)
-	waitLog(t, pa, `control message from 192.0.2.2:1701 failed authentication \(wrong or missing message digest: check -secret-file and -digest on both ends\); dropped, 1 so far`, 10*time.Second)
+	waitLog(t, pa, `control message failed authentication \(wrong or missing message digest, or the other algorithm: check -secret-file and -digest on both ends\); dropped tunnel=192.0.2.2:1701 reason=control_auth_failed count=0 total=1`, 10*time.Second)
 	waitLog(t, pb, `failed authentication`, 10*time.Second)
 	// Each side retransmits its SCCRQ (1, 2 s): let both be refused again.
 	time.Sleep(3500 * time.Millisecond)
