@@ -37,7 +37,7 @@ func forge(t testing.TB, typ l2tpv3.MessageType, connID uint32, ns, nr uint16, a
 
 // sccrq forges the SCCRQ of host "a" asking for connection id, unsigned
 // (no secret) or with a nonce and signed.
-func sccrq(t testing.TB, id uint32, key []byte) []byte {
+func sccrq(t testing.TB, id uint32, key []byte, dt l2tpv3.DigestType) []byte {
 	t.Helper()
 	avps := []l2tpv3.AVP{
 		{Mandatory: true, Type: l2tpv3.AttrHostName, Value: []byte("a")},
@@ -48,7 +48,7 @@ func sccrq(t testing.TB, id uint32, key []byte) []byte {
 	if key != nil {
 		avps = append(avps, l2tpv3.AVP{Mandatory: true, Type: l2tpv3.AttrCtlMsgAuthNonce, Value: []byte("0123456789abcdef")})
 	}
-	return forge(t, l2tpv3.MsgSCCRQ, 0, 0, 0, avps, key, l2tpv3.DigestMD5, nil, nil)
+	return forge(t, l2tpv3.MsgSCCRQ, 0, 0, 0, avps, key, dt, nil, nil)
 }
 
 // snapshot is what an attack must leave unchanged on an established end.
@@ -337,7 +337,7 @@ func TestAttackSpoofedSCCRQ(t *testing.T) {
 			start := clock.Now()
 			maxHalfOpen := 0
 			for i := range flood {
-				b.d.Input(sccrq(t, uint32(1_000_000+i), nil))
+				b.d.Input(sccrq(t, uint32(1_000_000+i), nil, 0))
 				clock.Advance(500 * time.Microsecond)
 				b.d.mu.Lock()
 				half := 0
