@@ -47,7 +47,7 @@ type Options struct {
 	ConfigFile         text           // -config: tunnels and sessions from a file
 	Observe            ObserveOptions // -control, -metrics (see observe.go)
 	Control            ControlOptions // -rxtunnel, -txtunnel, -hello, -hello-required (see control.go)
-	Dynamic            DynamicOptions // -circuit, -hostname, -peer-hostname, -secret-file, -digest, -role (see dynamic.go)
+	Dynamic            DynamicOptions // -circuit, -hostname, -peer-hostname, -secret-file, -digest, -role, -router-id (see dynamic.go)
 }
 
 // Config is a checked configuration: what the process does, and the

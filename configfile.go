@@ -42,13 +42,13 @@ const (
 // process; every other flag, except -config itself, is per session.
 var (
 	tunnelKeys = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required", "hello-retries",
-		"hostname", "peer-hostname", "secret-file", "secret", "digest", "role"}
+		"hostname", "peer-hostname", "secret-file", "secret", "digest", "role", "router-id"}
 	processKeys = []string{"sched", "ip-path", "cpuprofile", "memprofile", "user", "seccomp", "control", "metrics", "log-format"}
 )
 
 // numericTextKeys are the text flags that take a name or a number (or a
 // size with a unit: pcap-size); a file may give them as TOML integers.
-var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true, "pcap-size": true}
+var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true, "pcap-size": true, "router-id": true}
 
 // fileKeys maps every key a file may hold to its level.
 var fileKeys = sync.OnceValue(func() map[string]keyLevel {

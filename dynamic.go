@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
@@ -20,6 +24,7 @@ type DynamicOptions struct {
 	Secret     text // secret: the configuration file only (ps would show a flag)
 	Digest     text // -digest md5|sha1
 	Role       text // -role initiator|responder|both
+	RouterID   text // -router-id: an IPv4 address or a number
 }
 
 // DynamicConfig is a checked dynamic tunnel: its control connection with
@@ -33,6 +38,38 @@ type DynamicConfig struct {
 	Initiator bool
 	// Hello is the keepalive interval on the established connection.
 	Hello time.Duration
+	// RouterID is the Router ID we announce (RFC 3931 §5.4.3, unique per
+	// LCCE); 0: the tunnel's local address (see routerID).
+	RouterID uint32
+}
+
+// routerID returns the Router ID announced on a tunnel from local: the
+// configured one, else the local IPv4 address, else (IPv6) the last four
+// bytes of the local address.
+func (dc *DynamicConfig) routerID(local netip.Addr) uint32 {
+	if dc.RouterID != 0 {
+		return dc.RouterID
+	}
+	b := local.As16()
+	return binary.BigEndian.Uint32(b[12:])
+}
+
+// parseRouterID reads -router-id: an IPv4 address (the RFC's
+// recommendation) or a number from 1 to 0xffffffff, decimal or 0x-hex.
+func parseRouterID(s string) (uint32, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if !a.Is4() || a.IsUnspecified() {
+			return 0, false
+		}
+		b := a.As4()
+		return binary.BigEndian.Uint32(b[:]), true
+	}
+	base := 10
+	if t, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		s, base = t, 16
+	}
+	n, err := strconv.ParseUint(s, base, 32)
+	return uint32(n), err == nil && n != 0
 }
 
 // defaultDynamicHello is the HELLO interval of a dynamic tunnel without
@@ -40,7 +77,7 @@ type DynamicConfig struct {
 const defaultDynamicHello = 60 * time.Second
 
 // dynamicTunnelKeys are the per-tunnel keys of dynamic tunnels.
-var dynamicTunnelKeys = []string{"hostname", "peer-hostname", "secret-file", "secret", "digest", "role"}
+var dynamicTunnelKeys = []string{"hostname", "peer-hostname", "secret-file", "secret", "digest", "role", "router-id"}
 
 // circuitSession checks a session named by -circuit: its IDs and cookies
 // are negotiated, so the flags that type them are refused. The header
@@ -73,7 +110,7 @@ func (o *Options) tunnelControl(dynamic bool) (ControlConfig, *DynamicConfig, er
 			name string
 			set  bool
 		}{{"hostname", d.HostName.set}, {"peer-hostname", d.PeerName.set}, {"secret-file", d.SecretFile.set},
-			{"secret", d.Secret.set}, {"digest", d.Digest.set}, {"role", d.Role.set}} {
+			{"secret", d.Secret.set}, {"digest", d.Digest.set}, {"role", d.Role.set}, {"router-id", d.RouterID.set}} {
 			if k.set {
 				return ControlConfig{}, nil, badf(k.name, "-%s is for dynamic sessions: add -circuit NAME (the circuit both ends name), or drop -%s", k.name, k.name)
 			}
@@ -117,6 +154,13 @@ func (o *Options) tunnelControl(dynamic bool) (ControlConfig, *DynamicConfig, er
 		dc.Initiator = false
 	default:
 		return ControlConfig{}, nil, badf("role", "-role %q: want initiator (we request the connection and sessions), responder (we wait for the peer's requests) or both (default: either end may, ties broken as RFC 3931 says)", d.Role.val)
+	}
+	if d.RouterID.set {
+		id, ok := parseRouterID(d.RouterID.val)
+		if !ok {
+			return ControlConfig{}, nil, badf("router-id", "-router-id %q: want an IPv4 address (such as this end's, 192.0.2.1) or a number from 1 to 0xffffffff, unique among the peer's peers", d.RouterID.val)
+		}
+		dc.RouterID = id
 	}
 	var err error
 	if dc.Secret, err = d.secret(); err != nil {

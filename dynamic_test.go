@@ -306,8 +306,9 @@ func TestDynamicPeerRestart(t *testing.T) {
 				e.name, off.Seconds(), reneg.Seconds(), pingOK.Seconds())
 			pingAll(t, pingCheck{a, "10.1.0.2", 1400})
 
-			// SIGKILL: no StopCCN; the restarted peer's SCCRQ replaces the
-			// old connection.
+			// SIGKILL: no StopCCN; the restarted peer's SCCRQ starts a
+			// second handshake, which replaces the old connection once its
+			// SCCCN verifies.
 			// The restarted peer initiates (role both): a responder would
 			// wait for a, which learns of the crash only when a HELLO
 			// goes unacknowledged.
@@ -316,7 +317,7 @@ func TestDynamicPeerRestart(t *testing.T) {
 			pb = startL2tap(t, b, dynArgs(e.udp, false, sf)...)
 			stableMAC(t, b, "02:00:00:00:00:02")
 			b.ip(t, "addr", "add", "10.1.0.2/24", "dev", "vm0")
-			waitLog(t, pa, `peer restarted \(new SCCRQ\)`, 15*time.Second)
+			waitLog(t, pa, `peer restarted \(new connection established\)`, 15*time.Second)
 			waitCarrier(t, b, "vm0", true, 15*time.Second)
 			if err := a.pingEventually(t, "10.1.0.2", 15*time.Second); err != nil {
 				t.Fatal(err)
@@ -347,7 +348,7 @@ func TestDynamicAuthFailure(t *testing.T) {
 	stopCapture := controlCapture(t, a, true)
 	pa := startL2tap(t, a, dynArgs(true, true, dynSecret(t, "right"))...)
 	pb := startL2tap(t, b, dynArgs(true, false, dynSecret(t, "wrong"))...)
-	waitLog(t, pa, `control message from 192.0.2.2:1701 failed authentication \(wrong or missing message digest: check -secret-file and -digest on both ends\); dropped, 1 so far`, 10*time.Second)
+	waitLog(t, pa, `control message failed authentication \(wrong or missing message digest, or the other algorithm: check -secret-file and -digest on both ends\); dropped tunnel=192.0.2.2:1701 reason=control_auth_failed count=0 total=1`, 10*time.Second)
 	waitLog(t, pb, `failed authentication`, 10*time.Second)
 	// Each side retransmits its SCCRQ (1, 2 s): let both be refused again.
 	time.Sleep(3500 * time.Millisecond)
@@ -539,7 +540,7 @@ func TestDynamicPeerSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("session back, first ping answered %.3f s after the peer thawed", time.Since(start).Seconds())
-	waitLog(t, pb, `peer restarted \(new SCCRQ\)`, 5*time.Second)
+	waitLog(t, pb, `peer restarted \(new connection established\)`, 5*time.Second)
 	pb.stop(t)
 	ca := pa.stop(t)
 	if ca["control_sessions_down"] < 1 || ca["control_hellos_sent"] == 0 || ca["control_retransmits"] < 5 {

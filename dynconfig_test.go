@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,11 @@ func TestDynamicBadFlags(t *testing.T) {
 		{"circuit-empty", append(base, "-circuit", ""), []string{`-circuit ""`, "1 to"}},
 		{"secret-file-static", static("-secret-file", "/etc/hostname"), []string{"-secret-file is for dynamic sessions", "add -circuit NAME"}},
 		{"role-static", static("-role", "initiator"), []string{"-role is for dynamic sessions"}},
+		{"router-id-static", static("-router-id", "192.0.2.1"), []string{"-router-id is for dynamic sessions"}},
+		{"router-id-ipv6", dyn("-router-id", "2001:db8::1"), []string{`-router-id "2001:db8::1"`, "IPv4 address", "0xffffffff"}},
+		{"router-id-zero", dyn("-router-id", "0"), []string{`-router-id "0"`, "IPv4 address"}},
+		{"router-id-word", dyn("-router-id", "me"), []string{`-router-id "me"`}},
+		{"router-id-big", dyn("-router-id", "0x100000000"), []string{`-router-id "0x100000000"`}},
 		{"digest-bad", dyn("-digest", "sha256"), []string{`-digest "sha256"`, "md5", "sha1"}},
 		{"role-bad", dyn("-role", "master"), []string{`-role "master"`, "initiator", "responder", "both"}},
 		{"secret-missing", dyn("-secret-file", "/nonexistent/secret"), []string{"-secret-file /nonexistent/secret", "no such file"}},
@@ -105,6 +111,7 @@ counter = true
 		{"same-circuit", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 7, "circuit \"vm1\": the session at line 4 names this circuit too"},
 		{"digest-bad", dynTunnelTOML + "digest = \"crc\"\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 4, `digest "crc": want md5`},
 		{"role-bad", dynTunnelTOML + "role = 3\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 4, "role 3: want a string"},
+		{"router-id-bad", dynTunnelTOML + "router-id = \"::1\"\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 4, `router-id "::1": want an IPv4 address`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig("d.toml", []byte(tc.file), nil)
@@ -158,6 +165,52 @@ func TestDynamicSecretMode(t *testing.T) {
 		}
 		if mode == 0o600 && warned != 0 {
 			t.Errorf("mode 0600: warned:\n%s", logs.String())
+		}
+	}
+}
+
+// TestRouterID: -router-id as an IPv4 address, a decimal or 0x number, or
+// a file's integer; without it the tunnel's local address gives it.
+func TestRouterID(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  uint32
+	}{
+		{"192.0.2.1", 0xc0000201},
+		{"10.0.0.7", 0x0a000007},
+		{"1", 1},
+		{"0x12345678", 0x12345678},
+		{"4294967295", 0xffffffff},
+	} {
+		args := []string{"-src", "192.0.2.1", "-dst", "192.0.2.2", "-circuit", "vm1", "-router-id", tc.value}
+		var o Options
+		parseFlags(t, &o, args...)
+		c, err := o.Config()
+		if err != nil {
+			t.Fatalf("-router-id %s: %v", tc.value, err)
+		}
+		if got := c.Tunnels[0].Dynamic.RouterID; got != tc.want {
+			t.Errorf("-router-id %s: %#x, want %#x", tc.value, got, tc.want)
+		}
+	}
+	c, err := parseConfig("d.toml", []byte(dynTunnelTOML+"router-id = 0x0a000001\n[[tunnel.session]]\ncircuit = \"vm1\"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Tunnels[0].Dynamic.RouterID; got != 0x0a000001 {
+		t.Errorf("file router-id = 0x0a000001: %#x", got)
+	}
+	for _, tc := range []struct {
+		dc    DynamicConfig
+		local string
+		want  uint32
+	}{
+		{DynamicConfig{}, "192.0.2.1", 0xc0000201},
+		{DynamicConfig{}, "2001:db8::c000:201", 0xc0000201},
+		{DynamicConfig{RouterID: 7}, "192.0.2.1", 7},
+	} {
+		if got := tc.dc.routerID(netip.MustParseAddr(tc.local)); got != tc.want {
+			t.Errorf("router ID of %+v on %s: %#x, want %#x", tc.dc, tc.local, got, tc.want)
 		}
 	}
 }

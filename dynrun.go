@@ -43,6 +43,11 @@ type dynTunnel struct {
 	done     chan struct{} // closed when the worker has ended
 	stopping bool
 	helloEnd chan struct{}
+
+	downLog    logLimit    // "control connection down" lines (the worker's)
+	authMu     sync.Mutex  // guards authLog
+	authLog    logLimit    // "failed authentication" lines
+	restarting atomic.Bool // an initiator's new request is due
 }
 
 // dynCircuit is one circuit of a dynamic tunnel: its TAP always, its
@@ -93,7 +98,8 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 	dt.tc.Sessions = nil
 	p.dyn = append(p.dyn, dt) // before the TAPs, so that a failure closes them
 	dc := tc.Dynamic
-	pc := control.PeerConfig{HostName: dc.HostName, PeerName: dc.PeerName, Secret: dc.Secret, Digest: dc.Digest, Initiator: dc.Initiator}
+	pc := control.PeerConfig{HostName: dc.HostName, PeerName: dc.PeerName, Secret: dc.Secret, Digest: dc.Digest, Initiator: dc.Initiator,
+		RouterID: dc.routerID(tc.Endpoint.Local)}
 	for i := range tc.Sessions {
 		sc := tc.Sessions[i]
 		tcfg, _, err := sessionTAP(tc, &sc)
@@ -147,10 +153,15 @@ func (dt *dynTunnel) Control(msg []byte) {
 	}
 	before := dt.d.Stats.AuthFailed.Load()
 	dt.d.Input(msg)
-	if n := dt.d.Stats.AuthFailed.Load(); n != before && n&(n-1) == 0 {
-		// Logged the 1st, 2nd, 4th, 8th... time: a flood does not flood the log.
-		slog.Warn(fmt.Sprintf("control message from %s failed authentication (wrong or missing message digest: check -secret-file and -digest on both ends); dropped, %d so far", dt.name, n),
-			"tunnel", dt.name, "reason", "control_auth_failed")
+	if n := dt.d.Stats.AuthFailed.Load(); n != before {
+		dt.authMu.Lock()
+		held, ok := dt.authLog.allow(time.Now())
+		dt.authMu.Unlock()
+		if ok {
+			// One line a second at most: a flood does not flood the log.
+			slog.Warn("control message failed authentication (wrong or missing message digest, or the other algorithm: check -secret-file and -digest on both ends); dropped",
+				"tunnel", dt.name, "reason", "control_auth_failed", "count", held, "total", n)
+		}
 	}
 }
 
@@ -308,11 +319,14 @@ func (dt *dynTunnel) ConnDown(reason string) {
 		if stopping {
 			return
 		}
-		slog.Warn(fmt.Sprintf("control connection with %s down: %s", dt.name, reason), "tunnel", dt.name)
-		if dt.tc.Dynamic.Initiator {
-			// Ask again after a pause; nothing happens if the peer's
-			// request came first.
+		if held, ok := dt.downLog.allow(time.Now()); ok {
+			slog.Warn("control connection down", "tunnel", dt.name, "reason", reason, "count", held)
+		}
+		if dt.tc.Dynamic.Initiator && dt.restarting.CompareAndSwap(false, true) {
+			// Ask again after a pause (one request pending at most);
+			// nothing happens if the peer's request came first.
 			time.AfterFunc(time.Second, func() {
+				dt.restarting.Store(false)
 				dt.mu.Lock()
 				stopping := dt.stopping
 				dt.mu.Unlock()
@@ -322,6 +336,24 @@ func (dt *dynTunnel) ConnDown(reason string) {
 			})
 		}
 	})
+}
+
+// logLimit lets through one log line of a kind per second and counts the
+// lines it held back, as the engine's logs do. The worker alone uses it.
+type logLimit struct {
+	last time.Time
+	held uint64
+}
+
+// allow reports whether a line may be logged at now and, if so, how many
+// were held back since the last one.
+func (l *logLimit) allow(now time.Time) (held uint64, ok bool) {
+	if !l.last.IsZero() && now.Sub(l.last) < time.Second {
+		l.held++
+		return 0, false
+	}
+	held, l.held, l.last = l.held, 0, now
+	return held, true
 }
 
 func (dt *dynTunnel) SessionUp(d control.DataConfig) {
@@ -433,7 +465,7 @@ func (dt *dynTunnel) removeSession(c *dynCircuit) {
 
 // dynCounterNames are the counters of dynamic tunnels, zero on the others.
 var dynCounterNames = []string{"control_connections", "control_sessions_up", "control_sessions_down",
-	"control_sessions_refused", "control_auth_failed", "control_strangers"}
+	"control_sessions_refused", "control_auth_failed", "control_strangers", "control_not_ours", "control_rate_limited"}
 
 // counters returns dt's counters in the order of dynCounterNames.
 func (dt *dynTunnel) counters() []uint64 {
@@ -441,7 +473,8 @@ func (dt *dynTunnel) counters() []uint64 {
 		return make([]uint64, len(dynCounterNames))
 	}
 	return []uint64{dt.connections.Load(), dt.sessionsUp.Load(), dt.sessionsDown.Load(),
-		dt.refused.Load(), dt.d.Stats.AuthFailed.Load(), dt.d.Stats.Stranger.Load()}
+		dt.refused.Load(), dt.d.Stats.AuthFailed.Load(), dt.d.Stats.Stranger.Load(), dt.d.Stats.NotOurs.Load(),
+		dt.d.Stats.RateLimited.Load()}
 }
 
 // dynFor returns the dynamic tunnel on engine tunnel t, or nil.

@@ -114,6 +114,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("peer-hostname", "NAME", "with -circuit: the host name the peer must announce; another is refused (default: any)", &o.Dynamic.PeerName),
 		f("secret-file", "FILE", "with -circuit: authenticate control messages (RFC 3931 message digest) with the shared secret in FILE (trailing newline ignored; keep it mode 0600)", &o.Dynamic.SecretFile),
 		f("digest", "ALG", "with -secret-file: md5 (HMAC-MD5, default) or sha1 (HMAC-SHA-1); both ends must agree", &o.Dynamic.Digest),
+		f("router-id", "ID", "with -circuit: the Router ID we announce (RFC 3931, unique per end; tie breaking over IP uses it): an IPv4 address or a number (default: the tunnel's local IPv4 address; over IPv6 the last 32 bits of the local address)", &o.Dynamic.RouterID),
 		f("role", "ROLE", "with -circuit: initiator (request the connection and sessions), responder (wait for the peer's) or both (default; ties broken as RFC 3931 says)", &o.Dynamic.Role),
 		f("config", "FILE", "read tunnels and sessions from this TOML file, whose keys are the flag names (see the README); instead of the tunnel and session options; -sched, -ip-path, -cpuprofile, -memprofile, -user, -seccomp, -control, -metrics and -log-format may be given with it and override the file's top-level keys", &o.ConfigFile),
 		f("log-format", "FORMAT", "text: log lines 'l2tap: MESSAGE key=value ...', counters as 'name value' lines (default); json: every log line one JSON object on stderr, the counters one JSON object on stdout", &o.LogFormat),

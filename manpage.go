@@ -82,8 +82,10 @@ var counterDocs = map[string]string{
 	"control_sessions_up":      "dynamic tunnels: sessions negotiated and added (the TAP's carrier on)",
 	"control_sessions_down":    "dynamic tunnels: sessions ended (CDN, StopCCN, the peer silent through every retransmission; the TAP's carrier off)",
 	"control_sessions_refused": "dynamic tunnels: the peer's session requests answered with a CDN (a circuit we do not have, another pseudowire type or sublayer)",
-	"control_auth_failed":      "dynamic tunnels: control messages dropped for a wrong or missing message digest (-secret-file, -digest)",
+	"control_auth_failed":      "dynamic tunnels: control messages dropped for a wrong or missing message digest, or one of the other algorithm (-secret-file, -digest)",
 	"control_strangers":        "dynamic tunnels: control messages dropped before any state: not an SCCRQ from the configured peer (-peer-hostname)",
+	"control_not_ours":         "dynamic tunnels: control messages dropped for a control connection we do not have, or other than an acknowledgement for one that ended",
+	"control_rate_limited":     "dynamic tunnels: SCCRQs dropped beyond the rate of 3 at once, then 1 a second (replayed or forged requests cost no more than that)",
 	procsRaised:                "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
 }
 

@@ -270,7 +270,8 @@ func signFor(msg, key, local, peer []byte) error {
 // 0 must be an SCCRQ from the configured peer name carrying the AVPs
 // RFC 3931 §6.1 requires, other messages must be for our connection, and
 // with a secret every message must carry a Message Digest that checks
-// (RFC 3931 §4.3). Refused messages are to be dropped and counted.
+// (RFC 3931 §4.3) of the configured algorithm. Refused messages are to be
+// dropped and counted.
 func (c *Conn) Accept(raw []byte) error {
 	m, err := l2tpv3.ParseMessage(raw)
 	if err != nil {
@@ -300,7 +301,7 @@ func (c *Conn) Accept(raw []byte) error {
 			}
 			return nil
 		}
-		if !a.Has(l2tpv3.AttrCtlMsgAuthNonce) || !l2tpv3.VerifyMessage(&m, &a, c.key, nil, nil) {
+		if !a.Has(l2tpv3.AttrCtlMsgAuthNonce) || !l2tpv3.VerifyMessageType(&m, &a, c.cfg.Digest, c.key, nil, nil) {
 			return ErrAuth
 		}
 		return nil
@@ -313,7 +314,7 @@ func (c *Conn) Accept(raw []byte) error {
 		if m.Type == l2tpv3.MsgSCCRP && c.state == connWaitReply {
 			peerNonce = a.Nonce
 		}
-		if len(peerNonce) == 0 || !l2tpv3.VerifyMessage(&m, &a, c.key, peerNonce, c.localNonce) {
+		if len(peerNonce) == 0 || !l2tpv3.VerifyMessageType(&m, &a, c.cfg.Digest, c.key, peerNonce, c.localNonce) {
 			return ErrAuth
 		}
 	}
@@ -410,12 +411,19 @@ func (c *Conn) onSCCRQ(a *l2tpv3.Attrs) {
 		}
 		c.wire.Close() // we lose: our connection goes, theirs is accepted
 		c.state = connIdle
-	case connWaitConn, connEstablished:
+	case connWaitConn:
 		if a.AssignedConnID == c.peerID {
 			return // a retransmission of the SCCRQ we answered
 		}
-		// The peer restarted: its old connection is gone.
-		c.teardown("peer restarted (new SCCRQ)")
+		// At most one half-open connection: the newer request replaces
+		// it, silently (nothing was up), its transport closed at once.
+		c.teardown("")
+	case connEstablished:
+		// An SCCRQ carries no nonce: a replayed one verifies as well as a
+		// restarted peer's. It never touches an established connection;
+		// Dynamic answers it with a second handshake beside this one,
+		// which replaces it only once its SCCCN verifies.
+		return
 	}
 	c.open()
 	c.peerID = a.AssignedConnID

@@ -113,3 +113,35 @@ func TestDynamicPeerRestartAndStranger(t *testing.T) {
 	}
 	checkMirrored(t, a2.ev.up["vm1"], b.ev.up["vm1"])
 }
+
+// TestDynamicHelloAcknowledged: with authentication, once the peer has
+// acknowledged with ACK messages the transport answers in kind, and those
+// ACKs are signed too (they were sent without a digest, refused by the
+// signer, so that a quiet connection's HELLOs went unacknowledged until
+// the peer gave up on it). A HELLO each way, several times over.
+func TestDynamicHelloAcknowledged(t *testing.T) {
+	for _, secret := range []string{"", "s3cret"} {
+		clock := newFakeClock()
+		a, b := dynPair(t, clock, 0, 1, secret, PeerConfig{Initiator: true, Circuits: vm1(true)}, PeerConfig{Circuits: vm1(false)})
+		a.d.Start()
+		if !runUntil(clock, 10*time.Second, bothUp(a, b)) {
+			t.Fatalf("secret %q: no session", secret)
+		}
+		for round := range 3 {
+			for _, e := range []*dynEnd{a, b} {
+				clock.Advance(2 * time.Second)
+				if !e.d.Hello(time.Second) {
+					t.Fatalf("secret %q round %d: no HELLO sent", secret, round)
+				}
+				if !runUntil(clock, 500*time.Millisecond, func() bool { return e.d.w.t.Outstanding() == 0 }) {
+					t.Fatalf("secret %q round %d: HELLO not acknowledged within 500 ms", secret, round)
+				}
+			}
+		}
+		for _, e := range []*dynEnd{a, b} {
+			if n := e.d.Retransmits(); n != 0 || !e.ev.conn {
+				t.Fatalf("secret %q: %d retransmissions, connection up %v", secret, n, e.ev.conn)
+			}
+		}
+	}
+}

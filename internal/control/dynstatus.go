@@ -43,14 +43,14 @@ func (d *Dynamic) Status() Status {
 func (d *Dynamic) Hello(idle time.Duration) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t := d.t
+	t := d.w.t
 	if t == nil || d.Conn.state != connEstablished || t.Outstanding() > 0 {
 		return false
 	}
 	if last := t.LastSent(); !last.IsZero() && d.tmpl.clock().Now().Sub(last) < idle {
 		return false
 	}
-	return d.Send(l2tpv3.MsgHELLO, nil) == nil
+	return d.w.Send(l2tpv3.MsgHELLO, nil) == nil
 }
 
 // Retransmits returns the retransmissions of every transport the
@@ -59,7 +59,14 @@ func (d *Dynamic) Retransmits() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := d.rtxDone
-	for _, t := range []*Transport{d.t, d.last} {
+	ts := []*Transport{d.w.t}
+	if d.candW != nil {
+		ts = append(ts, d.candW.t)
+	}
+	if d.last != nil {
+		ts = append(ts, d.last.t)
+	}
+	for _, t := range ts {
 		if t != nil {
 			n += t.Stats.Retransmits.Load()
 		}
@@ -72,12 +79,14 @@ func (d *Dynamic) Retransmits() uint64 {
 func (d *Dynamic) StopWait(reason string, timeout time.Duration) {
 	d.mu.Lock()
 	before := d.last
+	d.dropCandidate()
 	d.Conn.Stop(reason)
-	t := d.last
+	l := d.last
 	d.mu.Unlock()
-	if t == nil || t == before {
+	if l == nil || l == before {
 		return
 	}
+	t := l.t
 	for deadline := time.Now().Add(timeout); t.Outstanding() > 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}

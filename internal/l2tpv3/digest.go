@@ -122,9 +122,23 @@ func SignMessage(msg []byte, key, localNonce, remoteNonce []byte) error {
 // both for an SCCRQ). One valid digest is enough, as RFC 3931 §5.4.1 asks
 // when two are present. A message without a digest fails.
 func VerifyMessage(m *Message, a *Attrs, key, peerNonce, localNonce []byte) bool {
+	return verify(m, a, false, 0, key, peerNonce, localNonce)
+}
+
+// VerifyMessageType is VerifyMessage requiring the algorithm: only a
+// Message Digest of type t counts, so that a peer configured for HMAC-SHA-1
+// cannot be spoken to with HMAC-MD5 (the weaker one) instead.
+func VerifyMessageType(m *Message, a *Attrs, t DigestType, key, peerNonce, localNonce []byte) bool {
+	return verify(m, a, true, t, key, peerNonce, localNonce)
+}
+
+func verify(m *Message, a *Attrs, pinned bool, t DigestType, key, peerNonce, localNonce []byte) bool {
 	zero := a.Digests[:a.NumDigests]
 	ok := false
 	for _, d := range zero {
+		if pinned && d.Type != t {
+			continue
+		}
 		sum := computeDigest(d.Type, key, peerNonce, localNonce, m.Raw, zero)
 		if hmac.Equal(sum, d.Value) {
 			ok = true

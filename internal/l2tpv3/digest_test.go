@@ -133,3 +133,43 @@ func TestSignErrors(t *testing.T) {
 		t.Fatalf("message without a digest AVP: %v", err)
 	}
 }
+
+// TestVerifyMessageType: a digest of the other algorithm does not count,
+// alone or next to a wrong one of the required algorithm.
+func TestVerifyMessageType(t *testing.T) {
+	key := SharedKey([]byte("secret"))
+	for _, tc := range []struct {
+		name     string
+		types    []DigestType // the Message Digest AVPs, in order
+		signed   int          // the index of the one signed correctly
+		want     DigestType
+		verifies bool
+	}{
+		{"md5 wanted md5", []DigestType{DigestMD5}, 0, DigestMD5, true},
+		{"sha1 wanted sha1", []DigestType{DigestSHA1}, 0, DigestSHA1, true},
+		{"md5 wanted sha1", []DigestType{DigestMD5}, 0, DigestSHA1, false},
+		{"sha1 wanted md5", []DigestType{DigestSHA1}, 0, DigestMD5, false},
+		{"good md5 beside bad sha1, sha1 wanted", []DigestType{DigestMD5, DigestSHA1}, 0, DigestSHA1, false},
+		{"bad md5 beside good sha1, sha1 wanted", []DigestType{DigestMD5, DigestSHA1}, 1, DigestSHA1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := BeginMessage(nil, ControlHeader{ConnID: 1}, MsgHELLO)
+			for _, dt := range tc.types {
+				msg = AppendDigestAVP(msg, dt)
+			}
+			if err := SetControlLength(msg); err != nil {
+				t.Fatal(err)
+			}
+			m, a := parsed(t, msg)
+			d := a.Digests[tc.signed]
+			copy(msg[d.Offset:], computeDigest(d.Type, key, nil, nil, m.Raw, a.Digests[:a.NumDigests]))
+			m, a = parsed(t, msg)
+			if !VerifyMessage(&m, &a, key, nil, nil) {
+				t.Fatal("the signed digest does not verify at all")
+			}
+			if got := VerifyMessageType(&m, &a, tc.want, key, nil, nil); got != tc.verifies {
+				t.Fatalf("VerifyMessageType(%v) = %v, want %v", tc.want, got, tc.verifies)
+			}
+		})
+	}
+}

@@ -2,7 +2,7 @@
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
 # The option lists must match l2tap's own (a test checks them).
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -sched -ip-path -cpuprofile -memprofile -user -seccomp -config -control -metrics -log-format -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -router-id -sched -ip-path -cpuprofile -memprofile -user -seccomp -config -control -metrics -log-format -version -help'
 # switches: they take their value only as -name=on/off
 _l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -pcap-outer -hello-required -seccomp -version'
 _l2tap_show_flags='-json -socket -help'
@@ -94,7 +94,7 @@ _l2tap() {
 		COMPREPLY=($(compgen -g -- "$cur"))
 		return 0
 		;;
-	src | dst | srcport | dstport | txsession | rxsession | txcookie | rxcookie | offset | mtu | queues | metrics | rxtunnel | txtunnel | hello | hello-retries | circuit | hostname | peer-hostname)
+	src | dst | srcport | dstport | txsession | rxsession | txcookie | rxcookie | offset | mtu | queues | metrics | rxtunnel | txtunnel | hello | hello-retries | circuit | hostname | peer-hostname | router-id)
 		return 0
 		;;
 	esac
