@@ -120,7 +120,7 @@ FUZZTIME ?= 60s
 FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzConfigFile ./internal/l2tpv3:FuzzSequence \
 	./internal/underlay:FuzzGROSegmentSize \
 	./internal/offload:FuzzGSOSplit ./internal/offload:FuzzGRO ./internal/offload:FuzzFlowQueue \
-	./internal/offload:FuzzParse ./internal/l2tpv3:FuzzControl ./internal/control:FuzzInput \
+	./internal/offload:FuzzParse ./internal/offload:FuzzClampMSS ./internal/l2tpv3:FuzzControl ./internal/control:FuzzInput \
 	./internal/control:FuzzDynamic
 fuzz:
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*} f=$${t#*:}; \

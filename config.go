@@ -26,6 +26,7 @@ type Options struct {
 	Offset             number
 	IfName             text
 	MTU                number
+	MSSClamp           text // -mss-clamp: auto, off or an MSS
 	Attach             onOff
 	Owner, Group       text
 	Master             text
@@ -99,6 +100,9 @@ type SessionConfig struct {
 	Header   Header
 	TAP      TAPConfig // TAP.MTU 0 means automatic
 	SeqCheck bool
+	// MSSClamp lowers the MSS of TCP SYNs crossing the pseudowire (see
+	// mssclamp.go).
+	MSSClamp MSSClampConfig
 	// Offload uses TAP offloads, UDP GSO/GRO and TCP coalescing where the
 	// kernel has them; false moves every frame on its own.
 	Offload bool
@@ -317,6 +321,9 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 		return fail(err)
 	}
 	if sc.Socket, err = o.socketConfig(); err != nil {
+		return fail(err)
+	}
+	if sc.MSSClamp, err = parseMSSClamp(o.MSSClamp); err != nil {
 		return fail(err)
 	}
 	return ep, sc, nil

@@ -48,7 +48,7 @@ var (
 
 // numericTextKeys are the text flags that take a name or a number (or a
 // size with a unit: pcap-size); a file may give them as TOML integers.
-var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true, "pcap-size": true, "router-id": true}
+var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true, "pcap-size": true, "router-id": true, "mss-clamp": true}
 
 // fileKeys maps every key a file may hold to its level.
 var fileKeys = sync.OnceValue(func() map[string]keyLevel {

@@ -107,6 +107,10 @@ func TestConfigFileValues(t *testing.T) {
 		}},
 		{"pcap-size-int", "txsession = 1\npcap = \"c.pcap\"\npcap-size = 4096", func(s *SessionConfig) bool { return s.Capture.Size == 4096 && !s.Capture.Outer }},
 		{"pcap-size-mib", "txsession = 1\npcap = \"c.pcap\"\npcap-size = \"2MiB\"", func(s *SessionConfig) bool { return s.Capture.Size == 2<<20 }},
+		{"mss-clamp-int", "txsession = 1\nmss-clamp = 1360", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: clampFixed, MSS: 1360} }},
+		{"mss-clamp-auto", "txsession = 1\nmss-clamp = \"auto\"", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: clampAuto} }},
+		{"mss-clamp-off", "txsession = 1\nmss-clamp = \"off\"", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: clampOff} }},
+		{"mss-clamp-absent", "txsession = 1", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{} }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,6 +203,9 @@ func TestConfigFileErrors(t *testing.T) {
 		{"hello-in-session", tun + "[[tunnel.session]]\ntxsession = 1\nhello = 10\n", 6, "hello"},
 		{"hello-without-ids", tun + "hello = 10\n[[tunnel.session]]\ntxsession = 1\n", 1, "hello needs rxtunnel"},
 		{"rxtunnel-zero", tun + "hello = 10\nrxtunnel = 0\ntxtunnel = 2\n[[tunnel.session]]\ntxsession = 1\n", 5, "rxtunnel 0"},
+		{"mss-clamp-word", tun + "[[tunnel.session]]\ntxsession = 1\nmss-clamp = \"on\"\n", 6, `mss-clamp "on": want auto`},
+		{"mss-clamp-small", tun + "[[tunnel.session]]\ntxsession = 1\nmss-clamp = 40\n", 6, `mss-clamp "40"`},
+		{"mss-clamp-in-tunnel", tun + "mss-clamp = \"auto\"\n[[tunnel.session]]\ntxsession = 1\n", 4, "mss-clamp"},
 
 		// The shape of the file.
 		{"empty", "", 0, "no [[tunnel]]"},

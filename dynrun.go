@@ -54,6 +54,7 @@ type dynTunnel struct {
 // engine session while negotiated.
 type dynCircuit struct {
 	sc    SessionConfig
+	auto  int // the MTU that fits the path with sc.Header (AutoMTU)
 	dev   circuitTAP
 	cap   *pcap.Writer
 	s     *engine.Session // nil while no session is up
@@ -102,7 +103,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 		RouterID: dc.routerID(tc.Endpoint.Local)}
 	for i := range tc.Sessions {
 		sc := tc.Sessions[i]
-		tcfg, _, err := sessionTAP(tc, &sc)
+		tcfg, auto, err := sessionTAP(tc, &sc)
 		if err != nil {
 			return err
 		}
@@ -117,7 +118,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 			}
 			return err
 		}
-		dt.circuits = append(dt.circuits, &dynCircuit{sc: sc, dev: dev, cap: capture, state: "negotiating"})
+		dt.circuits = append(dt.circuits, &dynCircuit{sc: sc, auto: auto, dev: dev, cap: capture, state: "negotiating"})
 		if err := dev.SetCarrier(false); err != nil {
 			return err
 		}
@@ -403,7 +404,10 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 		dt.d.CloseSession(d.EndID)
 		return
 	}
-	ec := engine.SessionConfig{Header: h, SeqCheck: c.sc.SeqCheck}
+	// The negotiated cookies may make the header longer or shorter than
+	// the one the MTU was computed with.
+	payload := c.auto + c.sc.Header.Len() - h.Len()
+	ec := engine.SessionConfig{Header: h, SeqCheck: c.sc.SeqCheck, MSSClamp: c.sc.MSSClamp.resolve(payload, c.dev.MTU())}
 	if c.cap != nil {
 		ec.Capture = c.cap
 	}

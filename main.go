@@ -87,6 +87,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("ifname", "NAME", "TAP name; %d picks a free number (default l2tap%d)", &o.IfName),
 		f("attach", "", "use the existing TAP -ifname and leave it in place on exit", &o.Attach),
 		f("mtu", "N", "TAP MTU (default: path MTU to -dst minus encapsulation)", &o.MTU),
+		f("mss-clamp", "MODE", "lower the MSS option of TCP SYNs and SYN-ACKs crossing the pseudowire, both ways, so that connections send segments that cross it unfragmented: auto: to the pseudowire's payload MTU - 40 (IPv4), - 60 (IPv6); N: to N bytes; off: never (default: auto when the TAP's MTU is above what fits the path, as with -mtu 1500 over a 1500-byte underlay, else off)", &o.MSSClamp),
 		f("owner", "USER", "owner of a TAP l2tap creates, or of the -socket file (name or uid)", &o.Owner),
 		f("group", "GROUP", "group of a TAP l2tap creates, or of the -socket file, then mode 0660 (name or gid)", &o.Group),
 		f("master", "BRIDGE", "enslave the TAP to this bridge", &o.Master),

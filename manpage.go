@@ -61,6 +61,8 @@ var counterDocs = map[string]string{
 	"rx_truncated":             "datagrams larger than the 65535-byte receive buffer",
 	"rx_wrong_source":          "packets not from -dst (and -dstport with -udp)",
 	"tx_peer_down":             "frames read while the control channel saw the peer down, dropped (a TAP's carrier is off then, so few come)",
+	"tx_mss_clamped":           "TCP SYNs and SYN-ACKs read from the TAP whose MSS option was lowered before sending (-mss-clamp)",
+	"rx_mss_clamped":           "TCP SYNs and SYN-ACKs received whose MSS option was lowered before the TAP write (-mss-clamp)",
 	"control_rx":               "control messages from the peer handed to the tunnel's control channel (-hello)",
 	"control_tx":               "control messages sent (HELLOs, their retransmissions, acknowledgements)",
 	"control_tx_errors":        "control messages the kernel refused to send",

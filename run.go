@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/offload"
 	"github.com/l2tap/l2tap/internal/pcap"
 	"github.com/l2tap/l2tap/internal/status"
 	"github.com/l2tap/l2tap/internal/tune"
@@ -216,8 +217,9 @@ type live struct {
 	dev    device
 	cap    *pcap.Writer // nil without -pcap
 	t      *engine.Tunnel
-	s      *engine.Session // nil until started
-	failed bool            // its endpoint failed; a reload makes it anew
+	s      *engine.Session  // nil until started
+	failed bool             // its endpoint failed; a reload makes it anew
+	clamp  offload.MSSClamp // -mss-clamp resolved against the path and the endpoint's MTU
 }
 
 func keyOf(tc *TunnelConfig, sc *SessionConfig) sessionKey {
@@ -280,10 +282,6 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 	if err != nil {
 		return err
 	}
-	if tcfg.MTU > auto {
-		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: larger frames are fragmented on the underlay", tcfg.MTU, auto, tc.Endpoint.Remote),
-			"tunnel", tc.Endpoint.peerName(), "mtu", tcfg.MTU)
-	}
 	capture, err := openCapture(cfg, tc, sc)
 	if err != nil {
 		return err
@@ -300,13 +298,22 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 		}
 		return err
 	}
+	clamp := sc.MSSClamp.resolve(auto, dev.MTU())
+	if tcfg.MTU > auto {
+		why := "larger frames are fragmented on the underlay"
+		if clamp.Enabled() {
+			why = "TCP's MSS is clamped to fit (-mss-clamp), other larger frames are fragmented on the underlay"
+		}
+		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: %s", tcfg.MTU, auto, tc.Endpoint.Remote, why),
+			"tunnel", tc.Endpoint.peerName(), "mtu", tcfg.MTU, "mss_clamp", mssClampString(clamp))
+	}
 	t := p.tunnels[key.tunnel]
 	if t == nil {
 		t = p.eng.AddTunnel(s, key.tunnel.remote)
 		p.tunnels[key.tunnel] = t
 		p.addControl(tc, t)
 	}
-	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, cap: capture, t: t}
+	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, cap: capture, t: t, clamp: clamp}
 	l.tc.Sessions = nil
 	p.mu.Lock()
 	p.pending = append(p.pending, l)
@@ -466,7 +473,7 @@ func (p *process) start() []*live {
 	defer p.mu.Unlock()
 	var started []*live
 	for _, l := range p.pending {
-		ec := engine.SessionConfig{Header: l.sc.Header, SeqCheck: l.sc.SeqCheck}
+		ec := engine.SessionConfig{Header: l.sc.Header, SeqCheck: l.sc.SeqCheck, MSSClamp: l.clamp}
 		if l.cap != nil {
 			ec.Capture = l.cap
 		}
@@ -673,7 +680,7 @@ func (p *process) peerName(t *engine.Tunnel) string {
 // logAttrs describes a session and its tunnel for the ready and added
 // lines, in the order the text lines have always had: tap, mtu, encap,
 // local, remote, session (TX/RX), cookie, sublayer, offset, offload,
-// queues; then tunnel, the key every line about the tunnel carries.
+// queues, mss_clamp; then tunnel, the key every line about the tunnel carries.
 func (l *live) logAttrs() []any {
 	e, h, c := l.tc.Endpoint, l.sc.Header, &l.sc
 	enc := "ip"
@@ -696,6 +703,7 @@ func (l *live) logAttrs() []any {
 		slog.String("cookie", fmt.Sprintf("%dB", h.CookieLen)),
 		slog.String("sublayer", fmt.Sprint(h.Sublayer)), slog.Int("offset", h.Offset),
 		slog.String("offload", off), slog.Int("queues", c.TAP.Queues),
+		slog.String("mss_clamp", mssClampString(l.clamp)),
 		slog.String("tunnel", e.peerName()),
 	}
 }

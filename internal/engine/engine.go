@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
+	"github.com/l2tap/l2tap/internal/offload"
 	"github.com/l2tap/l2tap/internal/underlay"
 )
 
@@ -152,6 +153,12 @@ func (e *Engine) AddTunnel(u Underlay, remote netip.AddrPort) *Tunnel {
 type SessionConfig struct {
 	Header   l2tpv3.Header
 	SeqCheck bool // drop out-of-order packets instead of delivering them
+	// MSSClamp lowers the MSS option of TCP SYNs crossing the pseudowire,
+	// both ways: frames read from the endpoint before they are sent,
+	// frames received before they are written to the endpoint. Counted as
+	// tx_mss_clamped and rx_mss_clamped. Its zero value clamps nothing and
+	// costs nothing.
+	MSSClamp offload.MSSClamp
 	// Capture, when not nil, is shown every packet sent and every packet
 	// received that passed verification.
 	Capture Capture

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
+	"github.com/l2tap/l2tap/internal/offload"
 	"github.com/l2tap/l2tap/internal/pcap"
 )
 
@@ -31,6 +32,8 @@ type pairConfig struct {
 	tx, rx   uint32
 	cookie   int
 	sublayer l2tpv3.Sublayer
+	// clampA and clampB are the MSS clamping of a's and b's session.
+	clampA, clampB offload.MSSClamp
 }
 
 // twoEnds runs an engine on each side of a fakeNet, one tunnel between
@@ -57,7 +60,7 @@ func twoEnds(t testing.TB, udp bool, cfgs []pairConfig, frames [][][]byte, caps 
 		hb.TxSession, hb.RxSession, hb.TxCookie, hb.RxCookie = ha.RxSession, ha.TxSession, ha.RxCookie, ha.TxCookie
 		a := newFakeEndpoint(fmt.Sprintf("a%d", k), true, frames[k])
 		b := newFakeEndpoint(fmt.Sprintf("b%d", k), true)
-		ca, cb := SessionConfig{Header: ha}, SessionConfig{Header: hb}
+		ca, cb := SessionConfig{Header: ha, MSSClamp: c.clampA}, SessionConfig{Header: hb, MSSClamp: c.clampB}
 		if k == 0 && len(caps) == 2 {
 			ca.Capture, cb.Capture = caps[0], caps[1]
 		}

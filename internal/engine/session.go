@@ -37,10 +37,11 @@ type Session struct {
 	pending      [][]byte // frames of the current batch, not yet written
 	intact       []bool   // pending[i] came in a message the kernel vouched for
 	reservedSeen bool
+	clampOn      bool // cfg.MSSClamp.Enabled()
 }
 
 func newSession(t *Tunnel, c SessionConfig, ep Endpoint) *Session {
-	return &Session{cfg: c, ep: ep, tunnel: t, Stats: &Stats{}}
+	return &Session{cfg: c, ep: ep, tunnel: t, Stats: &Stats{}, clampOn: c.MSSClamp.Enabled()}
 }
 
 // Header returns the session's L2TPv3 header.
@@ -117,12 +118,17 @@ func (s *Session) sendLoop(q int) error {
 			}
 		})
 	capture := s.cfg.Capture
+	clamp := s.cfg.MSSClamp
+	clampOn := clamp.Enabled()
 	send := func(pkts [][]byte) error {
 		if s.peerDownDrop(len(pkts)) {
 			return nil
 		}
 		var bytes uint64
 		for _, p := range pkts {
+			if clampOn && clamp.Clamp(p[hl:]) {
+				st.TxMSSClamped.Add(1)
+			}
 			h.Encode(p, seq)
 			seq++
 			bytes += uint64(len(p) - hl)
@@ -189,6 +195,9 @@ func (s *Session) receive(pkt []byte, intact bool, lim *rateLimit) (first bool) 
 	}
 	if s.cfg.Capture != nil {
 		s.cfg.Capture.Packet(true, pkt, len(pkt)-len(d.Frame))
+	}
+	if s.clampOn && s.cfg.MSSClamp.Clamp(d.Frame) {
+		s.Stats.RxMSSClamped.Add(1)
 	}
 	s.pending = append(s.pending, d.Frame)
 	s.intact = append(s.intact, intact)

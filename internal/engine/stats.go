@@ -25,6 +25,7 @@ type Stats struct {
 	TapErrors                    atomic.Uint64 // frames the endpoint refused
 	RxCoalesced                  atomic.Uint64 // frames merged into an earlier endpoint write
 	TxPeerDown                   atomic.Uint64 // frames read and dropped while the tunnel's peer is down
+	TxMSSClamped, RxMSSClamped   atomic.Uint64 // TCP SYNs whose MSS option was lowered (MSSClamp)
 	Drops                        [l2tpv3.NumReasons]atomic.Uint64
 }
 
@@ -56,6 +57,8 @@ func (s *Stats) Counters(superframes, offloadErrors uint64) []Counter {
 		{"rx_seq_resyncs", s.RxSeqResyncs.Load()},
 		{"rx_sublayer_reserved", s.RxSublayerReserved.Load()},
 		{"tx_peer_down", s.TxPeerDown.Load()},
+		{"tx_mss_clamped", s.TxMSSClamped.Load()},
+		{"rx_mss_clamped", s.RxMSSClamped.Load()},
 	}
 	return appendDrops(c, &s.Drops)
 }

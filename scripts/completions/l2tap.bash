@@ -2,7 +2,7 @@
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
 # The option lists must match l2tap's own (a test checks them).
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -router-id -sched -ip-path -cpuprofile -memprofile -user -seccomp -config -control -metrics -log-format -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -mss-clamp -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -router-id -sched -ip-path -cpuprofile -memprofile -user -seccomp -config -control -metrics -log-format -version -help'
 # switches: they take their value only as -name=on/off
 _l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -pcap-outer -hello-required -seccomp -version'
 _l2tap_show_flags='-json -socket -help'
@@ -11,6 +11,7 @@ _l2tap_show_flags='-json -socket -help'
 _l2tap_values() {
 	case $1 in
 	offload) echo 'auto full off' ;;
+	mss-clamp) echo 'auto off' ;;
 	tap-driver) echo 'kernel water' ;;
 	socket-type) echo 'stream dgram' ;;
 	sched) echo 'batch normal' ;;
@@ -82,7 +83,7 @@ _l2tap() {
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
 		;;
-	offload | tap-driver | sched | ip-path | log-format | master | ifname | socket-type | digest | role)
+	offload | mss-clamp | tap-driver | sched | ip-path | log-format | master | ifname | socket-type | digest | role)
 		COMPREPLY=($(compgen -W "$(_l2tap_values "$p")" -- "$cur"))
 		return 0
 		;;
