@@ -51,7 +51,7 @@ func twoEnds(t testing.TB, udp bool, cfgs []pairConfig, frames [][][]byte, caps 
 	t.Cleanup(func() { ea.Close(); eb.Close() })
 	ta, tb := ea.AddTunnel(sa, addrB), eb.AddTunnel(sb, addrA)
 	for k, c := range cfgs {
-		ha := l2tpv3.Header{UDP: udp, TxSession: c.tx, RxSession: c.rx, CookieLen: c.cookie,
+		ha := l2tpv3.Header{UDP: udp, TxSession: c.tx, RxSession: c.rx, TxCookieLen: c.cookie, RxCookieLen: c.cookie,
 			TxCookie: uint64(0x1000 + k), RxCookie: uint64(0x2000 + k), Sublayer: c.sublayer}
 		hb := ha
 		hb.TxSession, hb.RxSession, hb.TxCookie, hb.RxCookie = ha.RxSession, ha.TxSession, ha.RxCookie, ha.TxCookie
@@ -155,7 +155,7 @@ func counters(cs []Counter) map[string]uint64 {
 func TestTunnelDrops(t *testing.T) {
 	cfgs := []pairConfig{{tx: 10, rx: 20, cookie: 4}}
 	_, eb, _, epb, sa, sb := twoEnds(t, true, cfgs, [][][]byte{nil})
-	h := l2tpv3.Header{UDP: true, TxSession: 10, CookieLen: 4, TxCookie: 0x1000} // what b expects of a
+	h := l2tpv3.Header{UDP: true, TxSession: 10, TxCookieLen: 4, RxCookieLen: 4, TxCookie: 0x1000} // what b expects of a
 	pkt := func(h l2tpv3.Header) []byte {
 		p := make([]byte, h.Len()+60)
 		h.Encode(p, 0)
@@ -324,7 +324,7 @@ func TestCaptureHook(t *testing.T) {
 			_, eb, epa, epb, _, _ := twoEnds(t, udp, []pairConfig{{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerCounter}}, [][][]byte{batch}, capA, capB)
 			epa[0].in <- 0
 			waitWritten(t, epb[0], len(batch))
-			hl := (&l2tpv3.Header{UDP: udp, CookieLen: 4, Sublayer: l2tpv3.SublayerCounter}).Len()
+			hl := (&l2tpv3.Header{UDP: udp, TxCookieLen: 4, RxCookieLen: 4, Sublayer: l2tpv3.SublayerCounter}).Len()
 			for _, c := range []struct {
 				name string
 				cap  *fakeCapture
@@ -336,7 +336,7 @@ func TestCaptureHook(t *testing.T) {
 				}
 				for i, p := range c.cap.packets {
 					var d l2tpv3.Decoded
-					h := l2tpv3.Header{UDP: udp, RxSession: 10, CookieLen: 4, RxCookie: 0x1000, Sublayer: l2tpv3.SublayerCounter}
+					h := l2tpv3.Header{UDP: udp, RxSession: 10, TxCookieLen: 4, RxCookieLen: 4, RxCookie: 0x1000, Sublayer: l2tpv3.SublayerCounter}
 					if why := h.Decode(p, &d); why != l2tpv3.DropNone {
 						t.Errorf("%s packet %d: does not decode as sent by a: %v", c.name, i, why)
 					} else if d.Seq != uint32(i) {
