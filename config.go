@@ -31,6 +31,7 @@ type Options struct {
 	Attach             onOff
 	Owner, Group       text
 	Master             text
+	MAC                text // -mac: persistent, random or an address (see mac.go)
 	Socket, SocketType text // -socket, -socket-type: the endpoint is a VM's socket (see vmsocket.go)
 	SeqCheck           onOff
 	Offload            text
@@ -296,6 +297,9 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 		return fail(err)
 	}
 	if sc.Socket, err = o.socketConfig(); err != nil {
+		return fail(err)
+	}
+	if err = o.macConfig(&sc.TAP); err != nil {
 		return fail(err)
 	}
 	return ep, sc, nil

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/tap"
 	"github.com/urfave/cli/v2"
 )
 
@@ -43,6 +44,9 @@ dstport = 1701
 // TestConfigFileExample checks every field the example sets, and those it
 // leaves to their defaults, in both sessions.
 func TestConfigFileExample(t *testing.T) {
+	restore := machineIDFile
+	t.Cleanup(func() { machineIDFile = restore })
+	machineIDFile = filepath.Join(t.TempDir(), "machine-id") // none: MachineID nil
 	got, err := parseConfig("l2tap.toml", []byte(issueExample), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +104,10 @@ func TestConfigFileValues(t *testing.T) {
 		}},
 		{"cookie64-tx-off", "txsession = 1\ntxcookie = 1\nrxcookie = 2\ncookie64 = true\ntxcookie64 = false", func(s *SessionConfig) bool {
 			return s.Header.TxCookieLen == 4 && s.Header.RxCookieLen == 8
+		}},
+		{"mac-random", "txsession = 1\nmac = \"random\"", func(s *SessionConfig) bool { return s.TAP.MAC == tap.MACRandom }},
+		{"mac-address", "txsession = 1\nmac = \"02:00:5e:10:00:01\"", func(s *SessionConfig) bool {
+			return s.TAP.MAC == tap.MACFixed && s.TAP.MACAddr.String() == "02:00:5e:10:00:01"
 		}},
 		{"bool", "txsession = 1\npincounter = true", func(s *SessionConfig) bool { return s.Header.Sublayer == SublayerPinned }},
 		{"on", "txsession = 1\npincounter = \"on\"", func(s *SessionConfig) bool { return s.Header.Sublayer == SublayerPinned }},
@@ -265,6 +273,8 @@ func TestConfigFileErrors(t *testing.T) {
 		{"queues-counter", tun + "[[tunnel.session]]\ntxsession = 1\ncounter = true\nqueues = 2\n", 7, "queues 2 with counter"},
 		{"ifname-long", tun + "[[tunnel.session]]\ntxsession = 1\nifname = \"a-very-long-tap-name\"\n", 6, `ifname "a-very-long-tap-name": a Linux interface name has 1 to 15 bytes`},
 		{"mtu-small", tun + "[[tunnel.session]]\ntxsession = 1\nmtu = 60\n", 6, "mtu 60: the smallest MTU for IPv4 is 68; leave mtu out"},
+		{"mac-attach", tun + "[[tunnel.session]]\ntxsession = 1\nifname = \"vm0\"\nattach = true\nmac = \"random\"\n", 8, "mac random with attach: an attached TAP keeps its own MAC; drop mac"},
+		{"mac-bad", tun + "[[tunnel.session]]\ntxsession = 1\nmac = \"02:00\"\n", 6, `mac "02:00": not a 6-byte Ethernet address`},
 		{"offload-bad", tun + "[[tunnel.session]]\ntxsession = 1\noffload = \"fast\"\n", 6, `offload "fast": want auto`},
 		{"multiline-value", tun + "[[tunnel.session]]\ntxsession = 1\nowner = \"\"\"\nno\nsuch\"\"\"\n", 6, `owner no\nsuch: no such name`},
 		{"owner-unknown", tun + "[[tunnel.session]]\ntxsession = 1\nowner = \"no-such-user-here\"\n", 6, "owner no-such-user-here: no such name"},

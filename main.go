@@ -89,6 +89,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("ifname", "NAME", "TAP name; %d picks a free number (default l2tap%d)", &o.IfName),
 		f("attach", "", "use the existing TAP -ifname and leave it in place on exit", &o.Attach),
 		f("mtu", "N", "TAP MTU (default: path MTU to -dst minus encapsulation)", &o.MTU),
+		f("mac", "ADDR", "MAC of a TAP l2tap creates: persistent (the same on every start, derived from /etc/machine-id and the TAP's name; random with a warning when there is no machine ID), random (a new one each start) or an address such as 02:00:5e:10:00:01 (default persistent; not with -attach)", &o.MAC),
 		f("owner", "USER", "owner of a TAP l2tap creates, or of the -socket file (name or uid)", &o.Owner),
 		f("group", "GROUP", "group of a TAP l2tap creates, or of the -socket file, then mode 0660 (name or gid)", &o.Group),
 		f("master", "BRIDGE", "enslave the TAP to this bridge", &o.Master),
