@@ -29,7 +29,8 @@ func frame(s, i int) []byte {
 // b's is mirrored.
 type pairConfig struct {
 	tx, rx   uint32
-	cookie   int
+	cookie   int // a's cookie length, both ways unless rxCookie says
+	rxCookie int // a's receive cookie length when it differs: 4, 8, or -1 for none
 	sublayer l2tpv3.Sublayer
 }
 
@@ -53,8 +54,12 @@ func twoEnds(t testing.TB, udp bool, cfgs []pairConfig, frames [][][]byte, caps 
 	for k, c := range cfgs {
 		ha := l2tpv3.Header{UDP: udp, TxSession: c.tx, RxSession: c.rx, TxCookieLen: c.cookie, RxCookieLen: c.cookie,
 			TxCookie: uint64(0x1000 + k), RxCookie: uint64(0x2000 + k), Sublayer: c.sublayer}
+		if c.rxCookie != 0 {
+			ha.RxCookieLen = max(c.rxCookie, 0)
+		}
 		hb := ha
 		hb.TxSession, hb.RxSession, hb.TxCookie, hb.RxCookie = ha.RxSession, ha.TxSession, ha.RxCookie, ha.TxCookie
+		hb.TxCookieLen, hb.RxCookieLen = ha.RxCookieLen, ha.TxCookieLen
 		a := newFakeEndpoint(fmt.Sprintf("a%d", k), true, frames[k])
 		b := newFakeEndpoint(fmt.Sprintf("b%d", k), true)
 		ca, cb := SessionConfig{Header: ha}, SessionConfig{Header: hb}
@@ -85,7 +90,8 @@ func waitWritten(t *testing.T, ep *fakeEndpoint, n int) {
 	}
 }
 
-// TestSessionsDemultiplexed runs three sessions with different cookies and
+// TestSessionsDemultiplexed runs five sessions with different cookies
+// (the same both ways, or of another length each way, or one way only) and
 // sublayers over one tunnel, UDP and IP: every frame a session sends
 // arrives at its peer session, intact and in order, and at no other.
 func TestSessionsDemultiplexed(t *testing.T) {
@@ -93,6 +99,8 @@ func TestSessionsDemultiplexed(t *testing.T) {
 		{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerNone},
 		{tx: 11, rx: 21, cookie: 8, sublayer: l2tpv3.SublayerCounter},
 		{tx: 12, rx: 22, cookie: 0, sublayer: l2tpv3.SublayerPinned},
+		{tx: 13, rx: 23, cookie: 4, rxCookie: 8, sublayer: l2tpv3.SublayerCounter},
+		{tx: 14, rx: 24, cookie: 8, rxCookie: -1, sublayer: l2tpv3.SublayerNone},
 	}
 	for _, udp := range []bool{true, false} {
 		t.Run(fmt.Sprintf("udp=%v", udp), func(t *testing.T) {
