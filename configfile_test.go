@@ -274,6 +274,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"ifname-long", tun + "[[tunnel.session]]\ntxsession = 1\nifname = \"a-very-long-tap-name\"\n", 6, `ifname "a-very-long-tap-name": a Linux interface name has 1 to 15 bytes`},
 		{"mtu-small", tun + "[[tunnel.session]]\ntxsession = 1\nmtu = 60\n", 6, "mtu 60: the smallest MTU for IPv4 is 68; leave mtu out"},
 		{"mac-attach", tun + "[[tunnel.session]]\ntxsession = 1\nifname = \"vm0\"\nattach = true\nmac = \"random\"\n", 8, "mac random with attach: an attached TAP keeps its own MAC; drop mac"},
+		{"mac-twice", tun + "[[tunnel.session]]\ntxsession = 1\nmac = \"02:00:5e:10:00:01\"\n[[tunnel.session]]\ntxsession = 2\nmac = \"02-00-5E-10-00-01\"\n", 9, `mac "02-00-5E-10-00-01": the session at line 4 gives its TAP this MAC too`},
 		{"mac-bad", tun + "[[tunnel.session]]\ntxsession = 1\nmac = \"02:00\"\n", 6, `mac "02:00": not a 6-byte Ethernet address`},
 		{"offload-bad", tun + "[[tunnel.session]]\ntxsession = 1\noffload = \"fast\"\n", 6, `offload "fast": want auto`},
 		{"multiline-value", tun + "[[tunnel.session]]\ntxsession = 1\nowner = \"\"\"\nno\nsuch\"\"\"\n", 6, `owner no\nsuch: no such name`},

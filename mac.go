@@ -55,3 +55,11 @@ func (o *Options) macConfig(c *TAPConfig) error {
 func persistentMACMissing(c *TAPConfig) bool {
 	return c.MAC == tap.MACPersistent && c.MachineID == nil
 }
+
+// fixedMAC is the address -mac ADDR gives c, in one spelling, or "".
+func fixedMAC(c *TAPConfig) string {
+	if c.MAC != tap.MACFixed {
+		return ""
+	}
+	return c.MACAddr.String()
+}
