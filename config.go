@@ -18,7 +18,9 @@ type Options struct {
 	Src, Dst           text
 	SrcPort, DstPort   number
 	IPv6, UDP          onOff
-	Cookie64           onOff
+	Cookie64           onOff // -cookie64: both cookies are 64 bits
+	TxCookie64         onOff // -txcookie64: the cookie sent is 64 bits
+	RxCookie64         onOff // -rxcookie64: the cookie expected is 64 bits
 	Counter, PinCount  onOff
 	TxCookie, RxCookie number
 	TxSession          number
@@ -30,6 +32,7 @@ type Options struct {
 	Attach             onOff
 	Owner, Group       text
 	Master             text
+	MAC                text // -mac: persistent, random or an address (see mac.go)
 	Socket, SocketType text // -socket, -socket-type: the endpoint is a VM's socket (see vmsocket.go)
 	SeqCheck           onOff
 	Offload            text
@@ -233,29 +236,8 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 		return fail(badf(flag, "-%s is for UDP encapsulation: add -udp, or drop -%s for IP encapsulation", flag, flag))
 	}
 
-	switch {
-	case o.TxCookie.set != o.RxCookie.set:
-		have, miss := "txcookie", "rxcookie"
-		if o.RxCookie.set {
-			have, miss = miss, have
-		}
-		return fail(missingf(miss, "-%s without -%s: cookies are configured in pairs; give both (the peer's -%s is its -%s)", have, miss, miss, have))
-	case o.TxCookie.set:
-		h.CookieLen = 4
-		if o.Cookie64.val {
-			h.CookieLen = 8
-		}
-		for _, ck := range []struct {
-			name string
-			n    *number
-		}{{"txcookie", &o.TxCookie}, {"rxcookie", &o.RxCookie}} {
-			if h.CookieLen == 4 && ck.n.val > 0xffffffff {
-				return fail(badf(ck.name, "-%s %#x is wider than 32 bits: add -cookie64 (both sides must agree)", ck.name, ck.n.val))
-			}
-		}
-		h.TxCookie, h.RxCookie = o.TxCookie.val, o.RxCookie.val
-	case o.Cookie64.val:
-		return fail(badf("cookie64", "-cookie64 without cookies: add -txcookie and -rxcookie, or drop -cookie64"))
+	if err := o.cookies(h); err != nil {
+		return fail(err)
 	}
 
 	switch {
@@ -326,7 +308,50 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 	if sc.MSSClamp, err = parseMSSClamp(o.MSSClamp); err != nil {
 		return fail(err)
 	}
+	if err = o.macConfig(&sc.TAP); err != nil {
+		return fail(err)
+	}
 	return ep, sc, nil
+}
+
+// cookies checks -txcookie, -rxcookie and their widths into h. Each
+// direction stands alone, as RFC 3931 §5.2.1 and Linux allow: a cookie sent
+// and none expected, or the reverse, or 32 bits one way and 64 the other.
+// A direction's width is -txcookie64 or -rxcookie64 when given, else
+// -cookie64 (both directions, as QEMU's cookie64), else 32 bits.
+func (o *Options) cookies(h *Header) error {
+	dirs := []struct {
+		name, wide string
+		n          *number
+		w          *onOff
+		len        *int
+		val        *uint64
+	}{
+		{"txcookie", "txcookie64", &o.TxCookie, &o.TxCookie64, &h.TxCookieLen, &h.TxCookie},
+		{"rxcookie", "rxcookie64", &o.RxCookie, &o.RxCookie64, &h.RxCookieLen, &h.RxCookie},
+	}
+	if o.Cookie64.val && !o.TxCookie.set && !o.RxCookie.set {
+		return badf("cookie64", "-cookie64 without cookies: add -txcookie (the cookie to send) and/or -rxcookie (the cookie to expect), or drop -cookie64")
+	}
+	for _, d := range dirs {
+		if !d.n.set {
+			if d.w.set {
+				return missingf(d.name, "-%s without -%s: add -%s N, or drop -%s", d.wide, d.name, d.name, d.wide)
+			}
+			continue
+		}
+		wide := o.Cookie64.val
+		if d.w.set {
+			wide = d.w.val
+		}
+		*d.len, *d.val = 4, d.n.val
+		if wide {
+			*d.len = 8
+		} else if d.n.val > 0xffffffff {
+			return badf(d.name, "-%s %#x is wider than 32 bits: add -%s (or -cookie64 for both directions; the peer must agree)", d.name, d.n.val, d.wide)
+		}
+	}
+	return nil
 }
 
 // staticSession checks the session IDs of a static session.

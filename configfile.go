@@ -629,6 +629,7 @@ func (f *cfFile) crossCheck(c *Config) error {
 	ipRx := map[ipKey]where{}
 	pcaps := map[string]where{}
 	sockets := map[string]where{}
+	macs := map[string]where{}
 	for ti, t := range f.tunnels {
 		tc := &c.Tunnels[ti]
 		ep := tc.Endpoint
@@ -691,6 +692,13 @@ func (f *cfFile) crossCheck(c *Config) error {
 				}
 				sockets[abs] = where{t, s, line}
 				continue // no TAP
+			}
+			if mac := fixedMAC(&sc.TAP); mac != "" {
+				k := s.key("mac")
+				if prev, ok := macs[mac]; ok {
+					return f.errorf(k.line, "mac %s: the session at line %d gives its TAP this MAC too; give each TAP its own (or leave mac out: persistent MACs differ by TAP name)", k.raw, prev.s.line)
+				}
+				macs[mac] = where{t, s, k.line}
 			}
 			name := sc.TAP.Name
 			if strings.Contains(name, "%") {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/tap"
 	"github.com/urfave/cli/v2"
 )
 
@@ -43,6 +44,9 @@ dstport = 1701
 // TestConfigFileExample checks every field the example sets, and those it
 // leaves to their defaults, in both sessions.
 func TestConfigFileExample(t *testing.T) {
+	restore := machineIDFile
+	t.Cleanup(func() { machineIDFile = restore })
+	machineIDFile = filepath.Join(t.TempDir(), "machine-id") // none: MachineID nil
 	got, err := parseConfig("l2tap.toml", []byte(issueExample), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +57,7 @@ func TestConfigFileExample(t *testing.T) {
 		Seccomp: true,
 		Tunnels: []TunnelConfig{{Endpoint: ep, Sessions: []SessionConfig{
 			{
-				Header: Header{UDP: true, TxSession: 10, RxSession: 20, CookieLen: 4, TxCookie: 0x11223344, RxCookie: 0x55667788, Sublayer: SublayerCounter},
+				Header: Header{UDP: true, TxSession: 10, RxSession: 20, TxCookieLen: 4, RxCookieLen: 4, TxCookie: 0x11223344, RxCookie: 0x55667788, Sublayer: SublayerCounter},
 				TAP:    TAPConfig{Name: "vm0", Owner: -1, Group: -1, Master: "br0", Offload: true, Queues: 1},
 				// SeqCheck false, CoalesceUDP false: not asked for.
 				Offload: true,
@@ -87,8 +91,24 @@ func TestConfigFileValues(t *testing.T) {
 		{"string-leading-zero-decimal", "txsession = 1\noffset = \"0100\"", func(s *SessionConfig) bool { return s.Header.Offset == 100 }},
 		{"cookie64-string", "txsession = 1\ncookie64 = true\ntxcookie = \"0xffffffffffffffff\"\nrxcookie = 1",
 			func(s *SessionConfig) bool {
-				return s.Header.CookieLen == 8 && s.Header.TxCookie == 0xffffffffffffffff && s.Header.RxCookie == 1
+				return s.Header.TxCookieLen == 8 && s.Header.RxCookieLen == 8 && s.Header.TxCookie == 0xffffffffffffffff && s.Header.RxCookie == 1
 			}},
+		{"txcookie-alone", "txsession = 1\ntxcookie = 5", func(s *SessionConfig) bool {
+			return s.Header.TxCookieLen == 4 && s.Header.TxCookie == 5 && s.Header.RxCookieLen == 0
+		}},
+		{"rxcookie-alone-64", "txsession = 1\nrxcookie = 5\ncookie64 = true", func(s *SessionConfig) bool {
+			return s.Header.RxCookieLen == 8 && s.Header.RxCookie == 5 && s.Header.TxCookieLen == 0
+		}},
+		{"tx32-rx64", "txsession = 1\ntxcookie = 1\nrxcookie = \"0x123456789\"\nrxcookie64 = true", func(s *SessionConfig) bool {
+			return s.Header.TxCookieLen == 4 && s.Header.RxCookieLen == 8 && s.Header.RxCookie == 0x123456789
+		}},
+		{"cookie64-tx-off", "txsession = 1\ntxcookie = 1\nrxcookie = 2\ncookie64 = true\ntxcookie64 = false", func(s *SessionConfig) bool {
+			return s.Header.TxCookieLen == 4 && s.Header.RxCookieLen == 8
+		}},
+		{"mac-random", "txsession = 1\nmac = \"random\"", func(s *SessionConfig) bool { return s.TAP.MAC == tap.MACRandom }},
+		{"mac-address", "txsession = 1\nmac = \"02:00:5e:10:00:01\"", func(s *SessionConfig) bool {
+			return s.TAP.MAC == tap.MACFixed && s.TAP.MACAddr.String() == "02:00:5e:10:00:01"
+		}},
 		{"bool", "txsession = 1\npincounter = true", func(s *SessionConfig) bool { return s.Header.Sublayer == SublayerPinned }},
 		{"on", "txsession = 1\npincounter = \"on\"", func(s *SessionConfig) bool { return s.Header.Sublayer == SublayerPinned }},
 		{"off", "txsession = 1\npincounter = \"off\"", func(s *SessionConfig) bool { return s.Header.Sublayer == SublayerNone }},
@@ -252,13 +272,17 @@ func TestConfigFileErrors(t *testing.T) {
 		{"session-0", tun + "[[tunnel.session]]\ntxsession = 0\n", 5, "txsession 0: session ID 0 is reserved"},
 		{"udp-no-srcport", "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\nudp = true\n[[tunnel.session]]\ntxsession = 1\n", 1, "udp needs srcport"},
 		{"srcport-without-udp", tun + "srcport = 1701\n[[tunnel.session]]\ntxsession = 1\n", 4, "srcport is for UDP encapsulation: add udp, or drop srcport"},
-		{"txcookie-alone", tun + "[[tunnel.session]]\ntxsession = 1\n[[tunnel.session]]\ntxsession = 2\ntxcookie = 5\n", 6, "txcookie without rxcookie"},
-		{"cookie-too-wide", tun + "[[tunnel.session]]\ntxsession = 1\ntxcookie = 0x123456789\nrxcookie = 1\n", 6, "txcookie 0x123456789 is wider than 32 bits: add cookie64"},
+		{"txcookie64-alone", tun + "[[tunnel.session]]\ntxsession = 1\n[[tunnel.session]]\ntxsession = 2\ntxcookie64 = true\n", 6, "txcookie64 without txcookie: add txcookie N"},
+		{"cookie-too-wide", tun + "[[tunnel.session]]\ntxsession = 1\ntxcookie = 0x123456789\nrxcookie = 1\n", 6, "txcookie 0x123456789 is wider than 32 bits: add txcookie64 (or cookie64"},
+		{"rxcookie-too-wide", tun + "[[tunnel.session]]\ntxsession = 1\ntxcookie64 = true\ntxcookie = 0x123456789\nrxcookie = 0x123456789\n", 8, "rxcookie 0x123456789 is wider than 32 bits: add rxcookie64"},
 		{"seqcheck-alone", tun + "[[tunnel.session]]\ntxsession = 1\nseqcheck = true\n", 6, "seqcheck needs a sublayer to carry sequence numbers: add counter"},
 		{"attach-no-ifname", tun + "[[tunnel.session]]\ntxsession = 1\nattach = true\n", 4, "attach needs ifname"},
 		{"queues-counter", tun + "[[tunnel.session]]\ntxsession = 1\ncounter = true\nqueues = 2\n", 7, "queues 2 with counter"},
 		{"ifname-long", tun + "[[tunnel.session]]\ntxsession = 1\nifname = \"a-very-long-tap-name\"\n", 6, `ifname "a-very-long-tap-name": a Linux interface name has 1 to 15 bytes`},
 		{"mtu-small", tun + "[[tunnel.session]]\ntxsession = 1\nmtu = 60\n", 6, "mtu 60: the smallest MTU for IPv4 is 68; leave mtu out"},
+		{"mac-attach", tun + "[[tunnel.session]]\ntxsession = 1\nifname = \"vm0\"\nattach = true\nmac = \"random\"\n", 8, "mac random with attach: an attached TAP keeps its own MAC; drop mac"},
+		{"mac-twice", tun + "[[tunnel.session]]\ntxsession = 1\nmac = \"02:00:5e:10:00:01\"\n[[tunnel.session]]\ntxsession = 2\nmac = \"02-00-5E-10-00-01\"\n", 9, `mac "02-00-5E-10-00-01": the session at line 4 gives its TAP this MAC too`},
+		{"mac-bad", tun + "[[tunnel.session]]\ntxsession = 1\nmac = \"02:00\"\n", 6, `mac "02:00": not a 6-byte Ethernet address`},
 		{"offload-bad", tun + "[[tunnel.session]]\ntxsession = 1\noffload = \"fast\"\n", 6, `offload "fast": want auto`},
 		{"multiline-value", tun + "[[tunnel.session]]\ntxsession = 1\nowner = \"\"\"\nno\nsuch\"\"\"\n", 6, `owner no\nsuch: no such name`},
 		{"owner-unknown", tun + "[[tunnel.session]]\ntxsession = 1\nowner = \"no-such-user-here\"\n", 6, "owner no-such-user-here: no such name"},

@@ -81,7 +81,8 @@ var dynamicTunnelKeys = []string{"hostname", "peer-hostname", "secret-file", "se
 
 // circuitSession checks a session named by -circuit: its IDs and cookies
 // are negotiated, so the flags that type them are refused. The header
-// gets the largest cookie the negotiation picks (8 bytes), for the MTU.
+// gets the largest cookies the negotiation can pick (8 bytes each way), for
+// the MTU.
 func (o *Options) circuitSession(h *Header) error {
 	name := o.Dynamic.Circuit.val
 	if name == "" || len(name) > l2tpv3.MaxAVPValue {
@@ -91,12 +92,13 @@ func (o *Options) circuitSession(h *Header) error {
 		name string
 		set  bool
 	}{{"txsession", o.TxSession.set}, {"rxsession", o.RxSession.set}, {"txcookie", o.TxCookie.set},
-		{"rxcookie", o.RxCookie.set}, {"cookie64", o.Cookie64.set}} {
+		{"rxcookie", o.RxCookie.set}, {"cookie64", o.Cookie64.set}, {"txcookie64", o.TxCookie64.set},
+		{"rxcookie64", o.RxCookie64.set}} {
 		if k.set {
 			return badf(k.name, "-circuit with -%s: a circuit's session IDs and cookies are negotiated with the peer; drop -%s (or -circuit, for a static session)", k.name, k.name)
 		}
 	}
-	h.CookieLen = 8
+	h.TxCookieLen, h.RxCookieLen = 8, 8
 	return nil
 }
 

@@ -84,7 +84,7 @@ counter = true
 		t.Errorf("dynamic config %+v", d)
 	}
 	if len(tc.Sessions) != 2 || tc.Sessions[0].Circuit != "vm1" || tc.Sessions[1].Circuit != "vm2" ||
-		tc.Sessions[1].Header.Sublayer != SublayerCounter || tc.Sessions[0].Header.CookieLen != 8 {
+		tc.Sessions[1].Header.Sublayer != SublayerCounter || tc.Sessions[0].Header.TxCookieLen != 8 || tc.Sessions[0].Header.RxCookieLen != 8 {
 		t.Errorf("sessions %+v", tc.Sessions)
 	}
 	// Defaults: the machine's host name, MD5, both roles, 60 s.

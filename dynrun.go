@@ -391,11 +391,13 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 	h := c.sc.Header
 	h.TxSession, h.RxSession = d.TxSession, d.RxSession
 	h.TxCookie, h.RxCookie = d.TxCookie, d.RxCookie
-	h.CookieLen = d.RxCookieLen
+	h.TxCookieLen, h.RxCookieLen = d.TxCookieLen, d.RxCookieLen
 	var why string
 	switch {
-	case d.TxCookieLen != d.RxCookieLen:
-		why = fmt.Sprintf("cookies of %d and %d bytes: l2tap sends and expects one length", d.TxCookieLen, d.RxCookieLen)
+	case h.Len() > c.sc.Header.Len():
+		// The TAP's MTU was set for the largest header; the control
+		// plane never negotiates more than 8-byte cookies.
+		why = fmt.Sprintf("cookies of %d and %d bytes exceed the %d-byte header the MTU was set for", d.TxCookieLen, d.RxCookieLen, c.sc.Header.Len())
 	case d.TxSublayer != d.RxSublayer:
 		why = fmt.Sprintf("L2-Specific Sublayer %d one way and %d the other", d.TxSublayer, d.RxSublayer)
 	}
@@ -429,7 +431,7 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 	dt.p.mu.Unlock()
 	dt.sessionsUp.Add(1)
 	slog.Info("session up", dt.attrs(c, slog.String("session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession)),
-		slog.String("cookie", fmt.Sprintf("%dB", h.CookieLen)), slog.String("sublayer", fmt.Sprint(h.Sublayer)))...)
+		slog.String("cookie", cookieSizes(&h)), slog.String("sublayer", fmt.Sprint(h.Sublayer)))...)
 }
 
 // sessionDown removes a circuit's session and turns its carrier off.

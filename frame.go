@@ -1,6 +1,10 @@
 package main
 
-import "github.com/l2tap/l2tap/internal/l2tpv3"
+import (
+	"strconv"
+
+	"github.com/l2tap/l2tap/internal/l2tpv3"
+)
 
 // The L2TPv3 data header and the drop reasons are defined in
 // internal/l2tpv3; these names let the command line and the data path
@@ -33,3 +37,13 @@ const (
 	maxOffset    = l2tpv3.MaxOffset
 	seqMask      = l2tpv3.SeqMask
 )
+
+// cookieSizes is how the ready and session lines show a session's cookies:
+// "8B" when both directions have the same length, else "TXB/RXB" (the
+// bytes sent, then the bytes expected), such as "4B/0B".
+func cookieSizes(h *Header) string {
+	if h.TxCookieLen == h.RxCookieLen {
+		return strconv.Itoa(h.TxCookieLen) + "B"
+	}
+	return strconv.Itoa(h.TxCookieLen) + "B/" + strconv.Itoa(h.RxCookieLen) + "B"
+}

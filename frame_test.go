@@ -38,11 +38,11 @@ var headerCases = []struct {
 }{
 	{"udp", Header{UDP: true, TxSession: 0x11223344}, 0,
 		"00030000 11223344"},
-	{"udp-cookie32", Header{UDP: true, TxSession: 1, CookieLen: 4, TxCookie: 0xdeadbeef}, 0,
+	{"udp-cookie32", Header{UDP: true, TxSession: 1, TxCookieLen: 4, RxCookieLen: 4, TxCookie: 0xdeadbeef}, 0,
 		"00030000 00000001 deadbeef"},
-	{"udp-cookie64", Header{UDP: true, TxSession: 1, CookieLen: 8, TxCookie: 0x0102030405060708}, 0,
+	{"udp-cookie64", Header{UDP: true, TxSession: 1, TxCookieLen: 8, RxCookieLen: 8, TxCookie: 0x0102030405060708}, 0,
 		"00030000 00000001 0102030405060708"},
-	{"udp-cookie32-counter", Header{UDP: true, TxSession: 1, CookieLen: 4, TxCookie: 0xdeadbeef, Sublayer: SublayerCounter}, 5,
+	{"udp-cookie32-counter", Header{UDP: true, TxSession: 1, TxCookieLen: 4, RxCookieLen: 4, TxCookie: 0xdeadbeef, Sublayer: SublayerCounter}, 5,
 		"00030000 00000001 deadbeef 40000005"},
 	{"udp-counter-wraps-24bit", Header{UDP: true, TxSession: 2, Sublayer: SublayerCounter}, 0x01000003,
 		"00030000 00000002 40000003"},
@@ -52,13 +52,13 @@ var headerCases = []struct {
 		"00030000 00000007 00000000 0000"},
 	{"ip", Header{TxSession: 9}, 0,
 		"00000009"},
-	{"ip-cookie32", Header{TxSession: 0xffffffff, CookieLen: 4, TxCookie: 0xcafe}, 0,
+	{"ip-cookie32", Header{TxSession: 0xffffffff, TxCookieLen: 4, RxCookieLen: 4, TxCookie: 0xcafe}, 0,
 		"ffffffff 0000cafe"},
-	{"ip-cookie64-pincounter", Header{TxSession: 1, CookieLen: 8, TxCookie: 0x0102030405060708, Sublayer: SublayerPinned}, 0,
+	{"ip-cookie64-pincounter", Header{TxSession: 1, TxCookieLen: 8, RxCookieLen: 8, TxCookie: 0x0102030405060708, Sublayer: SublayerPinned}, 0,
 		"00000001 0102030405060708 00000000"},
 	{"ip-counter", Header{TxSession: 9, Sublayer: SublayerCounter}, 0xffffff,
 		"00000009 40ffffff"},
-	{"ip-cookie64-counter-offset", Header{TxSession: 3, CookieLen: 8, TxCookie: 0xffffffffffffffff, Sublayer: SublayerCounter, Offset: 4}, 1,
+	{"ip-cookie64-counter-offset", Header{TxSession: 3, TxCookieLen: 8, RxCookieLen: 8, TxCookie: 0xffffffffffffffff, Sublayer: SublayerCounter, Offset: 4}, 1,
 		"00000003 ffffffffffffffff 40000001 00000000"},
 }
 
@@ -66,8 +66,8 @@ func TestEncodeGolden(t *testing.T) {
 	for _, tc := range headerCases {
 		t.Run(tc.name, func(t *testing.T) {
 			want := unhex(t, tc.wire)
-			if got := tc.h.Len(); got != len(want) {
-				t.Fatalf("Len() = %d, want %d", got, len(want))
+			if got := tc.h.TxLen(); got != len(want) {
+				t.Fatalf("TxLen() = %d, want %d", got, len(want))
 			}
 			buf := bytes.Repeat([]byte{0xaa}, maxHeaderLen) // stale bytes must be overwritten
 			n := tc.h.Encode(buf, tc.seq)
@@ -99,9 +99,76 @@ func TestDecodeGolden(t *testing.T) {
 	}
 }
 
+// splitCookieCases hold sessions whose cookie differs in each direction:
+// sent only, expected only, or of another length each way (RFC 3931 §5.2.1
+// lets each end pick the cookie it expects; Linux sets "cookie" and
+// "peer_cookie" apart). tx is what the session puts on the wire, rx what it
+// accepts; both written by hand from RFC 3931 §4.1.
+var splitCookieCases = []struct {
+	name   string
+	h      Header
+	tx, rx string
+}{
+	{"udp-tx32-only", Header{UDP: true, TxSession: 1, RxSession: 2, TxCookieLen: 4, TxCookie: 0xdeadbeef},
+		"00030000 00000001 deadbeef", "00030000 00000002"},
+	{"udp-rx32-only", Header{UDP: true, TxSession: 1, RxSession: 2, RxCookieLen: 4, RxCookie: 0x11223344},
+		"00030000 00000001", "00030000 00000002 11223344"},
+	{"udp-tx64-only-counter", Header{UDP: true, TxSession: 1, RxSession: 1, TxCookieLen: 8, TxCookie: 0x0102030405060708, Sublayer: SublayerCounter},
+		"00030000 00000001 0102030405060708 40000000", "00030000 00000001 40000000"},
+	{"ip-rx64-only-pincounter", Header{TxSession: 7, RxSession: 8, RxCookieLen: 8, RxCookie: 0xa1a2a3a4a5a6a7a8, Sublayer: SublayerPinned},
+		"00000007 00000000", "00000008 a1a2a3a4a5a6a7a8 00000000"},
+	{"udp-tx32-rx64", Header{UDP: true, TxSession: 1, RxSession: 2, TxCookieLen: 4, TxCookie: 0x55667788, RxCookieLen: 8, RxCookie: 0x0011223344556677},
+		"00030000 00000001 55667788", "00030000 00000002 0011223344556677"},
+	{"ip-tx64-rx32-offset", Header{TxSession: 3, RxSession: 4, TxCookieLen: 8, TxCookie: 0x8899aabbccddeeff, RxCookieLen: 4, RxCookie: 0xcafef00d, Offset: 2},
+		"00000003 8899aabbccddeeff 0000", "00000004 cafef00d 0000"},
+}
+
+func TestSplitCookieGolden(t *testing.T) {
+	for _, tc := range splitCookieCases {
+		t.Run(tc.name, func(t *testing.T) {
+			tx, rx := unhex(t, tc.tx), unhex(t, tc.rx)
+			if got := tc.h.TxLen(); got != len(tx) {
+				t.Errorf("TxLen() = %d, want %d", got, len(tx))
+			}
+			if got := tc.h.RxLen(); got != len(rx) {
+				t.Errorf("RxLen() = %d, want %d", got, len(rx))
+			}
+			if got, want := tc.h.Len(), max(len(tx), len(rx)); got != want {
+				t.Errorf("Len() = %d, want %d (the larger direction, for the MTU)", got, want)
+			}
+			buf := bytes.Repeat([]byte{0xaa}, maxHeaderLen)
+			if n := tc.h.Encode(buf, 0); !bytes.Equal(buf[:n], tx) {
+				t.Errorf("Encode = % x, want % x", buf[:n], tx)
+			}
+			var d Decoded
+			if why := tc.h.Decode(append(rx, testFrame...), &d); why != DropNone {
+				t.Fatalf("Decode of the expected packet: dropped: %v", why)
+			}
+			if !bytes.Equal(d.Frame, testFrame) {
+				t.Fatalf("frame = % x, want % x", d.Frame, testFrame)
+			}
+			// The transmit layout under the receive session ID (a peer
+			// configured with our cookies the wrong way round) never
+			// yields the frame.
+			mirror := append(unhex(t, tc.tx), testFrame...)
+			idEnd := 4
+			if tc.h.UDP {
+				idEnd = 8
+			}
+			copy(mirror, rx[:idEnd])
+			if why := tc.h.Decode(mirror, &d); why == DropNone && bytes.Equal(d.Frame, testFrame) {
+				t.Errorf("Decode accepted the transmit layout % x", mirror[:tc.h.TxLen()])
+			}
+		})
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
-	udp := Header{UDP: true, RxSession: 1, CookieLen: 4, RxCookie: 0xdeadbeef, Sublayer: SublayerCounter}
-	ip := Header{RxSession: 1, CookieLen: 8, RxCookie: 0x0102030405060708}
+	udp := Header{UDP: true, RxSession: 1, TxCookieLen: 4, RxCookieLen: 4, RxCookie: 0xdeadbeef, Sublayer: SublayerCounter}
+	ip := Header{RxSession: 1, TxCookieLen: 8, RxCookieLen: 8, RxCookie: 0x0102030405060708}
+	rxOnly := Header{UDP: true, RxSession: 1, RxCookieLen: 4, RxCookie: 0x11223344}
+	tx32rx64 := Header{RxSession: 2, TxCookieLen: 4, TxCookie: 0x00112233, RxCookieLen: 8, RxCookie: 0x0011223344556677}
+	tx64rx32 := Header{RxSession: 2, TxCookieLen: 8, TxCookie: 0x8899aabbccddeeff, RxCookieLen: 4, RxCookie: 0xcafef00d}
 	frame := hex.EncodeToString(testFrame)
 	cases := []struct {
 		name string
@@ -122,6 +189,17 @@ func TestDecodeRejects(t *testing.T) {
 		{"ip-wrong-cookie", ip, "00000001 0102030405060709" + frame, DropCookie},
 		{"ip-cookie-32-of-64", ip, "00000001 01020304" + frame[:20], DropShort},
 		{"ip-short", ip, "000000", DropShort},
+		// Only a receive cookie: a packet without one is refused (its
+		// first frame bytes are not the cookie).
+		{"rx-only-missing", rxOnly, "00030000 00000001" + frame, DropCookie},
+		{"rx-only-wrong", rxOnly, "00030000 00000001 11223345" + frame, DropCookie},
+		// 64 bits expected, 32 sent: the cookie is read across the frame.
+		{"rx64-got-32", tx32rx64, "00000002 00112233" + frame, DropCookie},
+		{"rx64-got-32-short", tx32rx64, "00000002 00112233" + frame[:20], DropShort},
+		// 32 bits expected, 64 sent: the last 4 cookie bytes are taken
+		// for the frame, which is then delivered mangled, as Linux does;
+		// here the first 4 bytes differ, so it is refused.
+		{"rx32-got-64", tx64rx32, "00000002 8899aabbccddeeff" + frame, DropCookie},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,9 +253,11 @@ func TestDecodeSublayerReserved(t *testing.T) {
 // fuzzHeaders are the receive configurations the decoder is fuzzed under.
 var fuzzHeaders = []Header{
 	{UDP: true, RxSession: 1},
-	{UDP: true, RxSession: 1, CookieLen: 4, RxCookie: 0xdeadbeef, Sublayer: SublayerCounter},
-	{RxSession: 1, CookieLen: 8, RxCookie: 0x0102030405060708, Sublayer: SublayerPinned, Offset: 3},
+	{UDP: true, RxSession: 1, TxCookieLen: 4, RxCookieLen: 4, RxCookie: 0xdeadbeef, Sublayer: SublayerCounter},
+	{RxSession: 1, TxCookieLen: 8, RxCookieLen: 8, RxCookie: 0x0102030405060708, Sublayer: SublayerPinned, Offset: 3},
 	{RxSession: 0x11223344},
+	{UDP: true, RxSession: 2, TxCookieLen: 4, RxCookieLen: 8, RxCookie: 0x0011223344556677},
+	{RxSession: 2, TxCookieLen: 8, RxCookieLen: 0, Sublayer: SublayerCounter},
 }
 
 // FuzzDecode checks that Decode never panics and that whatever it accepts is
@@ -185,6 +265,9 @@ var fuzzHeaders = []Header{
 func FuzzDecode(f *testing.F) {
 	for _, tc := range headerCases {
 		f.Add(append(unhex(f, tc.wire), testFrame...), uint8(0))
+	}
+	for _, tc := range splitCookieCases {
+		f.Add(append(unhex(f, tc.rx), testFrame...), uint8(4))
 	}
 	f.Add([]byte{0, 3, 0, 0, 0, 0, 0, 1}, uint8(0))
 	f.Fuzz(func(t *testing.T, pkt []byte, which uint8) {
@@ -196,8 +279,8 @@ func FuzzDecode(f *testing.F) {
 		if len(d.Frame) < ethHeaderLen {
 			t.Fatalf("accepted a %d-byte frame", len(d.Frame))
 		}
-		if len(pkt)-len(d.Frame) != h.Len() {
-			t.Fatalf("frame starts at %d, header is %d bytes", len(pkt)-len(d.Frame), h.Len())
+		if len(pkt)-len(d.Frame) != h.RxLen() {
+			t.Fatalf("frame starts at %d, receive header is %d bytes", len(pkt)-len(d.Frame), h.RxLen())
 		}
 	})
 }
@@ -211,13 +294,15 @@ func FuzzRoundTrip(f *testing.F) {
 		if session == 0 || len(frame) < ethHeaderLen {
 			return
 		}
+		// One end's transmit side is the other's receive side.
 		h := Header{UDP: udp, TxSession: session, RxSession: session, Sublayer: Sublayer(sub % 3), Offset: int(offset)}
-		h.CookieLen = []int{0, 4, 8}[cookie%3]
-		if h.CookieLen == 4 {
+		h.TxCookieLen = []int{0, 4, 8}[cookie%3]
+		if h.TxCookieLen == 4 {
 			ck &= 0xffffffff
 		}
+		h.RxCookieLen = h.TxCookieLen
 		h.TxCookie, h.RxCookie = ck, ck
-		pkt := make([]byte, h.Len()+len(frame))
+		pkt := make([]byte, h.TxLen()+len(frame))
 		n := h.Encode(pkt, seq)
 		copy(pkt[n:], frame)
 		var d Decoded
@@ -234,7 +319,7 @@ func FuzzRoundTrip(f *testing.F) {
 }
 
 func BenchmarkEncode(b *testing.B) {
-	h := Header{UDP: true, TxSession: 1, CookieLen: 8, TxCookie: 42, Sublayer: SublayerCounter}
+	h := Header{UDP: true, TxSession: 1, TxCookieLen: 8, RxCookieLen: 8, TxCookie: 42, Sublayer: SublayerCounter}
 	buf := make([]byte, 1514+h.Len())
 	b.ReportAllocs()
 	b.SetBytes(int64(len(buf)))
@@ -244,7 +329,7 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	h := Header{UDP: true, TxSession: 1, RxSession: 1, CookieLen: 8, TxCookie: 42, RxCookie: 42, Sublayer: SublayerCounter}
+	h := Header{UDP: true, TxSession: 1, RxSession: 1, TxCookieLen: 8, RxCookieLen: 8, TxCookie: 42, RxCookie: 42, Sublayer: SublayerCounter}
 	pkt := make([]byte, 1514+h.Len())
 	h.Encode(pkt, 1)
 	var d Decoded

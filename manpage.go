@@ -370,7 +370,18 @@ is the cookie it sends (l2tap's
 .BR \-rxcookie )
 and
 .I peer_cookie
-the one it requires.
+the one it requires. Either may be left out, and their lengths may differ: a kernel with only
+.B peer_cookie
+is l2tap's
+.B \-txcookie
+alone, one with only
+.B cookie
+is
+.B \-rxcookie
+alone, and a 64\-bit cookie one way is
+.B \-txcookie64
+or
+.BR \-rxcookie64 .
 .PP
 .RS
 .nf
@@ -447,6 +458,12 @@ l2tap show \-json
 .fi
 .RE
 .SH FILES
+.TP
+.I /etc/machine\-id
+the key of the MAC a TAP l2tap creates gets by default
+.RB ( "\-mac persistent" ):
+HMAC\-SHA256 over the TAP's name, so the MAC is the same on every start; without it the MAC is
+random and l2tap warns.
 .TP
 .I /run/l2tap/TAP.sock
 control sockets that

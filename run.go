@@ -700,7 +700,7 @@ func (l *live) logAttrs() []any {
 		slog.String("local", underlay.AddrPortString(e.Local, e.LocalPort, e.UDP)),
 		slog.String("remote", e.peerName()),
 		slog.String("session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession)),
-		slog.String("cookie", fmt.Sprintf("%dB", h.CookieLen)),
+		slog.String("cookie", cookieSizes(&h)),
 		slog.String("sublayer", fmt.Sprint(h.Sublayer)), slog.Int("offset", h.Offset),
 		slog.String("offload", off), slog.Int("queues", c.TAP.Queues),
 		slog.String("mss_clamp", mssClampString(l.clamp)),

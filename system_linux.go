@@ -37,8 +37,8 @@ func openDevice(sc *SessionConfig, c TAPConfig) (device, error) {
 	return tapEndpoint{dev}, nil
 }
 
-// openWater creates a TAP through water, and gives it its MTU, bridge and
-// up state with netlink, as internal/tap does. water would attach to a
+// openWater creates a TAP through water, and gives it its MTU, MAC, bridge
+// and up state with netlink, as internal/tap does. water would attach to a
 // TAP that exists under a fixed name; that is refused, as without -attach.
 func openWater(c TAPConfig) (device, error) {
 	if !strings.Contains(c.Name, "%") {
@@ -63,6 +63,11 @@ func openWater(c TAPConfig) (device, error) {
 			return fail(fmt.Sprintf("set MTU %d", c.MTU), err)
 		}
 	}
+	if mac := c.MACFor(d.Name()); mac != nil {
+		if err := netlink.LinkSetHardwareAddr(link, mac); err != nil {
+			return fail("set MAC "+mac.String(), err)
+		}
+	}
 	if c.Master != "" {
 		br, err := netlink.LinkByName(c.Master)
 		if err != nil {
@@ -75,6 +80,7 @@ func openWater(c TAPConfig) (device, error) {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fail("set up", err)
 	}
+	warnRandomMAC(&c, d.Name())
 	return waterEndpoint{d, c.MTU}, nil
 }
 

@@ -50,6 +50,8 @@ func (o *Options) checkSystemSession() error {
 		return missingf("udp", "IP encapsulation (no -udp): on %s l2tap carries UDP encapsulation only (a portable UDP socket): add -udp, on the peer too", runtime.GOOS)
 	case o.MTU.set:
 		return badf("mtu", "-mtu %d: on %s l2tap does not configure the TAP (no netlink): leave -mtu out and set the MTU with the system's tools", o.MTU.val, runtime.GOOS)
+	case o.MAC.set:
+		return badf("mac", "-mac %s: on %s l2tap does not configure the TAP (no netlink): leave -mac out and set the MAC with the system's tools", o.MAC.val, runtime.GOOS)
 	case o.Master.set:
 		return badf("master", "-master %s: on %s l2tap does not configure the TAP (no netlink): leave -master out and bridge the TAP with the system's tools", o.Master.val, runtime.GOOS)
 	case !o.IfName.set && runtime.GOOS != "windows":

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"log/slog"
 
 	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
@@ -15,7 +16,19 @@ func openTAP(c TAPConfig) (*tap.Device, error) {
 	if err != nil {
 		return nil, explainTAPError(err)
 	}
+	if dev.Created {
+		warnRandomMAC(&c, dev.Name)
+	}
 	return dev, nil
+}
+
+// warnRandomMAC warns that a TAP l2tap created, name, has a new random MAC
+// because -mac persistent (the default) found no machine ID.
+func warnRandomMAC(c *TAPConfig, name string) {
+	if persistentMACMissing(c) {
+		slog.Warn("no machine ID to derive the TAP's MAC from: it is random and changes on every start; create the machine ID file (systemd-machine-id-setup), or give -mac ADDR",
+			"tap", name, "file", machineIDFile)
+	}
 }
 
 // explainTAPError adds the missing capability to permission errors; every

@@ -99,7 +99,7 @@ func TestDynamicSessionChurn(t *testing.T) {
 		d    *Dynamic
 	}{{"our", us}, {"the peer's", peer}} {
 		e.d.mu.Lock()
-		n, tr := len(e.d.Conn.sessions), e.d.t
+		n, tr := len(e.d.Conn.sessions), e.d.w.t
 		e.d.mu.Unlock()
 		if n != 1 {
 			t.Errorf("%d sessions in %s connection's table, want 1", n, e.name)

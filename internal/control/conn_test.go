@@ -301,6 +301,67 @@ func TestStrangerCreatesNoState(t *testing.T) {
 	}
 }
 
+// TestCookieLengths checks that each end announces the cookie it expects,
+// of its own length, and accepts the peer's of any length: 4 and 8 bytes,
+// or none, each way, whichever end initiates.
+func TestCookieLengths(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		init, resp int // Circuit.CookieLen: -1 none, 0 default (8)
+		wantI      int // bytes the initiator expects (and the responder sends)
+		wantR      int // bytes the responder expects (and the initiator sends)
+	}{
+		{"4-8", 4, 8, 4, 8},
+		{"8-4", 8, 4, 8, 4},
+		{"default-4", 0, 4, 8, 4},
+		{"4-4", 4, 4, 4, 4},
+		{"none-8", -1, 8, 0, 8},
+		{"4-none", 4, -1, 4, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			net, a, b := connPair(t,
+				PeerConfig{Initiator: true, Circuits: []Circuit{{EndID: "vm1", Initiate: true, CookieLen: tc.init}}},
+				PeerConfig{Circuits: []Circuit{{EndID: "vm1", CookieLen: tc.resp}}})
+			if err := a.conn.Start(); err != nil {
+				t.Fatal(err)
+			}
+			net.run(t)
+			da, okA := a.ev.up["vm1"]
+			db, okB := b.ev.up["vm1"]
+			if !okA || !okB {
+				t.Fatalf("session not up: a %v b %v", a.ev.log, b.ev.log)
+			}
+			checkMirrored(t, da, db)
+			if da.RxCookieLen != tc.wantI || db.RxCookieLen != tc.wantR {
+				t.Fatalf("cookie lengths expected: initiator %d, responder %d; want %d, %d", da.RxCookieLen, db.RxCookieLen, tc.wantI, tc.wantR)
+			}
+			for _, d := range []DataConfig{da, db} {
+				if d.RxCookieLen == 4 && d.RxCookie > 0xffffffff {
+					t.Fatalf("4-byte cookie %#x", d.RxCookie)
+				}
+			}
+			// What each end announced on the wire is the length it expects.
+			announced := map[l2tpv3.MessageType]int{}
+			for _, raw := range net.wire {
+				m, err := l2tpv3.ParseMessage(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var attrs l2tpv3.Attrs
+				if err := l2tpv3.ParseAttrs(&m, &attrs); err != nil {
+					t.Fatal(err)
+				}
+				if m.Type == l2tpv3.MsgICRQ || m.Type == l2tpv3.MsgICRP {
+					announced[m.Type] = len(attrs.Cookie)
+				}
+			}
+			if announced[l2tpv3.MsgICRQ] != tc.wantI || announced[l2tpv3.MsgICRP] != tc.wantR {
+				t.Fatalf("Assigned Cookie AVPs: ICRQ %d bytes, ICRP %d; want %d, %d", announced[l2tpv3.MsgICRQ], announced[l2tpv3.MsgICRP], tc.wantI, tc.wantR)
+			}
+		})
+	}
+}
+
 func TestPseudowireTypeMismatch(t *testing.T) {
 	net, a, b := connPair(t, PeerConfig{Initiator: true, Circuits: vm1(true)},
 		PeerConfig{Circuits: []Circuit{{EndID: "vm1", PWType: l2tpv3.PWEthernetVLAN}}})

@@ -188,8 +188,9 @@ func (c *Conn) onICRQ(a *l2tpv3.Attrs) {
 			c.dropSession(old, "peer requested the circuit again")
 		}
 	}
-	cookieLen := len(a.Cookie) // match the initiator's cookie length
-	s := c.newSession(ci, cookieLen)
+	// Each end assigns the cookie it expects to receive, of its own
+	// length (RFC 3931 §5.4.4), and sends whatever the other assigned.
+	s := c.newSession(ci, ci.CookieLen)
 	s.peer = a.LocalSessionID
 	s.state = sessWaitConnect
 	s.data.TxSession = a.LocalSessionID
@@ -209,11 +210,9 @@ func (c *Conn) onICRP(s *session, a *l2tpv3.Attrs) {
 		return
 	}
 	s.peer = a.LocalSessionID
+	// The peer's cookie, of 0, 4 or 8 bytes (ParseAttrs refuses other
+	// lengths), is what we send: its length need not be ours.
 	switch {
-	case len(a.Cookie) != s.data.RxCookieLen:
-		c.closeSession(s, l2tpv3.ResultCode{Result: l2tpv3.CDNGeneralError, HasError: true, Error: l2tpv3.ErrorRange,
-			Message: fmt.Sprintf("cookie of %d bytes, ours has %d", len(a.Cookie), s.data.RxCookieLen)}, "peer's cookie length differs from ours")
-		return
 	case a.L2Sublayer != s.circuit.Sublayer:
 		c.closeSession(s, l2tpv3.ResultCode{Result: l2tpv3.CDNGeneralError, HasError: true, Error: l2tpv3.ErrorRange,
 			Message: fmt.Sprintf("L2-Specific Sublayer %d, ours is %d", a.L2Sublayer, s.circuit.Sublayer)}, "peer's sublayer differs from ours")

@@ -30,7 +30,8 @@ func frame(s, i int) []byte {
 // b's is mirrored.
 type pairConfig struct {
 	tx, rx   uint32
-	cookie   int
+	cookie   int // a's cookie length, both ways unless rxCookie says
+	rxCookie int // a's receive cookie length when it differs: 4, 8, or -1 for none
 	sublayer l2tpv3.Sublayer
 	// clampA and clampB are the MSS clamping of a's and b's session.
 	clampA, clampB offload.MSSClamp
@@ -54,10 +55,14 @@ func twoEnds(t testing.TB, udp bool, cfgs []pairConfig, frames [][][]byte, caps 
 	t.Cleanup(func() { ea.Close(); eb.Close() })
 	ta, tb := ea.AddTunnel(sa, addrB), eb.AddTunnel(sb, addrA)
 	for k, c := range cfgs {
-		ha := l2tpv3.Header{UDP: udp, TxSession: c.tx, RxSession: c.rx, CookieLen: c.cookie,
+		ha := l2tpv3.Header{UDP: udp, TxSession: c.tx, RxSession: c.rx, TxCookieLen: c.cookie, RxCookieLen: c.cookie,
 			TxCookie: uint64(0x1000 + k), RxCookie: uint64(0x2000 + k), Sublayer: c.sublayer}
+		if c.rxCookie != 0 {
+			ha.RxCookieLen = max(c.rxCookie, 0)
+		}
 		hb := ha
 		hb.TxSession, hb.RxSession, hb.TxCookie, hb.RxCookie = ha.RxSession, ha.TxSession, ha.RxCookie, ha.TxCookie
+		hb.TxCookieLen, hb.RxCookieLen = ha.RxCookieLen, ha.TxCookieLen
 		a := newFakeEndpoint(fmt.Sprintf("a%d", k), true, frames[k])
 		b := newFakeEndpoint(fmt.Sprintf("b%d", k), true)
 		ca, cb := SessionConfig{Header: ha, MSSClamp: c.clampA}, SessionConfig{Header: hb, MSSClamp: c.clampB}
@@ -88,7 +93,8 @@ func waitWritten(t *testing.T, ep *fakeEndpoint, n int) {
 	}
 }
 
-// TestSessionsDemultiplexed runs three sessions with different cookies and
+// TestSessionsDemultiplexed runs five sessions with different cookies
+// (the same both ways, or of another length each way, or one way only) and
 // sublayers over one tunnel, UDP and IP: every frame a session sends
 // arrives at its peer session, intact and in order, and at no other.
 func TestSessionsDemultiplexed(t *testing.T) {
@@ -96,6 +102,8 @@ func TestSessionsDemultiplexed(t *testing.T) {
 		{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerNone},
 		{tx: 11, rx: 21, cookie: 8, sublayer: l2tpv3.SublayerCounter},
 		{tx: 12, rx: 22, cookie: 0, sublayer: l2tpv3.SublayerPinned},
+		{tx: 13, rx: 23, cookie: 4, rxCookie: 8, sublayer: l2tpv3.SublayerCounter},
+		{tx: 14, rx: 24, cookie: 8, rxCookie: -1, sublayer: l2tpv3.SublayerNone},
 	}
 	for _, udp := range []bool{true, false} {
 		t.Run(fmt.Sprintf("udp=%v", udp), func(t *testing.T) {
@@ -158,7 +166,7 @@ func counters(cs []Counter) map[string]uint64 {
 func TestTunnelDrops(t *testing.T) {
 	cfgs := []pairConfig{{tx: 10, rx: 20, cookie: 4}}
 	_, eb, _, epb, sa, sb := twoEnds(t, true, cfgs, [][][]byte{nil})
-	h := l2tpv3.Header{UDP: true, TxSession: 10, CookieLen: 4, TxCookie: 0x1000} // what b expects of a
+	h := l2tpv3.Header{UDP: true, TxSession: 10, TxCookieLen: 4, RxCookieLen: 4, TxCookie: 0x1000} // what b expects of a
 	pkt := func(h l2tpv3.Header) []byte {
 		p := make([]byte, h.Len()+60)
 		h.Encode(p, 0)
@@ -327,7 +335,7 @@ func TestCaptureHook(t *testing.T) {
 			_, eb, epa, epb, _, _ := twoEnds(t, udp, []pairConfig{{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerCounter}}, [][][]byte{batch}, capA, capB)
 			epa[0].in <- 0
 			waitWritten(t, epb[0], len(batch))
-			hl := (&l2tpv3.Header{UDP: udp, CookieLen: 4, Sublayer: l2tpv3.SublayerCounter}).Len()
+			hl := (&l2tpv3.Header{UDP: udp, TxCookieLen: 4, RxCookieLen: 4, Sublayer: l2tpv3.SublayerCounter}).Len()
 			for _, c := range []struct {
 				name string
 				cap  *fakeCapture
@@ -339,7 +347,7 @@ func TestCaptureHook(t *testing.T) {
 				}
 				for i, p := range c.cap.packets {
 					var d l2tpv3.Decoded
-					h := l2tpv3.Header{UDP: udp, RxSession: 10, CookieLen: 4, RxCookie: 0x1000, Sublayer: l2tpv3.SublayerCounter}
+					h := l2tpv3.Header{UDP: udp, RxSession: 10, TxCookieLen: 4, RxCookieLen: 4, RxCookie: 0x1000, Sublayer: l2tpv3.SublayerCounter}
 					if why := h.Decode(p, &d); why != l2tpv3.DropNone {
 						t.Errorf("%s packet %d: does not decode as sent by a: %v", c.name, i, why)
 					} else if d.Seq != uint32(i) {

@@ -90,7 +90,7 @@ func (s *Session) stop() {
 // counters stay exact with several queues. It allocates nothing per frame.
 func (s *Session) sendLoop(q int) error {
 	h := s.cfg.Header
-	hl := h.Len()
+	hl := h.TxLen()
 	st := s.Stats
 	arena := make([]byte, txArena+hl+maxFrame)
 	pkts := make([][]byte, txMaxPackets)
@@ -181,7 +181,7 @@ func (s *Session) receive(pkt []byte, intact bool, lim *rateLimit) (first bool) 
 				warn(held, fmt.Sprintf("%s: sublayer reserved bits set (word %#08x): packets accepted, as Linux does; "+
 					"a peer that sends no sublayer (ip l2tp l2spec_type none, QEMU counter=off) needs no -counter/-pincounter here, "+
 					"and QEMU's counter=on sets these bits after 2^24 packets (harmless); counted as rx_sublayer_reserved",
-					s.ep.Name(), binary.BigEndian.Uint32(pkt[h.Len()-h.Offset-4:])),
+					s.ep.Name(), binary.BigEndian.Uint32(pkt[h.RxLen()-h.Offset-4:])),
 					s.logAttrs(slog.String("reason", "rx_sublayer_reserved"))...)
 			}
 		}

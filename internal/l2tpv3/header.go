@@ -49,20 +49,35 @@ const (
 
 // Header describes one Ethernet pseudowire's L2TPv3 data header in both
 // directions. The zero value is not valid: TxSession and RxSession are never 0.
+// The cookie may differ in each direction, in value and in length (RFC 3931
+// §5.2.1 lets each end choose the cookie it expects; Linux's "cookie" and
+// "peer_cookie" are set apart): a session may send a cookie and expect none,
+// or the reverse, or send 4 bytes and expect 8.
 type Header struct {
-	UDP       bool     // UDP encapsulation: a T/Ver word precedes the session
-	TxSession uint32   // session ID written on transmit
-	RxSession uint32   // session ID required on receive
-	CookieLen int      // 0, 4 or 8 bytes, the same in both directions
-	TxCookie  uint64   // cookie written on transmit
-	RxCookie  uint64   // cookie required on receive
-	Sublayer  Sublayer // L2-Specific Sublayer in both directions
-	Offset    int      // zero bytes between the header and the frame
+	UDP         bool     // UDP encapsulation: a T/Ver word precedes the session
+	TxSession   uint32   // session ID written on transmit
+	RxSession   uint32   // session ID required on receive
+	TxCookieLen int      // 0, 4 or 8 bytes of TxCookie written on transmit
+	RxCookieLen int      // 0, 4 or 8 bytes of RxCookie required on receive
+	TxCookie    uint64   // cookie written on transmit
+	RxCookie    uint64   // cookie required on receive
+	Sublayer    Sublayer // L2-Specific Sublayer in both directions
+	Offset      int      // zero bytes between the header and the frame
 }
 
-// Len returns the number of bytes Encode writes before the Ethernet frame.
-func (h *Header) Len() int {
-	n := 4 + h.CookieLen + h.Offset
+// TxLen returns the number of bytes Encode writes before the Ethernet frame.
+func (h *Header) TxLen() int { return h.lenWith(h.TxCookieLen) }
+
+// RxLen returns the number of bytes before the Ethernet frame of a packet
+// Decode accepts.
+func (h *Header) RxLen() int { return h.lenWith(h.RxCookieLen) }
+
+// Len returns the larger of TxLen and RxLen: the overhead an MTU must leave
+// room for so that a frame of that size fits the path in both directions.
+func (h *Header) Len() int { return max(h.TxLen(), h.RxLen()) }
+
+func (h *Header) lenWith(cookieLen int) int {
+	n := 4 + cookieLen + h.Offset
 	if h.UDP {
 		n += 4
 	}
@@ -72,8 +87,8 @@ func (h *Header) Len() int {
 	return n
 }
 
-// Encode writes the header into b, which must hold at least Len bytes, and
-// returns Len. seq is the sequence number sent when Sublayer is
+// Encode writes the header into b, which must hold at least TxLen bytes, and
+// returns TxLen. seq is the sequence number sent when Sublayer is
 // SublayerCounter; only its low 24 bits are used.
 func (h *Header) Encode(b []byte, seq uint32) int {
 	n := 0
@@ -83,7 +98,7 @@ func (h *Header) Encode(b []byte, seq uint32) int {
 	}
 	binary.BigEndian.PutUint32(b[n:], h.TxSession)
 	n += 4
-	switch h.CookieLen {
+	switch h.TxCookieLen {
 	case 4:
 		binary.BigEndian.PutUint32(b[n:], uint32(h.TxCookie))
 		n += 4
@@ -146,10 +161,10 @@ func (h *Header) Decode(pkt []byte, d *Decoded) Reason {
 	if session != h.RxSession {
 		return DropSession
 	}
-	if len(pkt) < h.Len()+EthHeaderLen {
+	if len(pkt) < h.RxLen()+EthHeaderLen {
 		return DropShort
 	}
-	switch h.CookieLen {
+	switch h.RxCookieLen {
 	case 4:
 		if binary.BigEndian.Uint32(pkt[n:]) != uint32(h.RxCookie) {
 			return DropCookie

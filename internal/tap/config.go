@@ -1,5 +1,7 @@
 package tap
 
+import "net"
+
 // This file is what other systems build of the package: the
 // configuration the command line fills. The Device is Linux's.
 
@@ -21,7 +23,21 @@ type Config struct {
 	// CoalesceUDP merges equal-size UDP datagrams into one write too, where
 	// the TAP takes USO (with Offload; TCP segments are always merged).
 	CoalesceUDP bool
+	// MAC chooses the Ethernet address of a TAP l2tap creates (see
+	// MACPolicy); MACAddr is the address of MACFixed, and MachineID the
+	// key of MACPersistent (nil: no machine ID, the kernel's address
+	// stays). A TAP that existed keeps its address.
+	MAC       MACPolicy
+	MACAddr   net.HardwareAddr
+	MachineID MachineID
 }
+
+// MachineID is the key of MACPersistent: the machine's ID, which
+// machine-id(5) asks to be kept private. It prints as a placeholder, so
+// that a configuration printed in full does not show it.
+type MachineID []byte
+
+func (MachineID) String() string { return "<machine ID>" }
 
 // MaxQueues bounds -queues, as the kernel's MAX_TAP_QUEUES does.
 const MaxQueues = 256

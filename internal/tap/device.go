@@ -12,8 +12,9 @@
 // owner and group of a TAP l2tap creates, and set the virtio-net header
 // size, its byte order and the offloads (TUNSETVNETHDRSZ, TUNSETVNETLE,
 // TUNSETOFFLOAD). Netlink (vishvananda/netlink) looks at an interface that
-// exists (is it a TAP, is it multi-queue), sets the MTU, the bridge master
-// and the up state, and gives an attached TAP its MTU and state back.
+// exists (is it a TAP, is it multi-queue), sets the MTU, the MAC of a TAP
+// l2tap creates (mac.go), the bridge master and the up state, and gives an
+// attached TAP its MTU and state back.
 //
 // netlink.Tuntap (v1.3.1) is not used to create the TAP, though it takes a
 // mode, flags, queues, owner and group: the kernel refuses RTM_NEWLINK for
@@ -190,6 +191,11 @@ func Open(cfg Config) (_ *Device, err error) {
 			return nil, fmt.Errorf("set MTU %d on TAP %q: %w", cfg.MTU, tap.Name, err)
 		}
 		tap.MTU = cfg.MTU
+	}
+	if mac := cfg.MACFor(tap.Name); tap.Created && mac != nil {
+		if err := netlink.LinkSetHardwareAddr(link, mac); err != nil {
+			return nil, fmt.Errorf("set MAC %s on TAP %q: %w", mac, tap.Name, err)
+		}
 	}
 	if cfg.Master != "" {
 		br, err := netlink.LinkByName(cfg.Master)

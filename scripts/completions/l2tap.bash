@@ -2,9 +2,9 @@
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
 # The option lists must match l2tap's own (a test checks them).
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -mss-clamp -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -router-id -sched -ip-path -cpuprofile -memprofile -user -seccomp -config -control -metrics -log-format -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -mss-clamp -mac -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -router-id -sched -ip-path -cpuprofile -memprofile -user -seccomp -config -control -metrics -log-format -version -help'
 # switches: they take their value only as -name=on/off
-_l2tap_switches='-udp -ipv6 -cookie64 -counter -pincounter -seqcheck -attach -pcap-outer -hello-required -seccomp -version'
+_l2tap_switches='-udp -ipv6 -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -seqcheck -attach -pcap-outer -hello-required -seccomp -version'
 _l2tap_show_flags='-json -socket -help'
 
 # _l2tap_values prints the words a value of option $1 may be.
@@ -17,6 +17,7 @@ _l2tap_values() {
 	sched) echo 'batch normal' ;;
 	ip-path) echo 'raw packet' ;;
 	log-format) echo 'text json' ;;
+	mac) echo 'persistent random' ;;
 	digest) echo 'md5 sha1' ;;
 	role) echo 'initiator responder both' ;;
 	master)

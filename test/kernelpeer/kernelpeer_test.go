@@ -86,11 +86,52 @@ var pwCases = []pwCase{
 		peer:  PeerSession{IPv6: true, Session: 107, Sublayer: SublayerSeq},
 		flags: []string{"-counter"},
 	},
+	// Cookies per direction (RFC 3931 §5.2.1): the kernel's "cookie" is the
+	// one it sends (l2tap's -rxcookie), its "peer_cookie" the one it
+	// expects (l2tap's -txcookie); either may be absent, and their lengths
+	// may differ. The kernel sizes its MTU by the header it sends; l2tap
+	// by the larger of its two headers, so its TAP MTU is lower by the
+	// cookie bytes it sends beyond those it receives.
+	{
+		name:  "udp4-txcookie-only",
+		peer:  PeerSession{UDP: true, Session: 111, Sublayer: SublayerNone, PeerCook: "0a0b0c0d"},
+		flags: []string{"-txcookie", "0x0a0b0c0d"},
+	},
+	{
+		name:  "udp6-txcookie64-only",
+		peer:  PeerSession{IPv6: true, UDP: true, Session: 112, Sublayer: SublayerSeq, PeerCook: "f0e1d2c3b4a59687"},
+		flags: []string{"-cookie64", "-counter", "-txcookie", "0xf0e1d2c3b4a59687"},
+	},
+	{
+		name:  "ip4-rxcookie-only",
+		peer:  PeerSession{Session: 113, Sublayer: SublayerZeros, Cookie: "11223344"},
+		flags: []string{"-pincounter", "-rxcookie", "0x11223344"},
+	},
+	{
+		name: "udp4-tx32-rx64",
+		peer: PeerSession{UDP: true, Session: 114, PeerSess: 214, Sublayer: SublayerNone,
+			Cookie: "0011223344556677", PeerCook: "55667788"},
+		flags: []string{"-rxsession", "214", "-txcookie", "0x55667788", "-rxcookie64", "-rxcookie", "0x0011223344556677"},
+	},
+	{
+		name: "ip6-tx64-rx32-seq",
+		peer: PeerSession{IPv6: true, Session: 115, Sublayer: SublayerSeq,
+			Cookie: "a1b2c3d4", PeerCook: "8899aabbccddeeff"},
+		flags: []string{"-counter", "-txcookie64", "-txcookie", "0x8899aabbccddeeff", "-rxcookie", "0xa1b2c3d4"},
+	},
 	{
 		name: "bad-cookie",
 		peer: PeerSession{UDP: true, Session: 201, Sublayer: SublayerNone,
 			Cookie: "11111111", PeerCook: "22222222"},
 		flags:   []string{"-txcookie", "0x22222222", "-rxcookie", "0x33333333"},
+		blocked: true, wantDrop: "rx_cookie_discards",
+	},
+	{
+		// The kernel sends a 32-bit cookie; l2tap expects the same value
+		// in 64 bits, so it reads the cookie on into the frame.
+		name:    "bad-cookie-length",
+		peer:    PeerSession{UDP: true, Session: 204, Sublayer: SublayerNone, Cookie: "11223344"},
+		flags:   []string{"-rxcookie64", "-rxcookie", "0x11223344"},
 		blocked: true, wantDrop: "rx_cookie_discards",
 	},
 	{
@@ -193,8 +234,9 @@ func guestSession(t *testing.T, g *Guest, p PeerSession) {
 func checkPasses(ctx context.Context, t *testing.T, g *Guest, l *L2tap, c pwCase, hostMTU, guestMTU int) string {
 	t.Helper()
 	p := c.peer
-	if hostMTU != guestMTU {
-		t.Errorf("TAP MTU %d differs from the kernel's %s MTU %d", hostMTU, PeerDev, guestMTU)
+	if want := guestMTU - p.MTUBelowKernel(); hostMTU != want {
+		t.Errorf("TAP MTU %d, want %d: the kernel's %s MTU %d less the %d cookie bytes l2tap sends beyond those it receives",
+			hostMTU, want, PeerDev, guestMTU, p.MTUBelowKernel())
 	}
 	if want := p.ExpectedMTU(); guestMTU != want {
 		t.Errorf("kernel %s MTU %d, want %d by the l2tp_eth formula", PeerDev, guestMTU, want)

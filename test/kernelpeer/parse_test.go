@@ -136,3 +136,23 @@ func TestL2tapConfig(t *testing.T) {
 		t.Errorf("layout of session 2: %+v", sess[2])
 	}
 }
+
+func TestMTUBelowKernel(t *testing.T) {
+	tests := []struct {
+		peer PeerSession
+		want int
+	}{
+		{PeerSession{}, 0},
+		{PeerSession{Cookie: "11223344", PeerCook: "55667788"}, 0},
+		{PeerSession{PeerCook: "0a0b0c0d"}, 4},                             // l2tap sends 4, receives none
+		{PeerSession{PeerCook: "f0e1d2c3b4a59687"}, 8},                     // sends 8, receives none
+		{PeerSession{Cookie: "11223344"}, 0},                               // receives 4: the kernel counts them too
+		{PeerSession{Cookie: "0011223344556677", PeerCook: "55667788"}, 0}, // sends 4, receives 8
+		{PeerSession{Cookie: "a1b2c3d4", PeerCook: "8899aabbccddeeff"}, 4}, // sends 8, receives 4
+	}
+	for _, tt := range tests {
+		if got := tt.peer.MTUBelowKernel(); got != tt.want {
+			t.Errorf("%+v: MTUBelowKernel() = %d, want %d", tt.peer, got, tt.want)
+		}
+	}
+}

@@ -220,6 +220,13 @@ func (p PeerSession) ExpectedMTU() int {
 	return 1500 - overhead
 }
 
+// MTUBelowKernel is how much lower l2tap's automatic TAP MTU is than the
+// kernel's for p: the kernel counts the cookie it sends (Cookie), l2tap
+// the larger of the cookie it sends (PeerCook) and the one it receives.
+func (p PeerSession) MTUBelowKernel() int {
+	return max(0, len(p.PeerCook)/2-len(p.Cookie)/2)
+}
+
 // KernelSessionStats are the guest kernel's counters for one session, as
 // shown in /sys/kernel/debug/l2tp/tunnels. RxErrors counts every discard:
 // sequence, cookie and malformed packets alike.
