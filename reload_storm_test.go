@@ -33,6 +33,18 @@ func stormConf(t *testing.T, path, src, dst string, ids []int) {
 // reloadDone matches the line that ends a reload, applied or refused.
 var reloadDone = regexp.MustCompile(`(?m)^l2tap: SIGHUP: (configuration read again|.*nothing changes)`)
 
+// hupAndWait sends p SIGHUP and waits for the line that ends that reload,
+// the n-th such line of its log.
+func hupAndWait(t *testing.T, p *proc, n int) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(10 * time.Second); len(reloadDone.FindAllString(p.stderr.String(), -1)) < n; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("reload %d: no end line within 10 s\n%s", n, p.stderr.String())
+		}
+	}
+}
+
 // heapLine matches the line -memprofile writes with each profile.
 var heapLine = regexp.MustCompile(`(?m)^l2tap: heap profile written file=\S+ heap_bytes=(\d+)$`)
 
@@ -89,12 +101,7 @@ func TestReloadStorm(t *testing.T) {
 			stormConf(t, fa, "192.0.2.1", "192.0.2.2", append([]int{10}, ids...))
 		}
 		reloads++
-		pa.cmd.Process.Signal(syscall.SIGHUP)
-		for deadline := time.Now().Add(10 * time.Second); len(reloadDone.FindAllString(pa.stderr.String(), -1)) < reloads; time.Sleep(2 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("reload %d: no end line within 10 s\n%s", reloads, pa.stderr.String())
-			}
-		}
+		hupAndWait(t, pa, reloads)
 	}
 	// sample takes a's RSS, descriptors and goroutines (see sampleProc)
 	// and its live heap from a profile written on SIGUSR2.
