@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,9 @@ type dynTunnel struct {
 	done     chan struct{} // closed when the worker has ended
 	stopping bool
 	helloEnd chan struct{}
+	// ended is set by the worker when it removed a session, so that once
+	// its batch of events is done it hands the memory back (see work).
+	ended bool
 }
 
 // dynCircuit is one circuit of a dynamic tunnel: its TAP always, its
@@ -238,6 +242,14 @@ func (dt *dynTunnel) work() {
 			}
 			f()
 		}
+		if dt.ended {
+			// What the sessions that ended held (their loops' batches)
+			// is garbage now: give it back to the system once for the
+			// whole batch (a peer that restarts ends every circuit's
+			// session at once), as a reload does.
+			dt.ended = false
+			debug.FreeOSMemory()
+		}
 	}
 }
 
@@ -423,6 +435,7 @@ func (dt *dynTunnel) removeSession(c *dynCircuit) {
 		slog.Warn(err.Error(), dt.attrs(c)...)
 	}
 	dt.p.eng.RemoveSession(c.s)
+	dt.ended = true
 	dt.p.mu.Lock()
 	dt.p.retire(c.s)
 	dt.p.mu.Unlock()
