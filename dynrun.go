@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,9 @@ type dynTunnel struct {
 	authMu     sync.Mutex  // guards authLog
 	authLog    logLimit    // "failed authentication" lines
 	restarting atomic.Bool // an initiator's new request is due
+	// ended is set by the worker when it removed a session, so that once
+	// its batch of events is done it hands the memory back (see work).
+	ended bool
 }
 
 // dynCircuit is one circuit of a dynamic tunnel: its TAP always, its
@@ -249,6 +253,14 @@ func (dt *dynTunnel) work() {
 				return
 			}
 			f()
+		}
+		if dt.ended {
+			// What the sessions that ended held (their loops' batches)
+			// is garbage now: give it back to the system once for the
+			// whole batch (a peer that restarts ends every circuit's
+			// session at once), as a reload does.
+			dt.ended = false
+			debug.FreeOSMemory()
 		}
 	}
 }
@@ -461,6 +473,7 @@ func (dt *dynTunnel) removeSession(c *dynCircuit) {
 		slog.Warn(err.Error(), dt.attrs(c)...)
 	}
 	dt.p.eng.RemoveSession(c.s)
+	dt.ended = true
 	dt.p.mu.Lock()
 	dt.p.retire(c.s)
 	dt.p.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -416,6 +417,14 @@ func (p *process) reload(read func() (*Config, error)) {
 	})
 	for _, l := range p.start() {
 		slog.Info("added", l.logAttrs()...)
+	}
+	if len(add)+len(gone) > 0 {
+		// What the sessions removed held (their TAPs' buffers, their
+		// loops' batches) is garbage now: hand it back to the system at
+		// once, so that l2tap's resident size follows the sessions it
+		// runs rather than the most it ever ran, instead of whenever the
+		// runtime's background scavenger gets to it.
+		debug.FreeOSMemory()
 	}
 	slog.Info(fmt.Sprintf("SIGHUP: configuration read again: %d sessions added or made anew, %d removed", len(add), len(gone)))
 }

@@ -4,9 +4,12 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +29,11 @@ type soakSample struct {
 // TestSoak runs a pseudowire for L2TAP_SOAK (a Go duration; make soak sets
 // 10m) under a paced TCP bulk stream, small UDP datagrams and echo probes,
 // restarting side a every minute and flapping a's underlay link every minute
-// in between. Side b's l2tap stays up and is sampled every 10 s: VmRSS,
-// open descriptors, goroutines (logged on SIGUSR1) and threads.
+// in between. Side b's l2tap stays up, runs from a configuration file, and
+// every minute goes through a reload phase: 20 SIGHUPs, each with a random
+// subset of eight more sessions (every 10th a broken file, refused), then
+// one back to the pseudowire alone. It is sampled every 10 s: VmRSS, open
+// descriptors, goroutines (logged on SIGUSR1) and threads.
 //
 // Verdict: the samples from the first minute on are split in thirds; the
 // maximum of the last third may exceed the maximum of the first third by at
@@ -46,7 +52,58 @@ func TestSoak(t *testing.T) {
 	}
 	requireTools(t, true, "ip")
 
-	w := newFaultWire(t, "sk", "sk0", nil, nil)
+	// Side b from a file: the pseudowire faultFlags make, and the
+	// sessions its reload phases add and remove.
+	fb := filepath.Join(t.TempDir(), "b.toml")
+	soakConf := func(churned []int, broken bool) {
+		var c strings.Builder
+		c.WriteString("[[tunnel]]\nsrc = \"192.0.2.2\"\ndst = \"192.0.2.1\"\nudp = true\nsrcport = 1701\ndstport = 1701\n")
+		if broken {
+			c.WriteString("srcport = \n")
+		}
+		c.WriteString("  [[tunnel.session]]\n  txsession = 1\n  counter = true\n  ifname = \"sk0\"\n")
+		for _, id := range churned {
+			fmt.Fprintf(&c, "  [[tunnel.session]]\n  txsession = %d\n  ifname = \"sk%d\"\n", id, id)
+		}
+		if err := os.WriteFile(fb, []byte(c.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	soakConf(nil, false)
+	na, nb := vethPair(t, "sk")
+	// The sessions that come and go have no peer: their TAPs must send
+	// nothing (no IPv6 neighbour discovery), or a would count it.
+	run(t, "ip", "netns", "exec", string(nb), "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	w := &faultWire{t: t, dev: "sk0",
+		a: &wireSide{ns: na, args: slices.Concat([]string{"-ifname", "sk0"}, faultFlags, []string{"-src", "192.0.2.1", "-dst", "192.0.2.2"}), mac: "02:00:5e:00:00:01", ip: "10.1.0.1"},
+		b: &wireSide{ns: nb, args: []string{"-config", fb}, mac: "02:00:5e:00:00:02", ip: "10.1.0.2"}}
+	for _, s := range []*wireSide{w.a, w.b} {
+		s.procs = append(s.procs, startL2tap(t, s.ns, s.args...))
+	}
+	w.configure(w.a)
+	w.configure(w.b)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	reloads, refused := 0, 0
+	// reloadPhase runs 20 reloads of b with random sessions beside the
+	// pseudowire, every 10th file broken, and one back to the pseudowire
+	// alone.
+	reloadPhase := func() {
+		for k := 0; k <= 20; k++ {
+			var churned []int
+			broken := reloads%10 == 9 && k < 20
+			for id := 2; id <= 9 && k < 20; id++ {
+				if rng.IntN(2) == 1 {
+					churned = append(churned, id)
+				}
+			}
+			soakConf(churned, broken)
+			reloads++
+			if broken {
+				refused++
+			}
+			hupAndWait(t, w.b.proc(), reloads)
+		}
+	}
 	probe := startProber(t, w.b.ns, w.a.ip, 56)
 	tcp := startTCPStream(t, w.a.ns, w.b.ns, w.b.ip, 5001, 256<<10) // 25 MB/s at most
 	small := startSmallFrames(t, w.a.ns, w.b.ns, w.b.ip, 5002)
@@ -68,6 +125,9 @@ func TestSoak(t *testing.T) {
 		case i%6 == 3: // every minute, from 30 s
 			s.event = "restart a"
 			w.restart(w.a)
+		case i%6 == 1: // every minute, from 10 s
+			s.event = "reload phase of b"
+			reloadPhase()
 		case i%6 == 0 && i > 0: // every minute, from 60 s
 			s.event = "flap a's link"
 			w.a.ns.ip(t, "link", "set", "ua", "down")
@@ -95,7 +155,11 @@ func TestSoak(t *testing.T) {
 	for _, s := range samples {
 		t.Logf("%8v %9d %5d %10d %7d  %s", s.at, s.rssKiB, s.fds, s.gor, s.threads, s.event)
 	}
-	t.Logf("slowest recovery after a restart or flap: %v", worst)
+	t.Logf("slowest recovery after a restart, flap or reload phase: %v", worst)
+	if n := len(regexp.MustCompile(`(?m)^l2tap: SIGHUP: .*nothing changes`).FindAllString(w.b.proc().stderr.String(), -1)); n != refused {
+		t.Errorf("b refused %d reloads, want the %d broken files", n, refused)
+	}
+	t.Logf("b reloaded %d times (%d broken files refused)", reloads, refused)
 
 	base := tcp.received.Load()
 	if _, err := tcp.progressAfter(time.Now(), base, 1<<20, tcpBound); err != nil {
