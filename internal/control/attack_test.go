@@ -416,3 +416,33 @@ func TestDigestPinned(t *testing.T) {
 		t.Fatalf("an HMAC-MD5 StopCCN to an HMAC-SHA-1 connection: %+v → %+v, auth failures %d → %d", before, after, failed, b.d.Stats.AuthFailed.Load())
 	}
 }
+
+// TestRefusedInputAllocs: what an attacker can send in bulk costs no
+// allocation once refused (a replayed SCCRQ beyond the rate limit, an
+// unsigned one, a forged message for our connection, one for a
+// connection we do not have), so a flood grows no heap.
+func TestRefusedInputAllocs(t *testing.T) {
+	clock := newFakeClock()
+	_, b := establishedPair(t, clock, "s3cret", l2tpv3.DigestMD5)
+	key := l2tpv3.SharedKey([]byte("s3cret"))
+	b.d.mu.Lock()
+	local := b.d.Conn.localID
+	b.d.mu.Unlock()
+	for _, c := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"replayed SCCRQ", sccrq(t, 99, key, l2tpv3.DigestMD5)},
+		{"unsigned SCCRQ", sccrq(t, 99, nil, 0)},
+		{"unsigned StopCCN", forge(t, l2tpv3.MsgStopCCN, local, 3, 0, nil, nil, 0, nil, nil)},
+		{"StopCCN with wrong nonces", forge(t, l2tpv3.MsgStopCCN, local, 3, 0, nil, key, l2tpv3.DigestMD5, []byte("x"), []byte("y"))},
+		{"HELLO for another connection", forge(t, l2tpv3.MsgHELLO, local+1, 3, 0, nil, nil, 0, nil, nil)},
+	} {
+		for range SCCRQBurst + 1 {
+			b.d.Input(c.msg) // past the rate limit's burst
+		}
+		if n := testing.AllocsPerRun(200, func() { b.d.Input(c.msg) }); n != 0 {
+			t.Errorf("%s: %v allocations per message", c.name, n)
+		}
+	}
+}

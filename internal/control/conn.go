@@ -51,6 +51,7 @@ type Conn struct {
 	wire Wire
 	rand io.Reader
 	key  []byte // derived shared key, nil without a secret
+	ver  *l2tpv3.Verifier
 
 	state          connState
 	localID        uint32
@@ -77,6 +78,7 @@ func NewConn(cfg PeerConfig, ev Events, wire Wire, r io.Reader) (*Conn, error) {
 	c := &Conn{cfg: cfg, ev: ev, wire: wire, rand: r, sessions: map[uint32]*session{}}
 	if len(cfg.Secret) > 0 {
 		c.key = l2tpv3.SharedKey(cfg.Secret)
+		c.ver = l2tpv3.NewVerifier(c.key)
 	}
 	return c, nil
 }
@@ -301,7 +303,7 @@ func (c *Conn) Accept(raw []byte) error {
 			}
 			return nil
 		}
-		if !a.Has(l2tpv3.AttrCtlMsgAuthNonce) || !l2tpv3.VerifyMessageType(&m, &a, c.cfg.Digest, c.key, nil, nil) {
+		if !a.Has(l2tpv3.AttrCtlMsgAuthNonce) || !c.ver.Verify(&m, &a, c.cfg.Digest, nil, nil) {
 			return ErrAuth
 		}
 		return nil
@@ -314,7 +316,7 @@ func (c *Conn) Accept(raw []byte) error {
 		if m.Type == l2tpv3.MsgSCCRP && c.state == connWaitReply {
 			peerNonce = a.Nonce
 		}
-		if len(peerNonce) == 0 || !l2tpv3.VerifyMessageType(&m, &a, c.cfg.Digest, c.key, peerNonce, c.localNonce) {
+		if len(peerNonce) == 0 || !c.ver.Verify(&m, &a, c.cfg.Digest, peerNonce, c.localNonce) {
 			return ErrAuth
 		}
 	}

@@ -83,10 +83,19 @@ const digestOffset = ControlHeaderLen + messageTypeAVPLen + AVPHeaderLen + 1
 // computeDigest returns HMAC(key, nonce1 + nonce2 + msg) with the digest
 // values at the given offsets taken as zeros.
 func computeDigest(t DigestType, key, nonce1, nonce2, msg []byte, zero []Digest) []byte {
-	m := hmac.New(t.newHash(), key)
+	return digestWith(hmac.New(t.newHash(), key), nil, nonce1, nonce2, msg, zero)
+}
+
+// zeros stand in for digest values in the hashed message (a package
+// variable: a local one would escape through the hash's Write).
+var zeros [sha1.Size]byte
+
+// digestWith is computeDigest with the HMAC m (reset first), its sum
+// appended to out.
+func digestWith(m hash.Hash, out, nonce1, nonce2, msg []byte, zero []Digest) []byte {
+	m.Reset()
 	m.Write(nonce1)
 	m.Write(nonce2)
-	var zeros [sha1.Size]byte
 	pos := 0
 	for _, d := range zero {
 		m.Write(msg[pos:d.Offset])
@@ -94,7 +103,40 @@ func computeDigest(t DigestType, key, nonce1, nonce2, msg []byte, zero []Digest)
 		pos = d.Offset + len(d.Value)
 	}
 	m.Write(msg[pos:])
-	return m.Sum(nil)
+	return m.Sum(out)
+}
+
+// Verifier checks Message Digests with one key, as VerifyMessageType
+// does, without allocating: a receiver that verifies every message an
+// attacker sends keeps its HMACs. It is for one goroutine.
+type Verifier struct {
+	key  []byte
+	macs [2]hash.Hash // by DigestType, made when first needed
+	sum  [sha1.Size]byte
+}
+
+// NewVerifier returns a Verifier for key (from SharedKey).
+func NewVerifier(key []byte) *Verifier { return &Verifier{key: key} }
+
+// Verify is VerifyMessageType(m, a, t, key, peerNonce, localNonce).
+func (v *Verifier) Verify(m *Message, a *Attrs, t DigestType, peerNonce, localNonce []byte) bool {
+	if t.Size() == 0 {
+		return false
+	}
+	if v.macs[t] == nil {
+		v.macs[t] = hmac.New(t.newHash(), v.key)
+	}
+	zero := a.Digests[:a.NumDigests]
+	ok := false
+	for _, d := range zero {
+		if d.Type != t {
+			continue
+		}
+		if hmac.Equal(digestWith(v.macs[t], v.sum[:0], peerNonce, localNonce, m.Raw, zero), d.Value) {
+			ok = true
+		}
+	}
+	return ok
 }
 
 // SignMessage fills the Message Digest of msg, a complete message (Length

@@ -173,3 +173,45 @@ func TestVerifyMessageType(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifier: the Verifier agrees with VerifyMessageType, message after
+// message with one HMAC, and allocates nothing.
+func TestVerifier(t *testing.T) {
+	key := SharedKey([]byte("secret"))
+	ours, theirs := bytes.Repeat([]byte("A"), 16), bytes.Repeat([]byte("B"), 16)
+	v := NewVerifier(key)
+	var msgs [][]byte
+	for _, dt := range []DigestType{DigestMD5, DigestSHA1} {
+		msg := BeginMessage(nil, ControlHeader{ConnID: 5, Ns: 1}, MsgHELLO)
+		msg = AppendDigestAVP(msg, dt)
+		if err := SetControlLength(msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := SignMessage(msg, key, ours, theirs); err != nil {
+			t.Fatal(err)
+		}
+		bad := append([]byte(nil), msg...)
+		bad[len(bad)-1] ^= 1
+		msgs = append(msgs, msg, bad)
+	}
+	for round := range 3 {
+		for i, msg := range msgs {
+			m, a := parsed(t, msg)
+			for _, dt := range []DigestType{DigestMD5, DigestSHA1} {
+				for _, nonces := range [][2][]byte{{ours, theirs}, {theirs, ours}} {
+					want := VerifyMessageType(&m, &a, dt, key, nonces[0], nonces[1])
+					if got := v.Verify(&m, &a, dt, nonces[0], nonces[1]); got != want {
+						t.Fatalf("round %d message %d %v: Verify %v, VerifyMessageType %v", round, i, dt, got, want)
+					}
+				}
+			}
+		}
+	}
+	m, a := parsed(t, msgs[2])
+	if n := testing.AllocsPerRun(100, func() { v.Verify(&m, &a, DigestSHA1, ours, theirs) }); n != 0 {
+		t.Fatalf("%v allocations per Verify", n)
+	}
+	if !v.Verify(&m, &a, DigestSHA1, ours, theirs) {
+		t.Fatal("a signed HMAC-SHA-1 message does not verify")
+	}
+}
