@@ -57,7 +57,7 @@ func TestAttackFileRace(t *testing.T) {
 		args       []string
 		dir        string
 		target     string
-		evil       string // a directory of nobody's with a link "s" to the target
+		evil       string   // a directory of nobody's with a link "s" to the target
 		started    int      // raced starts that got ready
 		refused    []string // and the first line of those that did not
 		// Starts that found the racer's leftovers: ready, refused.
