@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,6 +196,9 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 		case unstable.KeyValue:
 			parts, written, ln := keyPath(&p, e)
 			k := &cfKey{name: strings.Join(parts, "."), line: ln, raw: valueText(&p, e)}
+			if secretKey(k.name) {
+				k.raw = hiddenValue
+			}
 			if len(parts) > 1 {
 				return nil, f.errorf(k.line, "%s %s: unknown key; dotted keys are not used, each key stands in its own table", written, k.raw)
 			}
@@ -233,6 +237,25 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 		}
 	}
 	return f, nil
+}
+
+// hiddenValue stands for a secret's value in messages.
+const hiddenValue = "(value hidden)"
+
+// secretKey reports whether the value of key name may be a secret, and so
+// is never printed: secret, a key that mentions it (tunnel.secret, a
+// misspelt secret_key) but secret-file (a path), and an unknown key
+// taken for a misspelling of secret (secert).
+func secretKey(name string) bool {
+	n := strings.ToLower(name)
+	if n == "secret-file" {
+		return false
+	}
+	if strings.Contains(n, "secret") {
+		return true
+	}
+	_, known := fileKeys()[name]
+	return !known && suggestKey(name) == "secret"
 }
 
 // valueText returns the value of key-value e as written, on one line and
@@ -366,7 +389,35 @@ func (f *cfFile) syntaxError(data []byte, err error) error {
 	if k := de.Key(); len(k) > 0 && !strings.Contains(msg, strings.Join(k, ".")) {
 		msg = strings.Join(k, ".") + ": " + msg
 	}
+	if key := keyAt(data, line); secretKey(key) {
+		// The parser quotes the character it stumbled on: of a secret.
+		msg = quotedChar.ReplaceAllString(msg, "(hidden)")
+		if !strings.HasPrefix(msg, key+":") {
+			msg = key + ": " + msg
+		}
+		msg += `; write it as a quoted TOML string: in single quotes it is taken as written, in double quotes \ starts an escape`
+	}
 	return f.errorf(line, "%s", msg)
+}
+
+// quotedChar is how go-toml's errors quote a character: U+0054 'T'.
+var quotedChar = regexp.MustCompile(`U\+[0-9A-Fa-f]{4,6}( '(\\'|[^'])*')?`)
+
+// keyLine matches the start of a key-value line: the key, bare or quoted,
+// dotted or not.
+var keyLine = regexp.MustCompile(`^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=`)
+
+// keyAt returns the key whose value line (1-based) of data is part of:
+// the key of the nearest key-value line at or above it ("" if none), as
+// a multi-line value continues below its key.
+func keyAt(data []byte, line int) string {
+	lines := strings.Split(string(data), "\n")
+	for i := min(line, len(lines)) - 1; i >= 0; i-- {
+		if m := keyLine.FindStringSubmatch(lines[i]); m != nil {
+			return strings.NewReplacer(`"`, "", "'", "", " ", "", "\t", "").Replace(m[1])
+		}
+	}
+	return ""
 }
 
 // flagValues returns o's flag values by name, with their limits set.

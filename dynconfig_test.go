@@ -103,7 +103,7 @@ counter = true
 		want       string
 	}{
 		{"secret-twice", dynTunnelTOML + "secret = \"x\"\nsecret-file = \"/etc/hostname\"\n[[tunnel.session]]\ncircuit = \"vm1\"\n", 4, "secret and secret-file both given"},
-		{"secret-in-session", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\nsecret = \"x\"\n", 6, "secret \"x\": a tunnel key"},
+		{"secret-in-session", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\nsecret = \"x\"\n", 6, "secret (value hidden): a tunnel key"},
 		{"secret-static", dynTunnelTOML + "secret = \"x\"\n[[tunnel.session]]\ntxsession = 1\n", 4, "secret is for dynamic sessions: add circuit NAME"},
 		{"circuit-txsession", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\ntxsession = 3\n", 6, "circuit with txsession"},
 		{"mixed-static-after", dynTunnelTOML + "[[tunnel.session]]\ncircuit = \"vm1\"\n[[tunnel.session]]\ntxsession = 3\n", 6, "[[tunnel.session]] without circuit: the tunnel's session at line 4 has circuit \"vm1\""},

@@ -43,6 +43,9 @@ func Place(path string, uid, gid int, mode os.FileMode, bind func(name string) e
 	// Removed in every case: empty once the socket is renamed out.
 	defer unix.Unlinkat(pfd, priv, unix.AT_REMOVEDIR)
 	dfd, err := unix.Openat(pfd, priv, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("the private directory %s was replaced as soon as made (%w): another account writes to %s; give a directory only l2tap and -user may write to", filepath.Join(parent, priv), err, parent)
+	}
 	if err != nil {
 		return fmt.Errorf("open the private directory %s: %w", filepath.Join(parent, priv), err)
 	}
