@@ -393,3 +393,35 @@ func TestDebCross(t *testing.T) {
 		t.Errorf("qemu-aarch64 l2tap -version: %v %q, want version %s commit %s", err, out, vars["debversion"], vars["commit"])
 	}
 }
+
+// TestConfExample: the example configuration the package installs as
+// /etc/l2tap/vm0.conf.example sets L2TAP_ARGS once, to the example in the
+// unit's comment, which TestServiceUnit starts a pseudowire end with.
+func TestConfExample(t *testing.T) {
+	read := func(path string) []string {
+		t.Helper()
+		text, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(string(text), "\n")
+	}
+	var set []string
+	for _, line := range read("scripts/l2tap.conf.example") {
+		if v, ok := strings.CutPrefix(line, "L2TAP_ARGS="); ok {
+			set = append(set, v)
+		}
+	}
+	var unit string
+	for _, line := range read("scripts/l2tap@.service") {
+		if i := strings.Index(line, "'L2TAP_ARGS="); i >= 0 && strings.HasPrefix(line, "#") {
+			unit = strings.TrimSuffix(strings.TrimSpace(line[i+len("'L2TAP_ARGS="):]), `' \`)
+		}
+	}
+	if unit == "" {
+		t.Fatal("no example L2TAP_ARGS line in the unit's comment")
+	}
+	if len(set) != 1 || set[0] != unit {
+		t.Errorf("scripts/l2tap.conf.example sets L2TAP_ARGS to %q, want once, to the unit's example %q", set, unit)
+	}
+}
