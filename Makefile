@@ -187,8 +187,9 @@ uninstall:
 # Go modules first, if the module cache lacks them; the package build then
 # runs offline, in a copy of the tree (the files git tracks, and new ones it
 # does not ignore) with a VERSION file, as from a tarball, and a changelog
-# entry dated at the commit: SOURCE_DATE_EPOCH, so that two builds of one
-# commit are the same bytes.
+# entry dated at the commit: SOURCE_DATE_EPOCH, the time of every file in
+# the copy and in the package, so that two builds of one commit are the same
+# bytes wherever and whenever the tree was checked out.
 ARCH ?= $(shell dpkg --print-architecture)
 DEBDIR ?= .
 DEB_MAINTAINER = $(shell sed -n 's/^Maintainer: //p' debian/control)
@@ -204,6 +205,7 @@ deb:
 		tar -c --exclude-vcs --exclude='./l2tap_*.deb' -f "$$build/src.tar" .; \
 	fi; \
 	tar -x -C "$$src" -f "$$build/src.tar"; \
+	find "$$src" -exec touch -h -d @$(COMMIT_EPOCH) {} +; \
 	echo "$(call version_var,short) $(patsubst %+dirty,%,$(COMMIT)) $(COMMIT_EPOCH) $(VERSION)" > "$$src/VERSION"; \
 	{ echo "l2tap ($(DEB_VERSION)) unstable; urgency=medium"; echo; \
 	  echo "  * Built from commit $(COMMIT)."; echo; \
