@@ -9,6 +9,10 @@
 #   l2tap  l2tap per namespace bridging TAP ltap0 to the same pseudowire
 #   l2tap-ip, l2tap-ip6   the same with IP encapsulation (protocol 115) over
 #          the IPv4 underlay and over the IPv6 one (2001:db8::1 <-> ::2)
+#   l2tap-1500, l2tap-1500-frag   l2tap as above with -mtu 1500 over the
+#          1500-byte underlay: TCP's MSS clamped to fit the path (the default
+#          for a TAP MTU above the path's), and with -mss-clamp off, every
+#          full-size frame fragmented into two outer packets
 #   l2tap-socket  l2tap per namespace on a -socket, and a guest-less QEMU
 #          standing in for a VM whose NIC is on it: a hub joins its
 #          -netdev stream to a tap netdev on TAP stap0 (the bridge CPU counts
@@ -24,9 +28,10 @@
 #   RUNS=3            repeats per setup
 #   DURATION=5        seconds per iperf3 test
 #   OUT=bench-out/    output directory (bench.json, bench.png, raw/)
-#   BENCH_SETUPS="veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-socket"
+#   BENCH_SETUPS="veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket"
 #   L2TAP_FLAGS=      extra flags appended to both l2tap command lines
 #   L2TAP_BIN=        use this binary instead of building one
+#   UNDERLAY_MTU=1500 MTU of the veth pair (9000: a jumbo underlay)
 #   OVERLAY_MTU=1450  TAP MTU for QEMU: 1500 - IPv4 20 - UDP 8 - L2TPv3 8
 #                     (session id + UDP-mode header, no cookie/sublayer)
 #                     - Ethernet 14; l2tap chooses its own and it is recorded
@@ -42,10 +47,11 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 OUT=${OUT:-bench-out/}
-BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-socket"}
+BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket"}
 L2TAP_FLAGS=${L2TAP_FLAGS:-}
 L2TAP_BIN=${L2TAP_BIN:-}
 OVERLAY_MTU=${OVERLAY_MTU:-1450}
+UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
 PING_COUNT=${PING_COUNT:-20}
 PIN_BRIDGE=${PIN_BRIDGE:-}
 PIN_IPERF=${PIN_IPERF:-}
@@ -131,10 +137,11 @@ check_args() {
 	((EUID == 0)) || die "must run as root (network namespaces, TAP devices)"
 	[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
 	[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer, got '$DURATION'"
+	[[ $UNDERLAY_MTU =~ ^[1-9][0-9]*$ ]] || die "UNDERLAY_MTU must be a positive integer, got '$UNDERLAY_MTU'"
 	[[ -n ${BENCH_SETUPS// /} ]] || die "BENCH_SETUPS is empty"
 	for s in $BENCH_SETUPS; do
-		case $s in veth | qemu | l2tap | l2tap-ip | l2tap-ip6 | l2tap-socket) ;;
-		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-socket)" ;;
+		case $s in veth | qemu | l2tap | l2tap-ip | l2tap-ip6 | l2tap-1500 | l2tap-1500-frag | l2tap-socket) ;;
+		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket)" ;;
 		esac
 	done
 }
@@ -181,8 +188,8 @@ make_underlay() {
 		ip -n "$NS_A" addr add "$UNDER6_A/64" dev bnv0 nodad
 		ip -n "$NS_B" addr add "$UNDER6_B/64" dev bnv1 nodad
 	fi
-	ip -n "$NS_A" link set bnv0 up
-	ip -n "$NS_B" link set bnv1 up
+	ip -n "$NS_A" link set bnv0 mtu "$UNDERLAY_MTU" up
+	ip -n "$NS_B" link set bnv1 mtu "$UNDERLAY_MTU" up
 	check_traffic veth "$UNDER_B"
 }
 
@@ -297,11 +304,15 @@ start_bridges() {
 		start_qemu "$NS_A" "$UNDER_A" "$UNDER_B" "$dir/qemu-a.log"
 		start_qemu "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/qemu-b.log"
 		;;
-	l2tap | l2tap-ip | l2tap-ip6)
+	l2tap | l2tap-ip | l2tap-ip6 | l2tap-1500 | l2tap-1500-frag)
 		dev=ltap0
 		local a=$UNDER_A b=$UNDER_B encap=(-udp -srcport "$L2TP_PORT" -dstport "$L2TP_PORT")
-		[[ $setup == l2tap ]] || encap=()
-		[[ $setup != l2tap-ip6 ]] || a=$UNDER6_A b=$UNDER6_B encap=(-ipv6)
+		case $setup in
+		l2tap-ip) encap=() ;;
+		l2tap-ip6) a=$UNDER6_A b=$UNDER6_B encap=(-ipv6) ;;
+		l2tap-1500) encap+=(-mtu 1500) ;;
+		l2tap-1500-frag) encap+=(-mtu 1500 -mss-clamp off) ;;
+		esac
 		start_l2tap "$NS_A" "$a" "$b" "$dir/counters-a.txt" "$dir/l2tap-a.log" "${encap[@]}"
 		start_l2tap "$NS_B" "$b" "$a" "$dir/counters-b.txt" "$dir/l2tap-b.log" "${encap[@]}"
 		;;
@@ -391,6 +402,21 @@ check_traffic() {
 	die "setup $setup passes no traffic: ping $dst from $NS_A got no answer for 10 s"
 }
 
+# outer_fragments: IP fragments the two underlay namespaces have received
+# for reassembly so far (ReasmReqds of IPv4 and IPv6): outer packets that
+# did not fit the underlay.
+outer_fragments() {
+	local ns n total=0
+	for ns in "$NS_A" "$NS_B"; do
+		n=$(ip netns exec "$ns" cat /proc/net/snmp /proc/net/snmp6 2>/dev/null | awk '
+			/^Ip: / { if (!c) { for (i = 2; i <= NF; i++) if ($i == "ReasmReqds") c = i } else s += $c }
+			/^Ip6ReasmReqds/ { s += $2 }
+			END { print s + 0 }')
+		total=$((total + n))
+	done
+	echo "$total"
+}
+
 # ping_rtt DST: PING_COUNT echo requests 50 ms apart on an idle path; prints
 # "min avg max loss%".
 ping_rtt() {
@@ -472,7 +498,9 @@ measure() {
 
 	# Bulk TCP with one and with four streams (throughput, retransmits, bridge
 	# CPU per byte) and both ways at once, then the packet rate: unthrottled UDP, 60-byte frames.
+	r=$(outer_fragments)
 	iperf_measure tcp1 "$dir" "$setup-r$run" "$rec.tmp" "$dst"
+	echo "tcp1_outer_fragments=$(($(outer_fragments) - r))" >>"$rec.tmp"
 	iperf_measure tcp4 "$dir" "$setup-r$run" "$rec.tmp" "$dst" -P 4
 	iperf_measure tcpbi "$dir" "$setup-r$run" "$rec.tmp" "$dst" --bidir
 	# The receiving TAP's packet count says how many frames the bridges
@@ -509,6 +537,7 @@ write_meta() {
 		echo "duration=$DURATION"
 		echo "setups=$BENCH_SETUPS"
 		echo "overlay_mtu=$OVERLAY_MTU"
+		echo "underlay_mtu=$UNDERLAY_MTU"
 		echo "l2tap_flags=$L2TAP_FLAGS"
 		echo "l2tap_commit=$commit$dirty"
 		echo "pin_bridge=$PIN_BRIDGE"

@@ -2,9 +2,10 @@
 // offloads on the Ethernet frames a TAP carries: the Internet checksum,
 // the virtio-net header that accompanies offloaded frames, splitting a TCP
 // or UDP superframe into MTU-sized frames (software GSO), merging frames of
-// one flow into a superframe (software GRO), and the flow hash that keeps
-// both directions of a flow on one TAP queue. The last three find their
-// headers with one parser, Parse, and add their own conditions to it. It
+// one flow into a superframe (software GRO), the flow hash that keeps
+// both directions of a flow on one TAP queue, and the clamping of TCP's MSS
+// to what fits the path. The last four find their headers with one parser,
+// Parse, and add their own conditions to it. It
 // does no I/O and allocates nothing per frame.
 package offload
 
