@@ -315,7 +315,7 @@ func (o *Options) session() (Endpoint, SessionConfig, error) {
 }
 
 // cookies checks -txcookie, -rxcookie and their widths into h. Each
-// direction stands alone, as RFC 3931 §5.2.1 and Linux allow: a cookie sent
+// direction stands alone, as RFC 3931 §4.1 and Linux allow: a cookie sent
 // and none expected, or the reverse, or 32 bits one way and 64 the other.
 // A direction's width is -txcookie64 or -rxcookie64 when given, else
 // -cookie64 (both directions, as QEMU's cookie64), else 32 bits.

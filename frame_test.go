@@ -100,7 +100,7 @@ func TestDecodeGolden(t *testing.T) {
 }
 
 // splitCookieCases hold sessions whose cookie differs in each direction:
-// sent only, expected only, or of another length each way (RFC 3931 §5.2.1
+// sent only, expected only, or of another length each way (RFC 3931 §4.1
 // lets each end pick the cookie it expects; Linux sets "cookie" and
 // "peer_cookie" apart). tx is what the session puts on the wire, rx what it
 // accepts; both written by hand from RFC 3931 §4.1.

@@ -128,8 +128,8 @@ func neighbourAddress(t *testing.T, ns netns, ip, dev string) string {
 // the TAP has the MAC it had, which a's neighbour table still holds, so the
 // first ping after b's ready line is answered. With -mac random the MAC
 // changes on every start and that first ping is lost (a still sends to the
-// old MAC). -mac ADDR sets that address; -attach leaves an existing TAP's
-// alone.
+// old MAC). -mac ADDR sets that address, the water driver's TAP gets the
+// derived one too, and -attach leaves an existing TAP's alone.
 func TestMACRestart(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
 	id, err := tap.ReadMachineID(tap.MachineIDFile)
@@ -208,6 +208,14 @@ func TestMACRestart(t *testing.T) {
 		startL2tap(t, ns, withIfname(dev, ends(true), "-mac", want)...)
 		if got := tapAddress(t, ns, dev).String(); got != want {
 			t.Errorf("-mac %s: TAP has %s", want, got)
+		}
+	})
+	t.Run("water", func(t *testing.T) {
+		// The water driver creates the TAP itself; l2tap still sets the MAC.
+		ns, _ := vethPair(t, "macw")
+		startL2tap(t, ns, withIfname(dev, ends(true), "-tap-driver", "water")...)
+		if got, want := tapAddress(t, ns, dev), tap.PersistentMAC(id, dev); !bytes.Equal(got, want) {
+			t.Errorf("-tap-driver water: TAP has %s, want %s", got, want)
 		}
 	})
 	t.Run("attach", func(t *testing.T) {

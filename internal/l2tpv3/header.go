@@ -50,7 +50,7 @@ const (
 // Header describes one Ethernet pseudowire's L2TPv3 data header in both
 // directions. The zero value is not valid: TxSession and RxSession are never 0.
 // The cookie may differ in each direction, in value and in length (RFC 3931
-// §5.2.1 lets each end choose the cookie it expects; Linux's "cookie" and
+// §4.1 lets each end choose the cookie it expects; Linux's "cookie" and
 // "peer_cookie" are set apart): a session may send a cookie and expect none,
 // or the reverse, or send 4 bytes and expect 8.
 type Header struct {

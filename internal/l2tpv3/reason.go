@@ -40,7 +40,7 @@ var reasonText = [NumReasons]string{
 	DropVersion:      "not an L2TPv3 data packet (T/Ver word)",
 	DropControl:      "L2TP control message ignored (static pseudowire)",
 	DropSession:      "session ID mismatch: check -rxsession against the peer's transmit session",
-	DropCookie:       "cookie mismatch: check -rxcookie and -cookie64 against the peer's transmit cookie",
+	DropCookie:       "cookie mismatch: check -rxcookie and its length (-rxcookie64, -cookie64) against the peer's transmit cookie",
 	DropSequence:     "out-of-order packet dropped (-seqcheck)",
 	DropTruncated:    "packet larger than the receive buffer",
 	DropSource:       "packet from an address other than -dst/-dstport",

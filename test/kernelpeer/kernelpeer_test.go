@@ -86,7 +86,7 @@ var pwCases = []pwCase{
 		peer:  PeerSession{IPv6: true, Session: 107, Sublayer: SublayerSeq},
 		flags: []string{"-counter"},
 	},
-	// Cookies per direction (RFC 3931 §5.2.1): the kernel's "cookie" is the
+	// Cookies per direction (RFC 3931 §4.1): the kernel's "cookie" is the
 	// one it sends (l2tap's -rxcookie), its "peer_cookie" the one it
 	// expects (l2tap's -txcookie); either may be absent, and their lengths
 	// may differ. The kernel sizes its MTU by the header it sends; l2tap
