@@ -455,7 +455,8 @@ func TestAttackControl(t *testing.T) {
 	a, m, b := atkNetns(t)
 	sn := startSniffer(t, m, "mb")
 	j := newInjector(t, m)
-	sf := dynSecret(t, "correct horse battery staple")
+	const secret = "correct horse battery staple"
+	sf := dynSecret(t, secret)
 
 	pb := atkStart(t, b, atkArgs(false, sf), "02:00:00:00:00:02")
 	b.ip(t, "addr", "add", "10.1.0.2/24", "dev", "vm0")
@@ -480,6 +481,17 @@ func TestAttackControl(t *testing.T) {
 	sccrqs, conns, next := sn.learned()
 	if len(sccrqs) < 3 || len(conns) < 3 {
 		t.Fatalf("the sniffer learned %d SCCRQs and %d connection IDs of b (%v), want 3 each; %d control packets to b, %d from b", len(sccrqs), len(conns), conns, sn.toB.Load(), sn.fromB.Load())
+	}
+	// Each SCCRQ carries a's Router ID: its local IPv4 address.
+	for i, q := range sccrqs {
+		msg, err := l2tpv3.ParseMessage(q)
+		var at l2tpv3.Attrs
+		if err == nil {
+			err = l2tpv3.ParseAttrs(&msg, &at)
+		}
+		if err != nil || at.RouterID != 0xc0000201 {
+			t.Errorf("SCCRQ %d: Router ID %#x (%v), want 192.0.2.1", i, at.RouterID, err)
+		}
 	}
 	cur, prev := conns[len(conns)-1], conns[len(conns)-2]
 	upLines := strings.Count(pb.stderr.String(), "established tunnel=")
@@ -526,6 +538,11 @@ func TestAttackControl(t *testing.T) {
 	}
 	if n := strings.Count(pb.stderr.String(), "control connection down tunnel="); n != downLines {
 		t.Errorf("b's connection went down during the attacks:\n%s", pb.stderr.String())
+	}
+	for side, p := range map[string]*proc{"a": pa, "b": pb} {
+		if strings.Contains(p.stderr.String(), secret) || strings.Contains(p.stdout.String(), secret) {
+			t.Errorf("%s's output holds the secret", side)
+		}
 	}
 	ca, cb := liveCounters(t, pa), liveCounters(t, pb)
 	t.Logf("b's counters: control_auth_failed %d, control_not_ours %d, control_rate_limited %d, control_strangers %d, control_connections %d, control_sessions_down %d",
