@@ -136,7 +136,9 @@ func TestReloadStorm(t *testing.T) {
 	reload(nil, false)
 	first, firstHeap := sample()
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 23))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("subsets from seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 23))
 	refused := 0
 	var pingErr error
 	pinging := true
