@@ -210,6 +210,7 @@ func TestDebPackage(t *testing.T) {
 	if !ok || len(f) != 7 {
 		t.Fatalf("after dpkg -i, getent passwd l2tap: %q", entry)
 	}
+	t.Logf("conffiles %q; getent passwd l2tap: %s", conffiles, entry)
 	uid, _ := strconv.Atoi(f[2])
 	group, gok := accountExists("group", "l2tap")
 	if uid <= 0 || uid >= 1000 || !gok || !strings.HasPrefix(group, "l2tap:x:"+f[3]+":") ||
@@ -222,10 +223,13 @@ func TestDebPackage(t *testing.T) {
 
 	// -version prints the package version and the commit it was built from.
 	out := run(t, bin, "-version")
+	t.Logf("%s -version: %s", bin, strings.TrimSpace(out))
 	if v := strings.Fields(out); len(v) != 7 || v[1] != version || v[3] != vars["commit"] || v[5] != vars["date"] {
 		t.Errorf("%s -version: %q, want version %s, commit %s, date %s", bin, out, version, vars["commit"], vars["date"])
 	}
-	if out := strings.TrimSpace(run(t, "man", "-w", "l2tap")); out != "/usr/share/man/man8/l2tap.8.gz" {
+	manPage := strings.TrimSpace(run(t, "man", "-w", "l2tap"))
+	t.Logf("man -w l2tap: %s", manPage)
+	if out := manPage; out != "/usr/share/man/man8/l2tap.8.gz" {
 		t.Errorf("man -w l2tap: %q, want the package's page", out)
 	}
 	if out := strings.TrimSpace(run(t, "zsh", "-c", "print -rl -- $^fpath/_l2tap(N)")); out != "/usr/share/zsh/vendor-completions/_l2tap" {
@@ -246,6 +250,7 @@ func TestDebPackage(t *testing.T) {
 	copyFile(t, "/etc/l2tap/vm0.conf.example", conf, 0o644)
 	t.Cleanup(func() { os.Remove(conf) })
 	out2, err := exec.Command("systemd-analyze", "verify", "/lib/systemd/system/l2tap@"+instance+".service").CombinedOutput()
+	t.Logf("systemd-analyze verify /lib/systemd/system/l2tap@%s.service: %v %q", instance, err, out2)
 	if err != nil || strings.Contains(string(out2), "l2tap") {
 		t.Errorf("systemd-analyze verify l2tap@%s.service: %v\n%s", instance, err, out2)
 	}
@@ -257,6 +262,7 @@ func TestDebPackage(t *testing.T) {
 	if out, err := dpkg(t, "-r", "l2tap"); err != nil {
 		t.Fatalf("dpkg -r: %v\n%s", err, out)
 	}
+	t.Logf("dpkg -r l2tap: status %q", dpkgStatus())
 	if s := dpkgStatus(); s != "rc " {
 		t.Errorf("after dpkg -r, status %q, want rc (removed, configuration files left)", s)
 	}
@@ -288,6 +294,7 @@ func TestDebPackage(t *testing.T) {
 	if out, err := dpkg(t, "-P", "l2tap"); err != nil {
 		t.Fatalf("dpkg -P: %v\n%s", err, out)
 	}
+	t.Logf("dpkg -P l2tap: status %q", dpkgStatus())
 	if s := dpkgStatus(); s != "" && s != "un " {
 		t.Errorf("after dpkg -P, status %q", s)
 	}
@@ -351,7 +358,9 @@ exec ip netns exec "$2" "$3" -i "$4" --state-dir "$5" vm0`
 	if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	pingAll(t, overlayPings(a, b)...)
+	if pingAll(t, overlayPings(a, b)...) {
+		t.Logf("pings across the pseudowire: 56 and 1400 bytes, both ways")
+	}
 	for _, end := range ends {
 		if out, err := ifupdown(end.ns, "ifdown", end.file, end.state); err != nil {
 			t.Errorf("ifdown vm0 in %s: %v\n%s", end.ns, err, out)
