@@ -89,6 +89,34 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
+// heapGrowth runs round rounds times and returns how much the live heap
+// grew between the end of the first round and the end of the last (0 if
+// it shrank).
+func heapGrowth(t *testing.T, rounds int, round func()) uint64 {
+	t.Helper()
+	round()
+	first := liveHeap()
+	for i := 1; i < rounds; i++ {
+		round()
+	}
+	last := liveHeap()
+	t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB)", first>>10, rounds, last>>10, (int64(last)-int64(first))>>10)
+	if last < first {
+		return 0
+	}
+	return last - first
+}
+
+// totalCounter returns the process's total of the counter name.
+func totalCounter(p *process, name string) uint64 {
+	for _, c := range p.totals() {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return 0
+}
+
 // quietLogs sends slog's default logger to io.Discard for the test.
 func quietLogs(t *testing.T) {
 	old := slog.Default()
@@ -142,27 +170,14 @@ func TestReloadChurnReleases(t *testing.T) {
 			p.remove(l, "removed")
 		}
 	}
-	round()
-	first := liveHeap()
-	for i := 1; i < rounds; i++ {
-		round()
-	}
-	last := liveHeap()
-	t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB)", first>>10, rounds, last>>10, (int64(last)-int64(first))>>10)
-	if last > first+1<<20 {
+	if grew := heapGrowth(t, rounds, round); grew > 1<<20 {
 		t.Errorf("live heap grew by %d KiB over %d rounds of %d sessions added and removed (more than 1 MiB): removed sessions are kept",
-			(last-first)>>10, rounds, churn)
+			grew>>10, rounds, churn)
 	}
 	if n := len(p.eng.Sessions()); n != 1 {
 		t.Errorf("%d sessions left in the engine, want the fixed one", n)
 	}
-	var tx uint64
-	for _, c := range p.totals() {
-		if c.Name == "tx_packets" {
-			tx = c.Value
-		}
-	}
-	if tx != counted {
+	if tx := totalCounter(p, "tx_packets"); tx != counted {
 		t.Errorf("tx_packets total %d, want %d: the removed sessions' counters must stay in the totals", tx, counted)
 	}
 }
@@ -255,27 +270,14 @@ func TestDynamicChurnReleases(t *testing.T) {
 			}
 		}
 	}
-	round()
-	first := liveHeap()
-	for i := 1; i < rounds; i++ {
-		round()
-	}
-	last := liveHeap()
-	t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB)", first>>10, rounds, last>>10, (int64(last)-int64(first))>>10)
-	if last > first+1<<20 {
+	if grew := heapGrowth(t, rounds, round); grew > 1<<20 {
 		t.Errorf("live heap grew by %d KiB over %d rounds of %d dynamic sessions up and down (more than 1 MiB): ended sessions are kept",
-			(last-first)>>10, rounds, circuits)
+			grew>>10, rounds, circuits)
 	}
 	if n := len(p.eng.Sessions()); n != 0 {
 		t.Errorf("%d sessions left in the engine, want none", n)
 	}
-	var rx uint64
-	for _, c := range p.totals() {
-		if c.Name == "rx_packets" {
-			rx = c.Value
-		}
-	}
-	if rx != counted {
+	if rx := totalCounter(p, "rx_packets"); rx != counted {
 		t.Errorf("rx_packets total %d, want %d: ended sessions' counters must stay in the totals", rx, counted)
 	}
 }
