@@ -269,8 +269,12 @@ func checkPasses(ctx context.Context, t *testing.T, g *Guest, l *L2tap, c pwCase
 			continue
 		}
 		results = append(results, pg.name+" "+r.String())
-		if r.Received != r.Sent || r.Sent == 0 {
-			t.Errorf("%s: %d of %d replies\n%s", pg.name, r.Received, r.Sent, r.Output)
+		// With a deadline, iputils ping sends until Count replies are in:
+		// under a slow guest a late reply makes it send more, so success
+		// is Count replies, not one per request. Frames the pseudowire
+		// lost show in the drop counters checked below.
+		if r.Sent == 0 || r.Received < pg.opts.Count {
+			t.Errorf("%s: %d of %d replies, want %d\n%s", pg.name, r.Received, r.Sent, pg.opts.Count, r.Output)
 		}
 	}
 
