@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/sandbox"
 )
 
 // Options holds the command line as given, before it is checked.
@@ -125,10 +127,7 @@ type CaptureConfig struct {
 const minPcapSize = 1024
 
 // Account is a user to switch to: its uid and its primary group.
-type Account struct {
-	Name     string // as given to -user
-	UID, GID int
-}
+type Account = sandbox.Account
 
 // usageError is a configuration error: reported in one line, exit code 2.
 type usageError struct{ err error }

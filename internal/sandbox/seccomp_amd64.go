@@ -1,15 +1,15 @@
 //go:build linux
 
-package main
+package sandbox
 
 import (
 	"golang.org/x/sys/unix"
 )
 
-// seccompFilter returns the filter for linux/amd64: the calls l2tap, the Go
+// dataPathFilter returns the filter for linux/amd64: the calls l2tap, the Go
 // runtime and, in cgo builds, glibc's thread creation make after setup,
 // the most frequent first. x32 calls (numbers with bit 30 set) are refused.
-func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
+func dataPathFilter(o Options) ([]unix.SockFilter, error) {
 	const (
 		nsFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
 			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
@@ -44,13 +44,13 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 		scRule{nr: unix.SYS_MMAP, conds: []scCond{argClear(2, unix.PROT_EXEC)}},
 		scRule{nr: unix.SYS_MPROTECT, conds: []scCond{argClear(2, unix.PROT_EXEC)}},
 		// Signals to this process only: preemption, crashes, raise.
-		scRule{nr: unix.SYS_TGKILL, conds: []scCond{argIs(0, uint32(o.pid))}},
-		scRule{nr: unix.SYS_KILL, conds: []scCond{argIs(0, uint32(o.pid))}},
+		scRule{nr: unix.SYS_TGKILL, conds: []scCond{argIs(0, uint32(o.PID))}},
+		scRule{nr: unix.SYS_KILL, conds: []scCond{argIs(0, uint32(o.PID))}},
 		// The Go runtime names its anonymous mappings.
 		scRule{nr: unix.SYS_PRCTL, conds: []scCond{argIs(0, unix.PR_SET_VMA)}},
 	)
 	switch {
-	case o.reload:
+	case o.Reload:
 		rules = append(rules,
 			// Creating and configuring a TAP (see internal/tap).
 			scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER,
@@ -66,10 +66,10 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 		// Handing an attached TAP its offloads and header byte order back;
 		// a TAP's carrier following the control channel's peer.
 		rules = append(rules, scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER)}})
-		if o.packet && !o.netlink {
+		if o.Packet && !o.Netlink {
 			rules = append(rules, allow(unix.SYS_GETSOCKNAME)...)
 		}
-		if o.netlink {
+		if o.Netlink {
 			rules = append(rules,
 				scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_NETLINK)}},
 				scRule{nr: unix.SYS_BIND}, scRule{nr: unix.SYS_GETSOCKNAME}, scRule{nr: unix.SYS_CAPSET},
@@ -79,31 +79,31 @@ func seccompFilter(o seccompOptions) ([]unix.SockFilter, error) {
 	// Opens after setup: read-only for the profile, write-create-truncate
 	// for a capture's next file; a reload allows any already. One rule
 	// for the call, whose condition lists what each needs.
-	if !o.reload && (o.profile || o.rotate) {
+	if !o.Reload && (o.Profile || o.Rotate) {
 		const mask = unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND
 		var ok []uint32
-		if o.profile {
+		if o.Profile {
 			ok = append(ok, 0)
 			rules = append(rules, scRule{nr: unix.SYS_NEWFSTATAT})
 		}
-		if o.rotate {
+		if o.Rotate {
 			ok = append(ok, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC)
 		}
 		rules = append(rules, scRule{nr: unix.SYS_OPENAT, conds: []scCond{{arg: 2, mask: mask, want: ok[0], or: ok[1:]}}})
 	}
-	if o.rotate || o.reload {
+	if o.Rotate || o.Reload {
 		rules = append(rules, allow(unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2)...)
 	}
-	if o.serve {
+	if o.Serve {
 		// accept4 on listeners made during setup; the runtime asks an
 		// accepted socket its address; HTTP half-closes connections.
 		rules = append(rules, allow(unix.SYS_ACCEPT4, unix.SYS_GETSOCKNAME, unix.SYS_SHUTDOWN)...)
 	}
-	if o.vmsocket {
+	if o.VMSocket {
 		rules = append(rules, allow(unix.SYS_ACCEPT4, unix.SYS_GETSOCKNAME, unix.SYS_CONNECT)...)
 		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})
 	}
-	if o.unlink {
+	if o.Unlink {
 		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})
 	}
 	return compile(unix.AUDIT_ARCH_X86_64, x32Bit, rules)
