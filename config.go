@@ -63,8 +63,13 @@ type Config struct {
 	// socket (-ip-path packet; see internal/underlay/packet.go).
 	PacketPath bool
 	// User, when set, is the account l2tap runs as once set up (see
-	// privilege.go); otherwise it keeps its user and group.
+	// privilege.go); otherwise it keeps its user and group. Started as
+	// root without -user, l2tap fills it in at start with the default
+	// account (see chooseUser).
 	User *Account
+	// RootKept is -user root (or 0): started as root, l2tap stays root
+	// after setup, without any capability, and warns that it does.
+	RootKept bool
 	// Seccomp installs the system call filter after setup (see seccomp.go).
 	Seccomp bool
 	// Observe says where the process can be observed (see observe.go).
@@ -422,6 +427,9 @@ func (o *Options) process() (*Config, error) {
 		var err error
 		if c.User, err = lookupAccount("user", o.User.val); err != nil {
 			return nil, err
+		}
+		if c.User.UID == 0 {
+			c.User, c.RootKept = nil, true
 		}
 	}
 	c.Seccomp = !o.Seccomp.set || o.Seccomp.val

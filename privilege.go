@@ -3,6 +3,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 
 	"github.com/l2tap/l2tap/internal/sandbox"
@@ -87,3 +88,38 @@ func lockDown(cfg *Config, devs []device) error {
 // sandbox.RaiseSetup).
 func raiseSetup(f func()) { sandbox.RaiseSetup(f) }
 
+// defaultUsers are the accounts l2tap runs as after setup when started as
+// root without -user: the first of them the host has.
+var defaultUsers = []string{"l2tap", "nobody"}
+
+// chooseUser settles, before setup, which account l2tap runs as once set
+// up. Started as root (euid 0) without -user, that is the first of
+// defaultUsers the host has, when l2tap may switch users (CAP_SETUID and
+// CAP_SETGID); otherwise it stays root, saying why. -user root says so
+// too, as a warning: code running in the data path would then be root's.
+//
+// With -config l2tap stays as started: a reload re-reads the file and
+// makes TAPs and sockets, which only root can.
+func chooseUser(cfg *Config) {
+	switch {
+	case cfg.RootKept:
+		slog.Warn("-user root: l2tap stays root after setup (without capabilities); anything that takes over its data path runs as root. Leave -user out to run as the l2tap or nobody account")
+		return
+	case cfg.User != nil || os.Geteuid() != 0 || cfg.Reload != nil:
+		return
+	}
+	have := cap.GetProc()
+	setuid, _ := have.GetFlag(cap.Permitted, cap.SETUID)
+	setgid, _ := have.GetFlag(cap.Permitted, cap.SETGID)
+	if !setuid || !setgid {
+		slog.Warn("staying uid 0 after setup: switching to an unprivileged account needs CAP_SETUID and CAP_SETGID, which l2tap was started without; every capability is dropped all the same")
+		return
+	}
+	for _, name := range defaultUsers {
+		if a, err := lookupAccount("user", name); err == nil {
+			cfg.User = a
+			return
+		}
+	}
+	slog.Warn("staying uid 0 after setup: this host has neither an l2tap nor a nobody account (create one, or give -user); every capability is dropped all the same")
+}

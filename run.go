@@ -28,6 +28,7 @@ import (
 // logged; when none is left, Run returns that error. On a setup error
 // nothing is left behind.
 func Run(cfg *Config) error {
+	chooseUser(cfg)
 	p, err := setUp(cfg)
 	if err != nil {
 		return err

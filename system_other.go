@@ -122,6 +122,9 @@ func endpointDeleted(error) bool { return false }
 // Linux's (and their options are refused by checkSystem).
 func lockDown(*Config, []device) error { return nil }
 
+// chooseUser has nothing to choose: -user is refused here (checkSystem).
+func chooseUser(*Config) {}
+
 // raiseSetup runs f: there are no capabilities to raise.
 func raiseSetup(f func()) { f() }
 
