@@ -82,6 +82,9 @@ type Config struct {
 	// -config. Only its tunnels and sessions are taken: what concerns the
 	// whole process stays as it started.
 	Reload func() (*Config, error)
+	// gen numbers a reload's configuration as the privileged helper read
+	// it (see privsep.go); 0 for the configuration at start.
+	gen uint64
 }
 
 // TunnelConfig is one underlay socket's two ends and the sessions it
@@ -93,7 +96,7 @@ type TunnelConfig struct {
 	Control ControlConfig
 	// Dynamic, when set, is the control connection that negotiates the
 	// sessions, each named by its Circuit.
-	Dynamic *DynamicConfig
+	Dynamic *DynamicConfig `json:"-"`
 }
 
 // SessionConfig is one pseudowire: its L2TPv3 header and its TAP.

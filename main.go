@@ -155,6 +155,9 @@ func newApp(o *Options) *cli.App {
 				return err
 			}
 			slog.SetDefault(newLogger(os.Stderr, cfg.LogJSON))
+			if helper, err := helperMode(cfg); helper {
+				return err
+			}
 			return Run(cfg)
 		},
 	}

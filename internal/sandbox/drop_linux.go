@@ -5,23 +5,37 @@ package sandbox
 import (
 	"fmt"
 	"log/slog"
-	"runtime"
+	"slices"
 
 	"golang.org/x/sys/unix"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
 
-// ReloadCaps are the capabilities a reload may need: see RaiseSetup.
-var ReloadCaps = []cap.Value{cap.NET_ADMIN, cap.NET_RAW, cap.NET_BIND_SERVICE}
+// Linux keeps credentials per thread, and the Go runtime runs goroutines
+// on many threads, some of which exist before setup ends and some of which
+// are started later from them. Every change below is therefore made on
+// every thread at once, through libcap's psx package: with cgo it signals
+// each thread to make the call itself, without cgo it uses the runtime's
+// syscall.AllThreadsSyscall (which refuses to run in cgo binaries, hence
+// psx). Threads created afterwards inherit the new credentials.
 
-// Drop drops every capability on every thread of the process,
-// keeping those of keep that l2tap has permitted (not effective); switches
-// to account first when it is not nil; and sets
-// no_new_privs. It fails only when switching user fails or the
-// capabilities cannot be cleared; a bounding set that cannot be emptied
-// for lack of CAP_SETPCAP is logged once and left, since with nothing
-// permitted and no_new_privs set it can grant nothing.
-func Drop(account *Account, keep []cap.Value) error {
+// HelperCaps are the capabilities the privileged helper keeps, effective,
+// for what it opens on request (see Confine): creating and configuring
+// TAPs and restoring attached ones (CAP_NET_ADMIN), raw IP sockets
+// (CAP_NET_RAW), UDP ports below 1024 (CAP_NET_BIND_SERVICE), and a VM's
+// socket file made in a directory the data path's account owns and given
+// to the session's -owner (CAP_DAC_OVERRIDE, CAP_CHOWN, CAP_FOWNER).
+var HelperCaps = []cap.Value{cap.NET_ADMIN, cap.NET_RAW, cap.NET_BIND_SERVICE, cap.DAC_OVERRIDE, cap.CHOWN, cap.FOWNER}
+
+// Drop ends setup for the data path: it switches to account first when it
+// is not nil (its uid and primary group, no supplementary groups), then
+// empties every capability set of every thread (the bounding set too,
+// when CAP_SETPCAP allows), and sets no_new_privs. It fails only when
+// switching user fails or the capabilities cannot be cleared; a bounding
+// set that cannot be emptied for lack of CAP_SETPCAP is logged once and
+// left, since with nothing permitted and no_new_privs set it grants
+// nothing.
+func Drop(account *Account) error {
 	have := cap.GetProc()
 	if account != nil {
 		if err := cap.SetGroups(account.GID); err != nil {
@@ -31,14 +45,27 @@ func Drop(account *Account, keep []cap.Value) error {
 			return fmt.Errorf("-user %s: switch to uid %d: %w (needs CAP_SETUID)", account.Name, account.UID, err)
 		}
 	}
+	return limit(have, nil, false)
+}
+
+// Confine is Drop for the privileged helper: it keeps its user (root) and,
+// of keep, what it has permitted, in the bounding, permitted and
+// effective sets; everything else goes, and no_new_privs is set.
+func Confine(keep []cap.Value) error {
+	return limit(cap.GetProc(), keep, true)
+}
+
+// limit leaves the capabilities of keep that have permits in the
+// bounding set and the permitted set (and, with effective, the effective
+// set), drops every other from every set, and sets no_new_privs.
+func limit(have *cap.Set, keep []cap.Value, effective bool) error {
 	var kept []cap.Value
 	for _, v := range keep {
 		if on, _ := have.GetFlag(cap.Permitted, v); on {
 			kept = append(kept, v)
 		}
 	}
-
-	if err := emptyBoundingSet(have); err != nil {
+	if err := trimBoundingSet(have, kept); err != nil {
 		return err
 	}
 	if err := cap.ResetAmbient(); err != nil {
@@ -48,6 +75,11 @@ func Drop(account *Account, keep []cap.Value) error {
 	if len(kept) > 0 {
 		if err := final.SetFlag(cap.Permitted, true, kept...); err != nil {
 			return err
+		}
+		if effective {
+			if err := final.SetFlag(cap.Effective, true, kept...); err != nil {
+				return err
+			}
 		}
 	}
 	if err := final.SetProc(); err != nil {
@@ -59,12 +91,12 @@ func Drop(account *Account, keep []cap.Value) error {
 	return nil
 }
 
-// emptyBoundingSet drops every capability from the bounding set of every
-// thread, raising CAP_SETPCAP for it when permitted.
-func emptyBoundingSet(have *cap.Set) error {
+// trimBoundingSet drops every capability but those of keep from the
+// bounding set of every thread, raising CAP_SETPCAP for it when permitted.
+func trimBoundingSet(have *cap.Set, keep []cap.Value) error {
 	left := false
 	for v := cap.Value(0); v < cap.MaxBits(); v++ {
-		if on, err := cap.GetBound(v); err == nil && on {
+		if on, err := cap.GetBound(v); err == nil && on && !slices.Contains(keep, v) {
 			left = true
 			break
 		}
@@ -87,50 +119,12 @@ func emptyBoundingSet(have *cap.Set) error {
 		return fmt.Errorf("raise CAP_SETPCAP: %w", err)
 	}
 	for v := cap.Value(0); v < cap.MaxBits(); v++ {
+		if slices.Contains(keep, v) {
+			continue
+		}
 		if err := cap.DropBound(v); err != nil {
 			return fmt.Errorf("drop %s from the bounding set: %w", v, err)
 		}
 	}
 	return nil
-}
-
-// RaiseNetAdmin returns f wrapped so that it runs with CAP_NET_ADMIN
-// effective on the one thread that runs it, and nowhere else: the calling
-// goroutine is locked to its thread, the capability raised there from the
-// permitted set (where Drop kept it), f run, and the capability
-// lowered again before the thread is released. f must do its work on the
-// calling goroutine, as the netlink calls of TAP.restore do. Where
-// CAP_NET_ADMIN is not permitted f runs as it is (and fails as it would).
-func RaiseNetAdmin(f func()) func() {
-	return func() { raise(1<<unix.CAP_NET_ADMIN, f) }
-}
-
-// RaiseSetup runs f with the capabilities of a reload's setup (ReloadCaps)
-// effective on the one thread that runs it, as RaiseNetAdmin does. f must
-// not start goroutines: a thread created from this one would inherit the
-// raised capabilities.
-func RaiseSetup(f func()) {
-	raise(1<<unix.CAP_NET_ADMIN|1<<unix.CAP_NET_RAW|1<<unix.CAP_NET_BIND_SERVICE, f)
-}
-
-// raise runs f with the capabilities in mask (bits of the first capability
-// word) raised from the permitted set on the calling goroutine's thread,
-// locked to it meanwhile, and lowered afterwards.
-func raise(mask uint32, f func()) {
-	runtime.LockOSThread()
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		runtime.UnlockOSThread()
-		f()
-		return
-	}
-	saved := data
-	data[0].Effective |= data[0].Permitted & mask
-	raised := data != saved && unix.Capset(&hdr, &data[0]) == nil
-	f()
-	if raised && unix.Capset(&hdr, &saved[0]) != nil {
-		return // the thread stays locked, and so out of use, rather than privileged
-	}
-	runtime.UnlockOSThread()
 }

@@ -6,15 +6,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dataPathFilter returns the filter for linux/amd64: the calls l2tap, the Go
-// runtime and, in cgo builds, glibc's thread creation make after setup,
-// the most frequent first. x32 calls (numbers with bit 30 set) are refused.
-func dataPathFilter(o Options) ([]unix.SockFilter, error) {
-	const (
-		nsFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
-			unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
-		x32Bit = 0x40000000
-	)
+// x32Bit marks x32 calls on amd64 (numbers with bit 30 set): refused.
+const x32Bit = 0x40000000
+
+// baseRules are the calls any l2tap process makes once set up on
+// linux/amd64: the data path's, the Go runtime's and, in cgo builds,
+// glibc's thread creation, the most frequent first; pid is the process
+// signals may go to.
+func baseRules(pid int) []scRule {
+	const nsFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+		unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
 	rules := allow(
 		// Data path and output.
 		unix.SYS_RECVMMSG, unix.SYS_SENDMMSG, unix.SYS_READ, unix.SYS_WRITE, unix.SYS_WRITEV,
@@ -34,7 +35,7 @@ func dataPathFilter(o Options) ([]unix.SockFilter, error) {
 		// CPU profiling: per-thread timers, or setitimer.
 		unix.SYS_TIMER_CREATE, unix.SYS_TIMER_SETTIME, unix.SYS_TIMER_DELETE, unix.SYS_SETITIMER,
 	)
-	rules = append(rules,
+	return append(rules,
 		// New threads only: the flags must say CLONE_THREAD and no
 		// namespace. clone3 takes its flags in memory the filter cannot
 		// read, so it fails with ENOSYS, on which glibc falls back to clone.
@@ -44,54 +45,49 @@ func dataPathFilter(o Options) ([]unix.SockFilter, error) {
 		scRule{nr: unix.SYS_MMAP, conds: []scCond{argClear(2, unix.PROT_EXEC)}},
 		scRule{nr: unix.SYS_MPROTECT, conds: []scCond{argClear(2, unix.PROT_EXEC)}},
 		// Signals to this process only: preemption, crashes, raise.
-		scRule{nr: unix.SYS_TGKILL, conds: []scCond{argIs(0, uint32(o.PID))}},
-		scRule{nr: unix.SYS_KILL, conds: []scCond{argIs(0, uint32(o.PID))}},
+		scRule{nr: unix.SYS_TGKILL, conds: []scCond{argIs(0, uint32(pid))}},
+		scRule{nr: unix.SYS_KILL, conds: []scCond{argIs(0, uint32(pid))}},
 		// The Go runtime names its anonymous mappings.
 		scRule{nr: unix.SYS_PRCTL, conds: []scCond{argIs(0, unix.PR_SET_VMA)}},
 	)
-	switch {
-	case o.Reload:
-		rules = append(rules,
-			// Creating and configuring a TAP (see internal/tap).
-			scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER,
-				unix.TUNSETIFF, unix.TUNSETOWNER, unix.TUNSETGROUP, unix.TUNSETVNETHDRSZ)}},
-			scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6, unix.AF_UNIX, unix.AF_PACKET)}},
-			scRule{nr: unix.SYS_OPENAT},
-		)
-		// A VM's socket made on reload: listen, its file's mode and owner.
-		rules = append(rules, allow(unix.SYS_LISTEN, unix.SYS_UMASK, unix.SYS_FCHMODAT, unix.SYS_FCHOWNAT)...)
-		rules = append(rules, allow(unix.SYS_BIND, unix.SYS_CONNECT, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME,
-			unix.SYS_CAPSET, unix.SYS_NEWFSTATAT, unix.SYS_UNAME)...)
-	default:
-		// Handing an attached TAP its offloads and header byte order back;
-		// a TAP's carrier following the control channel's peer.
-		rules = append(rules, scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER)}})
-		if o.Packet && !o.Netlink {
-			rules = append(rules, allow(unix.SYS_GETSOCKNAME)...)
-		}
-		if o.Netlink {
-			rules = append(rules,
-				scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_NETLINK)}},
-				scRule{nr: unix.SYS_BIND}, scRule{nr: unix.SYS_GETSOCKNAME}, scRule{nr: unix.SYS_CAPSET},
-			)
-		}
+}
+
+// dataPathFilter returns the data path's filter for linux/amd64: the base
+// calls and what o asks for. It never allows capset, fchownat or
+// fchmodat, creating a TAP, or a socket other than a unix one; opens with
+// O_CREAT and renames only for captures (their next file, or one a
+// reload adds), and read-only opens only for the CPU profile.
+func dataPathFilter(o Options) ([]unix.SockFilter, error) {
+	rules := baseRules(o.PID)
+	// Handing an attached TAP its offloads and header byte order back;
+	// a TAP's carrier following the control channel's peer.
+	rules = append(rules, scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER)}})
+	if o.Reload {
+		// Descriptors from the helper: the runtime asks a listener's
+		// address and type; a VM's datagram socket takes a probe socket.
+		rules = append(rules, scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_UNIX)}})
+		rules = append(rules, allow(unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME)...)
+	}
+	if o.Packet {
+		rules = append(rules, allow(unix.SYS_GETSOCKNAME)...)
 	}
 	// Opens after setup: read-only for the profile, write-create-truncate
-	// for a capture's next file; a reload allows any already. One rule
-	// for the call, whose condition lists what each needs.
-	if !o.Reload && (o.Profile || o.Rotate) {
+	// for a capture's next file or one a reload adds. One rule for the
+	// call, whose condition lists what each needs.
+	capture := o.Rotate || o.Reload
+	if o.Profile || capture {
 		const mask = unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND
 		var ok []uint32
 		if o.Profile {
 			ok = append(ok, 0)
 			rules = append(rules, scRule{nr: unix.SYS_NEWFSTATAT})
 		}
-		if o.Rotate {
+		if capture {
 			ok = append(ok, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC)
 		}
 		rules = append(rules, scRule{nr: unix.SYS_OPENAT, conds: []scCond{{arg: 2, mask: mask, want: ok[0], or: ok[1:]}}})
 	}
-	if o.Rotate || o.Reload {
+	if capture {
 		rules = append(rules, allow(unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2)...)
 	}
 	if o.Serve {
@@ -101,10 +97,27 @@ func dataPathFilter(o Options) ([]unix.SockFilter, error) {
 	}
 	if o.VMSocket {
 		rules = append(rules, allow(unix.SYS_ACCEPT4, unix.SYS_GETSOCKNAME, unix.SYS_CONNECT)...)
+	}
+	if o.VMSocket || o.Unlink {
+		// A socket file (not a directory) removed at exit.
 		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})
 	}
-	if o.Unlink {
-		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})
-	}
+	return compile(unix.AUDIT_ARCH_X86_64, x32Bit, rules)
+}
+
+// helperFilter returns the privileged helper's filter for linux/amd64:
+// the base calls, and what opening a session's TAP, underlay socket or
+// VM socket takes (see HelperCaps). Opens never create or truncate; no
+// rename, no exec, no capset: the helper cannot widen what it holds.
+func helperFilter(pid int) ([]unix.SockFilter, error) {
+	rules := append(baseRules(pid),
+		scRule{nr: unix.SYS_IOCTL, conds: []scCond{argIn(1, unix.TUNSETOFFLOAD, unix.TUNSETVNETLE, unix.TUNSETCARRIER,
+			unix.TUNSETIFF, unix.TUNSETOWNER, unix.TUNSETGROUP, unix.TUNSETVNETHDRSZ)}},
+		scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIn(0, unix.AF_NETLINK, unix.AF_INET, unix.AF_INET6, unix.AF_UNIX, unix.AF_PACKET)}},
+		scRule{nr: unix.SYS_OPENAT, conds: []scCond{argClear(2, unix.O_CREAT|unix.O_TRUNC)}},
+		scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}},
+	)
+	rules = append(rules, allow(unix.SYS_BIND, unix.SYS_LISTEN, unix.SYS_CONNECT, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME,
+		unix.SYS_UMASK, unix.SYS_FCHMODAT, unix.SYS_FCHOWNAT, unix.SYS_NEWFSTATAT, unix.SYS_UNAME, unix.SYS_GETDENTS64)...)
 	return compile(unix.AUDIT_ARCH_X86_64, x32Bit, rules)
 }

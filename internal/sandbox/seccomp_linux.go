@@ -33,16 +33,13 @@ import (
 // configuration.
 type Options struct {
 	PID int // kill and tgkill may only signal this process
-	// Netlink allows what the restore of an attached TAP needs at exit:
-	// a netlink socket and raising CAP_NET_ADMIN (see RaiseNetAdmin).
-	Netlink bool
 	// Packet allows what the packet path's lookups of routes and
 	// neighbours need (-ip-path packet): getsockname on its netlink socket.
 	Packet bool
-	// Reload allows what a reload's setup needs (see RaiseSetup): opening
-	// /dev/net/tun and the TUN ioctls, IP and netlink sockets, bind,
-	// connect (a host name to resolve), reading the configuration file,
-	// and raising the kept capabilities.
+	// Reload allows what taking a reload's descriptors from the helper
+	// needs (the runtime asks a listener's address; a VM's datagram
+	// socket makes its probe socket), and creating the capture files a
+	// reload may add (as Rotate).
 	Reload bool
 	// Profile allows read-only opens: the CPU profile's writer reads
 	// /proc/self/maps from a goroutine that may run after setup.
@@ -179,6 +176,16 @@ func compile(arch uint32, nrLimit uint32, rules []scRule) ([]unix.SockFilter, er
 // without a list it logs so and installs nothing.
 func Install(o Options) error {
 	prog, err := dataPathFilter(o)
+	if err != nil {
+		return err
+	}
+	return install(prog)
+}
+
+// InstallHelper installs the privileged helper's filter (see helperFilter)
+// on every thread; no_new_privs must be set (Confine does).
+func InstallHelper() error {
+	prog, err := helperFilter(unix.Getpid())
 	if err != nil {
 		return err
 	}

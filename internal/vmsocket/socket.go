@@ -116,23 +116,87 @@ func Listen(c Config) (_ *Socket, err error) {
 	if err := os.Chmod(c.Path, mode.Perm()); err != nil {
 		return nil, err
 	}
-	if c.Type == Stream {
+	return s, s.serve()
+}
+
+// serve starts what a socket made or adopted needs: the stream's accept
+// loop, or the datagram socket's probe and buffers.
+func (s *Socket) serve() (err error) {
+	if s.typ == Stream {
 		s.clients = make(chan *client, 1)
 		s.freed = make(chan struct{}, 1)
 		s.sr = newStreamReader()
 		s.sw = newStreamWriter()
 		s.wg.Add(1)
 		go s.acceptLoop()
-		return s, nil
+		return nil
 	}
 	if s.prc, err = s.pc.SyscallConn(); err != nil {
-		return nil, err
+		return err
 	}
 	if s.probe, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
-		return nil, fmt.Errorf("probe socket: %w", err)
+		return fmt.Errorf("probe socket: %w", err)
 	}
 	s.dr = newDgramReader(s)
 	s.dw = newDgramWriter()
+	return nil
+}
+
+// File returns a duplicate of the socket's descriptor (the listener's,
+// or the bound datagram socket's), to hand to another process, which
+// makes its Socket with FromFile. The caller closes it.
+func (s *Socket) File() (*os.File, error) {
+	if s.typ == Stream {
+		return s.ln.File()
+	}
+	return s.pc.File()
+}
+
+// Forget closes the socket's descriptors without removing its file,
+// whose removal is now the business of the process it was handed to.
+func (s *Socket) Forget() {
+	s.once.Do(func() { close(s.done) })
+	if s.ln != nil {
+		s.ln.SetUnlinkOnClose(false)
+	}
+	s.closeFiles()
+	s.wg.Wait()
+}
+
+// FromFile makes a Socket of f, a socket made for c by Listen in another
+// process (see File), listening (Stream) or bound (Dgram) at c.Path;
+// Close removes the file as Listen's would. f is closed in any case.
+func FromFile(c Config, f *os.File) (_ *Socket, err error) {
+	defer f.Close()
+	s := &Socket{path: c.Path, typ: c.Type, done: make(chan struct{}), probe: -1}
+	if c.Type == Stream {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, err
+		}
+		ul, ok := ln.(*net.UnixListener)
+		if !ok {
+			ln.Close()
+			return nil, fmt.Errorf("%s: not a unix stream socket", c.Path)
+		}
+		ul.SetUnlinkOnClose(false)
+		s.ln = ul
+	} else {
+		pc, err := net.FilePacketConn(f)
+		if err != nil {
+			return nil, err
+		}
+		uc, ok := pc.(*net.UnixConn)
+		if !ok {
+			pc.Close()
+			return nil, fmt.Errorf("%s: not a unix datagram socket", c.Path)
+		}
+		s.pc = uc
+	}
+	if err := s.serve(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
 	return s, nil
 }
 
