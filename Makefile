@@ -105,7 +105,7 @@ FUZZTIME ?= 60s
 FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzConfigFile ./internal/l2tpv3:FuzzSequence \
 	./internal/underlay:FuzzGROSegmentSize \
 	./internal/offload:FuzzGSOSplit ./internal/offload:FuzzGRO ./internal/offload:FuzzFlowQueue \
-	./internal/offload:FuzzParse
+	./internal/offload:FuzzParse ./internal/sandbox:FuzzRequest ./internal/sandbox:FuzzReply
 fuzz:
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*} f=$${t#*:}; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
