@@ -287,7 +287,7 @@ func TestControlSocket(t *testing.T) {
 	}
 	// A directory the account l2tap runs as can write: it removes its
 	// socket at exit.
-	dir := socketDir(t)
+	dir := accountDir(t)
 
 	t.Run("stale-and-in-use", func(t *testing.T) {
 		path := filepath.Join(dir, "x.sock")

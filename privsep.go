@@ -351,14 +351,10 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 		return sandbox.Reply{}, nil, err
 	}
 	if sc.Socket.Path != "" {
-		v, err := openVMSocket(sc, tcfg.MTU)
+		// Made, not served: the data path serves it.
+		f, err := vmsocket.Bind(vmSocketConfig(sc))
 		if err != nil {
-			return sandbox.Reply{}, nil, err
-		}
-		f, err := v.File()
-		v.Forget()
-		if err != nil {
-			return sandbox.Reply{}, nil, err
+			return sandbox.Reply{}, nil, usagef("-socket %s: %v", sc.Socket.Path, err)
 		}
 		return reply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, []*os.File{f})
 	}

@@ -75,7 +75,45 @@ type Socket struct {
 // (Dgram) there. A socket file nothing answers on is replaced; one that
 // answers, or a file that is not a socket, is an error. On error nothing
 // is left behind.
-func Listen(c Config) (_ *Socket, err error) {
+func Listen(c Config) (*Socket, error) {
+	s, err := bind(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.serve(); err != nil {
+		s.closeFiles()
+		unix.Unlink(c.Path)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Bind makes the socket file as Listen does, and returns its descriptor
+// (listening or bound) without serving it: for another process to serve,
+// through FromFile. On error nothing is left behind.
+func Bind(c Config) (*os.File, error) {
+	s, err := bind(c)
+	if err != nil {
+		return nil, err
+	}
+	var f *os.File
+	if s.ln != nil {
+		s.ln.SetUnlinkOnClose(false)
+		f, err = s.ln.File()
+	} else {
+		f, err = s.pc.File()
+	}
+	s.closeFiles()
+	if err != nil {
+		unix.Unlink(c.Path)
+		return nil, err
+	}
+	return f, nil
+}
+
+// bind makes the socket file at c.Path, listening or bound, with its
+// owner and mode (see Listen).
+func bind(c Config) (_ *Socket, err error) {
 	if err := clearStale(c.Path); err != nil {
 		return nil, err
 	}
@@ -116,7 +154,7 @@ func Listen(c Config) (_ *Socket, err error) {
 	if err := os.Chmod(c.Path, mode.Perm()); err != nil {
 		return nil, err
 	}
-	return s, s.serve()
+	return s, nil
 }
 
 // serve starts what a socket made or adopted needs: the stream's accept
@@ -142,29 +180,8 @@ func (s *Socket) serve() (err error) {
 	return nil
 }
 
-// File returns a duplicate of the socket's descriptor (the listener's,
-// or the bound datagram socket's), to hand to another process, which
-// makes its Socket with FromFile. The caller closes it.
-func (s *Socket) File() (*os.File, error) {
-	if s.typ == Stream {
-		return s.ln.File()
-	}
-	return s.pc.File()
-}
-
-// Forget closes the socket's descriptors without removing its file,
-// whose removal is now the business of the process it was handed to.
-func (s *Socket) Forget() {
-	s.once.Do(func() { close(s.done) })
-	if s.ln != nil {
-		s.ln.SetUnlinkOnClose(false)
-	}
-	s.closeFiles()
-	s.wg.Wait()
-}
-
-// FromFile makes a Socket of f, a socket made for c by Listen in another
-// process (see File), listening (Stream) or bound (Dgram) at c.Path;
+// FromFile makes a Socket of f, a socket made for c by Bind in another
+// process, listening (Stream) or bound (Dgram) at c.Path;
 // Close removes the file as Listen's would. f is closed in any case.
 func FromFile(c Config, f *os.File) (_ *Socket, err error) {
 	defer f.Close()
