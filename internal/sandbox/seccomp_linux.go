@@ -12,22 +12,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// After setup l2tap makes a small, fixed set of system calls: the data
-// path's reads, writes, recvmmsg and sendmmsg, the Go runtime's (threads,
-// memory, futexes, timers, signals), printing counters, and a clean exit
-// with, for an attached TAP, its offloads and state handed back. The
-// seccomp filter installed by Install allows exactly those, on
-// every thread (SECCOMP_FILTER_FLAG_TSYNC; threads created later inherit
-// it), and answers any other with SECCOMP_RET_TRAP: the kernel sends
-// SIGSYS, on which the Go runtime stops l2tap with "SIGSYS: bad system
-// call" and a trace whose first frames name the call (syscall.openat,
-// for example); on amd64 the register dump's rax holds its number too.
+// After setup the data path makes a small, fixed set of system calls: the
+// data path's reads, writes, recvmmsg and sendmmsg, the Go runtime's
+// (threads, memory, futexes, timers, signals), printing counters, asking
+// the helper over its socketpair, and a clean exit. The seccomp filter
+// installed by Install allows exactly those, on every thread
+// (SECCOMP_FILTER_FLAG_TSYNC; threads created later inherit it), and
+// answers any other with SECCOMP_RET_TRAP: the kernel sends SIGSYS, on
+// which the Go runtime stops l2tap with "SIGSYS: bad system call" and a
+// trace whose first frames name the call (syscall.openat, for example);
+// on amd64 the register dump's rax holds its number too. The helper's
+// filter (InstallHelper) is the same base with what opening a session
+// takes.
 //
 // The list is per architecture (seccomp_<arch>.go), since system call
 // numbers and even the calls the runtime makes differ; the filter first
 // checks that the call comes in through that architecture's entry (a
-// 32-bit or x32 call on amd64 is refused). Where no list exists,
-// the filter is nil and Install logs once that it runs without one.
+// 32-bit or x32 call on amd64 is refused). Where no list exists, the
+// filter is nil and Install logs that l2tap runs without one.
 
 // Options are the parts of the allow list that depend on the
 // configuration.
