@@ -75,7 +75,7 @@ func (c *Client) Call(req Request) (Reply, []*os.File, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := unix.Sendmsg(c.fd, b, nil, nil, 0); err != nil {
+	if err := unix.Sendmsg(c.fd, b, nil, nil, unix.MSG_NOSIGNAL); err != nil {
 		return Reply{}, nil, fmt.Errorf("privileged helper: send %s: %w", req.Op, err)
 	}
 	r, files, err := c.receive()
@@ -191,7 +191,7 @@ func sendReply(fd int, r Reply, files []*os.File) error {
 		}
 		oob = unix.UnixRights(fds...)
 	}
-	return unix.Sendmsg(fd, b, oob, nil, 0)
+	return unix.Sendmsg(fd, b, oob, nil, unix.MSG_NOSIGNAL)
 }
 
 var (
