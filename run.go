@@ -517,9 +517,10 @@ func sessionTAP(tc *TunnelConfig, sc *SessionConfig) (tcfg TAPConfig, auto int, 
 	return tcfg, auto, nil
 }
 
-// openCapture opens session sc's -pcap file, if it has one. With -user the
-// first file is made over to that user, who creates the next ones when
-// -pcap-size rotates them.
+// openCapture opens session sc's -pcap file, if it has one. At start, when
+// l2tap will run as another account (-user, or the default account), the
+// file is made over to it, which creates the next ones when -pcap-size
+// rotates them; a reload's capture is created by that account itself.
 func openCapture(cfg *Config, tc *TunnelConfig, sc *SessionConfig) (*pcap.Writer, error) {
 	c := sc.Capture
 	if c.Path == "" {
