@@ -105,7 +105,7 @@ func trimBoundingSet(have *cap.Set, keep []cap.Value) error {
 		return nil
 	}
 	if ok, _ := have.GetFlag(cap.Permitted, cap.SETPCAP); !ok {
-		slog.Info("bounding set left as it is: emptying it needs CAP_SETPCAP; with no capability permitted and no_new_privs set it grants nothing")
+		slog.Info("bounding set left as it is: trimming it needs CAP_SETPCAP; with no_new_privs set it grants nothing beyond what is permitted")
 		return nil
 	}
 	raised, err := have.Dup()
