@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/sandbox"
 )
 
 // Options holds the command line as given, before it is checked.
@@ -67,8 +69,13 @@ type Config struct {
 	// socket (-ip-path packet; see internal/underlay/packet.go).
 	PacketPath bool
 	// User, when set, is the account l2tap runs as once set up (see
-	// privilege.go); otherwise it keeps its user and group.
+	// privilege.go); otherwise it keeps its user and group. Started as
+	// root without -user, l2tap fills it in at start with the default
+	// account (see chooseUser).
 	User *Account
+	// RootKept is -user root (or 0): started as root, l2tap stays root
+	// after setup, without any capability, and warns that it does.
+	RootKept bool
 	// Seccomp installs the system call filter after setup (see seccomp.go).
 	Seccomp bool
 	// Observe says where the process can be observed (see observe.go).
@@ -81,6 +88,9 @@ type Config struct {
 	// -config. Only its tunnels and sessions are taken: what concerns the
 	// whole process stays as it started.
 	Reload func() (*Config, error)
+	// gen numbers a reload's configuration as the privileged helper read
+	// it (see privsep.go); 0 for the configuration at start.
+	gen uint64
 }
 
 // TunnelConfig is one underlay socket's two ends and the sessions it
@@ -92,7 +102,7 @@ type TunnelConfig struct {
 	Control ControlConfig
 	// Dynamic, when set, is the control connection that negotiates the
 	// sessions, each named by its Circuit.
-	Dynamic *DynamicConfig
+	Dynamic *DynamicConfig `json:"-"`
 }
 
 // SessionConfig is one pseudowire: its L2TPv3 header and its TAP.
@@ -134,10 +144,7 @@ type CaptureConfig struct {
 const minPcapSize = 1024
 
 // Account is a user to switch to: its uid and its primary group.
-type Account struct {
-	Name     string // as given to -user
-	UID, GID int
-}
+type Account = sandbox.Account
 
 // usageError is a configuration error: reported in one line, exit code 2.
 type usageError struct{ err error }
@@ -457,6 +464,9 @@ func (o *Options) process() (*Config, error) {
 		var err error
 		if c.User, err = lookupAccount("user", o.User.val); err != nil {
 			return nil, err
+		}
+		if c.User.UID == 0 {
+			c.User, c.RootKept = nil, true
 		}
 	}
 	c.Seccomp = !o.Seccomp.set || o.Seccomp.val

@@ -154,7 +154,8 @@ func TestConfigFileProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Batch || !c.PacketPath || c.Seccomp || c.User == nil || c.User.UID != 0 || c.CPUProfile != "/tmp/p" ||
+	// user = 0 is root: kept, with a warning at start (see chooseUser).
+	if c.Batch || !c.PacketPath || c.Seccomp || c.User != nil || !c.RootKept || c.CPUProfile != "/tmp/p" ||
 		c.Observe.Control != "/tmp/c.sock" || c.Observe.Metrics != "127.0.0.1:9723" {
 		t.Fatalf("top-level keys: %+v", c)
 	}
@@ -165,7 +166,7 @@ func TestConfigFileProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Batch || c.PacketPath || !c.Seccomp || c.User == nil || c.CPUProfile != "/tmp/q" || !c.Observe.ControlOff || c.Observe.Metrics != "127.0.0.1:9724" {
+	if !c.Batch || c.PacketPath || !c.Seccomp || c.User != nil || !c.RootKept || c.CPUProfile != "/tmp/q" || !c.Observe.ControlOff || c.Observe.Metrics != "127.0.0.1:9724" {
 		t.Fatalf("flags over top-level keys: %+v", c)
 	}
 

@@ -103,7 +103,7 @@ func flagSpecs(o *Options) []cli.Flag {
 		f("ip-path", "PATH", "how IP encapsulation over IPv4 leaves: raw: a raw IP socket through the kernel's IP output (default); packet: an AF_PACKET socket on the underlay interface with the Ethernet and IPv4 headers built by l2tap from the route and the neighbour's address, skipping the route lookup, netfilter and queueing disciplines (and IPsec policies) per packet; the raw socket still receives, and sends while the neighbour is unresolved, on links other than Ethernet, and frames above the link MTU", &o.IPPath),
 		f("cpuprofile", "FILE", "write a Go CPU profile to FILE until exit (for performance work)", &o.CPUProfile),
 		f("memprofile", "FILE", "write a Go heap profile (live memory after a collection) to FILE on exit and on SIGUSR2, each time replacing the last (for finding what holds memory)", &o.MemProfile),
-		f("user", "USER", "once set up, run as this user (name or uid) and its primary group, with no supplementary groups (default: stay the user started as); every capability is dropped either way", &o.User),
+		f("user", "USER", "once set up, run as this user (name or uid) and its primary group, with no supplementary groups (default: started as root, the l2tap account, else nobody; otherwise the user started as); root stays root, with a warning; every capability is dropped either way", &o.User),
 		f("seccomp", "", "once set up, allow only the system calls moving frames needs; any other kills l2tap with SIGSYS naming the call (default on; -seccomp=off disables)", &o.Seccomp),
 		f("pcap", "FILE", "capture what crosses the pseudowire to FILE in pcap format: the Ethernet frames each way (see -pcap-outer); never slows the data path (frames the writer cannot keep up with count as pcap_dropped)", &o.Pcap),
 		f("pcap-outer", "", "with -pcap: capture the L2TPv3 packets with outer IP/UDP headers (rebuilt from the tunnel's addresses and ports) instead of the frames", &o.PcapOuter),
@@ -161,6 +161,9 @@ func newApp(o *Options) *cli.App {
 				return err
 			}
 			slog.SetDefault(newLogger(os.Stderr, cfg.LogJSON))
+			if helper, err := helperMode(cfg); helper {
+				return err
+			}
 			return Run(cfg)
 		},
 	}

@@ -245,10 +245,17 @@ One process serves every tunnel and session of a configuration file
 .RB ( \-config ),
 with one TAP per session.
 .PP
-Once set up, l2tap drops every capability, optionally changes user
-.RB ( \-user ),
+Once set up, l2tap drops every capability, changes user (started as
+root: the l2tap account, else nobody, or
+.BR \-user ),
 and installs a seccomp filter
 .RB ( \-seccomp ).
+With
+.B \-config
+or
+.B \-attach
+a privileged helper, l2tap started again before setup, opens what a
+reload adds and restores attached TAPs on request.
 When every TAP is up it logs one line per session to standard error:
 .RS
 .nf

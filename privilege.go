@@ -3,80 +3,51 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 
-	"golang.org/x/sys/unix"
+	"github.com/l2tap/l2tap/internal/sandbox"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
 
 // Once the socket is bound and the TAP is open, configured and enslaved,
 // moving frames needs no privilege at all: reading and writing descriptors
 // l2tap already holds is checked when they are opened, not on each use. So
-// after setup l2tap gives up everything it can:
+// after setup the data path gives up everything (internal/sandbox does
+// the work):
 //
-//   - with -user, the user and group become that account and its primary
-//     group, with no supplementary groups;
-//   - the bounding set is emptied (when l2tap holds CAP_SETPCAP, which
-//     that takes), and the ambient, inheritable, permitted and effective
-//     sets are cleared;
-//   - no_new_privs is set, so that no exec could ever give anything back.
+//   - the user and group become -user's account or, started as root
+//     without -user, the default account (see chooseUser), with no
+//     supplementary groups;
+//   - every capability set is emptied, the bounding set too (when l2tap
+//     holds CAP_SETPCAP, which that takes);
+//   - no_new_privs is set, so that no exec could ever give anything back;
+//   - the seccomp filter allows only the calls left to make.
 //
-// Linux keeps credentials per thread, and the Go runtime runs goroutines on
-// many threads, some of which exist before setup ends and some of which are
-// started later from them. Every change is therefore made on every thread
-// at once, through libcap's psx package: with cgo it signals each thread
-// to make the call itself, without cgo it uses the runtime's
-// syscall.AllThreadsSyscall (which refuses to run in cgo binaries, hence
-// psx). Threads created afterwards inherit the new credentials.
-//
-// The one exception is an attached TAP (-attach): on exit l2tap gives it
-// back its MTU and up/down state through rtnetlink, which checks
-// CAP_NET_ADMIN on the socket's opener and on the sender. For that l2tap
-// keeps CAP_NET_ADMIN in the permitted set only, never effective (and out
-// of the bounding set), and raises it on one locked thread for the
-// restore alone (see raiseNetAdmin). A TAP l2tap created disappears with
-// its descriptors and needs nothing; neither does handing back an attached
-// TAP's offloads, an ioctl on l2tap's own descriptor.
-//
-// Later privileged work follows the same rule. With -config, SIGHUP
-// re-reads the file and may create TAPs and sockets: l2tap then keeps
-// CAP_NET_ADMIN (TAPs), CAP_NET_RAW (IP encapsulation) and
-// CAP_NET_BIND_SERVICE (UDP ports below 1024) in the permitted set only,
-// and raises them on one locked thread for the creation alone (see
-// raiseSetup); the seccomp filter then also allows the calls creating a
-// TAP and a socket takes. Nothing else is kept.
+// What still needs privilege after setup, a reload's TAPs and sockets and
+// an attached TAP's restore at exit, the privileged helper does on the
+// data path's request (see privsep.go). A TAP l2tap created needs nothing:
+// it disappears with its descriptors.
 
-// lockDown ends setup: it drops privileges (keeping what the restore of
-// an attached TAP needs, see above), installs the seccomp filter unless
-// -seccomp=off, and then runs the test hook (see testForbiddenSyscall).
-func lockDown(cfg *Config, devs []device) error {
-	restore := false
-	for _, d := range devs {
-		if t, ok := d.(tapEndpoint); ok && t.WrapRestore(raiseNetAdmin) {
-			restore = true
-		}
+// lockDown ends setup: it hands the restore of attached TAPs to the
+// helper h (when not nil), drops privileges, installs the seccomp filter
+// unless -seccomp=off, and then runs the test hook (see
+// testForbiddenSyscall).
+func lockDown(cfg *Config, devs []device, h helper) error {
+	if h != nil {
+		h.wrapRestores(devs)
 	}
-	var keep []cap.Value
-	switch {
-	case cfg.Reload != nil:
-		keep = reloadCaps
-	case restore:
-		keep = []cap.Value{cap.NET_ADMIN}
-	}
-	if err := dropPrivileges(cfg.User, keep); err != nil {
+	if err := sandbox.Drop(cfg.User); err != nil {
 		if cfg.User != nil {
 			return usageError{err}
 		}
 		return err
 	}
 	if cfg.Seccomp {
-		o := seccompOptions{pid: os.Getpid(), netlink: restore, packet: cfg.PacketPath, reload: cfg.Reload != nil, profile: cfg.CPUProfile != "" || cfg.MemProfile != "", heapProfile: cfg.MemProfile != "",
-			serve: cfg.Observe.serving(), unlink: cfg.Observe.controlOn(), rotate: cfg.pcapRotates(),
-			vmsocket: cfg.usesSockets() || cfg.Reload != nil}
-		if err := installSeccomp(o); err != nil {
+		o := sandbox.Options{PID: os.Getpid(), Packet: cfg.PacketPath, Reload: cfg.Reload != nil, Profile: cfg.CPUProfile != "" || cfg.MemProfile != "", HeapProfile: cfg.MemProfile != "",
+			Serve: cfg.Observe.serving(), Unlink: cfg.Observe.controlOn(), Rotate: cfg.pcapRotates(),
+			VMSocket: cfg.usesSockets() || cfg.Reload != nil}
+		if err := sandbox.Install(o); err != nil {
 			return err
 		}
 	}
@@ -86,126 +57,35 @@ func lockDown(cfg *Config, devs []device) error {
 	return nil
 }
 
-// reloadCaps are the capabilities a reload may need: see raiseSetup.
-var reloadCaps = []cap.Value{cap.NET_ADMIN, cap.NET_RAW, cap.NET_BIND_SERVICE}
+// defaultUsers are the accounts l2tap runs as after setup when started as
+// root without -user: the first of them the host has.
+var defaultUsers = []string{"l2tap", "nobody"}
 
-// dropPrivileges drops every capability on every thread of the process,
-// keeping those of keep that l2tap has permitted (not effective); switches
-// to account first when it is not nil; and sets
-// no_new_privs. It fails only when switching user fails or the
-// capabilities cannot be cleared; a bounding set that cannot be emptied
-// for lack of CAP_SETPCAP is logged once and left, since with nothing
-// permitted and no_new_privs set it can grant nothing.
-func dropPrivileges(account *Account, keep []cap.Value) error {
-	have := cap.GetProc()
-	if account != nil {
-		if err := cap.SetGroups(account.GID); err != nil {
-			return fmt.Errorf("-user %s: switch to group %d: %w (needs CAP_SETGID)", account.Name, account.GID, err)
-		}
-		if err := cap.SetUID(account.UID); err != nil {
-			return fmt.Errorf("-user %s: switch to uid %d: %w (needs CAP_SETUID)", account.Name, account.UID, err)
-		}
-	}
-	var kept []cap.Value
-	for _, v := range keep {
-		if on, _ := have.GetFlag(cap.Permitted, v); on {
-			kept = append(kept, v)
-		}
-	}
-
-	if err := emptyBoundingSet(have); err != nil {
-		return err
-	}
-	if err := cap.ResetAmbient(); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
-	}
-	final := cap.NewSet()
-	if len(kept) > 0 {
-		if err := final.SetFlag(cap.Permitted, true, kept...); err != nil {
-			return err
-		}
-	}
-	if err := final.SetProc(); err != nil {
-		return fmt.Errorf("drop capabilities: %w", err)
-	}
-	if _, err := cap.Prctlw(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
-		return fmt.Errorf("set no_new_privs: %w", err)
-	}
-	return nil
-}
-
-// emptyBoundingSet drops every capability from the bounding set of every
-// thread, raising CAP_SETPCAP for it when permitted.
-func emptyBoundingSet(have *cap.Set) error {
-	left := false
-	for v := cap.Value(0); v < cap.MaxBits(); v++ {
-		if on, err := cap.GetBound(v); err == nil && on {
-			left = true
-			break
-		}
-	}
-	if !left {
-		return nil
-	}
-	if ok, _ := have.GetFlag(cap.Permitted, cap.SETPCAP); !ok {
-		slog.Info("bounding set left as it is: emptying it needs CAP_SETPCAP; with no capability permitted and no_new_privs set it grants nothing")
-		return nil
-	}
-	raised, err := have.Dup()
-	if err != nil {
-		return err
-	}
-	if err := raised.SetFlag(cap.Effective, true, cap.SETPCAP); err != nil {
-		return err
-	}
-	if err := raised.SetProc(); err != nil {
-		return fmt.Errorf("raise CAP_SETPCAP: %w", err)
-	}
-	for v := cap.Value(0); v < cap.MaxBits(); v++ {
-		if err := cap.DropBound(v); err != nil {
-			return fmt.Errorf("drop %s from the bounding set: %w", v, err)
-		}
-	}
-	return nil
-}
-
-// raiseNetAdmin returns f wrapped so that it runs with CAP_NET_ADMIN
-// effective on the one thread that runs it, and nowhere else: the calling
-// goroutine is locked to its thread, the capability raised there from the
-// permitted set (where dropPrivileges kept it), f run, and the capability
-// lowered again before the thread is released. f must do its work on the
-// calling goroutine, as the netlink calls of TAP.restore do. Where
-// CAP_NET_ADMIN is not permitted f runs as it is (and fails as it would).
-func raiseNetAdmin(f func()) func() {
-	return func() { raise(1<<unix.CAP_NET_ADMIN, f) }
-}
-
-// raiseSetup runs f with the capabilities of a reload's setup (reloadCaps)
-// effective on the one thread that runs it, as raiseNetAdmin does. f must
-// not start goroutines: a thread created from this one would inherit the
-// raised capabilities.
-func raiseSetup(f func()) {
-	raise(1<<unix.CAP_NET_ADMIN|1<<unix.CAP_NET_RAW|1<<unix.CAP_NET_BIND_SERVICE, f)
-}
-
-// raise runs f with the capabilities in mask (bits of the first capability
-// word) raised from the permitted set on the calling goroutine's thread,
-// locked to it meanwhile, and lowered afterwards.
-func raise(mask uint32, f func()) {
-	runtime.LockOSThread()
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		runtime.UnlockOSThread()
-		f()
+// chooseUser settles, before setup, which account l2tap runs as once set
+// up. Started as root (euid 0) without -user, that is the first of
+// defaultUsers the host has, when l2tap may switch users (CAP_SETUID and
+// CAP_SETGID); otherwise it stays root, saying why. -user root says so
+// too, as a warning: code running in the data path would then be root's.
+func chooseUser(cfg *Config) {
+	switch {
+	case cfg.RootKept:
+		slog.Warn("-user root: l2tap stays root after setup (without capabilities); anything that takes over its data path runs as root. Leave -user out to run as the l2tap or nobody account")
+		return
+	case cfg.User != nil || os.Geteuid() != 0:
 		return
 	}
-	saved := data
-	data[0].Effective |= data[0].Permitted & mask
-	raised := data != saved && unix.Capset(&hdr, &data[0]) == nil
-	f()
-	if raised && unix.Capset(&hdr, &saved[0]) != nil {
-		return // the thread stays locked, and so out of use, rather than privileged
+	have := cap.GetProc()
+	setuid, _ := have.GetFlag(cap.Permitted, cap.SETUID)
+	setgid, _ := have.GetFlag(cap.Permitted, cap.SETGID)
+	if !setuid || !setgid {
+		slog.Warn("staying uid 0 after setup: switching to an unprivileged account needs CAP_SETUID and CAP_SETGID, which l2tap was started without; every capability is dropped all the same")
+		return
 	}
-	runtime.UnlockOSThread()
+	for _, name := range defaultUsers {
+		if a, err := lookupAccount("user", name); err == nil {
+			cfg.User = a
+			return
+		}
+	}
+	slog.Warn("staying uid 0 after setup: this host has neither an l2tap nor a nobody account (create one, or give -user); every capability is dropped all the same")
 }

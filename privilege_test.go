@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,23 @@ func dropped() map[string]string {
 	}
 }
 
+// defaultAccount is the account l2tap started as root without -user runs
+// as: the first of defaultUsers the host has.
+func defaultAccount(t *testing.T) *Account {
+	t.Helper()
+	for _, name := range defaultUsers {
+		if a, err := lookupAccount("user", name); err == nil {
+			return a
+		}
+	}
+	t.Fatalf("the host has none of %v", defaultUsers)
+	return nil
+}
+
+// idStatus is the Uid or Gid line of /proc/PID/status of a process whose
+// real, effective, saved and filesystem IDs are all id.
+func idStatus(id int) string { return strings.Repeat(strconv.Itoa(id)+" ", 3) + strconv.Itoa(id) }
+
 // statusWith returns a copy of m with the pairs kv set.
 func statusWith(m map[string]string, kv ...string) map[string]string {
 	m = maps.Clone(m)
@@ -79,10 +97,11 @@ func statusWith(m map[string]string, kv ...string) map[string]string {
 }
 
 // TestLeastPrivilege runs the ping matrix (both ways, IPv4 and IPv6
-// overlay) over every underlay with one l2tap left as root and the other
-// switched with -user nobody, and reads every thread's status while they
-// run: no capability in any set, no_new_privs, the seccomp filter, and the
-// uid and gid asked for. The status is read after the pings, so threads
+// overlay) over every underlay with one l2tap started as root without
+// -user (so running as the default account) and the other switched with
+// -user nobody, and reads every thread's status while they run: no
+// capability in any set, no_new_privs, the seccomp filter, and the uid
+// and gid asked for. The status is read after the pings, so threads
 // the runtime started for the traffic are included.
 func TestLeastPrivilege(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
@@ -97,7 +116,8 @@ func TestLeastPrivilege(t *testing.T) {
 				pingCheck{a, "10.1.0.2", 56}, pingCheck{b, "10.1.0.1", 56},
 				pingCheck{a, "fd00::2", 1200}, pingCheck{b, "fd00::1", 1200},
 			)
-			checkStatus(t, "l2tap as root", pa.cmd.Process.Pid, statusWith(dropped(), "Uid", "0 0 0 0", "Gid", "0 0 0 0"))
+			def := defaultAccount(t)
+			checkStatus(t, "l2tap without -user", pa.cmd.Process.Pid, statusWith(dropped(), "Uid", idStatus(def.UID), "Gid", idStatus(def.GID), "Groups", ""))
 			checkStatus(t, "l2tap -user nobody", pb.cmd.Process.Pid,
 				statusWith(dropped(), "Uid", "65534 65534 65534 65534", "Gid", "65534 65534 65534 65534", "Groups", ""))
 			for side, c := range map[string]map[string]uint64{"a": pa.stop(t), "b": pb.stop(t)} {
@@ -109,10 +129,9 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 }
 
-// TestLeastPrivilegeAttach checks the one capability kept: with -attach
-// and -user nobody, CAP_NET_ADMIN stays permitted (bit 12, 0x1000) but
-// not effective, and is enough to give the TAP its MTU and down state back
-// on exit.
+// TestLeastPrivilegeAttach checks -attach with -user nobody: the data
+// path keeps no capability, and the privileged helper gives the TAP its
+// MTU and down state back on exit.
 func TestLeastPrivilegeAttach(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
 	a, b := vethPair(t, "la")
@@ -126,7 +145,7 @@ func TestLeastPrivilegeAttach(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkStatus(t, "l2tap -attach -user nobody", pa.cmd.Process.Pid,
-		statusWith(dropped(), "CapPrm", "0000000000001000", "Uid", "65534 65534 65534 65534"))
+		statusWith(dropped(), "Uid", "65534 65534 65534 65534"))
 	pa.stop(t)
 	pb.stop(t)
 	if got := tapMTU(t, a, "la0"); got != 1280 {

@@ -31,10 +31,21 @@ import (
 // logged; when none is left, Run returns that error. On a setup error
 // nothing is left behind.
 func Run(cfg *Config) error {
+	chooseUser(cfg)
+	// The helper, if cfg needs one, starts before setup changes anything,
+	// and goes last: it restores attached TAPs the data path could not.
+	h, err := startPrivHelper(cfg)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		defer h.close()
+	}
 	p, err := setUp(cfg)
 	if err != nil {
 		return err
 	}
+	p.helper = h
 	defer p.eng.Close()
 
 	if cfg.CPUProfile != "" {
@@ -77,7 +88,7 @@ func Run(cfg *Config) error {
 	}
 	defer notify.close()
 
-	if err := lockDown(cfg, p.devs()); err != nil { // setup ends here
+	if err := lockDown(cfg, p.devs(), h); err != nil { // setup ends here
 		return err
 	}
 	started := p.start()
@@ -186,6 +197,9 @@ type process struct {
 	controls map[*engine.Tunnel]*tunnelControl
 	dyn      []*dynTunnel // the dynamic tunnels (see dynrun.go)
 	json     bool         // counters as one JSON object (-log-format json)
+	// helper opens what a reload adds, and restores attached TAPs (see
+	// privsep.go); nil when the configuration needs neither.
+	helper helper
 
 	mu      sync.Mutex           // guards what follows once observers run
 	live    map[sessionKey]*live // sessions running (or failed), by identity
@@ -259,7 +273,7 @@ func setUp(cfg *Config) (_ *process, err error) {
 			continue
 		}
 		for j := range tc.Sessions {
-			if err := p.prepare(cfg, tc, &tc.Sessions[j]); err != nil {
+			if err := p.prepare(cfg, i, j); err != nil {
 				return nil, err
 			}
 		}
@@ -267,46 +281,65 @@ func setUp(cfg *Config) (_ *process, err error) {
 	return p, nil
 }
 
-// prepare opens what session sc of tunnel tc needs (its socket if no
-// tunnel opened it yet, its TAP) and queues it for start.
-func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) error {
+// helper opens, in a privileged process, what a reload adds, and gives
+// attached TAPs their state back (see privsep.go).
+type helper interface {
+	// socket opens the underlay socket of tunnel ti of cfg, a reload's.
+	socket(cfg *Config, ti int) (engine.Underlay, error)
+	// endpoint opens the TAP or VM socket of session si of tunnel ti of
+	// cfg, a reload's, and returns it with the MTU that fits the path.
+	endpoint(cfg *Config, ti, si int) (device, int, error)
+	// wrapRestores has the helper restore the attached TAPs of devs.
+	wrapRestores(devs []device)
+	// close lets the helper go.
+	close()
+}
+
+// prepare opens what session si of tunnel ti of cfg needs (its socket if
+// no tunnel opened it yet, its TAP or VM socket, its capture) and queues
+// it for start. A reload's configuration (cfg.gen set) is opened by the
+// helper.
+func (p *process) prepare(cfg *Config, ti, si int) error {
+	tc, sc := &cfg.Tunnels[ti], &cfg.Tunnels[ti].Sessions[si]
+	remote := cfg.gen != 0 && p.helper != nil
 	key := keyOf(tc, sc)
 	s := p.sockets[key.tunnel.sock]
 	if s == nil {
 		var err error
-		if s, err = openSocket(tc.Endpoint, socketOffload(cfg, key.tunnel.sock), cfg.PacketPath); err != nil {
+		if remote {
+			s, err = p.helper.socket(cfg, ti)
+		} else {
+			s, err = openSocket(tc.Endpoint, socketOffload(cfg, key.tunnel.sock), cfg.PacketPath)
+		}
+		if err != nil {
 			return err
 		}
 		p.sockets[key.tunnel.sock] = s
 	}
-	tcfg, auto, err := sessionTAP(tc, sc)
+	var dev device
+	var auto int
+	var err error
+	if remote {
+		dev, auto, err = p.helper.endpoint(cfg, ti, si)
+	} else {
+		dev, auto, err = openEndpoint(tc, sc)
+	}
 	if err != nil {
 		return err
 	}
 	capture, err := openCapture(cfg, tc, sc)
 	if err != nil {
-		return err
-	}
-	var dev device
-	if sc.Socket.Path != "" {
-		dev, err = openVMSocket(sc, tcfg.MTU)
-	} else {
-		dev, err = openDevice(sc, tcfg)
-	}
-	if err != nil {
-		if capture != nil {
-			capture.Close()
-		}
+		dev.Close()
 		return err
 	}
 	clamp := sc.MSSClamp.resolve(auto, dev.MTU())
-	if tcfg.MTU > auto {
+	if mtu := sc.TAP.MTU; mtu > auto {
 		why := "larger frames are fragmented on the underlay"
 		if clamp.Enabled() {
 			why = "TCP's MSS is clamped to fit (-mss-clamp), other larger frames are fragmented on the underlay"
 		}
-		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: %s", tcfg.MTU, auto, tc.Endpoint.Remote, why),
-			"tunnel", tc.Endpoint.peerName(), "mtu", tcfg.MTU, "mss_clamp", mssClampString(clamp))
+		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: %s", mtu, auto, tc.Endpoint.Remote, why),
+			"tunnel", tc.Endpoint.peerName(), "mtu", mtu, "mss_clamp", mssClampString(clamp))
 	}
 	t := p.tunnels[key.tunnel]
 	if t == nil {
@@ -320,6 +353,22 @@ func (p *process) prepare(cfg *Config, tc *TunnelConfig, sc *SessionConfig) erro
 	p.pending = append(p.pending, l)
 	p.mu.Unlock()
 	return nil
+}
+
+// openEndpoint opens session sc's TAP or VM socket here, and returns it
+// with the MTU that fits the path to the peer.
+func openEndpoint(tc *TunnelConfig, sc *SessionConfig) (device, int, error) {
+	tcfg, auto, err := sessionTAP(tc, sc)
+	if err != nil {
+		return nil, 0, err
+	}
+	var dev device
+	if sc.Socket.Path != "" {
+		dev, err = openVMSocket(sc, tcfg.MTU)
+	} else {
+		dev, err = openDevice(sc, tcfg)
+	}
+	return dev, auto, err
 }
 
 // devs returns the TAPs of the sessions set up.
@@ -404,17 +453,15 @@ func (p *process) reload(read func() (*Config, error)) {
 	for _, l := range gone {
 		p.remove(l, "removed")
 	}
-	// Creating TAPs and sockets takes the capabilities kept for it.
-	raiseSetup(func() {
-		for _, a := range add {
-			tc := &cfg.Tunnels[a[0]]
-			if err := p.prepare(cfg, tc, &tc.Sessions[a[1]]); err != nil {
-				h := tc.Sessions[a[1]].Header
-				slog.Error(fmt.Sprintf("SIGHUP: session %d of %s: %v", h.RxSession, tc.Endpoint.Remote, err),
-					"session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", tc.Endpoint.peerName())
-			}
+	// The helper, when there is one, opens what the sessions need.
+	for _, a := range add {
+		tc := &cfg.Tunnels[a[0]]
+		if err := p.prepare(cfg, a[0], a[1]); err != nil {
+			h := tc.Sessions[a[1]].Header
+			slog.Error(fmt.Sprintf("SIGHUP: session %d of %s: %v", h.RxSession, tc.Endpoint.Remote, err),
+				"session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", tc.Endpoint.peerName())
 		}
-	})
+	}
 	for _, l := range p.start() {
 		slog.Info("added", l.logAttrs()...)
 	}
@@ -521,9 +568,10 @@ func sessionTAP(tc *TunnelConfig, sc *SessionConfig) (tcfg TAPConfig, auto int, 
 	return tcfg, auto, nil
 }
 
-// openCapture opens session sc's -pcap file, if it has one. With -user the
-// first file is made over to that user, who creates the next ones when
-// -pcap-size rotates them.
+// openCapture opens session sc's -pcap file, if it has one. At start, when
+// l2tap will run as another account (-user, or the default account), the
+// file is made over to it, which creates the next ones when -pcap-size
+// rotates them; a reload's capture is created by that account itself.
 func openCapture(cfg *Config, tc *TunnelConfig, sc *SessionConfig) (*pcap.Writer, error) {
 	c := sc.Capture
 	if c.Path == "" {

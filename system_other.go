@@ -122,10 +122,17 @@ func endpointDeleted(error) bool { return false }
 
 // lockDown has nothing to do: privileges, capabilities and seccomp are
 // Linux's (and their options are refused by checkSystem).
-func lockDown(*Config, []device) error { return nil }
+func lockDown(*Config, []device, helper) error { return nil }
 
-// raiseSetup runs f: there are no capabilities to raise.
-func raiseSetup(f func()) { f() }
+// startPrivHelper starts no helper: nothing is dropped that a reload or an
+// attached TAP's restore would need.
+func startPrivHelper(*Config) (helper, error) { return nil, nil }
+
+// helperMode is never on here.
+func helperMode(*Config) (bool, error) { return false, nil }
+
+// chooseUser has nothing to choose: -user is refused here (checkSystem).
+func chooseUser(*Config) {}
 
 // openCircuitTAP refuses dynamic tunnels here: a circuit's carrier follows
 // its session through Linux's TAP driver.

@@ -22,11 +22,17 @@ func (v *vmEndpoint) MTU() int { return v.mtu }
 // openVMSocket makes a session's socket, owned by the TAP's -owner and
 // -group.
 func openVMSocket(sc *SessionConfig, mtu int) (*vmEndpoint, error) {
-	s, err := vmsocket.Listen(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type, UID: sc.TAP.Owner, GID: sc.TAP.Group})
+	s, err := vmsocket.Listen(vmSocketConfig(sc))
 	if err != nil {
 		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
 	}
 	return &vmEndpoint{s, mtu}, nil
+}
+
+// vmSocketConfig is the socket of session sc, owned by the TAP's -owner
+// and -group.
+func vmSocketConfig(sc *SessionConfig) vmsocket.Config {
+	return vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type, UID: sc.TAP.Owner, GID: sc.TAP.Group}
 }
 
 // qemuHint is the line that tells how to plug a VM into the socket.

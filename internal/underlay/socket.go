@@ -59,7 +59,14 @@ func Open(c Config) (*Socket, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	s.file = os.NewFile(uintptr(fd), "l2tp")
+	return FromFile(c, os.NewFile(uintptr(fd), "l2tp"))
+}
+
+// FromFile makes a Socket of f, a socket opened and bound for c (by Open,
+// perhaps in another process: see File). On error f is closed.
+func FromFile(c Config, f *os.File) (*Socket, error) {
+	s := &Socket{cfg: c, raw4: !c.UDP && c.Local.Is4(), file: f}
+	var err error
 	if s.rc, err = s.file.SyscallConn(); err != nil {
 		s.file.Close()
 		return nil, err
@@ -81,6 +88,10 @@ func Open(c Config) (*Socket, error) {
 	}
 	return s, nil
 }
+
+// File returns the socket's descriptor, to hand to another process
+// (which makes its Socket with FromFile); it stays the Socket's.
+func (s *Socket) File() *os.File { return s.file }
 
 func (s *Socket) setup(fd int) error {
 	c := s.cfg

@@ -76,7 +76,45 @@ type Socket struct {
 // (Dgram) there. A socket file nothing answers on is replaced; one that
 // answers, or a file that is not a socket, is an error. On error nothing
 // is left behind.
-func Listen(c Config) (_ *Socket, err error) {
+func Listen(c Config) (*Socket, error) {
+	s, err := bind(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.serve(); err != nil {
+		s.closeFiles()
+		unix.Unlink(c.Path)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Bind makes the socket file as Listen does, and returns its descriptor
+// (listening or bound) without serving it: for another process to serve,
+// through FromFile. On error nothing is left behind.
+func Bind(c Config) (*os.File, error) {
+	s, err := bind(c)
+	if err != nil {
+		return nil, err
+	}
+	var f *os.File
+	if s.ln != nil {
+		s.ln.SetUnlinkOnClose(false)
+		f, err = s.ln.File()
+	} else {
+		f, err = s.pc.File()
+	}
+	s.closeFiles()
+	if err != nil {
+		unix.Unlink(c.Path)
+		return nil, err
+	}
+	return f, nil
+}
+
+// bind makes the socket file at c.Path, listening or bound, with its
+// owner and mode (see Listen).
+func bind(c Config) (_ *Socket, err error) {
 	if err := clearStale(c.Path); err != nil {
 		return nil, err
 	}
@@ -112,23 +150,66 @@ func Listen(c Config) (_ *Socket, err error) {
 			unix.Unlink(c.Path)
 		}
 	}()
-	if c.Type == Stream {
+	return s, nil
+}
+
+// serve starts what a socket made or adopted needs: the stream's accept
+// loop, or the datagram socket's probe and buffers.
+func (s *Socket) serve() (err error) {
+	if s.typ == Stream {
 		s.clients = make(chan *client, 1)
 		s.freed = make(chan struct{}, 1)
 		s.sr = newStreamReader()
 		s.sw = newStreamWriter()
 		s.wg.Add(1)
 		go s.acceptLoop()
-		return s, nil
+		return nil
 	}
 	if s.prc, err = s.pc.SyscallConn(); err != nil {
-		return nil, err
+		return err
 	}
 	if s.probe, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
-		return nil, fmt.Errorf("probe socket: %w", err)
+		return fmt.Errorf("probe socket: %w", err)
 	}
 	s.dr = newDgramReader(s)
 	s.dw = newDgramWriter()
+	return nil
+}
+
+// FromFile makes a Socket of f, a socket made for c by Bind in another
+// process, listening (Stream) or bound (Dgram) at c.Path;
+// Close removes the file as Listen's would. f is closed in any case.
+func FromFile(c Config, f *os.File) (_ *Socket, err error) {
+	defer f.Close()
+	s := &Socket{path: c.Path, typ: c.Type, done: make(chan struct{}), probe: -1}
+	if c.Type == Stream {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, err
+		}
+		ul, ok := ln.(*net.UnixListener)
+		if !ok {
+			ln.Close()
+			return nil, fmt.Errorf("%s: not a unix stream socket", c.Path)
+		}
+		ul.SetUnlinkOnClose(false)
+		s.ln = ul
+	} else {
+		pc, err := net.FilePacketConn(f)
+		if err != nil {
+			return nil, err
+		}
+		uc, ok := pc.(*net.UnixConn)
+		if !ok {
+			pc.Close()
+			return nil, fmt.Errorf("%s: not a unix datagram socket", c.Path)
+		}
+		s.pc = uc
+	}
+	if err := s.serve(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
 	return s, nil
 }
 

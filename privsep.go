@@ -1,0 +1,408 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/sandbox"
+	"github.com/l2tap/l2tap/internal/tap"
+	"github.com/l2tap/l2tap/internal/underlay"
+	"github.com/l2tap/l2tap/internal/vmsocket"
+	"github.com/vishvananda/netlink"
+)
+
+// Privilege separation. Two things need privilege after setup: a reload
+// (-config, SIGHUP) makes TAPs, underlay sockets and VM sockets; and an
+// attached TAP (-attach) gets its MTU and up/down state back at exit,
+// through rtnetlink. For those, and only then, Run starts a helper before
+// setup: this binary again (sandbox.StartHelper), as root, holding one end
+// of a socketpair. The data-path process then drops everything (no
+// capability in any set, the default account, its seccomp filter), and
+// asks the helper over the socketpair, which answers with descriptors.
+//
+// The helper trusts nothing it is told but a choice among what it read
+// itself: it parses the command line and configuration file as the data
+// path did, reads the file again on a reload request (never a path, an
+// address or a setting from the other side), opens the session or socket
+// a request numbers in that reading, and restores only TAPs whose state it
+// recorded before anyone changed them (at its start, for the attached TAPs
+// of the configuration, and before it attaches one on a reload). It keeps
+// only sandbox.HelperCaps, under its own seccomp filter (no exec, no
+// creating opens, no capset), ignores the signals meant for l2tap, and
+// exits when the data path's end of the socketpair closes, restoring first
+// what is left to restore, however the data path ended.
+
+// privHelper is the data path's handle on the helper.
+type privHelper struct {
+	c    *sandbox.Client
+	base *Config // the configuration at start: process settings for reloads
+}
+
+// needsHelper reports whether cfg needs the helper after setup: a
+// configuration file to reload, or an attached TAP to restore.
+func needsHelper(cfg *Config) bool {
+	if cfg.Reload != nil {
+		return true
+	}
+	for _, tc := range cfg.Tunnels {
+		for _, sc := range tc.Sessions {
+			if sc.TAP.Attach && sc.Socket.Path == "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// startPrivHelper starts the helper when cfg needs one, and points cfg's
+// reload at it.
+func startPrivHelper(cfg *Config) (helper, error) {
+	if !needsHelper(cfg) {
+		return nil, nil
+	}
+	c, err := sandbox.StartHelper()
+	if err != nil {
+		return nil, err
+	}
+	h := &privHelper{c: c, base: cfg}
+	if cfg.Reload != nil {
+		cfg.Reload = h.reload
+	}
+	return h, nil
+}
+
+func (h *privHelper) close() { h.c.Close() }
+
+// wireTunnel is a tunnel as a reload reply carries it: a dynamic tunnel's
+// settings (its secret among them) stay in the helper.
+type wireTunnel struct {
+	Tunnel  TunnelConfig `json:"tunnel"`
+	Dynamic bool         `json:"dynamic,omitempty"`
+}
+
+// reload asks the helper to read the configuration file again, and returns
+// its tunnels and sessions with the process settings of the start.
+func (h *privHelper) reload() (*Config, error) {
+	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpReload})
+	closeFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	var tunnels []wireTunnel
+	if err := json.Unmarshal(r.Data, &tunnels); err != nil {
+		return nil, fmt.Errorf("privileged helper: reload reply: %w", err)
+	}
+	cfg := *h.base
+	cfg.Tunnels = make([]TunnelConfig, len(tunnels))
+	for i, t := range tunnels {
+		cfg.Tunnels[i] = t.Tunnel
+		if t.Dynamic {
+			cfg.Tunnels[i].Dynamic = &DynamicConfig{}
+		}
+	}
+	cfg.gen = r.Gen
+	return &cfg, nil
+}
+
+// socketReply and endpointReply are the Data of replies to OpSocket and
+// OpOpen.
+type socketReply struct {
+	Offload bool `json:"offload"`
+}
+
+type endpointReply struct {
+	Auto     int        `json:"auto"` // the MTU that fits the path
+	MTU      int        `json:"mtu"`  // a VM socket's
+	TAP      *tap.Facts `json:"tap,omitempty"`
+	Attached bool       `json:"attached,omitempty"` // the helper restores it
+}
+
+// socket asks the helper for the underlay socket of tunnel ti of cfg (a
+// reload's).
+func (h *privHelper) socket(cfg *Config, ti int) (engine.Underlay, error) {
+	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpSocket, Gen: cfg.gen, Tunnel: ti})
+	if err != nil {
+		return nil, err
+	}
+	var d socketReply
+	if err := json.Unmarshal(r.Data, &d); err != nil || len(files) != 1 {
+		closeFiles(files)
+		return nil, fmt.Errorf("privileged helper: socket reply with %d descriptors: %v", len(files), err)
+	}
+	e := cfg.Tunnels[ti].Endpoint
+	s, err := underlay.FromFile(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: d.Offload}, files[0])
+	if err != nil {
+		return nil, explainTunnelError(e, err)
+	}
+	return &socketUnderlay{s}, nil
+}
+
+// endpoint asks the helper for the TAP or VM socket of session si of
+// tunnel ti of cfg (a reload's).
+func (h *privHelper) endpoint(cfg *Config, ti, si int) (device, int, error) {
+	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpOpen, Gen: cfg.gen, Tunnel: ti, Session: si})
+	if err != nil {
+		return nil, 0, err
+	}
+	var d endpointReply
+	if err := json.Unmarshal(r.Data, &d); err != nil || len(files) == 0 {
+		closeFiles(files)
+		return nil, 0, fmt.Errorf("privileged helper: open reply with %d descriptors: %v", len(files), err)
+	}
+	sc := &cfg.Tunnels[ti].Sessions[si]
+	if d.TAP == nil {
+		if len(files) != 1 {
+			closeFiles(files)
+			return nil, 0, errors.New("privileged helper: a VM socket with more than one descriptor")
+		}
+		s, err := vmsocket.FromFile(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type}, files[0])
+		if err != nil {
+			return nil, 0, usagef("-socket %s: %v", sc.Socket.Path, err)
+		}
+		return &vmEndpoint{s, d.MTU}, d.Auto, nil
+	}
+	tcfg := sc.TAP
+	tcfg.CoalesceUDP = sc.CoalesceUDP
+	var restore func()
+	if d.Attached {
+		restore = h.restorer(d.TAP.Name)
+	}
+	dev, err := tap.Adopt(tcfg, *d.TAP, files, restore)
+	if err != nil {
+		return nil, 0, err
+	}
+	return tapEndpoint{dev}, d.Auto, nil
+}
+
+// restorer returns the function that has the helper give attached TAP
+// name its state back.
+func (h *privHelper) restorer(name string) func() {
+	return func() {
+		if _, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpRestore, Name: name}); err != nil {
+			slog.Warn("attached TAP not restored", "tap", name, "err", err)
+		} else {
+			closeFiles(files)
+		}
+	}
+}
+
+// wrapRestores hands the restore of the attached TAPs of devs to the
+// helper, and reports whether any is left to l2tap itself (none with a
+// helper).
+func (h *privHelper) wrapRestores(devs []device) {
+	for _, d := range devs {
+		if t, ok := d.(tapEndpoint); ok {
+			t.WrapRestore(func(func()) func() { return h.restorer(t.Device.Name) })
+		}
+	}
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// helperMode runs l2tap as the privileged helper when started as one
+// (see sandbox.StartHelper), and then reports true.
+func helperMode(cfg *Config) (bool, error) {
+	fd, ok := sandbox.HelperFD()
+	if !ok {
+		return false, nil
+	}
+	return true, runHelper(fd, cfg)
+}
+
+// attachedTAP is the state of an attached TAP before l2tap changed it.
+type attachedTAP struct {
+	index, mtu int
+	up         bool
+}
+
+// helperState is what the helper holds: the configuration as last read,
+// numbered by gen, and the attached TAPs it recorded, by name.
+type helperState struct {
+	read     func() (*Config, error) // the file read again; nil without -config
+	cfg      *Config
+	gen      uint64
+	attached map[string]attachedTAP
+}
+
+// runHelper is the helper's life: record, confine, serve, restore.
+func runHelper(fd int, cfg *Config) error {
+	// l2tap's signals are the data path's business; the helper ends with
+	// its end of the socketpair.
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sigCounters)
+	st := &helperState{read: cfg.Reload, cfg: cfg, attached: map[string]attachedTAP{}}
+	for _, tc := range cfg.Tunnels {
+		for _, sc := range tc.Sessions {
+			if sc.TAP.Attach && sc.Socket.Path == "" {
+				st.record(sc.TAP.Name)
+			}
+		}
+	}
+	err := sandbox.Confine(sandbox.HelperCaps)
+	if err == nil && cfg.Seccomp {
+		err = sandbox.InstallHelper()
+	}
+	if rerr := sandbox.Ready(fd, err); err != nil || rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	err = sandbox.Serve(fd, st.handle)
+	for name := range st.attached {
+		st.restore(name)
+	}
+	return err
+}
+
+// record notes the MTU and up state of TAP name, unless already noted; a
+// TAP that does not exist yet has nothing to record (opening it fails).
+func (st *helperState) record(name string) {
+	if _, ok := st.attached[name]; ok {
+		return
+	}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return
+	}
+	a := link.Attrs()
+	st.attached[name] = attachedTAP{index: a.Index, mtu: a.MTU, up: a.Flags&net.FlagUp != 0}
+}
+
+// restore gives TAP name the state recorded, if it is still the same
+// interface, and forgets it.
+func (st *helperState) restore(name string) error {
+	t, ok := st.attached[name]
+	if !ok {
+		return fmt.Errorf("TAP %s: not one l2tap attached to", name)
+	}
+	delete(st.attached, name)
+	link, err := netlink.LinkByIndex(t.index)
+	if err != nil || link.Attrs().Name != name {
+		return fmt.Errorf("TAP %s: gone", name)
+	}
+	netlink.LinkSetMTU(link, t.mtu)
+	if !t.up {
+		netlink.LinkSetDown(link)
+	}
+	return nil
+}
+
+// handle answers one request (see sandbox.Handler).
+func (st *helperState) handle(req sandbox.Request) (sandbox.Reply, []*os.File) {
+	r, files, err := st.answer(req)
+	if err != nil {
+		slog.Warn("privileged helper: request refused", "op", string(req.Op), "err", err)
+		return sandbox.Reply{Err: err.Error()}, nil
+	}
+	return r, files
+}
+
+func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, error) {
+	switch req.Op {
+	case sandbox.OpReload:
+		if st.read == nil {
+			return sandbox.Reply{}, nil, errors.New("no -config file to read again")
+		}
+		cfg, err := st.read()
+		if err != nil {
+			return sandbox.Reply{}, nil, err
+		}
+		st.cfg, st.gen = cfg, st.gen+1
+		wire := make([]wireTunnel, len(cfg.Tunnels))
+		for i, tc := range cfg.Tunnels {
+			wire[i] = wireTunnel{Tunnel: tc, Dynamic: tc.Dynamic != nil}
+			if tc.Dynamic != nil {
+				wire[i].Tunnel.Sessions = nil
+			}
+		}
+		return reply(st.gen, wire, nil)
+	case sandbox.OpRestore:
+		return sandbox.Reply{}, nil, st.restore(req.Name)
+	}
+	tc, sc, err := st.configured(req)
+	if err != nil {
+		return sandbox.Reply{}, nil, err
+	}
+	if req.Op == sandbox.OpSocket {
+		e := tc.Endpoint
+		if st.cfg.PacketPath && !e.UDP && e.Local.Is4() {
+			return sandbox.Reply{}, nil, errors.New("-ip-path packet: a reload cannot add a socket on the packet path; restart l2tap")
+		}
+		offload := socketOffload(st.cfg, e.socketKey())
+		s, err := underlay.Open(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload})
+		if err != nil {
+			return sandbox.Reply{}, nil, explainTunnelError(e, err)
+		}
+		// Serve closes the descriptor once sent: the socket is the data path's.
+		return reply(st.gen, socketReply{Offload: offload}, []*os.File{s.File()})
+	}
+	tcfg, auto, err := sessionTAP(tc, sc)
+	if err != nil {
+		return sandbox.Reply{}, nil, err
+	}
+	if sc.Socket.Path != "" {
+		// Made, not served: the data path serves it.
+		f, err := vmsocket.Bind(vmSocketConfig(sc))
+		if err != nil {
+			return sandbox.Reply{}, nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+		}
+		return reply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, []*os.File{f})
+	}
+	if sc.TAPDriver == driverWater {
+		return sandbox.Reply{}, nil, errors.New("-tap-driver water: a reload cannot add such a session; restart l2tap")
+	}
+	if tcfg.Attach {
+		st.record(tcfg.Name)
+	}
+	dev, err := openTAP(tcfg)
+	if err != nil {
+		return sandbox.Reply{}, nil, err
+	}
+	// Serve sends the queues, then closes them here: the TAP is the data
+	// path's (one l2tap created goes when the data path closes it).
+	facts := dev.Facts()
+	_, attached := st.attached[facts.Name]
+	return reply(st.gen, endpointReply{Auto: auto, TAP: &facts, Attached: attached && !facts.Created}, dev.Files())
+}
+
+// configured returns the session (or, for OpSocket, the tunnel) a request
+// numbers in the configuration the helper read last: nothing else.
+func (st *helperState) configured(req sandbox.Request) (*TunnelConfig, *SessionConfig, error) {
+	if st.gen == 0 || req.Gen != st.gen {
+		return nil, nil, fmt.Errorf("generation %d is not the configuration read last (%d)", req.Gen, st.gen)
+	}
+	if req.Tunnel >= len(st.cfg.Tunnels) {
+		return nil, nil, fmt.Errorf("no tunnel %d in the configuration", req.Tunnel)
+	}
+	tc := &st.cfg.Tunnels[req.Tunnel]
+	if tc.Dynamic != nil {
+		return nil, nil, fmt.Errorf("tunnel %d is dynamic: a reload leaves it as it started", req.Tunnel)
+	}
+	if req.Op == sandbox.OpSocket {
+		return tc, nil, nil
+	}
+	if req.Session >= len(tc.Sessions) {
+		return nil, nil, fmt.Errorf("no session %d in tunnel %d", req.Session, req.Tunnel)
+	}
+	return tc, &tc.Sessions[req.Session], nil
+}
+
+// reply makes a reply of gen, data and files.
+func reply(gen uint64, data any, files []*os.File) (sandbox.Reply, []*os.File, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		closeFiles(files)
+		return sandbox.Reply{}, nil, err
+	}
+	return sandbox.Reply{Gen: gen, Data: b}, files, nil
+}
