@@ -165,18 +165,7 @@ func BenchmarkRoundTripClamp(b *testing.B) {
 			if on {
 				c.clampA, c.clampB = offload.MSSClamp{Frame: 1450 + 14}, offload.MSSClamp{Frame: 1450 + 14}
 			}
-			_, _, epa, epb, _, _ := twoEnds(b, true, []pairConfig{c}, [][][]byte{batch})
-			epa[0].record, epb[0].record = false, false
-			b.SetBytes(int64(32 * 1514))
-			b.ReportAllocs()
-			total := 0
-			for b.Loop() {
-				epa[0].in <- 0
-				total += len(batch)
-				for epb[0].written.Load() < int64(total) {
-					<-epb[0].wrote
-				}
-			}
+			benchRoundTrip(b, c, batch)
 		})
 	}
 }
