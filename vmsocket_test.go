@@ -233,7 +233,9 @@ func lookupUID(t *testing.T, name string) int {
 func TestSocketFile(t *testing.T) {
 	requireTools(t, true, "ip")
 	a, _ := vethPair(t, "sf")
-	dir := t.TempDir()
+	// l2tap runs as its default account once set up: the file is removed
+	// at exit where that account may write (see Least privilege).
+	dir := accountDir(t)
 	sock := filepath.Join(dir, "vm.sock")
 	udp := []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1", "-control", "off"}
 	gone := func(t *testing.T, why string) {
