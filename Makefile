@@ -25,7 +25,7 @@ GO_LDFLAGS = -X main.stampedVersion=$(VERSION) -X main.stampedCommit=$(COMMIT) \
 
 build:
 	@[ -n "$(VERSION)" ] || { echo "build: no version to stamp (see scripts/version.sh above)" >&2; exit 1; }
-	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN) .
 
 # deps installs the Debian packages the demo, tests and benchmarks use.
 deps:

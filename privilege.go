@@ -44,7 +44,7 @@ func lockDown(cfg *Config, devs []device, h helper) error {
 		return err
 	}
 	if cfg.Seccomp {
-		o := sandbox.Options{PID: os.Getpid(), Packet: cfg.PacketPath, Reload: cfg.Reload != nil, Profile: cfg.CPUProfile != "" || cfg.MemProfile != "", HeapProfile: cfg.MemProfile != "",
+		o := sandbox.Options{PID: os.Getpid(), Packet: cfg.PacketPath, Reload: cfg.Reload != nil, Profile: cfg.CPUProfile != "" || cfg.MemProfile != "", HeapProfile: cfg.MemProfile != "", Libc: cgoBuild,
 			Serve: cfg.Observe.serving(), Unlink: cfg.Observe.controlOn(), Rotate: cfg.pcapRotates(),
 			VMSocket: cfg.usesSockets() || cfg.Reload != nil}
 		if err := sandbox.Install(o); err != nil {

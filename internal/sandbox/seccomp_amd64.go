@@ -78,10 +78,10 @@ func dataPathFilter(o Options) ([]unix.SockFilter, error) {
 	// link followed: see internal/pcap). One rule for the call, whose
 	// condition lists what each needs.
 	capture := o.Rotate || o.Reload
-	if o.Profile || capture {
+	if o.Profile || o.Libc || capture {
 		const mask = unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_APPEND | unix.O_EXCL | unix.O_NOFOLLOW
 		var ok []uint32
-		if o.Profile {
+		if o.Profile || o.Libc {
 			ok = append(ok, 0)
 			rules = append(rules, scRule{nr: unix.SYS_NEWFSTATAT})
 		}

@@ -46,6 +46,12 @@ type Options struct {
 	// Profile allows read-only opens: the CPU profile's writer reads
 	// /proc/self/maps from a goroutine that may run after setup.
 	Profile bool
+	// Libc allows read-only opens too: in a cgo build, glibc reads
+	// /sys/devices/system/cpu/online the first time a new thread
+	// allocates (its malloc sizing its arenas), which may happen at any
+	// time, exit included. Pure Go builds (CGO_ENABLED=0, as make build
+	// and the package make them) need no such open.
+	Libc bool
 	// Serve allows accepting and answering connections: the control
 	// socket and the metrics endpoint (see observe.go).
 	Serve bool

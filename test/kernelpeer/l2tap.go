@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -27,6 +28,7 @@ import (
 func BuildL2tap(ctx context.Context, repoRoot, outDir string) (string, error) {
 	bin := filepath.Join(outDir, "l2tap")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build: pure Go
 	cmd.Dir = repoRoot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build l2tap in %s: %w\n%s", repoRoot, err, out)
