@@ -269,15 +269,7 @@ func TestLoopAllocs(t *testing.T) {
 	}
 	cfgs := []pairConfig{{tx: 10, rx: 20, cookie: 8, sublayer: l2tpv3.SublayerCounter}, {tx: 11, rx: 21}}
 	_, _, epa, epb, _, _ := twoEnds(t, true, cfgs, [][][]byte{batch, batch})
-	epa[0].record, epb[0].record = false, false
-	total := 0
-	step := func() {
-		epa[0].in <- 0
-		total += len(batch)
-		for epb[0].written.Load() < int64(total) {
-			<-epb[0].wrote
-		}
-	}
+	step, _ := batchStep(epa[0], epb[0], len(batch))
 	if allocs := testing.AllocsPerRun(100, step); allocs != 0 {
 		t.Errorf("%v allocations per batch of %d frames, want 0", allocs, len(batch))
 	}
@@ -297,23 +289,34 @@ func BenchmarkRoundTrip(b *testing.B) {
 
 // benchRoundTrip moves batch from one engine to the other through the
 // fakes, once per iteration, the two ends' sessions configured by c.
-func benchRoundTrip(b *testing.B, c pairConfig, batch [][]byte) {
-	_, _, epa, epb, _, _ := twoEnds(b, true, []pairConfig{c}, [][][]byte{batch})
-	epa[0].record, epb[0].record = false, false
+func benchRoundTrip(b *testing.B, c pairConfig, batch [][]byte, caps ...Capture) {
+	_, _, epa, epb, _, _ := twoEnds(b, true, []pairConfig{c}, [][][]byte{batch}, caps...)
+	step, _ := batchStep(epa[0], epb[0], len(batch))
 	n := 0
 	for _, f := range batch {
 		n += len(f)
 	}
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
-	total := 0
 	for b.Loop() {
-		epa[0].in <- 0
-		total += len(batch)
-		for epb[0].written.Load() < int64(total) {
-			<-epb[0].wrote
-		}
+		step()
 	}
+}
+
+// batchStep returns a step that has from's reader hand over its next
+// batch of n frames and waits until to has written them, and the count of
+// frames the steps have moved so far. It turns recording off on both ends,
+// so that steps in steady state allocate nothing.
+func batchStep(from, to *fakeEndpoint, n int) (step func(), moved *int) {
+	from.record, to.record = false, false
+	moved = new(int)
+	return func() {
+		from.in <- 0
+		*moved += n
+		for to.written.Load() < int64(*moved) {
+			<-to.wrote
+		}
+	}, moved
 }
 
 // fakeCapture records what a session's loops show it.
@@ -401,18 +404,7 @@ func BenchmarkRoundTripCapture(b *testing.B) {
 		b.Cleanup(func() { w.Close() })
 		caps = append(caps, w)
 	}
-	_, _, epa, epb, _, _ := twoEnds(b, true, []pairConfig{{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerCounter}}, [][][]byte{batch}, caps...)
-	epa[0].record, epb[0].record = false, false
-	b.SetBytes(int64(32 * 1500))
-	b.ReportAllocs()
-	total := 0
-	for b.Loop() {
-		epa[0].in <- 0
-		total += len(batch)
-		for epb[0].written.Load() < int64(total) {
-			<-epb[0].wrote
-		}
-	}
+	benchRoundTrip(b, pairConfig{tx: 10, rx: 20, cookie: 4, sublayer: l2tpv3.SublayerCounter}, batch, caps...)
 }
 
 // brokenEndpoint is an endpoint whose every queue fails at once, as a

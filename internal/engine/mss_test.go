@@ -131,21 +131,13 @@ func TestMSSClampLoopAllocs(t *testing.T) {
 	path := offload.MSSClamp{Frame: 1450 + 14}
 	cfgs := []pairConfig{{tx: 10, rx: 20, cookie: 8, sublayer: l2tpv3.SublayerCounter, clampA: path, clampB: offload.MSSClamp{MSS: 1000}}}
 	ea, eb, epa, epb, _, _ := twoEnds(t, true, cfgs, [][][]byte{batch})
-	epa[0].record, epb[0].record = false, false
-	total := 0
-	step := func() {
-		epa[0].in <- 0
-		total += len(batch)
-		for epb[0].written.Load() < int64(total) {
-			<-epb[0].wrote
-		}
-	}
+	step, moved := batchStep(epa[0], epb[0], len(batch))
 	runs := testing.AllocsPerRun(100, step)
 	if runs != 0 {
 		t.Errorf("%v allocations per batch of %d frames, want 0", runs, len(batch))
 	}
 	ca, cb := counters(ea.Sessions()[0].Counters()), counters(eb.Sessions()[0].Counters())
-	syns := uint64(total / 4)
+	syns := uint64(*moved / 4)
 	if ca["tx_mss_clamped"] != syns || cb["rx_mss_clamped"] != syns {
 		t.Errorf("%d SYNs sent: tx_mss_clamped %d, rx_mss_clamped %d", syns, ca["tx_mss_clamped"], cb["rx_mss_clamped"])
 	}
