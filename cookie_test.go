@@ -37,18 +37,8 @@ func TestSplitCookies(t *testing.T) {
 			t.Parallel()
 			e := encaps[tc.e]
 			a, b, pa, pb := pseudowire(t, "sc", "sc0", slices.Concat(e.a, tc.a), slices.Concat(e.b, tc.b))
-			want := 1500 - 20 - 4 - tc.extra - 14
-			if e.v6 {
-				want -= 20
-			}
-			if e.udp {
-				want -= 12
-			}
-			for _, ns := range []netns{a, b} {
-				if got := tapMTU(t, ns, "sc0"); got != want {
-					t.Errorf("%s: TAP MTU %d, want %d", ns, got, want)
-				}
-			}
+			want := wantTAPMTU(e.v6, e.udp, tc.extra)
+			checkTAPMTU(t, "sc0", want, a, b)
 			if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 				t.Fatal(err)
 			}

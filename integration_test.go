@@ -51,18 +51,8 @@ func TestPseudowire(t *testing.T) {
 				t.Parallel()
 				a, b, pa, pb := pseudowire(t, "pw", "pw0", slices.Concat(e.a, v.flags), slices.Concat(e.b, v.flags))
 
-				want := 1500 - 20 - 4 - v.extra - 14
-				if e.v6 {
-					want -= 20
-				}
-				if e.udp {
-					want -= 12
-				}
-				for _, ns := range []netns{a, b} {
-					if got := tapMTU(t, ns, "pw0"); got != want {
-						t.Errorf("%s: TAP MTU %d, want %d", ns, got, want)
-					}
-				}
+				want := wantTAPMTU(e.v6, e.udp, v.extra)
+				checkTAPMTU(t, "pw0", want, a, b)
 				if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
 					t.Fatal(err)
 				}
@@ -79,6 +69,31 @@ func TestPseudowire(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// wantTAPMTU is the automatic TAP MTU over a 1500-byte underlay: the outer
+// IPv4 (or IPv6) header, UDP's 8 bytes and the 4 of the L2TPv3-over-UDP
+// header (IP encapsulation has neither), the 4-byte session ID, extra
+// bytes of cookie and sublayer, and the 14-byte Ethernet header.
+func wantTAPMTU(v6, udp bool, extra int) int {
+	want := 1500 - 20 - 4 - extra - 14
+	if v6 {
+		want -= 20
+	}
+	if udp {
+		want -= 12
+	}
+	return want
+}
+
+// checkTAPMTU checks that TAP dev has MTU want in each of the namespaces.
+func checkTAPMTU(t *testing.T, dev string, want int, nss ...netns) {
+	t.Helper()
+	for _, ns := range nss {
+		if got := tapMTU(t, ns, dev); got != want {
+			t.Errorf("%s: TAP MTU %d, want %d", ns, got, want)
 		}
 	}
 }
