@@ -219,7 +219,7 @@ func TestPrivilegeSeparation(t *testing.T) {
 
 		write(s11, s12)
 		p.cmd.Process.Signal(syscall.SIGHUP)
-		waitLog(t, p, `SIGHUP: configuration read again: 2 sessions added or made anew, 1 removed`, 10*time.Second)
+		waitLog(t, p, `SIGHUP: configuration read again added=2 removed=1`, 10*time.Second)
 		waitLink(t, a, "pf10", false)
 		waitLink(t, a, "pf11", true)
 		if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
@@ -229,7 +229,7 @@ func TestPrivilegeSeparation(t *testing.T) {
 
 		write(s10)
 		p.cmd.Process.Signal(syscall.SIGHUP)
-		waitLog(t, p, `SIGHUP: configuration read again: 1 sessions added or made anew, 2 removed`, 10*time.Second)
+		waitLog(t, p, `SIGHUP: configuration read again added=1 removed=2`, 10*time.Second)
 		waitLink(t, a, "pf11", false)
 		waitLink(t, a, "pf10", true)
 		if _, err := os.Lstat(sock); err == nil {

@@ -216,6 +216,7 @@ func (d *DynamicOptions) secret() ([]byte, error) {
 // other users than its owner.
 func warnMode(name, what string) {
 	if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		slog.Warn(fmt.Sprintf("%s: a file holding a secret has mode %04o, so other users may read it: chmod 600 %s", what, fi.Mode().Perm(), name))
+		slog.Warn("secret file readable by other users", "option", what, "file", name,
+			"mode", fmt.Sprintf("%04o", fi.Mode().Perm()), "hint", "chmod 600 "+name)
 	}
 }

@@ -248,7 +248,7 @@ func TestDynamicSetup(t *testing.T) {
 			cb := pb.stop(t)
 			down := waitCarrier(t, a, "vm0", false, 5*time.Second)
 			t.Logf("%s: carrier off %.3f s after the peer exited (StopCCN)", e.name, down.Seconds())
-			waitLog(t, pa, `session of circuit vm1 down: control connection down: peer sent StopCCN \(result 1\)`, 5*time.Second)
+			waitLog(t, pa, `session down; carrier off .*circuit=vm1 reason="control connection down: peer sent StopCCN \(result 1\)`, 5*time.Second)
 			ca := pa.stop(t)
 			file := stopCapture(ca)
 			for _, c := range []map[string]uint64{ca, cb} {
@@ -386,11 +386,11 @@ func TestDynamicRefused(t *testing.T) {
 		result string
 	}{
 		{"unknown-circuit", []string{"-circuit", "vm2"},
-			`session of circuit vm1 not set up: peer sent CDN \(result 5, error 0 "no circuit \\"vm1\\""\)`,
-			`session request from 192.0.2.1:1701 for circuit "vm1" refused: sent CDN \(result 5`, "5"},
+			`session not set up .*circuit=vm1 reason="peer sent CDN \(result 5, error 0 \\"no circuit \\\\\\"vm1\\\\\\"\\"\)"`,
+			`session request refused tunnel=192\.0\.2\.1:1701 circuit=vm1 reason="sent CDN \(result 5`, "5"},
 		{"sublayer", []string{"-counter"},
-			`session of circuit vm1 not set up: peer sent CDN \(result 2, error 0 "circuit \\"vm1\\" uses L2-Specific Sublayer 1, not 0"\)`,
-			`session request from 192.0.2.1:1701 for circuit "vm1" refused: sent CDN \(result 2`, "2"},
+			`session not set up .*circuit=vm1 reason="peer sent CDN \(result 2, error 0 \\"circuit \\\\\\"vm1\\\\\\" uses L2-Specific Sublayer 1, not 0\\"\)"`,
+			`session request refused tunnel=192\.0\.2\.1:1701 circuit=vm1 reason="sent CDN \(result 2`, "2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a, b := vethPair(t, "df"+c.name[:1])
@@ -478,7 +478,7 @@ counter = true
 	}
 	// Some HELLOs (-hello 1) on the quiet connection.
 	time.Sleep(2500 * time.Millisecond)
-	if n := strings.Count(pa.stderr.String(), "control connection with"); n != 1 {
+	if n := strings.Count(pa.stderr.String(), "control connection established"); n != 1 {
 		t.Errorf("%d control connection lines, want one connection:\n%s", n, pa.stderr.String())
 	}
 	pb.stop(t)
@@ -532,7 +532,7 @@ func TestDynamicPeerSilent(t *testing.T) {
 	if down < 5*time.Second || down > 9*time.Second {
 		t.Errorf("carrier off after %v, want 5 to 9 s", down)
 	}
-	waitLog(t, pa, `session of circuit vm1 down: control connection down: peer acknowledged nothing since`, 5*time.Second)
+	waitLog(t, pa, `session down; carrier off .*circuit=vm1 reason="control connection down: peer acknowledged nothing since`, 5*time.Second)
 	pb.cmd.Process.Signal(syscall.SIGCONT)
 	start := time.Now()
 	waitCarrier(t, a, "vm0", true, 40*time.Second)

@@ -159,7 +159,7 @@ func TestDynamicSecretMode(t *testing.T) {
 		if err != nil || string(c.Tunnels[0].Dynamic.Secret) != "y" {
 			t.Fatalf("%v %+v", err, c)
 		}
-		warned := strings.Count(logs.String(), "other users may read it: chmod 600")
+		warned := strings.Count(logs.String(), `msg="secret file readable by other users"`)
 		if mode == 0o644 && (warned != 2 || !strings.Contains(logs.String(), cf+":4: secret") || !strings.Contains(logs.String(), "-secret-file "+sf)) {
 			t.Errorf("mode %o: want two warnings naming the files:\n%s", mode, logs.String())
 		}

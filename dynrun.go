@@ -179,7 +179,7 @@ func (p *process) startDynamic() [][]any {
 		go dt.work()
 		go dt.helloLoop()
 		if err := dt.d.Start(); err != nil {
-			slog.Warn(fmt.Sprintf("tunnel to %s: %v", dt.name, err), "tunnel", dt.name)
+			slog.Warn("control connection not started", "tunnel", dt.name, "err", err)
 		}
 		for _, c := range dt.circuits {
 			ready = append(ready, dt.attrs(c, slog.String("session", "negotiating")))
@@ -319,8 +319,8 @@ func (dt *dynTunnel) ConnUp(peer string) {
 	st := dt.d.Conn
 	local, remote := st.IDs()
 	dt.post(func() {
-		slog.Info(fmt.Sprintf("control connection with %s (host %q) established", dt.name, peer),
-			"tunnel", dt.name, "connection", fmt.Sprintf("%d/%d", remote, local))
+		slog.Info("control connection established", "tunnel", dt.name, "host", peer,
+			"connection", fmt.Sprintf("%d/%d", remote, local))
 	})
 }
 
@@ -379,14 +379,14 @@ func (dt *dynTunnel) SessionDown(endID, reason string) {
 
 func (dt *dynTunnel) CircuitStatus(endID string, active bool) {
 	dt.post(func() {
-		slog.Info(fmt.Sprintf("circuit %s: the peer says it is active=%v", endID, active), "tunnel", dt.name, "circuit", endID)
+		slog.Info("circuit status from the peer", "tunnel", dt.name, "circuit", endID, "active", active)
 	})
 }
 
 func (dt *dynTunnel) SessionRefused(endID, reason string) {
 	dt.refused.Add(1)
 	dt.post(func() {
-		slog.Warn(fmt.Sprintf("session request from %s for circuit %q refused: %s", dt.name, endID, reason), "tunnel", dt.name, "circuit", endID)
+		slog.Warn("session request refused", "tunnel", dt.name, "circuit", endID, "reason", reason)
 	})
 }
 
@@ -414,7 +414,7 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 		why = fmt.Sprintf("L2-Specific Sublayer %d one way and %d the other", d.TxSublayer, d.RxSublayer)
 	}
 	if why != "" {
-		slog.Error(fmt.Sprintf("circuit %s: %s; closing the session", d.EndID, why), dt.attrs(c)...)
+		slog.Error("closing the session", dt.attrs(c, slog.String("reason", why))...)
 		dt.d.CloseSession(d.EndID)
 		return
 	}
@@ -428,12 +428,12 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 	c.dev.ResumeReads()
 	s, err := dt.p.eng.AddSession(dt.t, ec, dynEndpoint{c.dev})
 	if err != nil {
-		slog.Error(fmt.Sprintf("circuit %s: %v; closing the session", d.EndID, err), dt.attrs(c)...)
+		slog.Error("closing the session", dt.attrs(c, slog.Any("err", err))...)
 		dt.d.CloseSession(d.EndID)
 		return
 	}
 	if err := c.dev.SetCarrier(true); err != nil {
-		slog.Warn(err.Error(), dt.attrs(c)...)
+		slog.Warn("carrier not set", dt.attrs(c, slog.Any("err", err))...)
 	}
 	dt.mu.Lock()
 	c.s, c.state, c.data = s, "up", d
@@ -459,9 +459,9 @@ func (dt *dynTunnel) sessionDown(endID, reason string) {
 	dt.mu.Unlock()
 	if was {
 		dt.sessionsDown.Add(1)
-		slog.Warn(fmt.Sprintf("session of circuit %s down: %s; carrier off", endID, reason), dt.attrs(c)...)
+		slog.Warn("session down; carrier off", dt.attrs(c, slog.String("reason", reason))...)
 	} else {
-		slog.Warn(fmt.Sprintf("session of circuit %s not set up: %s", endID, reason), dt.attrs(c)...)
+		slog.Warn("session not set up", dt.attrs(c, slog.String("reason", reason))...)
 	}
 }
 
@@ -470,7 +470,7 @@ func (dt *dynTunnel) removeSession(c *dynCircuit) {
 		return
 	}
 	if err := c.dev.SetCarrier(false); err != nil {
-		slog.Warn(err.Error(), dt.attrs(c)...)
+		slog.Warn("carrier not set", dt.attrs(c, slog.Any("err", err))...)
 	}
 	dt.p.eng.RemoveSession(c.s)
 	dt.ended = true

@@ -750,7 +750,7 @@ func TestFaults(t *testing.T) {
 		w.recovered(tr, t0, base, recoveryBound)
 		stderr := w.b.proc().stderr.String()
 		_, cb := w.finish()
-		lines := strings.Count(stderr, "write to "+w.dev+":")
+		lines := strings.Count(stderr, "write to the endpoint failed tap="+w.dev+" ")
 		t.Logf("flooded %d datagrams for 1s; side b: tap_write_errors %d, %d log lines in %v down",
 			sent, cb["tap_write_errors"], lines, downFor.Round(time.Millisecond))
 		if cb["tap_write_errors"] < uint64(sent)/10 {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,4 +112,16 @@ func needsQuote(s string) bool {
 		}
 	}
 	return false
+}
+
+// printError writes err, the command's answer, on stderr: as the line
+// "l2tap: ERROR" under the text logger, so that a bad flag reads as one
+// line naming it, and as a JSON record with the constant message "error"
+// and err as an attribute under -log-format json.
+func printError(err error) {
+	if _, ok := slog.Default().Handler().(*textHandler); ok {
+		fmt.Fprintf(os.Stderr, "l2tap: %s\n", err)
+		return
+	}
+	slog.Error("error", "err", err.Error())
 }

@@ -252,7 +252,7 @@ func main() {
 	cli.FlagStringer = singleDash
 	var o Options
 	if err := newApp(&o).Run(os.Args); err != nil {
-		slog.Error(err.Error())
+		printError(err)
 		var ue usageError
 		if errors.As(err, &ue) {
 			os.Exit(2)

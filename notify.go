@@ -43,7 +43,7 @@ func openNotifier() (*notifier, error) {
 	}
 	n := &notifier{conn: conn}
 	if n.watchdog, err = watchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid()); err != nil {
-		slog.Warn(fmt.Sprintf("%v: no watchdog", err))
+		slog.Warn("no watchdog", "err", err)
 	}
 	return n, nil
 }
@@ -69,7 +69,7 @@ func (n *notifier) send(state string) {
 		return
 	}
 	if _, err := n.conn.Write([]byte(state)); err != nil {
-		slog.Warn(fmt.Sprintf("NOTIFY_SOCKET: %v", err))
+		slog.Warn("systemd notification not sent", "err", err)
 	}
 }
 

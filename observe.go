@@ -131,7 +131,8 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 		case err != nil && oc.ControlGiven:
 			return nil, usagef("-control %s: %v; give another path, or -control off", path, err)
 		case err != nil:
-			slog.Warn(fmt.Sprintf("control socket %s: %v; running without one (l2tap show will not list this process; see -control)", path, err))
+			slog.Warn("running without a control socket", "socket", path, "err", err,
+				"hint", "l2tap show will not list this process; see -control")
 		default:
 			done := make(chan struct{})
 			go func() { status.Serve(s, snap); close(done) }()
@@ -340,7 +341,7 @@ func runShow(w io.Writer, path string, asJSON bool) error {
 		failed++
 		last = err
 		if path == "" {
-			slog.Error(err.Error())
+			printError(err)
 		}
 	}
 	if asJSON && (len(snaps) > 0 || failed == 0) {

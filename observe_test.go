@@ -317,7 +317,7 @@ func TestControlSocket(t *testing.T) {
 		busy := controlPath(a, "cs2")
 		p1 := startL2tap(t, a, args("cs3", "-control", busy)...)
 		p2 := startL2tap(t, a, args("cs2")...)
-		if !strings.Contains(p2.stderr.String(), "control socket "+busy+": in use by another running l2tap; running without one") {
+		if !strings.Contains(p2.stderr.String(), "running without a control socket socket="+busy+" err=\"in use by another running l2tap\"") {
 			t.Errorf("no note about the busy default socket:\n%s", p2.stderr.String())
 		}
 		if s := showJSON(t, "-socket", busy); len(s) != 1 || s[0].PID != p1.cmd.Process.Pid {

@@ -221,7 +221,7 @@ func TestSeccompKills(t *testing.T) {
 	t.Run("off", func(t *testing.T) {
 		t.Setenv("L2TAP_TEST_FORBIDDEN_SYSCALL", "1")
 		p := startL2tap(t, a, append(args, "-seccomp=off")...)
-		if !strings.Contains(p.stderr.String(), "openat after setup: allowed") {
+		if !strings.Contains(p.stderr.String(), "openat after setup result=allowed") {
 			t.Errorf("test hook did not report its open:\n%s", p.stderr.String())
 		}
 		checkStatus(t, "l2tap -seccomp=off", p.cmd.Process.Pid, statusWith(dropped(), "Seccomp", "0"))

@@ -102,8 +102,8 @@ func TestReload(t *testing.T) {
 	// Add session 12 and remove 11.
 	conf(map[int]uint32{10: 0x1010, 12: 0x1212})
 	hup(pa, pb)
-	waitLog(pa, `SIGHUP: configuration read again: 1 sessions added or made anew, 1 removed`, 1)
-	waitLog(pb, `SIGHUP: configuration read again: 1 sessions added or made anew, 1 removed`, 1)
+	waitLog(pa, `SIGHUP: configuration read again added=1 removed=1`, 1)
+	waitLog(pb, `SIGHUP: configuration read again added=1 removed=1`, 1)
 	for _, ns := range []netns{a, b} {
 		waitLink(t, ns, "rl11", false)
 		waitLink(t, ns, "rl12", true)
@@ -130,7 +130,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup(pa)
-	waitLog(pa, `SIGHUP: .*a\.toml:2.*nothing changes`, 1)
+	waitLog(pa, `SIGHUP: configuration not read; nothing changes err=.*a\.toml:2`, 1)
 	if err := a.ping(t, "10.12.0.2", 1, 56); err != nil {
 		t.Errorf("after a broken file: %v", err)
 	}

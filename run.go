@@ -64,7 +64,7 @@ func Run(cfg *Config) error {
 	}
 	if cfg.Batch {
 		if err := tune.SetBatchPolicy(); err != nil {
-			slog.Warn(fmt.Sprintf("%v: staying with the default scheduling policy", err))
+			slog.Warn("staying with the default scheduling policy", "err", err)
 		}
 	}
 	sigs := make(chan os.Signal, 4)
@@ -84,7 +84,7 @@ func Run(cfg *Config) error {
 	// systemd's notification socket, connected before the filter forbids it.
 	notify, err := openNotifier()
 	if err != nil {
-		slog.Warn(fmt.Sprintf("%v: not telling systemd of readiness, status or liveness", err))
+		slog.Warn("not telling systemd of readiness, status or liveness", "err", err)
 	}
 	defer notify.close()
 
@@ -105,7 +105,7 @@ func Run(cfg *Config) error {
 	for _, l := range started {
 		slog.Info("ready", l.logAttrs()...)
 		if vm, ok := l.dev.(*vmEndpoint); ok {
-			slog.Info(vm.qemuHint(), "socket", vm.Name())
+			slog.Info("connect a VM with", "socket", vm.Name(), "qemu", vm.qemuHint(), "guest_mtu", vm.MTU())
 		}
 	}
 	for _, a := range dynReady {
@@ -131,7 +131,7 @@ wait:
 			case sigCounters:
 				p.writeCounters(os.Stdout)
 				// On stderr, so that nothing parsing the counters takes it for one.
-				slog.Info(fmt.Sprintf("goroutines %d", runtime.NumGoroutine()))
+				slog.Info("goroutines", "count", runtime.NumGoroutine())
 				continue
 			case syscall.SIGHUP:
 				p.reload(cfg.Reload)
@@ -160,7 +160,7 @@ wait:
 					runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
 				}
 				if n = p.markFailed(f.Session); n > 0 {
-					slog.Warn(fmt.Sprintf("%v; %d sessions go on", runErr, n), "tap", name)
+					slog.Warn("session failed; the others go on", "tap", name, "err", runErr, "sessions", n)
 				}
 			}
 			notify.status(p.statusLine())
@@ -338,8 +338,8 @@ func (p *process) prepare(cfg *Config, ti, si int) error {
 		if clamp.Enabled() {
 			why = "TCP's MSS is clamped to fit (-mss-clamp), other larger frames are fragmented on the underlay"
 		}
-		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: %s", mtu, auto, tc.Endpoint.Remote, why),
-			"tunnel", tc.Endpoint.peerName(), "mtu", mtu, "mss_clamp", mssClampString(clamp))
+		slog.Warn("-mtu exceeds what fits the path", "tunnel", tc.Endpoint.peerName(), "mtu", mtu, "path_mtu", auto,
+			"mss_clamp", mssClampString(clamp), "effect", why)
 	}
 	t := p.tunnels[key.tunnel]
 	if t == nil {
@@ -415,7 +415,7 @@ func (p *process) reload(read func() (*Config, error)) {
 	}
 	cfg, err := read()
 	if err != nil {
-		slog.Error(fmt.Sprintf("SIGHUP: %v; nothing changes", err))
+		slog.Error("SIGHUP: configuration not read; nothing changes", "err", err)
 		return
 	}
 	want := map[sessionKey]bool{}
@@ -423,7 +423,7 @@ func (p *process) reload(read func() (*Config, error)) {
 	for i := range cfg.Tunnels {
 		tc := &cfg.Tunnels[i]
 		if tc.Dynamic != nil {
-			slog.Info(fmt.Sprintf("SIGHUP: the dynamic tunnel to %s is left as it started", tc.Endpoint.peerName()))
+			slog.Info("SIGHUP: dynamic tunnel left as it started", "tunnel", tc.Endpoint.peerName())
 			continue
 		}
 		for j := range tc.Sessions {
@@ -458,8 +458,8 @@ func (p *process) reload(read func() (*Config, error)) {
 		tc := &cfg.Tunnels[a[0]]
 		if err := p.prepare(cfg, a[0], a[1]); err != nil {
 			h := tc.Sessions[a[1]].Header
-			slog.Error(fmt.Sprintf("SIGHUP: session %d of %s: %v", h.RxSession, tc.Endpoint.Remote, err),
-				"session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", tc.Endpoint.peerName())
+			slog.Error("SIGHUP: session not added", "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession),
+				"tunnel", tc.Endpoint.peerName(), "err", err)
 		}
 	}
 	for _, l := range p.start() {
@@ -473,7 +473,7 @@ func (p *process) reload(read func() (*Config, error)) {
 		// runtime's background scavenger gets to it.
 		debug.FreeOSMemory()
 	}
-	slog.Info(fmt.Sprintf("SIGHUP: configuration read again: %d sessions added or made anew, %d removed", len(add), len(gone)))
+	slog.Info("SIGHUP: configuration read again", "added", len(add), "removed", len(gone))
 }
 
 // remove stops a session and forgets it: its counters are folded into
@@ -537,7 +537,7 @@ func (p *process) start() []*live {
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
-			slog.Error(fmt.Sprintf("%s: %v", l.dev.Name(), err), l.endpointKey(), l.dev.Name())
+			slog.Error("session not added", l.endpointKey(), l.dev.Name(), "err", err)
 			l.closeEndpoint()
 			closeCapture(l)
 			continue
@@ -580,7 +580,9 @@ func openCapture(cfg *Config, tc *TunnelConfig, sc *SessionConfig) (*pcap.Writer
 	e := tc.Endpoint
 	pc := pcap.Config{Path: c.Path, Outer: c.Outer, UDP: e.UDP, MaxSize: c.Size, Keep: 1, UID: -1, GID: -1,
 		Local: netip.AddrPortFrom(e.Local, e.LocalPort), Remote: netip.AddrPortFrom(e.Remote, e.RemotePort),
-		Logf: func(format string, args ...any) { slog.Warn(fmt.Sprintf(format, args...), "tap", sc.TAP.Name) }}
+		Logf: func(format string, args ...any) {
+			slog.Warn("capture stopped", "tap", sc.TAP.Name, "file", c.Path, "detail", fmt.Sprintf(format, args...))
+		}}
 	if u := cfg.User; u != nil && u.UID != os.Geteuid() { // not yet switched: at start, not on reload
 		pc.UID, pc.GID = u.UID, u.GID
 	}
@@ -598,7 +600,7 @@ func closeCapture(l *live) {
 		return
 	}
 	if err := l.cap.Close(); err != nil {
-		slog.Warn(fmt.Sprintf("-pcap %s: %v", l.sc.Capture.Path, err), l.endpointKey(), l.dev.Name())
+		slog.Warn("-pcap: capture not closed cleanly", "file", l.sc.Capture.Path, l.endpointKey(), l.dev.Name(), "err", err)
 	}
 	l.cap = nil
 }
@@ -656,7 +658,7 @@ func (p *process) writeCounters(w io.Writer) {
 	if p.json {
 		b, err := json.Marshal(p.countersJSON())
 		if err != nil {
-			slog.Error(fmt.Sprintf("counters: %v", err))
+			slog.Error("counters not encoded", "err", err)
 			return
 		}
 		w.Write(append(b, '\n'))

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 )
@@ -24,7 +23,7 @@ func forbiddenCall() {
 	if err == nil {
 		f.Close()
 	}
-	slog.Info(fmt.Sprintf("test hook L2TAP_TEST_FORBIDDEN_SYSCALL: openat after setup: %v", errString(err)))
+	slog.Info("test hook L2TAP_TEST_FORBIDDEN_SYSCALL: openat after setup", "result", errString(err))
 }
 
 func errString(err error) string {

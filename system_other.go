@@ -77,7 +77,7 @@ func openDevice(_ *SessionConfig, c TAPConfig) (device, error) {
 		mtu = ifi.MTU
 	}
 	if mtu > c.MTU {
-		slog.Warn(fmt.Sprintf("TAP %s has MTU %d; frames above %d are fragmented on the underlay: set its MTU to %d", d.Name(), mtu, c.MTU, c.MTU), "tap", d.Name())
+		slog.Warn("TAP MTU above the tunnel's: larger frames are fragmented on the underlay", "tap", d.Name(), "mtu", mtu, "want_mtu", c.MTU)
 	}
 	return waterEndpoint{d, mtu}, nil
 }

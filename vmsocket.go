@@ -56,7 +56,7 @@ func (o *Options) socketConfig() (SocketConfig, error) {
 func (l *live) closeEndpoint() {
 	if vm, ok := l.dev.(*vmEndpoint); ok {
 		if err := vm.Close(); err != nil {
-			slog.Warn(err.Error(), "socket", vm.Name())
+			slog.Warn("VM socket", "socket", vm.Name(), "err", err)
 		}
 		return
 	}

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
 
 	"github.com/l2tap/l2tap/internal/vmsocket"
@@ -35,12 +34,11 @@ func vmSocketConfig(sc *SessionConfig) vmsocket.Config {
 	return vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type, UID: sc.TAP.Owner, GID: sc.TAP.Group}
 }
 
-// qemuHint is the line that tells how to plug a VM into the socket.
+// qemuHint is the QEMU options that plug a VM into the socket.
 func (v *vmEndpoint) qemuHint() string {
 	vm := v.Name() + ".vm"
 	if v.Type() == vmsocket.Dgram {
 		vm = filepath.Join(filepath.Dir(v.Name()), "vm-"+filepath.Base(v.Name()))
 	}
-	return fmt.Sprintf("%s: connect a VM with: %s -device virtio-net-pci,netdev=n0 (guest MTU %d)",
-		v.Name(), v.QEMUOption("n0", vm), v.mtu)
+	return v.QEMUOption("n0", vm) + " -device virtio-net-pci,netdev=n0"
 }

@@ -119,7 +119,7 @@ func testQEMUSocket(t *testing.T, typ, peer string) {
 		netdev = fmt.Sprintf("dgram,local.type=unix,local.path=%s/vm-vm.sock,remote.type=unix,remote.path=%s", dir, sock)
 	}
 	// The option l2tap prints is the one used here, id apart.
-	waitLog(t, pa, regexp.QuoteMeta("connect a VM with: -netdev "+strings.Replace(netdev, ",", ",id=n0,", 1)), 10*time.Second)
+	waitLog(t, pa, "connect a VM with socket=.* "+regexp.QuoteMeta(`qemu="-netdev `+strings.Replace(netdev, ",", ",id=n0,", 1)), 10*time.Second)
 	var pb *proc
 	if peer == "l2tap" {
 		pb = startL2tap(t, b, "-udp", "-src", "192.0.2.2", "-dst", "192.0.2.1", "-srcport", "1701", "-dstport", "1701",
@@ -301,7 +301,7 @@ func TestSocketReload(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect to the socket added on reload: %v\n%s", err, p.stderr.String())
 	}
-	waitLog(t, p, regexp.QuoteMeta(sock+": VM connected"), 10*time.Second)
+	waitLog(t, p, regexp.QuoteMeta("VM connected socket="+sock), 10*time.Second)
 	c.Close()
 	os.WriteFile(cfg, []byte(base), 0o644)
 	p.cmd.Process.Signal(syscall.SIGHUP)

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -160,12 +159,12 @@ func (k *Keepalive) hello() {
 // Control takes a control message from the peer (engine.ControlHandler).
 func (k *Keepalive) Control(msg []byte) {
 	if err := k.t.Input(msg); err != nil {
-		k.warn(fmt.Sprintf("control message from %s dropped: %v", k.cfg.Peer, err), "control_rx_invalid")
+		k.warn("control message dropped", "control_rx_invalid", "err", err)
 	}
 }
 
 // warn logs a problem with what the peer sends, at most once a second.
-func (k *Keepalive) warn(msg, counter string) {
+func (k *Keepalive) warn(msg, counter string, attrs ...any) {
 	k.mu.Lock()
 	now := k.t.cfg.Clock.Now()
 	ok := now.Sub(k.lastWarn) >= time.Second
@@ -174,7 +173,7 @@ func (k *Keepalive) warn(msg, counter string) {
 	}
 	k.mu.Unlock()
 	if ok {
-		k.cfg.Log.Warn(msg, "tunnel", k.cfg.Peer, "reason", counter)
+		k.cfg.Log.Warn(msg, append([]any{"tunnel", k.cfg.Peer, "reason", counter}, attrs...)...)
 	}
 }
 
@@ -184,7 +183,7 @@ func (k *Keepalive) deliver(m *l2tpv3.Message) {
 		return
 	}
 	k.Ignored.Add(1)
-	k.warn(fmt.Sprintf("%v from %s ignored: this tunnel is static (-rxtunnel/-txtunnel keepalives only)", m.Type, k.cfg.Peer), "control_rx_ignored")
+	k.warn("control message ignored: this tunnel is static (-rxtunnel/-txtunnel keepalives only)", "control_rx_ignored", "type", m.Type.String())
 }
 
 func (k *Keepalive) acked(types []l2tpv3.MessageType) {
@@ -204,9 +203,9 @@ func (k *Keepalive) acked(types []l2tpv3.MessageType) {
 	d := k.t.cfg.Clock.Now().Sub(since).Round(time.Millisecond)
 	if k.cfg.Required {
 		k.cfg.SetPeerDown(false)
-		k.cfg.Log.Info(fmt.Sprintf("peer %s answers the control channel again after %v down: carriers on", k.cfg.Peer, d), "tunnel", k.cfg.Peer)
+		k.cfg.Log.Info("peer answers the control channel again: carriers on", "tunnel", k.cfg.Peer, "down_for", d)
 	} else {
-		k.cfg.Log.Info(fmt.Sprintf("peer %s answers the control channel again after %v", k.cfg.Peer, d), "tunnel", k.cfg.Peer)
+		k.cfg.Log.Info("peer answers the control channel again", "tunnel", k.cfg.Peer, "down_for", d)
 	}
 }
 
@@ -231,28 +230,26 @@ func (k *Keepalive) failed(since time.Time) {
 	answered, waited := k.answered, now.Sub(k.started).Round(time.Millisecond)
 	k.mu.Unlock()
 	k.PeerDowns.Add(1)
-	limit := k.cfg.Retries
-	var msg string
+	attrs := []any{"tunnel", k.cfg.Peer, "reason", "control_peer_down", "hellos", k.cfg.Retries}
 	switch {
 	case !answered && k.cfg.Required:
-		msg = fmt.Sprintf("peer %s never answered the control channel (no acknowledgement in %v, %d HELLO transmissions): carriers off; "+
-			"likely it runs no control channel (a static peer): give it -rxtunnel/-txtunnel/-hello too, or use -hello-required=off to keep data flowing", k.cfg.Peer, waited, limit)
+		k.cfg.Log.Warn("peer never answered the control channel: carriers off", append(attrs, "waited", waited,
+			"hint", "likely it runs no control channel (a static peer): give it -rxtunnel/-txtunnel/-hello too, or use -hello-required=off to keep data flowing")...)
 	case !answered:
-		msg = fmt.Sprintf("peer %s never answered the control channel (no acknowledgement in %v, %d HELLO transmissions): "+
-			"likely it runs no control channel; data keeps flowing (-hello-required=off)", k.cfg.Peer, waited, limit)
+		k.cfg.Log.Warn("peer never answered the control channel; data keeps flowing (-hello-required=off)", append(attrs, "waited", waited,
+			"hint", "likely it runs no control channel")...)
 	case k.cfg.Required:
-		msg = fmt.Sprintf("peer %s stopped acknowledging control messages (%d HELLO transmissions unanswered): peer down, carriers off; HELLOs continue", k.cfg.Peer, limit)
+		k.cfg.Log.Warn("peer stopped acknowledging control messages: peer down, carriers off; HELLOs continue", attrs...)
 	default:
-		msg = fmt.Sprintf("peer %s stopped acknowledging control messages (%d HELLO transmissions unanswered): peer down; data keeps flowing (-hello-required=off)", k.cfg.Peer, limit)
+		k.cfg.Log.Warn("peer stopped acknowledging control messages: peer down; data keeps flowing (-hello-required=off)", attrs...)
 	}
-	k.cfg.Log.Warn(msg, "tunnel", k.cfg.Peer, "reason", "control_peer_down")
 	if k.cfg.Required {
 		k.cfg.SetPeerDown(true)
 	}
 }
 
 func (k *Keepalive) restarted() {
-	k.cfg.Log.Info(fmt.Sprintf("peer %s restarted its control channel (Ns and Nr back at 0): numbering follows it", k.cfg.Peer), "tunnel", k.cfg.Peer)
+	k.cfg.Log.Info("peer restarted its control channel (Ns and Nr back at 0): numbering follows it", "tunnel", k.cfg.Peer)
 }
 
 // State reports whether the peer is down (it acknowledged nothing within

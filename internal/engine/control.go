@@ -88,7 +88,7 @@ func (t *Tunnel) SendControl(msg []byte) error {
 		t.ctlSender = t.sock.u.NewSender(t.Remote, 1, func(pkt []byte, e syscall.Errno) {
 			t.Stats.TxControlErrors.Add(1)
 			if held, ok := lim.allow(sendErrorKey(e)); ok {
-				warn(held, fmt.Sprintf("send control message to %s: %v", t.name, e),
+				warn(held, "control message not sent",
 					slog.String("tunnel", t.name), slog.String("errno", errnoName(e)), slog.String("reason", "control_tx_errors"))
 			}
 		}, nil)
@@ -146,7 +146,7 @@ func (s *Session) applyCarrier(on bool) {
 		return
 	}
 	if err := c.SetCarrier(on); err != nil {
-		slog.Default().LogAttrs(context.Background(), slog.LevelWarn, fmt.Sprintf("%s: set carrier: %v", s.ep.Name(), err), s.logAttrs()...)
+		slog.Default().LogAttrs(context.Background(), slog.LevelWarn, "carrier not set", s.logAttrs(slog.String("err", err.Error()))...)
 	}
 }
 

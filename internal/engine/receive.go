@@ -28,7 +28,7 @@ func (s *socket) receiveLoop() {
 				ts[0].Stats.RxErrors.Add(1)
 			}
 			if held, ok := lim.allow(logReceiveError); ok {
-				warn(held, "receive: "+err.Error(), slog.String("reason", "rx_errors"))
+				warn(held, "receive failed", slog.String("err", err.Error()), slog.String("reason", "rx_errors"))
 			}
 			continue
 		}

@@ -107,13 +107,13 @@ func (s *Session) sendLoop(q int) error {
 				st.TxTransient.Add(1)
 			}
 			if held, ok := lim.allow(sendErrorKey(e)); ok {
-				warn(held, fmt.Sprintf("send to %s: %v (frame of %d bytes)", remote.Addr(), e, len(pkt)-hl),
-					s.logAttrs(slog.String("errno", errnoName(e)), slog.String("reason", "tx_errors"))...)
+				warn(held, "send failed", s.logAttrs(slog.String("to", remote.Addr().String()), slog.String("errno", errnoName(e)),
+					slog.Int("frame_bytes", len(pkt)-hl), slog.String("reason", "tx_errors"))...)
 			}
 		},
 		func(e syscall.Errno) {
 			if held, ok := lim.allow(logNoGSO); ok {
-				warn(held, fmt.Sprintf("UDP segmentation offload refused (%v): sending datagrams one by one", e),
+				warn(held, "UDP segmentation offload refused: sending datagrams one by one",
 					s.logAttrs(slog.String("errno", errnoName(e)))...)
 			}
 		})
@@ -151,12 +151,12 @@ func (s *Session) sendLoop(q int) error {
 		if errors.As(err, &r) && r < l2tpv3.NumReasons {
 			st.Drops[r].Add(1)
 			if held, ok := lim.allow(logKey(r)); ok {
-				warn(held, err.Error(), s.logAttrs(slog.String("reason", r.Counter()))...)
+				warn(held, "frame dropped", s.logAttrs(slog.String("reason", r.Counter()), slog.String("why", err.Error()))...)
 			}
 			return
 		}
 		if held, ok := lim.allow(logOffloadError); ok {
-			warn(held, fmt.Sprintf("%s: %v", s.ep.Name(), err), s.logAttrs(slog.String("reason", "tx_offload_errors"))...)
+			warn(held, "offload failed", s.logAttrs(slog.String("err", err.Error()), slog.String("reason", "tx_offload_errors"))...)
 		}
 	}
 	err := s.ep.ReadLoop(q, arena, hl, pkts, send, dropped)
@@ -178,11 +178,11 @@ func (s *Session) receive(pkt []byte, intact bool, lim *rateLimit) (first bool) 
 		if !s.reservedSeen {
 			s.reservedSeen = true
 			if held, ok := lim.allow(logSublayerReserved); ok {
-				warn(held, fmt.Sprintf("%s: sublayer reserved bits set (word %#08x): packets accepted, as Linux does; "+
-					"a peer that sends no sublayer (ip l2tp l2spec_type none, QEMU counter=off) needs no -counter/-pincounter here, "+
-					"and QEMU's counter=on sets these bits after 2^24 packets (harmless); counted as rx_sublayer_reserved",
-					s.ep.Name(), binary.BigEndian.Uint32(pkt[h.RxLen()-h.Offset-4:])),
-					s.logAttrs(slog.String("reason", "rx_sublayer_reserved"))...)
+				warn(held, "sublayer reserved bits set: packets accepted, as Linux does",
+					s.logAttrs(slog.String("word", fmt.Sprintf("%#08x", binary.BigEndian.Uint32(pkt[h.RxLen()-h.Offset-4:]))),
+						slog.String("hint", "a peer that sends no sublayer (ip l2tp l2spec_type none, QEMU counter=off) needs no -counter/-pincounter here, "+
+							"and QEMU's counter=on sets these bits after 2^24 packets (harmless)"),
+						slog.String("reason", "rx_sublayer_reserved"))...)
 			}
 		}
 	}
@@ -210,7 +210,7 @@ func (s *Session) receive(pkt []byte, intact bool, lim *rateLimit) (first bool) 
 func (s *Session) drop(r l2tpv3.Reason, lim *rateLimit) {
 	s.Stats.drop(r)
 	if held, ok := lim.allow(logKey(r)); ok {
-		warn(held, "drop: "+r.String(), s.logAttrs(slog.String("reason", r.Counter()))...)
+		warn(held, "frame dropped", s.logAttrs(slog.String("reason", r.Counter()), slog.String("why", r.String()))...)
 	}
 }
 
@@ -247,8 +247,8 @@ func (s *Session) checkSeq(nr uint32, lim *rateLimit) l2tpv3.Reason {
 		s.Stats.RxOOS.Add(1)
 		s.Stats.RxSeqResyncs.Add(1)
 		if held, ok := lim.allow(logSeqResync); ok {
-			warn(held, fmt.Sprintf("%s: peer's sequence numbers restarted at %d (peer restarted?): following them from here on; counted as rx_seq_resyncs", s.ep.Name(), nr),
-				s.logAttrs(slog.String("reason", "rx_seq_resyncs"))...)
+			warn(held, "peer's sequence numbers restarted (peer restarted?): following them from here on",
+				s.logAttrs(slog.Uint64("seq", uint64(nr)), slog.String("reason", "rx_seq_resyncs"))...)
 		}
 	}
 	return l2tpv3.DropNone
@@ -275,8 +275,8 @@ func (s *Session) flush(lim *rateLimit) {
 		st.TapErrors.Add(uint64(refused))
 		if !errors.Is(err, os.ErrClosed) {
 			if held, ok := lim.allow(logTAPWrite); ok {
-				warn(held, fmt.Sprintf("write to %s: %v (%d frames refused)", s.ep.Name(), err, refused),
-					s.logAttrs(slog.String("reason", "tap_write_errors"))...)
+				warn(held, "write to the endpoint failed", s.logAttrs(slog.String("err", err.Error()), slog.Int("refused", refused),
+					slog.String("reason", "tap_write_errors"))...)
 			}
 		}
 	}

@@ -52,19 +52,19 @@ func TestRateLimit(t *testing.T) {
 			t.Fatalf("json %v: want 4 lines (cookie, session, source, cookie again), got %d:\n%s", asJSON, len(lines), buf.String())
 		}
 		type want struct {
-			msg, reason, count string
-			session            bool // tap and session keys, or only tunnel
+			msg, why, reason, count string
+			session                 bool // tap and session keys, or only tunnel
 		}
 		wants := []want{
-			{"cookie mismatch", "rx_cookie_discards", "0", true},
-			{"session ID mismatch", "rx_session_mismatch", "0", true},
-			{l2tpv3.DropSource.String(), l2tpv3.DropSource.Counter(), "0", false},
-			{"cookie mismatch", "rx_cookie_discards", "9999", true},
+			{"frame dropped", "cookie mismatch", "rx_cookie_discards", "0", true},
+			{"frame dropped", "session ID mismatch", "rx_session_mismatch", "0", true},
+			{"packet dropped", l2tpv3.DropSource.String(), l2tpv3.DropSource.Counter(), "0", false},
+			{"frame dropped", "cookie mismatch", "rx_cookie_discards", "9999", true},
 		}
 		for i, w := range wants {
 			kv := parseLine(t, lines[i], asJSON)
-			if !strings.Contains(kv["msg"], w.msg) || kv["reason"] != w.reason || kv["count"] != w.count || kv["tunnel"] != "192.0.2.2:1701" {
-				t.Errorf("json %v: line %d: want msg with %q, reason=%s count=%s tunnel=192.0.2.2:1701; got %v", asJSON, i, w.msg, w.reason, w.count, kv)
+			if kv["msg"] != w.msg || !strings.Contains(kv["why"], w.why) || kv["reason"] != w.reason || kv["count"] != w.count || kv["tunnel"] != "192.0.2.2:1701" {
+				t.Errorf("json %v: line %d: want msg %q, why with %q, reason=%s count=%s tunnel=192.0.2.2:1701; got %v", asJSON, i, w.msg, w.why, w.reason, w.count, kv)
 			}
 			if w.session && (kv["tap"] != "f0" || kv["session"] != "7/9") {
 				t.Errorf("json %v: line %d: want tap=f0 session=7/9, got %v", asJSON, i, kv)

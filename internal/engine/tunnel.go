@@ -48,7 +48,7 @@ func (t *Tunnel) drop(r l2tpv3.Reason, lim *rateLimit) {
 	t.Stats.Drops[r].Add(1)
 	t.Stats.RxErrors.Add(1)
 	if held, ok := lim.allow(logKey(r)); ok {
-		warn(held, "drop: "+r.String(), slog.String("tunnel", t.name), slog.String("reason", r.Counter()))
+		warn(held, "packet dropped", slog.String("tunnel", t.name), slog.String("reason", r.Counter()), slog.String("why", r.String()))
 	}
 }
 

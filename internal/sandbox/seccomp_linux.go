@@ -207,7 +207,7 @@ func InstallHelper() error {
 // list for this architecture.
 func install(prog []unix.SockFilter) error {
 	if prog == nil {
-		slog.Warn(fmt.Sprintf("-seccomp: no system call list for %s; running without a filter", runtime.GOARCH))
+		slog.Warn("-seccomp: no system call list for this architecture; running without a filter", "arch", runtime.GOARCH)
 		return nil
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}

@@ -162,7 +162,7 @@ func (r *dgramReader) from(m *mmsghdr) bool {
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&np.raw)), unsafe.Sizeof(np.raw)), name)
 	np.name = sockName(name)
 	s.peer.Store(np)
-	slog.Info(fmt.Sprintf("%s: VM at %s", s.path, np.name), s.logAttrs()...)
+	slog.Info("VM address learned", append(s.logAttrs(), "vm", np.name)...)
 	return true
 }
 

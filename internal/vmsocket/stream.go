@@ -48,7 +48,7 @@ func (s *Socket) acceptLoop() {
 			if s.closed() {
 				return
 			}
-			slog.Warn(fmt.Sprintf("%s: accept: %v", s.path, err), s.logAttrs()...)
+			slog.Warn("accept failed", append(s.logAttrs(), "err", err)...)
 			select { // EMFILE and the like: do not spin
 			case <-s.done:
 				return
@@ -57,7 +57,7 @@ func (s *Socket) acceptLoop() {
 			continue
 		}
 		if s.cur.Load() != nil && !s.waitFreed() {
-			slog.Warn(fmt.Sprintf("%s: a second VM connected while one is served: refused (one VM per socket)", s.path), s.logAttrs()...)
+			slog.Warn("a second VM connected while one is served: refused (one VM per socket)", s.logAttrs()...)
 			conn.Close()
 			continue
 		}
@@ -118,7 +118,7 @@ func (s *Socket) streamLoop(arena []byte, headroom int, pkts [][]byte, send func
 			return nil
 		case c = <-s.clients:
 		}
-		slog.Info(fmt.Sprintf("%s: VM connected", s.path), s.logAttrs()...)
+		slog.Info("VM connected", s.logAttrs()...)
 		r.reset()
 		err := c.rc.Read(r.fn)
 		s.release(c)
@@ -136,7 +136,7 @@ func (s *Socket) streamLoop(arena []byte, headroom int, pkts [][]byte, send func
 		case err != nil:
 			why = fmt.Sprintf("closed: %v", err)
 		}
-		slog.Info(fmt.Sprintf("%s: VM %s; waiting for it to connect again", s.path, why), s.logAttrs()...)
+		slog.Info("VM disconnected; waiting for it to connect again", append(s.logAttrs(), "why", why)...)
 	}
 }
 
