@@ -111,9 +111,10 @@ func (c ObserveConfig) controlOn() bool { return !c.ControlOff }
 func (c ObserveConfig) serving() bool { return c.controlOn() || c.Metrics != "" }
 
 // startObservers starts the control socket and the metrics endpoint as
-// cfg.Observe says, each answering with snap(). It runs during setup, with
+// cfg.Observe says, answering with snap(false) and snap(true) (every
+// counter, for stable metric series) respectively. It runs during setup, with
 // the privileges setup has; stop closes both and removes the socket file.
-func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err error) {
+func startObservers(cfg *Config, snap func(all bool) status.Snapshot) (stop func(), err error) {
 	var stops []func()
 	stop = func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -124,7 +125,7 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 	if oc.controlOn() {
 		path := oc.Control
 		if path == "" {
-			path = defaultControlPath(firstTAP(snap()), cfg.User)
+			path = defaultControlPath(firstTAP(snap(false)), cfg.User)
 		}
 		s, err := listenControl(path, cfg.User, oc.Control == "")
 		switch {
@@ -135,7 +136,7 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 				"hint", "l2tap show will not list this process; see -control")
 		default:
 			done := make(chan struct{})
-			go func() { status.Serve(s, snap); close(done) }()
+			go func() { status.Serve(s, func() status.Snapshot { return snap(false) }); close(done) }()
 			stops = append(stops, func() {
 				// before closing: nothing finds a dead socket. Unlink, not
 				// os.Remove, whose rmdir after a refused unlink the seccomp
@@ -152,7 +153,7 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 			stop()
 			return nil, explainMetricsError(oc.Metrics, err)
 		}
-		srv := status.NewMetricsServer(snap)
+		srv := status.NewMetricsServer(func() status.Snapshot { return snap(true) }) // zeros kept: see process.snapshot
 		go srv.Serve(ln)
 		stops = append(stops, func() { srv.Close() })
 	}

@@ -500,7 +500,7 @@ func (p *process) retire(s *engine.Session) {
 	if s == nil || i < 0 {
 		return
 	}
-	p.retired = engine.Sum(p.retired, s.Counters())
+	p.retired = engine.Sum(p.retired, sessionCountersOf(s, false))
 	p.retiredTx += s.Stats.TxBytes.Load()
 	p.retiredRx += s.Stats.RxBytes.Load()
 	p.started = slices.Delete(p.started, i, i+1)
@@ -638,11 +638,10 @@ func (p *process) totals() []engine.Counter {
 	defer p.mu.Unlock()
 	c := engine.Sum(nil, p.retired)
 	for _, s := range p.started {
-		c = engine.Sum(c, s.Counters())
+		c = engine.Sum(c, sessionCountersOf(s, false))
 	}
 	for _, t := range p.eng.Tunnels() {
-		c = engine.Sum(c, t.Stats.Counters())
-		c = engine.Sum(c, p.controlCounters(t))
+		c = engine.Sum(c, p.tunnelCounters(t, false))
 	}
 	var raised uint64
 	if p.gov != nil {
@@ -673,7 +672,7 @@ func (p *process) writeCounters(w io.Writer) {
 		h := s.Header()
 		var b strings.Builder
 		fmt.Fprintf(&b, "session %s %d/%d:", s.Endpoint().Name(), h.TxSession, h.RxSession)
-		for _, c := range s.Counters() {
+		for _, c := range sessionCountersOf(s, false) {
 			fmt.Fprintf(&b, " %s=%d", c.Name, c.Value)
 		}
 		fmt.Fprintln(w, b.String())
@@ -716,7 +715,7 @@ func (p *process) countersJSON() countersDump {
 			Tx:      s.Stats.TxPackets.Load(),
 			Rx:      s.Stats.RxPackets.Load(),
 		}
-		for _, c := range s.Counters() {
+		for _, c := range sessionCountersOf(s, false) {
 			sd.Counters = append(sd.Counters, status.Counter(c))
 		}
 		d.Sessions = append(d.Sessions, sd)
@@ -776,8 +775,14 @@ func (e Endpoint) peerName() string {
 // snapshot describes the tunnels and sessions with their counters for
 // l2tap show and the metrics. Before the sessions start it lists them with
 // no counters. Tunnel counters are named tunnel_*, apart from the
-// sessions' (see status.Snapshot).
-func (p *process) snapshot() status.Snapshot {
+// sessions' (see status.Snapshot). With all it has every counter, zero
+// where it does not apply, else only those that apply (see counterScope):
+// l2tap show lists what applies, as the counters lines do; the metrics
+// take all, so that every tunnel and session has the same series whatever
+// its features, as Prometheus prefers (a series that is absent for some
+// and present for others breaks sums and rates across them, and one that
+// appears only with a feature's first use starts from nothing).
+func (p *process) snapshot(all bool) status.Snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	snap := status.Snapshot{PID: os.Getpid()}
@@ -803,7 +808,7 @@ func (p *process) snapshot() status.Snapshot {
 		}
 		local, remote := underlay.AddrPortString(e.Local, e.LocalPort, e.UDP), underlay.AddrPortString(e.Remote, e.RemotePort, e.UDP)
 		st := status.Tunnel{Name: encap + " " + local + " -> " + remote, Encap: encap, Local: local, Remote: remote}
-		for _, c := range append(t.Stats.Counters(), p.controlCounters(t)...) {
+		for _, c := range p.tunnelCounters(t, all) {
 			st.Counters = append(st.Counters, status.Counter{Name: "tunnel_" + c.Name, Value: c.Value})
 		}
 		if state, since := p.controlState(t); state != "" {
@@ -826,7 +831,7 @@ func (p *process) snapshot() status.Snapshot {
 		h := s.Header()
 		name, mtu := endpointInfo(s.Endpoint())
 		ss := status.Session{TxSession: h.TxSession, RxSession: h.RxSession, TAP: name, MTU: mtu}
-		for _, c := range s.Counters() {
+		for _, c := range sessionCountersOf(s, all) {
 			ss.Counters = append(ss.Counters, status.Counter(c))
 		}
 		snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, ss)
