@@ -323,7 +323,7 @@ func rssOf(t *testing.T, pid int) int {
 // goroutinesOf has p log its goroutine count (SIGUSR1) and returns it.
 func goroutinesOf(t *testing.T, p *proc) int {
 	t.Helper()
-	re := regexp.MustCompile(`goroutines (\d+)`)
+	re := regexp.MustCompile(`goroutines count=(\d+)`)
 	before := len(re.FindAllString(p.stderr.String(), -1))
 	p.cmd.Process.Signal(syscall.SIGUSR1)
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -400,7 +400,7 @@ func atkFloodOnce(t *testing.T, name string, a netns, pb *proc, sn *sniffer, j *
 	}
 	r.rssAfter = rssOf(t, pid)
 	for _, line := range strings.Split(strings.TrimSpace(pb.stderr.String()[logStart:]), "\n") {
-		if m := logCause.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[1], "goroutines ") {
+		if m := logCause.FindStringSubmatch(line); m != nil && m[1] != "goroutines" {
 			r.lines[m[1]]++
 		}
 	}

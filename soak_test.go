@@ -204,7 +204,7 @@ func soakMax(samples []soakSample) soakSample {
 	return m
 }
 
-var goroutinesLine = regexp.MustCompile(`(?m)^l2tap: goroutines (\d+)$`)
+var goroutinesLine = regexp.MustCompile(`(?m)^l2tap: goroutines count=(\d+)$`)
 
 // sampleProc reads p's VmRSS and Threads from /proc, counts its open
 // descriptors, and asks it for its goroutine count with SIGUSR1.
