@@ -144,7 +144,7 @@ func TestReloadChurnReleases(t *testing.T) {
 	p.tunnels[tk] = tun
 
 	add := func(id uint32) *live {
-		l := &live{key: sessionKey{tk, id}, dev: newChurnEndpoint(fmt.Sprintf("churn%d", id)), t: tun}
+		l := &live{key: sessionKey{tk, id}, dev: newChurnEndpoint(fmt.Sprintf("churn%d", id)), tunnel: tun}
 		l.sc.Header.TxSession, l.sc.Header.RxSession = id, id
 		p.mu.Lock()
 		p.pending = append(p.pending, l)
@@ -165,7 +165,7 @@ func TestReloadChurnReleases(t *testing.T) {
 			t.Fatalf("started %d sessions, want %d", n, churn)
 		}
 		for _, l := range ls {
-			l.s.Stats.TxPackets.Add(3) // as if it had sent three frames
+			l.session.Stats.TxPackets.Add(3) // as if it had sent three frames
 			counted += 3
 			p.remove(l, "removed")
 		}
@@ -236,7 +236,7 @@ func TestDynamicChurnReleases(t *testing.T) {
 	defer p.eng.Close()
 	remote := netip.MustParseAddrPort("192.0.2.2:1701")
 	sock := &churnSocket{closed: make(chan struct{})}
-	dt := &dynTunnel{p: p, t: p.eng.AddTunnel(sock, remote), name: remote.String()}
+	dt := &dynTunnel{proc: p, tunnel: p.eng.AddTunnel(sock, remote), name: remote.String()}
 	dt.tc.Endpoint = Endpoint{UDP: true, Local: netip.MustParseAddr("192.0.2.1"), LocalPort: 1701, Remote: remote.Addr(), RemotePort: remote.Port()}
 	p.dyn = append(p.dyn, dt)
 	var pc control.PeerConfig
@@ -250,22 +250,22 @@ func TestDynamicChurnReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dt.d = d // for the totals' control counters
+	dt.control = d // for the totals' control counters
 	var counted uint64
 	id := uint32(100)
 	round := func() {
 		for _, c := range dt.circuits {
 			id++
 			dt.sessionUp(controlData(c.sc.Circuit, id))
-			if c.s == nil {
+			if c.session == nil {
 				t.Fatalf("circuit %s: no session after sessionUp", c.sc.Circuit)
 			}
-			c.s.Stats.RxPackets.Add(5) // as if it had received five frames
+			c.session.Stats.RxPackets.Add(5) // as if it had received five frames
 			counted += 5
 		}
 		for _, c := range dt.circuits {
 			dt.sessionDown(c.sc.Circuit, "the peer's CDN")
-			if c.s != nil {
+			if c.session != nil {
 				t.Fatalf("circuit %s: session left after sessionDown", c.sc.Circuit)
 			}
 		}

@@ -72,8 +72,8 @@ func (o *ControlOptions) config() (ControlConfig, error) {
 
 // tunnelControl is a tunnel's running keepalive.
 type tunnelControl struct {
-	k       *control.Keepalive
-	started bool
+	keepalive *control.Keepalive
+	started   bool
 }
 
 // addControl gives tunnel t, new, the keepalive tc asks for, if any: the
@@ -96,7 +96,7 @@ func (p *process) addControl(tc *TunnelConfig, t *engine.Tunnel) {
 	})
 	t.SetControl(k)
 	p.mu.Lock()
-	p.controls[t] = &tunnelControl{k: k}
+	p.controls[t] = &tunnelControl{keepalive: k}
 	p.mu.Unlock()
 }
 
@@ -105,7 +105,7 @@ func (p *process) startControls() {
 	for _, c := range p.controls {
 		if !c.started {
 			c.started = true
-			c.k.Start()
+			c.keepalive.Start()
 		}
 	}
 }
@@ -115,7 +115,7 @@ func (p *process) stopControls() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.controls {
-		c.k.Stop()
+		c.keepalive.Stop()
 	}
 }
 
@@ -124,7 +124,7 @@ func (p *process) stopControls() {
 func (p *process) controlCounters(t *engine.Tunnel) []engine.Counter {
 	var cs []control.Counter
 	if c := p.controls[t]; c != nil {
-		cs = c.k.Counters()
+		cs = c.keepalive.Counters()
 	} else {
 		for _, n := range control.CounterNames() {
 			cs = append(cs, control.Counter{Name: n})
@@ -136,7 +136,7 @@ func (p *process) controlCounters(t *engine.Tunnel) []engine.Counter {
 			case "control_hellos_sent":
 				cs[i].Value = dt.hellos.Load()
 			case "control_retransmits":
-				cs[i].Value = dt.d.Retransmits()
+				cs[i].Value = dt.control.Retransmits()
 			}
 		}
 	}
@@ -157,7 +157,7 @@ func (p *process) controlState(t *engine.Tunnel) (string, time.Time) {
 	if c == nil {
 		return "", time.Time{}
 	}
-	if down, since := c.k.State(); down {
+	if down, since := c.keepalive.State(); down {
 		return "down", since
 	}
 	return "up", time.Time{}

@@ -41,12 +41,12 @@ func TestCountersThatApply(t *testing.T) {
 			[]string{"rx_packets", "control_rx", "control_tx", "control_hellos_sent", "control_peer_down"},
 			[]string{"control_connections", "control_sessions_up", "control_auth_failed", "socket_bad_frames"}},
 		{"dynamic", func(t *testing.T, p *process, tun *engine.Tunnel) {
-			dt := &dynTunnel{p: p, t: tun, name: "192.0.2.2:1701"}
+			dt := &dynTunnel{proc: p, tunnel: tun, name: "192.0.2.2:1701"}
 			d, err := control.NewDynamic(control.PeerConfig{HostName: "a", RouterID: 1}, dt, dynTransport(tun.SendControl, time.Minute), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			dt.d = d
+			dt.control = d
 			p.dyn = append(p.dyn, dt)
 		},
 			[]string{"rx_packets", "control_rx", "control_hellos_sent", "control_connections", "control_sessions_up", "control_auth_failed"},
@@ -65,7 +65,7 @@ func TestCountersThatApply(t *testing.T) {
 			tc.setup(t, p, tun)
 			// Two sessions, so that the per-session lines are printed too.
 			for id := uint32(1); id <= 2; id++ {
-				l := &live{key: sessionKey{tk, id}, dev: newChurnEndpoint(fmt.Sprintf("ct%d", id)), t: tun}
+				l := &live{key: sessionKey{tk, id}, dev: newChurnEndpoint(fmt.Sprintf("ct%d", id)), tunnel: tun}
 				l.sc.Header.TxSession, l.sc.Header.RxSession = id, id
 				p.pending = append(p.pending, l)
 			}

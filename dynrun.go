@@ -28,10 +28,10 @@ import (
 
 // dynTunnel is a running dynamic tunnel.
 type dynTunnel struct {
-	p        *process
+	proc     *process
 	tc       TunnelConfig // its Sessions field is not used
-	t        *engine.Tunnel
-	d        *control.Dynamic
+	tunnel   *engine.Tunnel
+	control  *control.Dynamic // the control connection and its sessions
 	circuits []*dynCircuit
 	name     string // the peer, as log lines name tunnels
 
@@ -57,13 +57,13 @@ type dynTunnel struct {
 // dynCircuit is one circuit of a dynamic tunnel: its TAP always, its
 // engine session while negotiated.
 type dynCircuit struct {
-	sc    SessionConfig
-	auto  int // the MTU that fits the path with sc.Header (AutoMTU)
-	dev   circuitTAP
-	cap   *pcap.Writer
-	s     *engine.Session // nil while no session is up
-	state string          // "negotiating", "up" or "down: REASON"
-	data  control.DataConfig
+	sc      SessionConfig
+	auto    int // the MTU that fits the path with sc.Header (AutoMTU)
+	dev     circuitTAP
+	cap     *pcap.Writer
+	session *engine.Session // nil while no session is up
+	state   string          // "negotiating", "up" or "down: REASON"
+	data    control.DataConfig
 }
 
 // circuitTAP is a dynamic circuit's TAP, kept while sessions come and go:
@@ -99,7 +99,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 	// log line): load the zone now, as after lockDown the seccomp filter
 	// forbids opening /etc/localtime.
 	_ = time.Local.String()
-	dt := &dynTunnel{p: p, tc: *tc, name: tc.Endpoint.peerName(), wake: make(chan struct{}, 1), done: make(chan struct{}), helloEnd: make(chan struct{})}
+	dt := &dynTunnel{proc: p, tc: *tc, name: tc.Endpoint.peerName(), wake: make(chan struct{}, 1), done: make(chan struct{}), helloEnd: make(chan struct{})}
 	dt.tc.Sessions = nil
 	p.dyn = append(p.dyn, dt) // before the TAPs, so that a failure closes them
 	dc := tc.Dynamic
@@ -138,12 +138,12 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 		t = p.eng.AddTunnel(s, key.remote)
 		p.tunnels[key] = t
 	}
-	dt.t = t
+	dt.tunnel = t
 	d, err := control.NewDynamic(pc, dt, dynTransport(t.SendControl, tc.Dynamic.Hello), nil)
 	if err != nil {
 		return fmt.Errorf("tunnel to %s: %w", dt.name, err)
 	}
-	dt.d = d
+	dt.control = d
 	t.SetControl(dt)
 	return nil
 }
@@ -156,9 +156,9 @@ func (dt *dynTunnel) Control(msg []byte) {
 	if stopping && len(msg) >= l2tpv3.ControlHeaderLen && binary.BigEndian.Uint32(msg[4:]) == 0 {
 		return // no new connection while stopping
 	}
-	before := dt.d.Stats.AuthFailed.Load()
-	dt.d.Input(msg)
-	if n := dt.d.Stats.AuthFailed.Load(); n != before {
+	before := dt.control.Stats.AuthFailed.Load()
+	dt.control.Input(msg)
+	if n := dt.control.Stats.AuthFailed.Load(); n != before {
 		dt.authMu.Lock()
 		held, ok := dt.authLog.allow(time.Now())
 		dt.authMu.Unlock()
@@ -175,10 +175,10 @@ func (dt *dynTunnel) Control(msg []byte) {
 func (p *process) startDynamic() [][]any {
 	var ready [][]any
 	for _, dt := range p.dyn {
-		dt.t.Listen()
+		dt.tunnel.Listen()
 		go dt.work()
 		go dt.helloLoop()
-		if err := dt.d.Start(); err != nil {
+		if err := dt.control.Start(); err != nil {
 			slog.Warn("control connection not started", "tunnel", dt.name, "err", err)
 		}
 		for _, c := range dt.circuits {
@@ -197,15 +197,15 @@ func (p *process) stopDynamic() {
 		dt.mu.Lock()
 		dt.stopping = true
 		dt.mu.Unlock()
-		if dt.d == nil {
+		if dt.control == nil {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			close(dt.helloEnd)
-			dt.d.StopWait("l2tap stopping", time.Second)
-			dt.t.SetControl(nil)
+			dt.control.StopWait("l2tap stopping", time.Second)
+			dt.tunnel.SetControl(nil)
 			dt.post(nil) // the worker's last event
 			<-dt.done
 		}()
@@ -279,7 +279,7 @@ func (dt *dynTunnel) helloLoop() {
 		case <-dt.helloEnd:
 			return
 		case <-tick.C:
-			if dt.d.Hello(dt.tc.Dynamic.Hello) {
+			if dt.control.Hello(dt.tc.Dynamic.Hello) {
 				dt.hellos.Add(1)
 			}
 		}
@@ -316,7 +316,7 @@ func (dt *dynTunnel) attrs(c *dynCircuit, more ...slog.Attr) []any {
 
 func (dt *dynTunnel) ConnUp(peer string) {
 	dt.connections.Add(1)
-	st := dt.d.Conn
+	st := dt.control.Conn
 	local, remote := st.IDs()
 	dt.post(func() {
 		slog.Info("control connection established", "tunnel", dt.name, "host", peer,
@@ -344,7 +344,7 @@ func (dt *dynTunnel) ConnDown(reason string) {
 				stopping := dt.stopping
 				dt.mu.Unlock()
 				if !stopping {
-					dt.d.Start()
+					dt.control.Start()
 				}
 			})
 		}
@@ -397,7 +397,7 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 	if c == nil {
 		return
 	}
-	if c.s != nil {
+	if c.session != nil {
 		dt.removeSession(c)
 	}
 	h := c.sc.Header
@@ -415,7 +415,7 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 	}
 	if why != "" {
 		slog.Error("closing the session", dt.attrs(c, slog.String("reason", why))...)
-		dt.d.CloseSession(d.EndID)
+		dt.control.CloseSession(d.EndID)
 		return
 	}
 	// The negotiated cookies may make the header longer or shorter than
@@ -426,21 +426,21 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 		ec.Capture = c.cap
 	}
 	c.dev.ResumeReads()
-	s, err := dt.p.eng.AddSession(dt.t, ec, dynEndpoint{c.dev})
+	s, err := dt.proc.eng.AddSession(dt.tunnel, ec, dynEndpoint{c.dev})
 	if err != nil {
 		slog.Error("closing the session", dt.attrs(c, slog.Any("err", err))...)
-		dt.d.CloseSession(d.EndID)
+		dt.control.CloseSession(d.EndID)
 		return
 	}
 	if err := c.dev.SetCarrier(true); err != nil {
 		slog.Warn("carrier not set", dt.attrs(c, slog.Any("err", err))...)
 	}
 	dt.mu.Lock()
-	c.s, c.state, c.data = s, "up", d
+	c.session, c.state, c.data = s, "up", d
 	dt.mu.Unlock()
-	dt.p.mu.Lock()
-	dt.p.started = append(dt.p.started, s)
-	dt.p.mu.Unlock()
+	dt.proc.mu.Lock()
+	dt.proc.started = append(dt.proc.started, s)
+	dt.proc.mu.Unlock()
 	dt.sessionsUp.Add(1)
 	slog.Info("session up", dt.attrs(c, slog.String("session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession)),
 		slog.String("cookie", cookieSizes(&h)), slog.String("sublayer", fmt.Sprint(h.Sublayer)))...)
@@ -452,7 +452,7 @@ func (dt *dynTunnel) sessionDown(endID, reason string) {
 	if c == nil {
 		return
 	}
-	was := c.s != nil
+	was := c.session != nil
 	dt.removeSession(c)
 	dt.mu.Lock()
 	c.state = "down: " + reason
@@ -466,19 +466,19 @@ func (dt *dynTunnel) sessionDown(endID, reason string) {
 }
 
 func (dt *dynTunnel) removeSession(c *dynCircuit) {
-	if c.s == nil {
+	if c.session == nil {
 		return
 	}
 	if err := c.dev.SetCarrier(false); err != nil {
 		slog.Warn("carrier not set", dt.attrs(c, slog.Any("err", err))...)
 	}
-	dt.p.eng.RemoveSession(c.s)
+	dt.proc.eng.RemoveSession(c.session)
 	dt.ended = true
-	dt.p.mu.Lock()
-	dt.p.retire(c.s)
-	dt.p.mu.Unlock()
+	dt.proc.mu.Lock()
+	dt.proc.retire(c.session)
+	dt.proc.mu.Unlock()
 	dt.mu.Lock()
-	c.s = nil
+	c.session = nil
 	dt.mu.Unlock()
 }
 
@@ -492,14 +492,14 @@ func (dt *dynTunnel) counters() []uint64 {
 		return make([]uint64, len(dynCounterNames))
 	}
 	return []uint64{dt.connections.Load(), dt.sessionsUp.Load(), dt.sessionsDown.Load(),
-		dt.refused.Load(), dt.d.Stats.AuthFailed.Load(), dt.d.Stats.Stranger.Load(), dt.d.Stats.NotOurs.Load(),
-		dt.d.Stats.RateLimited.Load()}
+		dt.refused.Load(), dt.control.Stats.AuthFailed.Load(), dt.control.Stats.Stranger.Load(), dt.control.Stats.NotOurs.Load(),
+		dt.control.Stats.RateLimited.Load()}
 }
 
 // dynFor returns the dynamic tunnel on engine tunnel t, or nil.
 func (p *process) dynFor(t *engine.Tunnel) *dynTunnel {
 	for _, dt := range p.dyn {
-		if dt.t == t {
+		if dt.tunnel == t {
 			return dt
 		}
 	}
@@ -508,7 +508,7 @@ func (p *process) dynFor(t *engine.Tunnel) *dynTunnel {
 
 // status describes the connection and the circuits for l2tap show.
 func (dt *dynTunnel) status(st *status.Tunnel) {
-	cs := dt.d.Status()
+	cs := dt.control.Status()
 	st.Connection = fmt.Sprintf("%s, connection %d, peer's %d", cs.State, cs.LocalID, cs.PeerID)
 	if cs.PeerName != "" {
 		st.Connection += fmt.Sprintf(", peer host %q", cs.PeerName)
@@ -517,7 +517,7 @@ func (dt *dynTunnel) status(st *status.Tunnel) {
 	defer dt.mu.Unlock()
 	for _, c := range dt.circuits {
 		ci := status.Circuit{Name: c.sc.Circuit, TAP: c.dev.Name(), State: c.state}
-		if c.s != nil {
+		if c.session != nil {
 			ci.TxSession, ci.RxSession = c.data.TxSession, c.data.RxSession
 		}
 		st.Circuits = append(st.Circuits, ci)

@@ -226,15 +226,15 @@ type sessionKey struct {
 
 // live is a session and what it was made from.
 type live struct {
-	key    sessionKey
-	tc     TunnelConfig // its Sessions field is not used
-	sc     SessionConfig
-	dev    device
-	cap    *pcap.Writer // nil without -pcap
-	t      *engine.Tunnel
-	s      *engine.Session  // nil until started
-	failed bool             // its endpoint failed; a reload makes it anew
-	clamp  offload.MSSClamp // -mss-clamp resolved against the path and the endpoint's MTU
+	key     sessionKey
+	tc      TunnelConfig // its Sessions field is not used
+	sc      SessionConfig
+	dev     device
+	cap     *pcap.Writer // nil without -pcap
+	tunnel  *engine.Tunnel
+	session *engine.Session  // nil until started
+	failed  bool             // its endpoint failed; a reload makes it anew
+	clamp   offload.MSSClamp // -mss-clamp resolved against the path and the endpoint's MTU
 }
 
 func keyOf(tc *TunnelConfig, sc *SessionConfig) sessionKey {
@@ -347,7 +347,7 @@ func (p *process) prepare(cfg *Config, ti, si int) error {
 		p.tunnels[key.tunnel] = t
 		p.addControl(tc, t)
 	}
-	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, cap: capture, t: t, clamp: clamp}
+	l := &live{key: key, tc: *tc, sc: *sc, dev: dev, cap: capture, tunnel: t, clamp: clamp}
 	l.tc.Sessions = nil
 	p.mu.Lock()
 	p.pending = append(p.pending, l)
@@ -394,7 +394,7 @@ func (p *process) markFailed(s *engine.Session) int {
 	defer p.mu.Unlock()
 	n := 0
 	for _, l := range p.live {
-		if l.s == s {
+		if l.session == s {
 			l.failed = true
 		}
 		if !l.failed {
@@ -479,11 +479,11 @@ func (p *process) reload(read func() (*Config, error)) {
 // remove stops a session and forgets it: its counters are folded into
 // the totals and nothing else of it is kept.
 func (p *process) remove(l *live, why string) {
-	if l.s != nil {
-		p.eng.RemoveSession(l.s)
+	if l.session != nil {
+		p.eng.RemoveSession(l.session)
 	}
 	p.mu.Lock()
-	p.retire(l.s)
+	p.retire(l.session)
 	delete(p.live, l.key)
 	p.mu.Unlock()
 	closeCapture(l)
@@ -533,7 +533,7 @@ func (p *process) start() []*live {
 		if l.cap != nil {
 			ec.Capture = l.cap
 		}
-		s, err := p.eng.AddSession(l.t, ec, l.dev)
+		s, err := p.eng.AddSession(l.tunnel, ec, l.dev)
 		if err != nil {
 			// The configuration checks forbid two sessions with one
 			// receive ID on a socket; say so if one slips through.
@@ -542,7 +542,7 @@ func (p *process) start() []*live {
 			closeCapture(l)
 			continue
 		}
-		l.s = s
+		l.session = s
 		p.live[l.key] = l
 		p.started = append(p.started, s)
 		started = append(started, l)
@@ -788,13 +788,13 @@ func (p *process) snapshot(all bool) status.Snapshot {
 	snap := status.Snapshot{PID: os.Getpid()}
 	ends := map[*engine.Tunnel]Endpoint{}
 	for _, l := range p.live {
-		ends[l.t] = l.tc.Endpoint
+		ends[l.tunnel] = l.tc.Endpoint
 	}
 	for _, l := range p.pending {
-		ends[l.t] = l.tc.Endpoint
+		ends[l.tunnel] = l.tc.Endpoint
 	}
 	for _, dt := range p.dyn {
-		ends[dt.t] = dt.tc.Endpoint
+		ends[dt.tunnel] = dt.tc.Endpoint
 	}
 	index := map[*engine.Tunnel]int{}
 	for _, t := range p.eng.Tunnels() {
@@ -837,7 +837,7 @@ func (p *process) snapshot(all bool) status.Snapshot {
 		snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, ss)
 	}
 	for _, l := range p.pending {
-		if i, ok := index[l.t]; ok {
+		if i, ok := index[l.tunnel]; ok {
 			snap.Tunnels[i].Sessions = append(snap.Tunnels[i].Sessions, status.Session{TxSession: l.sc.Header.TxSession, RxSession: l.sc.Header.RxSession, TAP: l.dev.Name(), MTU: l.dev.MTU()})
 		}
 	}
