@@ -63,7 +63,7 @@ type Config struct {
 	Tunnels    []TunnelConfig
 	CPUProfile string // write a CPU profile here until exit, if set
 	MemProfile string // write a heap profile here on exit and on SIGUSR2, if set
-	// Batch runs l2tap's threads under SCHED_BATCH (see sched.go).
+	// Batch runs l2tap's threads under SCHED_BATCH (see internal/tune's sched.go).
 	Batch bool
 	// PacketPath sends IP encapsulation over IPv4 through an AF_PACKET
 	// socket (-ip-path packet; see internal/underlay/packet.go).

@@ -1,7 +1,8 @@
-// Command l2tap bridges a Linux TAP device to a static L2TPv3 Ethernet
-// pseudowire (RFC 3931, RFC 4719), so that whatever is attached to the TAP
-// sits on the peer's Layer-2 network. Its options carry the names and
-// meanings of QEMU's -netdev l2tpv3.
+// Command l2tap bridges a Linux TAP device or a VM socket to an L2TPv3
+// Ethernet pseudowire (RFC 3931, RFC 4719), static (-txsession) or set up
+// with the peer by the control connection (-circuit), so that whatever is
+// attached to the TAP sits on the peer's Layer-2 network. Its options
+// carry the names and meanings of QEMU's -netdev l2tpv3.
 package main
 
 import (
@@ -15,7 +16,7 @@ import (
 )
 
 const description = `l2tap creates a TAP device (or attaches to one) and carries every Ethernet
-frame on it over a static L2TPv3 pseudowire to a peer: a Linux host with
+frame on it over an L2TPv3 pseudowire (static, or set up with -circuit) to a peer: a Linux host with
 'ip l2tp', QEMU's -netdev l2tpv3, or a router. Options use QEMU's l2tpv3 names
 and meanings; numbers take decimal or 0x-hex; switches work bare (-udp) or as
 -udp=on/off.
@@ -131,7 +132,7 @@ func newApp(o *Options) *cli.App {
 	var showVersion onOff
 	return &cli.App{
 		Name:                  "l2tap",
-		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
+		Usage:                 "bridge a TAP device to an L2TPv3 Ethernet pseudowire, static or set up with the peer (-circuit)",
 		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-ip-path PATH] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-log-format FORMAT] [-cpuprofile FILE] [-memprofile FILE]",
 		Description:           description,
 		HideHelpCommand:       true,
