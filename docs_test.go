@@ -26,6 +26,8 @@ import (
 //	```toml     a configuration file: l2tap -config FILE is run; a first
 //	            line "# /etc/l2tap/NAME" names the file for the commands
 //	```console  "$ l2tap ..." lines, each followed by the output it must print
+//	```interfaces  an /etc/network/interfaces file: the l2tap-FLAG VALUE lines
+//	            of each stanza are run as the ifupdown hook runs them
 //
 // A block that cannot run here says why after "norun:" in its info string
 // (```xml norun: read by libvirt); the l2tap commands of a norun sh block
@@ -220,15 +222,15 @@ var docHelpers = []string{"echo", "chmod"}
 // language, a text block without a reason, a command the test cannot run.
 func checkDocBlock(b docBlock) error {
 	switch b.lang {
-	case "sh", "toml", "console":
+	case "sh", "toml", "console", "interfaces":
 	case "text", "xml":
 		if b.norun == "" {
 			return fmt.Errorf("%s: a %s block is not run: say why with \"```%s norun: REASON\"", b, b.lang, b.lang)
 		}
 	case "":
-		return fmt.Errorf("%s: a block without a language: give sh, toml, console, text or xml (and norun: REASON if it cannot run)", b)
+		return fmt.Errorf("%s: a block without a language: give sh, toml, console, interfaces, text or xml (and norun: REASON if it cannot run)", b)
 	default:
-		return fmt.Errorf("%s: language %q: the docs test knows sh, toml, console, text and xml", b, b.lang)
+		return fmt.Errorf("%s: language %q: the docs test knows sh, toml, console, interfaces, text and xml", b, b.lang)
 	}
 	if b.norun != "" {
 		return nil
@@ -409,6 +411,9 @@ func TestShellCommands(t *testing.T) {
 			t.Errorf("shellCommands(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
+	if got, want := hookCommands("auto vm0\niface vm0 inet static\n    address 10.1.0.1/24\n    l2tap-udp on\n    l2tap-src 192.0.2.1\n\niface vm1 inet manual\n    pre-up true\n"), []string{"l2tap -src=192.0.2.1 -udp=on -ifname=vm0"}; !slices.Equal(got, want) {
+		t.Errorf("hookCommands = %q, want %q", got, want)
+	}
 	if got, want := withoutRedirections(shellWords(`l2tap -config "/etc/a b.toml" 2>log.json >counters.json`)), []string{"l2tap", "-config", "/etc/a b.toml"}; !slices.Equal(got, want) {
 		t.Errorf("words = %q, want %q", got, want)
 	}
@@ -446,10 +451,10 @@ func (r *docRunner) local(s string) string {
 }
 
 var (
-	srcAddr   = regexp.MustCompile(`(?m)(?:-src\s+|^\s*src\s*=\s*")([0-9a-f.:]+)`)
-	masterArg = regexp.MustCompile(`(?m)(?:-master\s+|^\s*master\s*=\s*")([A-Za-z0-9_.-]+)`)
-	ifnameArg = regexp.MustCompile(`-ifname\s+(\S+)`)
-	secretArg = regexp.MustCompile(`(?m)(?:-secret-file\s+|^\s*secret-file\s*=\s*")([^"\s]+)`)
+	srcAddr   = regexp.MustCompile(`(?m)(?:-src[=\s]\s*|^\s*src\s*=\s*")([0-9a-f.:]+)`)
+	masterArg = regexp.MustCompile(`(?m)(?:-master[=\s]\s*|^\s*master\s*=\s*")([A-Za-z0-9_.-]+)`)
+	ifnameArg = regexp.MustCompile(`-ifname[=\s]\s*(\S+)`)
+	secretArg = regexp.MustCompile(`(?m)(?:-secret-file[=\s]\s*|^\s*secret-file\s*=\s*")([^"\s]+)`)
 )
 
 // host is the namespace an example runs in: b for host b's addresses.
@@ -607,6 +612,45 @@ func (r *docRunner) runSh(t *testing.T, b docBlock) {
 	}
 }
 
+// hookCommands are the l2tap commands the ifupdown hook
+// (scripts/ifupdown/l2tap) runs for the stanzas of an interfaces file:
+// each l2tap-FLAG VALUE line becomes -FLAG=VALUE, and -ifname is the
+// interface's name unless l2tap-config is given.
+func hookCommands(text string) []string {
+	var cmds []string
+	var iface string
+	var args []string
+	var config bool
+	flush := func() {
+		if len(args) > 0 {
+			slices.Sort(args)
+			if !config {
+				args = append(args, "-ifname="+iface)
+			}
+			cmds = append(cmds, "l2tap "+strings.Join(args, " "))
+		}
+		args, config = nil, false
+	}
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "iface":
+			flush()
+			iface = f[1]
+		case len(f) >= 1 && strings.HasPrefix(f[0], "l2tap-"):
+			flag := strings.TrimPrefix(f[0], "l2tap-")
+			config = config || flag == "config"
+			if len(f) == 1 {
+				args = append(args, "-"+flag)
+			} else {
+				args = append(args, "-"+flag+"="+strings.Join(f[1:], " "))
+			}
+		}
+	}
+	flush()
+	return cmds
+}
+
 // tomlPath is where a toml block is written: the path its first line
 // names ("# /etc/l2tap/NAME"), else a file of its own.
 func (r *docRunner) tomlPath(b docBlock) string {
@@ -655,8 +699,9 @@ func TestDocsExamples(t *testing.T) {
 		}
 	}
 	for _, b := range blocks {
-		if b.norun != "" && b.lang != "sh" || b.lang == "text" || b.lang == "xml" {
-			r.ran["blocks not run"]++
+		hasL2tap := slices.ContainsFunc(shellCommands(b.text), func(c string) bool { w := shellWords(c); return len(w) > 0 && w[0] == "l2tap" })
+		if b.norun != "" && !(b.lang == "sh" && hasL2tap) {
+			r.ran["norun blocks"]++
 			continue
 		}
 		t.Run(b.String(), func(t *testing.T) {
@@ -670,6 +715,14 @@ func TestDocsExamples(t *testing.T) {
 				p := startL2tap(t, ns, "-config", path)
 				p.stop(t)
 				r.ran["configuration files"]++
+			case "interfaces":
+				cmds := hookCommands(b.text)
+				if len(cmds) == 0 {
+					t.Fatalf("%s: no stanza with l2tap- lines", b)
+				}
+				for _, c := range cmds {
+					r.runCommand(t, c)
+				}
 			case "console":
 				for _, c := range consoleCommands(b.text) {
 					out, _ := r.runOnce(t, r.host(c.cmd), r.l2tapArgs(c.cmd))
@@ -685,7 +738,7 @@ func TestDocsExamples(t *testing.T) {
 		if b.norun == "" {
 			r.ran["blocks run"]++
 		} else {
-			r.ran["norun sh blocks with l2tap commands run"]++
+			r.ran["norun blocks whose l2tap commands ran"]++
 		}
 	}
 	t.Logf("%d blocks: %v", len(blocks), r.ran)
