@@ -20,8 +20,8 @@ import (
 // The examples of the README and docs/*.md are fenced code blocks whose
 // info string says how this file checks them:
 //
-//	```sh       commands: every l2tap command is run (see runDocCommand);
-//	            echo and chmod (writing a secret file) are run too, and any
+//	```sh       commands: every l2tap command is run (see runCommand);
+//	            mkdir, echo and chmod (writing a secret file) are run too, any
 //	            other command fails the test as not covered
 //	```toml     a configuration file: l2tap -config FILE is run; a first
 //	            line "# /etc/l2tap/NAME" names the file for the commands
@@ -215,8 +215,9 @@ func consoleCommands(text string) []consoleCommand {
 }
 
 // docHelpers are the commands other than l2tap a runnable sh block may
-// hold: they write the secret files the examples read.
-var docHelpers = []string{"echo", "chmod"}
+// hold: they write the secret files the examples read, below the
+// runner's root.
+var docHelpers = []string{"mkdir", "echo", "chmod"}
 
 // checkDocBlock reports what makes a block uncovered: an unknown
 // language, a text block without a reason, a command the test cannot run.
@@ -414,6 +415,17 @@ func TestShellCommands(t *testing.T) {
 	if got, want := hookCommands("auto vm0\niface vm0 inet static\n    address 10.1.0.1/24\n    l2tap-udp on\n    l2tap-src 192.0.2.1\n\niface vm1 inet manual\n    pre-up true\n"), []string{"l2tap -src=192.0.2.1 -udp=on -ifname=vm0"}; !slices.Equal(got, want) {
 		t.Errorf("hookCommands = %q, want %q", got, want)
 	}
+	r := &docRunner{root: "/tmp/x1"}
+	for in, want := range map[string]string{
+		"mkdir -p /etc/l2tap /run/l2tap":         "mkdir -p /tmp/x1/etc/l2tap /tmp/x1/run/l2tap",
+		"echo s > /etc/l2tap/b.secret":           "echo s > /tmp/x1/etc/l2tap/b.secret",
+		`secret-file = "/etc/l2tap/b.secret"`:    `secret-file = "/tmp/x1/etc/l2tap/b.secret"`,
+		"-pcap=/var/tmp/vm0.pcap /etc/l2tapx /x": "-pcap=/tmp/x1/var/tmp/vm0.pcap /etc/l2tapx /x",
+	} {
+		if got := r.local(in); got != want {
+			t.Errorf("local(%q) = %q, want %q", in, got, want)
+		}
+	}
 	if got, want := withoutRedirections(shellWords(`l2tap -config "/etc/a b.toml" 2>log.json >counters.json`)), []string{"l2tap", "-config", "/etc/a b.toml"}; !slices.Equal(got, want) {
 		t.Errorf("words = %q, want %q", got, want)
 	}
@@ -442,10 +454,16 @@ type docRunner struct {
 // hostPaths are the directories of the examples' files, moved below root.
 var hostPaths = []string{"/etc/l2tap/", "/run/l2tap/", "/var/tmp/"}
 
+// hostPath matches the examples' directories (see hostPaths) where a path
+// starts: the start of a word, or after = or a quote.
+var hostPath = regexp.MustCompile(`(^|[\s="'>])(/etc/l2tap|/run/l2tap|/var/tmp)(/|$|[\s"'])`)
+
 // local moves the examples' paths in s below the runner's root.
 func (r *docRunner) local(s string) string {
-	for _, p := range hostPaths {
-		s = strings.ReplaceAll(s, p, filepath.Join(r.root, p)+"/")
+	// Twice: a match takes the character after the path, which may be
+	// where the next path starts. A moved path is not matched again.
+	for range 2 {
+		s = hostPath.ReplaceAllString(s, "${1}"+r.root+"${2}${3}")
 	}
 	return s
 }
@@ -593,6 +611,11 @@ func (r *docRunner) runSh(t *testing.T, b docBlock) {
 		case w[0] == "l2tap":
 			l2tap = append(l2tap, c)
 		case b.norun == "" && slices.Contains(docHelpers, w[0]):
+			for _, word := range shellWords(r.local(c))[1:] {
+				if word = strings.TrimLeft(word, "012<>"); strings.HasPrefix(word, "/") && !strings.HasPrefix(word, r.root+"/") {
+					t.Fatalf("%s: %s is outside %s, the examples' directories the test moves", c, word, strings.Join(hostPaths, ", "))
+				}
+			}
 			if out, err := exec.Command("sh", "-c", r.local(c)).CombinedOutput(); err != nil {
 				t.Fatalf("%s: %v\n%s", c, err, out)
 			}
