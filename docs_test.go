@@ -326,6 +326,30 @@ func TestDocsBlocks(t *testing.T) {
 		}
 	}
 	t.Logf("blocks: %v", counts)
+	// A reason that names the test running such an example must name one
+	// that exists, wherever the tests move.
+	var tests strings.Builder
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		tests.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		blocks, _ := readDocBlocks(f)
+		for _, b := range blocks {
+			for _, name := range regexp.MustCompile(`\bTest[A-Z]\w*`).FindAllString(b.norun, -1) {
+				if !strings.Contains(tests.String(), "func "+name+"(") {
+					t.Errorf("%s: norun names %s, which no test file defines", b, name)
+				}
+			}
+		}
+	}
 	for _, lang := range []string{"sh", "toml", "console"} {
 		if counts[lang] == 0 {
 			t.Errorf("no runnable %s block in the docs: the examples would go unchecked", lang)
