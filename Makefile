@@ -64,8 +64,8 @@ unit:
 # so they run without it. Under CI=true a missing qemu-user fails.
 CROSS_ARCHS ?= amd64 arm64 386 s390x
 # CROSS_SYSTEMS are the other systems l2tap builds and vets for (the
-# portable data path: water's TAP and a UDP socket; see "Other systems" in
-# the README). Their binaries are not run here.
+# portable data path: water's TAP and a UDP socket; see "Platforms" in the
+# README). Their binaries are not run here.
 CROSS_SYSTEMS ?= freebsd/amd64 darwin/arm64 windows/amd64
 CROSS_RUN_ARCHS ?= s390x 386 arm64
 CROSS_TESTS = Golden|Rejects|Reserved|NumberFlag|Fuzz

@@ -21,7 +21,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// issueExample is the example of the README's "Configuration file".
+// issueExample is the tunnel of the example file in docs/configuration.md
+// ("The configuration file"), which docs_test.go runs as written.
 const issueExample = `[[tunnel]]
 src = "192.0.2.1"
 dst = "192.0.2.2"
