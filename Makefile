@@ -46,12 +46,14 @@ test: deps cross
 # up grows in memory, descriptors or goroutines after the first minute.
 SOAK ?= 10m
 soak:
-	L2TAP_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' .
+	L2TAP_SOAK=$(SOAK) $(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./test/e2e
 
-# unit runs every test that needs no root (those that do skip under -short),
-# fuzz seeds included.
+# unit runs the unit tests, fuzz seeds included: every package but
+# test/e2e (whose tests run the binary, most as root in namespaces), under
+# -short, which skips the few tests elsewhere that need root.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/e2e$$')
 unit:
-	$(GO) test -short -count=1 ./...
+	$(GO) test -short -count=1 $(UNIT_PKGS)
 
 # cross builds and vets everything, tests included, for CROSS_ARCHS and
 # CROSS_SYSTEMS, and runs
