@@ -451,6 +451,8 @@ func atkStart(t *testing.T, ns netns, args []string, mac string) *proc {
 // the wire and asserts the bounds above. Its wall time is logged.
 func TestAttackControl(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Alone (no t.Parallel): it floods and measures RSS, goroutines and
+	// how much of the flood l2tap handled.
 	began := time.Now()
 	a, m, b := atkNetns(t)
 	sn := startSniffer(t, m, "mb")

@@ -139,6 +139,8 @@ func accountExists(db, name string) (string, bool) {
 func TestDebPackage(t *testing.T) {
 	requireTools(t, true, append(debTools, "man", "systemd-analyze", "zsh", "getent",
 		"ifup", "ifdown", "unshare", "mount", "start-stop-daemon")...)
+	// Alone (no t.Parallel): it installs and removes the package on the
+	// host.
 	if s := dpkgStatus(); s != "" && s != "un " {
 		t.Fatalf("the package l2tap is already on this machine (dpkg status %q); this test installs and purges it: dpkg -P l2tap first", s)
 	}
@@ -379,6 +381,10 @@ exec ip netns exec "$2" "$3" -i "$4" --state-dir "$5" vm0`
 // the package version (run under qemu-aarch64).
 func TestDebCross(t *testing.T) {
 	requireTools(t, true, append(debTools, "qemu-aarch64")...)
+	// Beside other tests: a package build and one emulated run, which
+	// change nothing on the host (TestDebPackage, which installs, runs
+	// alone).
+	t.Parallel()
 	vars := sourceVersion(t)
 	deb := makeDeb(t, "arm64", vars["debversion"])
 	lintianClean(t, deb)

@@ -195,6 +195,9 @@ func (p *proc) kill() {
 // SIGTERM sends a StopCCN that takes the peer's carrier off.
 func TestDynamicSetup(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "tshark")
+	// Beside other tests: setup takes about 1 s; its 5 s bound leaves 4 s
+	// of slack for a busy host.
+	t.Parallel()
 	for _, e := range helloEncaps {
 		t.Run(e.name, func(t *testing.T) {
 			a, b := vethPair(t, "dy"+e.name[:1])
@@ -269,6 +272,9 @@ func TestDynamicSetup(t *testing.T) {
 // the session is negotiated anew and pings pass. The times are logged.
 func TestDynamicPeerRestart(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "tshark")
+	// Beside other tests: renegotiation takes about 1 s; its bounds (5 s
+	// and 10 s) leave 4 s of slack for a busy host.
+	t.Parallel()
 	for _, e := range helloEncaps {
 		t.Run(e.name, func(t *testing.T) {
 			a, b := vethPair(t, "dr"+e.name[:1])
@@ -344,6 +350,9 @@ func TestDynamicPeerRestart(t *testing.T) {
 // the carriers stay off, the failures are logged and counted.
 func TestDynamicAuthFailure(t *testing.T) {
 	requireTools(t, true, "ip", "tshark")
+	// Beside other tests: it waits on the control channel's timers and
+	// bounds no time.
+	t.Parallel()
 	a, b := vethPair(t, "dau")
 	stopCapture := controlCapture(t, a, true)
 	pa := startL2tap(t, a, dynArgs(true, true, dynSecret(t, "right"))...)
@@ -378,6 +387,9 @@ func TestDynamicAuthFailure(t *testing.T) {
 // sublayer (-counter) on one side only.
 func TestDynamicRefused(t *testing.T) {
 	requireTools(t, true, "ip", "tshark")
+	// Beside other tests: it waits on the control channel's timers and
+	// bounds no time.
+	t.Parallel()
 	for _, c := range []struct {
 		name   string
 		b      []string
@@ -428,6 +440,9 @@ func TestDynamicRefused(t *testing.T) {
 // negotiated session and carries its own pings.
 func TestDynamicTwoCircuits(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "tshark")
+	// Beside other tests: it waits on the control channel's timers and
+	// bounds no time.
+	t.Parallel()
 	a, b := vethPair(t, "dtc")
 	stopCapture := controlCapture(t, a, true)
 	dir := t.TempDir()
@@ -504,6 +519,8 @@ counter = true
 // initiator, which replaces its stale connection; the session comes back.
 func TestDynamicPeerSilent(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Alone (no t.Parallel): it bounds the carrier's going off to 1.5 s
+	// past the timers.
 	a, b := vethPair(t, "dsi")
 	sf := dynSecret(t, "quiet")
 	pa := startL2tap(t, a, dynArgs(true, true, sf, "-role", "initiator", "-hello", "1")...)

@@ -104,6 +104,8 @@ var helloEncaps = []struct {
 // or expert warning.
 func TestHelloPeerStopStart(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "tshark")
+	// Alone (no t.Parallel): its bounds on the carrier's going off are
+	// within 1 s of the timers', which a busy host could miss.
 	cases := []struct {
 		name    string
 		udp     bool
@@ -253,6 +255,10 @@ func checkControlCapture(t *testing.T, file string, udp bool, sent uint64) {
 // and under loss retransmissions are counted.
 func TestHelloNoFalseDeadPeer(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "nft")
+	// Beside other tests: each case waits out its 60 s of HELLOs; the
+	// peer is declared dead only after 6 s without an answer, far beyond
+	// what a busy host delays a datagram.
+	t.Parallel()
 	for _, e := range helloEncaps {
 		for _, lossy := range []bool{false, true} {
 			name := e.name
@@ -369,6 +375,9 @@ func controlDrops(t *testing.T, ns netns) int {
 // with -hello-required=off data keeps flowing.
 func TestHelloStaticPeer(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: it waits on -hello's timers, with 20 s to see
+	// what takes 6.
+	t.Parallel()
 	for _, e := range helloEncaps {
 		for _, required := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/required=%v", e.name, required), func(t *testing.T) {

@@ -125,6 +125,8 @@ func sessionCounters(stdout string) map[string]map[string]uint64 {
 // underlay and option set and pings both ways, large frames included.
 func TestQEMUInterop(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "qemu-system-x86_64")
+	// Beside other tests: pings in namespaces of its own; no time bound.
+	t.Parallel()
 	var results []string
 	t.Cleanup(func() { t.Logf("QEMU interop:\n%s", strings.Join(results, "\n")) })
 	for _, e := range encaps {
@@ -169,6 +171,8 @@ func TestQEMUInterop(t *testing.T) {
 // other session would be counted as an error rather than pass.
 func TestQEMUTwoTunnels(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "qemu-system-x86_64")
+	// Beside other tests: pings in namespaces of its own; no time bound.
+	t.Parallel()
 	a, b := vethPair(t, "q2")
 	file := filepath.Join(t.TempDir(), "two.toml")
 	conf := `[[tunnel]]

@@ -59,6 +59,10 @@ var heapLine = regexp.MustCompile(`(?m)^l2tap: heap profile written file=\S+ hea
 // log.
 func TestReloadStorm(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: 40 s of SIGHUPs; an echo is lost only if its
+	// reply takes 2 s (ping -W 2), and RSS, descriptors and goroutines do
+	// not depend on the host's load.
+	t.Parallel()
 	const (
 		minReloads = 100
 		pace       = 150 * time.Millisecond // between one reload's end and the next SIGHUP

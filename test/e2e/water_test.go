@@ -41,6 +41,8 @@ const (
 // driver opened it.
 func TestWaterPseudowire(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: pings in namespaces of its own; no time bound.
+	t.Parallel()
 	var results []string
 	t.Cleanup(func() { t.Logf("water against kernel driver:\n%s", strings.Join(results, "\n")) })
 	for _, e := range encaps {
@@ -91,6 +93,8 @@ func TestWaterPseudowire(t *testing.T) {
 // underlay.
 func TestWaterQEMU(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "qemu-system-x86_64")
+	// Beside other tests: pings in namespaces of its own; no time bound.
+	t.Parallel()
 	var results []string
 	t.Cleanup(func() { t.Logf("water against QEMU:\n%s", strings.Join(results, "\n")) })
 	for _, e := range encaps {
