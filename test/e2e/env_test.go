@@ -33,14 +33,15 @@ var (
 // TestMain runs the tests from the module's root, where they find the
 // scripts, docs, Makefile and testdata they use by relative path (as the
 // commands in the README are run), and removes the binary built for them
-// once they are done.
+// once they are done. The test binary run again as a helper process
+// starts there already.
 func TestMain(m *testing.M) {
-	if err := os.Chdir(filepath.Join("..", "..")); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: cd to the module root:", err)
-		os.Exit(1)
+	root, err := moduleRoot()
+	if err == nil {
+		err = os.Chdir(root)
 	}
-	if _, err := os.Stat("go.mod"); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: ../.. is not the module root:", err)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -48,6 +49,25 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
+}
+
+// moduleRoot is the nearest directory at or above the working directory
+// whose go.mod declares this module.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.HasPrefix(b, []byte("module github.com/l2tap/l2tap\n")) {
+			return dir, nil
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return "", fmt.Errorf("no go.mod of github.com/l2tap/l2tap at or above the working directory")
+		}
+		dir = up
+	}
 }
 
 // l2tapBinary builds l2tap (the module root's package main) into a
