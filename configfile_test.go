@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/l2tap/l2tap/internal/tap"
 	"github.com/urfave/cli/v2"
@@ -473,9 +471,33 @@ func flagsToTOML(t *testing.T, args []string, quoted bool) (top, tunnel, session
 	return out[levelProcess].String(), out[levelTunnel].String(), out[levelSession].String()
 }
 
+// encaps are the four underlays, as the flags of side a (addresses
+// included) of test/e2e's integration tests.
+var encaps = []struct {
+	name string
+	a    []string
+}{
+	{"udp4", []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-src", "192.0.2.1", "-dst", "192.0.2.2"}},
+	{"udp6", []string{"-udp", "-ipv6", "-srcport", "5000", "-dstport", "5001", "-src", "2001:db8::1", "-dst", "2001:db8::2"}},
+	{"ip4", []string{"-src", "192.0.2.1", "-dst", "192.0.2.2"}},
+	{"ip6", []string{"-ipv6", "-src", "2001:db8::1", "-dst", "2001:db8::2"}},
+}
+
+// variants are the session option sets test/e2e's integration tests run
+// on every underlay.
+var variants = []struct {
+	name  string
+	flags []string
+}{
+	{"plain", []string{"-txsession", "1"}},
+	{"cookie32", []string{"-txsession", "0x10", "-rxsession", "0x10", "-txcookie", "0xdeadbeef", "-rxcookie", "0xdeadbeef"}},
+	{"cookie64-counter", []string{"-txsession", "7", "-cookie64", "-txcookie", "0x0102030405060708", "-rxcookie", "0x0102030405060708", "-counter"}},
+	{"pincounter-offset", []string{"-txsession", "4294967295", "-pincounter=on", "-offset", "8"}},
+}
+
 // TestConfigFileMatchesFlags checks that a file and a command line saying
 // the same thing give the same Config: every underlay and option set of the
-// integration tests, alone and all together in one file.
+// integration tests (encaps, variants), alone and all together in one file.
 func TestConfigFileMatchesFlags(t *testing.T) {
 	for _, quoted := range []bool{false, true} {
 		var all strings.Builder
@@ -595,65 +617,4 @@ func FuzzConfigFile(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestConfigFileBinary runs l2tap -config on bad files: exit code 2 and one
-// line naming the file, line, key and value; and -config with a session
-// flag.
-func TestConfigFileBinary(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, s string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	good := write("good.toml", issueExample)
-	bad := write("bad.toml", strings.Replace(issueExample, "  txsession = 11\n", "  txsession = 11\n  rxcookei = 5\n", 1))
-	runBad(t, "", []string{"-config", bad}, bad+":17: rxcookei 5: unknown key; did you mean rxcookie?")
-	runBad(t, "", []string{"-config", good, "-txsession", "5"}, "-txsession with -config", "drop -txsession")
-	runBad(t, "", []string{"-config", good, "-udp"}, "-udp with -config")
-	runBad(t, "", []string{"-config", filepath.Join(dir, "none.toml")}, "-config "+filepath.Join(dir, "none.toml"), "no such file")
-	runBad(t, "", []string{"-config", good, "-sched", "fifo"}, `-sched "fifo"`)
-}
-
-// TestConfigFilePseudowire runs one side of a pseudowire from a file and the
-// other from flags saying the same: they must carry pings both ways.
-func TestConfigFilePseudowire(t *testing.T) {
-	requireTools(t, true, "ip", "ping")
-	a, b := vethPair(t, "cf")
-	file := filepath.Join(t.TempDir(), "a.toml")
-	conf := `sched = "normal"
-[[tunnel]]
-src = "192.0.2.1"
-dst = "192.0.2.2"
-udp = true
-srcport = 1701
-dstport = "0x6a5"
-  [[tunnel.session]]
-  txsession = 10
-  rxsession = 20
-  txcookie = 0x11223344
-  rxcookie = "0x55667788"
-  counter = "on"
-  ifname = "cf0"
-`
-	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pa := startL2tap(t, a, "-config", file)
-	pb := startL2tap(t, b, "-udp", "-src", "192.0.2.2", "-dst", "192.0.2.1", "-srcport", "1701", "-dstport", "1701",
-		"-txsession", "20", "-rxsession", "10", "-txcookie", "0x55667788", "-rxcookie", "0x11223344", "-counter", "-ifname", "cf0")
-	overlay(t, a, b, "cf0")
-	if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	pingAll(t, pingCheck{a, "10.1.0.2", 1400}, pingCheck{b, "10.1.0.1", 56})
-	ca, cb := pa.stop(t), pb.stop(t)
-	for side, c := range map[string]map[string]uint64{"file": ca, "flags": cb} {
-		if c["rx_packets"] < 5 || c["tx_packets"] < 5 || c["rx_errors"] != 0 {
-			t.Errorf("%s side counters: %v", side, c)
-		}
-	}
 }

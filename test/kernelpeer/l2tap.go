@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,19 +20,6 @@ import (
 	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/status"
 )
-
-// BuildL2tap compiles the l2tap program in repoRoot into outDir and
-// returns the binary's path.
-func BuildL2tap(ctx context.Context, repoRoot, outDir string) (string, error) {
-	bin := filepath.Join(outDir, "l2tap")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build: pure Go
-	cmd.Dir = repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build l2tap in %s: %w\n%s", repoRoot, err, out)
-	}
-	return bin, nil
-}
 
 // Counters are the statistics l2tap prints on exit, by name.
 type Counters map[string]uint64

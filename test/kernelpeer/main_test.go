@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/l2tap/l2tap/test/testenv"
 )
 
 // env is the state shared by every test: one namespace, one booted guest
@@ -78,7 +80,7 @@ func setup() {
 	}
 	env.l2tapBin = os.Getenv("L2TAP_BIN")
 	if env.l2tapBin == "" {
-		env.l2tapBin, env.l2tapErr = BuildL2tap(ctx, repoRoot, workDir)
+		env.l2tapBin, env.l2tapErr = testenv.BuildL2tap(ctx, repoRoot, workDir)
 	}
 	img, err := BuildImage(ctx, ".")
 	if err != nil {
@@ -148,7 +150,7 @@ func needGuest(t *testing.T) *Guest {
 	}
 	env.once.Do(setup)
 	if env.setupErr != nil {
-		if errors.Is(env.setupErr, ErrMissingPrereq) && !InCI() {
+		if errors.Is(env.setupErr, ErrMissingPrereq) && !testenv.InCI() {
 			t.Skipf("kernel peer unavailable: %v", env.setupErr)
 		}
 		t.Fatalf("kernel peer unavailable: %v", env.setupErr)

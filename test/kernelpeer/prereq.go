@@ -14,13 +14,6 @@ import (
 // (root, a tool, package downloads) rather than by the code under test.
 var ErrMissingPrereq = errors.New("missing prerequisite")
 
-// InCI reports whether the environment declares a CI run (CI=true), in
-// which case a missing prerequisite must fail the tests instead of
-// skipping them.
-func InCI() bool {
-	return strings.EqualFold(os.Getenv("CI"), "true")
-}
-
 // hostTools are the host programs the harness runs.
 var hostTools = []string{"qemu-system-x86_64", "ip", "ping", "bash", "apt-get", "dpkg-deb", "go"}
 
