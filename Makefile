@@ -35,23 +35,24 @@ deps:
 demo: deps
 	./scripts/demo.sh
 
-# test runs everything: unit and fuzz seeds, then the end-to-end tests
-# (test/e2e: the binary in namespaces, interop with QEMU's l2tpv3) and
-# the Linux kernel's l2tp_eth in a VM (test/kernelpeer) side by side. The
-# kernel peer's emulated guest mostly computes while the end-to-end tests
-# mostly wait, so it runs at a lower priority (nice): the end-to-end tests
-# that bound times get the CPU when they need it, and the guest's own
-# bounds are minutes. Its output follows the end-to-end tests'.
+# test runs everything: unit and fuzz seeds, the end-to-end tests
+# (test/e2e: the binary in namespaces, interop with QEMU's l2tpv3), and the
+# Linux kernel's l2tp_eth in a VM (test/kernelpeer) beside them: it starts
+# first and runs through vet, the unit tests and the end-to-end tests. Its
+# emulated guest mostly computes while the end-to-end tests mostly wait,
+# so it runs at a lower priority (nice): the end-to-end tests that bound
+# times get the CPU when they need it, and the guest's own bounds are
+# minutes. Its output follows the end-to-end tests'.
 TEST_FLAGS = -count=1 -timeout 40m -v
 test: deps cross
-	$(GO) vet ./...
-	$(GO) test -p 1 $(TEST_FLAGS) $(filter-out %/test/kernelpeer,$(UNIT_PKGS))
-	@kp=$$(mktemp); trap 'rm -f "$$kp"' EXIT; \
+	kp=$$(mktemp); trap 'rm -f "$$kp"' EXIT; \
 	nice -n 10 $(GO) test $(TEST_FLAGS) ./test/kernelpeer >"$$kp" 2>&1 & kpid=$$!; \
-	$(GO) test $(TEST_FLAGS) ./test/e2e; e2e=$$?; \
+	$(GO) vet ./... && \
+	$(GO) test -p 1 $(TEST_FLAGS) $(filter-out %/test/kernelpeer,$(UNIT_PKGS)) && \
+	$(GO) test $(TEST_FLAGS) ./test/e2e; others=$$?; \
 	wait $$kpid; kernelpeer=$$?; cat "$$kp"; \
-	echo "test: test/e2e exit $$e2e, test/kernelpeer exit $$kernelpeer"; \
-	[ $$e2e -eq 0 ] && [ $$kernelpeer -eq 0 ]
+	echo "test: vet, unit and test/e2e exit $$others, test/kernelpeer exit $$kernelpeer"; \
+	[ $$others -eq 0 ] && [ $$kernelpeer -eq 0 ]
 
 # soak runs one pseudowire for SOAK (10 minutes by default) under mixed
 # traffic with peer restarts and link flaps, and fails if the l2tap that stays

@@ -51,6 +51,9 @@ func tsharkFields(t *testing.T, file string, fields ...string) [][]string {
 // sent), and the ICMP inside.
 func TestCapture(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "tshark")
+	// Beside other tests: pings in namespaces of its own, the capture
+	// files checked after; no time bound.
+	t.Parallel()
 	keys := []string{"-txcookie", "0x11223344", "-rxcookie", "0x55667788", "-counter"}
 	keysB := []string{"-txcookie", "0x55667788", "-rxcookie", "0x11223344", "-counter"}
 	for _, e := range encaps {
@@ -128,6 +131,9 @@ func TestCapture(t *testing.T) {
 // files decode.
 func TestCaptureRotation(t *testing.T) {
 	requireTools(t, true, "ip", "ping", "tshark")
+	// Beside other tests: pings in namespaces of its own, the capture
+	// files checked after; no time bound.
+	t.Parallel()
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skip("no user nobody")

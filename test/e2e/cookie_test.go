@@ -17,6 +17,9 @@ import (
 // disagree).
 func TestSplitCookies(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: pings (a 2 s deadline each) in namespaces of its
+	// own.
+	t.Parallel()
 	cases := []struct {
 		name  string
 		e     int // index in encaps

@@ -46,6 +46,9 @@ var variants = []struct {
 // underlay and option set, and pings across both ways, large frames included.
 func TestPseudowire(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: pings (a 2 s deadline each) in namespaces of its
+	// own.
+	t.Parallel()
 	for _, e := range encaps {
 		for _, v := range variants {
 			t.Run(e.name+"-"+v.name, func(t *testing.T) {
@@ -113,6 +116,9 @@ func tapMTU(t *testing.T, ns netns, dev string) int {
 // that the receiving l2tap counts the drops under the right name.
 func TestMismatchDrops(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: pings in namespaces of its own, counted after;
+	// no time bound.
+	t.Parallel()
 	base := encaps[0] // UDP over IPv4
 	cases := []struct {
 		name    string
@@ -255,6 +261,9 @@ func TestStopsOnSignal(t *testing.T) {
 // reported once.
 func TestJumboFrames(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: pings (a 2 s deadline each) in namespaces of its
+	// own.
+	t.Parallel()
 	for _, e := range encaps {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()

@@ -23,6 +23,9 @@ import (
 // underlay with -offload=off: the one-frame-per-system-call path.
 func TestPseudowireOffloadOff(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: pings (a 2 s deadline each) in namespaces of its
+	// own.
+	t.Parallel()
 	for _, e := range encaps {
 		for _, v := range variants[1:3] {
 			t.Run(e.name+"-"+v.name, func(t *testing.T) {

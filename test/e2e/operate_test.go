@@ -64,6 +64,8 @@ func TestBashCompletionBridges(t *testing.T) {
 // which Go does not look for), where the line must say so.
 func TestVersion(t *testing.T) {
 	requireTools(t, false, "git")
+	// Beside other tests: a build and one run; no time bound.
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "l2tap")
 	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -118,6 +120,8 @@ func TestVersion(t *testing.T) {
 // VERSION file): -version prints no "unknown".
 func TestVersionStamped(t *testing.T) {
 	requireTools(t, false, "make", "git", "tar")
+	// Beside other tests: two builds and their -version; no time bound.
+	t.Parallel()
 	head := strings.TrimSpace(run(t, "git", "rev-parse", "HEAD"))
 	date := strings.TrimSpace(run(t, "git", "log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", "HEAD"))
 	describe := strings.TrimSpace(run(t, "git", "describe", "--tags", "--always", "--dirty"))
@@ -163,6 +167,9 @@ func TestVersionStamped(t *testing.T) {
 // uninstalls: nothing may be left.
 func TestInstall(t *testing.T) {
 	requireTools(t, false, "make", "install", "sed")
+	// Beside other tests: a build installed into a DESTDIR of its own; no
+	// time bound.
+	t.Parallel()
 	dest := t.TempDir()
 	bin := filepath.Join(t.TempDir(), "l2tap")
 	for _, prefix := range []string{"/usr/local", "/opt/l2tap"} {

@@ -130,6 +130,9 @@ func statusWith(m map[string]string, kv ...string) map[string]string {
 // the runtime started for the traffic are included.
 func TestLeastPrivilege(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
+	// Beside other tests: it reads the threads' credentials, which load
+	// does not change; no time bound.
+	t.Parallel()
 	for _, e := range encaps {
 		t.Run(e.name, func(t *testing.T) {
 			flags := []string{"-txsession", "1"}
