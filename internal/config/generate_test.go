@@ -21,7 +21,7 @@ func TestGeneratedFiles(t *testing.T) {
 		if err := gen(&b); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		file := filepath.Join("..", "..", filepath.FromSlash(path))
+		file := filepath.Join(repoRoot(t), filepath.FromSlash(path))
 		if *update {
 			if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
 				t.Fatal(err)
@@ -35,6 +35,27 @@ func TestGeneratedFiles(t *testing.T) {
 		if !bytes.Equal(committed, b.Bytes()) {
 			t.Errorf("%s differs from what the flag table gives: run make man and commit it", path)
 		}
+	}
+}
+
+// repoRoot is the directory of l2tap's go.mod, found upwards from the
+// working directory: the package's when go test runs it, the
+// repository's when make cross runs a test binary under qemu-user.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.HasPrefix(b, []byte("module github.com/l2tap/l2tap\n")) {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod of github.com/l2tap/l2tap above the working directory")
+		}
+		dir = parent
 	}
 }
 
