@@ -1,10 +1,11 @@
 package config
 
 // A configuration file describes many tunnels and sessions in TOML whose keys
-// are the flag names. Its values go through the flags' own value types
-// (number, SwitchValue, StringValue) and its options through the checks the command line
-// uses (Options.session, Options.process, Options.resolveEndpoint), so a file
-// and a command line cannot disagree on what a setting means.
+// are the flag names, each in the table of its level in the flag table. Its
+// values go through the flags' own value types (SwitchValue, UintValue,
+// StringValue) and its options through the checks the command line uses
+// (Options.session, Options.process, Options.resolveEndpoint), so a file and
+// a command line cannot disagree on what a setting means.
 //
 // The file is read with github.com/pelletier/go-toml/v2: its unstable.Parser
 // hands over every key and table header with its byte range, hence its line,
