@@ -131,27 +131,28 @@ func TestFlagTable(t *testing.T) {
 	for _, f := range FlagTable() {
 		fields[f.field(&o)] = true
 	}
-	for _, v := range optionValues(&o) {
+	for name, v := range optionValues(&o) {
 		if !fields[v] {
-			t.Errorf("a field of Options (%T at %p) has no entry in the flag table", v, v)
+			t.Errorf("Options.%s has no entry in the flag table", name)
 		}
 	}
 }
 
-// optionValues returns every flag value in o, found by reflection.
-func optionValues(o *Options) []value {
-	var out []value
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
+// optionValues returns every flag value in o by its field's path (such
+// as Keepalive.Hello), found by reflection.
+func optionValues(o *Options) map[string]value {
+	out := map[string]value{}
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
 		for i := 0; i < v.NumField(); i++ {
-			f := v.Field(i)
+			f, name := v.Field(i), prefix+v.Type().Field(i).Name
 			if x, ok := f.Addr().Interface().(value); ok {
-				out = append(out, x)
+				out[name] = x
 			} else if f.Kind() == reflect.Struct {
-				walk(f)
+				walk(f, name+".")
 			}
 		}
 	}
-	walk(reflect.ValueOf(o).Elem())
+	walk(reflect.ValueOf(o).Elem(), "")
 	return out
 }
