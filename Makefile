@@ -84,7 +84,7 @@ CROSS_ARCHS ?= amd64 arm64 386 s390x
 CROSS_SYSTEMS ?= freebsd/amd64 darwin/arm64 windows/amd64
 CROSS_RUN_ARCHS ?= s390x 386 arm64
 CROSS_TESTS = Golden|Rejects|Reserved|NumberFlag|Fuzz
-CROSS_PKGS = ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune ./internal/vmsocket ./internal/control
+CROSS_PKGS = ./internal/config ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune ./internal/vmsocket ./internal/control
 CROSS_BE_SKIP = SenderFallbacks|SocketLoopAllocs|IntactNeedsChecksums
 # CROSS_EXEC_SKIP are tests that run a host program (tshark): the host's
 # binary, which the emulated run does not test, and qemu-user's fork of an
@@ -132,7 +132,7 @@ cross:
 
 # fuzz explores every parser beyond the committed seeds, FUZZTIME each.
 FUZZTIME ?= 60s
-FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzConfigFile ./internal/l2tpv3:FuzzSequence \
+FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip ./internal/config:FuzzConfigFile ./internal/l2tpv3:FuzzSequence \
 	./internal/underlay:FuzzGROSegmentSize \
 	./internal/offload:FuzzGSOSplit ./internal/offload:FuzzGRO ./internal/offload:FuzzFlowQueue \
 	./internal/offload:FuzzParse ./internal/offload:FuzzClampMSS ./internal/l2tpv3:FuzzControl ./internal/control:FuzzInput \
@@ -233,10 +233,12 @@ deb:
 	mkdir -p "$(DEBDIR)"; cp "$$build/l2tap_$(DEB_VERSION)_$(ARCH).deb" "$(DEBDIR)/"; \
 	echo "deb: $(DEBDIR)/l2tap_$(DEB_VERSION)_$(ARCH).deb"
 
-# man regenerates the committed manual page from the flag definitions
-# (a test fails when they drift apart).
+# man regenerates what the flag table (internal/config/flagtable.go) gives:
+# the manual page, the bash and zsh completions and docs/options.md (tests
+# fail when a committed one drifts from the table).
 man:
 	$(GO) run . man > docs/l2tap.8.tmp && mv docs/l2tap.8.tmp docs/l2tap.8
+	$(GO) test -count=1 -run '^TestGeneratedFiles$$' ./internal/config -update
 
 clean:
 	rm -f $(BIN) l2tap_*.deb

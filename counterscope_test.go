@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/control"
 	"github.com/l2tap/l2tap/internal/engine"
 )
@@ -38,7 +39,7 @@ func TestCountersThatApply(t *testing.T) {
 			[]string{"rx_packets", "rx_control", "tx_peer_down", "procs_raised"},
 			[]string{"control_rx", "control_tx", "control_hellos_sent", "control_peer_down", "control_connections", "socket_bad_frames", "socket_refused", "pcap_dropped"}},
 		{"hello", func(_ *testing.T, p *process, tun *engine.Tunnel) {
-			p.addControl(&TunnelConfig{Control: ControlConfig{LocalID: 1, PeerID: 1, Hello: time.Minute, Retries: 3}}, tun)
+			p.addControl(&config.TunnelConfig{Keepalive: config.KeepaliveConfig{LocalID: 1, PeerID: 1, Hello: time.Minute, Retries: 3}}, tun)
 		},
 			[]string{"rx_packets", "control_rx", "control_tx", "control_hellos_sent", "control_peer_down"},
 			[]string{"control_connections", "control_sessions_up", "control_auth_failed", "socket_bad_frames"}},

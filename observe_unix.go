@@ -5,13 +5,7 @@ package main
 import (
 	"os"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
-
-// maxSocketPath is the longest path a unix socket address holds
-// (sun_path is 108 bytes on Linux with its terminating zero).
-const maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
 
 // inode is the inode number of a file, where the system has one.
 func inode(fi os.FileInfo) (uint64, bool) {

@@ -2,9 +2,5 @@ package main
 
 import "os"
 
-// maxSocketPath is the longest path a unix socket address holds (Windows'
-// sun_path has 108 bytes too).
-const maxSocketPath = 107
-
 // inode reports no inode: Windows' file IDs are not in FileInfo.
 func inode(os.FileInfo) (uint64, bool) { return 0, false }

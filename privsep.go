@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/sandbox"
 	"github.com/l2tap/l2tap/internal/tap"
@@ -44,12 +45,12 @@ import (
 // privHelper is the data path's handle on the helper.
 type privHelper struct {
 	c    *sandbox.Client
-	base *Config // the configuration at start: process settings for reloads
+	base *config.Config // the configuration at start: process settings for reloads
 }
 
 // needsHelper reports whether cfg needs the helper after setup: a
 // configuration file to reload, or an attached TAP to restore.
-func needsHelper(cfg *Config) bool {
+func needsHelper(cfg *config.Config) bool {
 	if cfg.Reload != nil {
 		return true
 	}
@@ -65,7 +66,7 @@ func needsHelper(cfg *Config) bool {
 
 // startPrivHelper starts the helper when cfg needs one, and points cfg's
 // reload at it.
-func startPrivHelper(cfg *Config) (helper, error) {
+func startPrivHelper(cfg *config.Config) (helper, error) {
 	if !needsHelper(cfg) {
 		return nil, nil
 	}
@@ -85,13 +86,13 @@ func (h *privHelper) close() { h.c.Close() }
 // wireTunnel is a tunnel as a reload reply carries it: a dynamic tunnel's
 // settings (its secret among them) stay in the helper.
 type wireTunnel struct {
-	Tunnel  TunnelConfig `json:"tunnel"`
-	Dynamic bool         `json:"dynamic,omitempty"`
+	Tunnel  config.TunnelConfig `json:"tunnel"`
+	Dynamic bool                `json:"dynamic,omitempty"`
 }
 
 // reload asks the helper to read the configuration file again, and returns
 // its tunnels and sessions with the process settings of the start.
-func (h *privHelper) reload() (*Config, error) {
+func (h *privHelper) reload() (*config.Config, error) {
 	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpReload})
 	closeFiles(files)
 	if err != nil {
@@ -102,14 +103,14 @@ func (h *privHelper) reload() (*Config, error) {
 		return nil, fmt.Errorf("privileged helper: reload reply: %w", err)
 	}
 	cfg := *h.base
-	cfg.Tunnels = make([]TunnelConfig, len(tunnels))
+	cfg.Tunnels = make([]config.TunnelConfig, len(tunnels))
 	for i, t := range tunnels {
 		cfg.Tunnels[i] = t.Tunnel
 		if t.Dynamic {
-			cfg.Tunnels[i].Dynamic = &DynamicConfig{}
+			cfg.Tunnels[i].Dynamic = &config.DynamicConfig{}
 		}
 	}
-	cfg.gen = r.Gen
+	cfg.Gen = r.Gen
 	return &cfg, nil
 }
 
@@ -128,8 +129,8 @@ type endpointReply struct {
 
 // socket asks the helper for the underlay socket of tunnel ti of cfg (a
 // reload's).
-func (h *privHelper) socket(cfg *Config, ti int) (engine.Underlay, error) {
-	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpSocket, Gen: cfg.gen, Tunnel: ti})
+func (h *privHelper) socket(cfg *config.Config, ti int) (engine.Underlay, error) {
+	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpSocket, Gen: cfg.Gen, Tunnel: ti})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func (h *privHelper) socket(cfg *Config, ti int) (engine.Underlay, error) {
 		closeFiles(files)
 		return nil, fmt.Errorf("privileged helper: socket reply with %d descriptors: %v", len(files), err)
 	}
-	e := cfg.Tunnels[ti].Endpoint
+	e := cfg.Tunnels[ti].Ends
 	s, err := underlay.FromFile(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: d.Offload}, files[0])
 	if err != nil {
 		return nil, explainTunnelError(e, err)
@@ -148,8 +149,8 @@ func (h *privHelper) socket(cfg *Config, ti int) (engine.Underlay, error) {
 
 // endpoint asks the helper for the TAP or VM socket of session si of
 // tunnel ti of cfg (a reload's).
-func (h *privHelper) endpoint(cfg *Config, ti, si int) (device, int, error) {
-	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpOpen, Gen: cfg.gen, Tunnel: ti, Session: si})
+func (h *privHelper) endpoint(cfg *config.Config, ti, si int) (device, int, error) {
+	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpOpen, Gen: cfg.Gen, Tunnel: ti, Session: si})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -166,7 +167,7 @@ func (h *privHelper) endpoint(cfg *Config, ti, si int) (device, int, error) {
 		}
 		s, err := vmsocket.FromFile(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type}, files[0])
 		if err != nil {
-			return nil, 0, usagef("-socket %s: %v", sc.Socket.Path, err)
+			return nil, 0, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
 		}
 		return &vmEndpoint{s, d.MTU}, d.Auto, nil
 	}
@@ -214,7 +215,7 @@ func closeFiles(files []*os.File) {
 
 // helperMode runs l2tap as the privileged helper when started as one
 // (see sandbox.StartHelper), and then reports true.
-func helperMode(cfg *Config) (bool, error) {
+func helperMode(cfg *config.Config) (bool, error) {
 	fd, ok := sandbox.HelperFD()
 	if !ok {
 		return false, nil
@@ -231,14 +232,14 @@ type attachedTAP struct {
 // helperState is what the helper holds: the configuration as last read,
 // numbered by gen, and the attached TAPs it recorded, by name.
 type helperState struct {
-	read     func() (*Config, error) // the file read again; nil without -config
-	cfg      *Config
+	read     func() (*config.Config, error) // the file read again; nil without -config
+	cfg      *config.Config
 	gen      uint64
 	attached map[string]attachedTAP
 }
 
 // runHelper is the helper's life: record, confine, serve, restore.
-func runHelper(fd int, cfg *Config) error {
+func runHelper(fd int, cfg *config.Config) error {
 	// l2tap's signals are the data path's business; the helper ends with
 	// its end of the socketpair.
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sigCounters)
@@ -334,11 +335,11 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 		return sandbox.Reply{}, nil, err
 	}
 	if req.Op == sandbox.OpSocket {
-		e := tc.Endpoint
+		e := tc.Ends
 		if st.cfg.PacketPath && !e.UDP && e.Local.Is4() {
 			return sandbox.Reply{}, nil, errors.New("-ip-path packet: a reload cannot add a socket on the packet path; restart l2tap")
 		}
-		offload := socketOffload(st.cfg, e.socketKey())
+		offload := socketOffload(st.cfg, socketKeyOf(e))
 		s, err := underlay.Open(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload})
 		if err != nil {
 			return sandbox.Reply{}, nil, explainTunnelError(e, err)
@@ -354,11 +355,11 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 		// Made, not served: the data path serves it.
 		f, err := vmsocket.Bind(vmSocketConfig(sc))
 		if err != nil {
-			return sandbox.Reply{}, nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+			return sandbox.Reply{}, nil, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
 		}
 		return reply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, []*os.File{f})
 	}
-	if sc.TAPDriver == driverWater {
+	if sc.TAPDriver == config.DriverWater {
 		return sandbox.Reply{}, nil, errors.New("-tap-driver water: a reload cannot add such a session; restart l2tap")
 	}
 	if tcfg.Attach {
@@ -377,7 +378,7 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 
 // configured returns the session (or, for OpSocket, the tunnel) a request
 // numbers in the configuration the helper read last: nothing else.
-func (st *helperState) configured(req sandbox.Request) (*TunnelConfig, *SessionConfig, error) {
+func (st *helperState) configured(req sandbox.Request) (*config.TunnelConfig, *config.SessionConfig, error) {
 	if st.gen == 0 || req.Gen != st.gen {
 		return nil, nil, fmt.Errorf("generation %d is not the configuration read last (%d)", req.Gen, st.gen)
 	}

@@ -4,29 +4,9 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/offload"
 )
-
-// Endpoint is the underlay of one tunnel: where packets come from and go.
-type Endpoint struct {
-	UDP        bool
-	Local      netip.Addr
-	Remote     netip.Addr
-	LocalPort  uint16 // UDP only
-	RemotePort uint16 // UDP only
-}
-
-// IPOverhead is the size of the outer IP (and UDP) headers per packet.
-func (e Endpoint) IPOverhead() int {
-	n := 20
-	if e.Remote.Is6() {
-		n = 40
-	}
-	if e.UDP {
-		n += 8
-	}
-	return n
-}
 
 // socketKey names the socket a tunnel needs: tunnels with the same key
 // share one (for IP encapsulation, every tunnel on a local address).
@@ -36,7 +16,8 @@ type socketKey struct {
 	port  uint16
 }
 
-func (e Endpoint) socketKey() socketKey {
+// socketKeyOf is the socket tunnel ends e need.
+func socketKeyOf(e config.TunnelEnds) socketKey {
 	k := socketKey{udp: e.UDP, local: e.Local}
 	if e.UDP {
 		k.port = e.LocalPort
@@ -44,15 +25,15 @@ func (e Endpoint) socketKey() socketKey {
 	return k
 }
 
-// remote is the peer's address and port as received packets show it.
-func (e Endpoint) remote() netip.AddrPort {
+// remoteOf is the peer's address and port as received packets show it.
+func remoteOf(e config.TunnelEnds) netip.AddrPort {
 	return netip.AddrPortFrom(e.Remote, e.RemotePort)
 }
 
 // AutoMTU returns the TAP MTU that lets a full frame cross the path to the
 // peer unfragmented: the path MTU minus outer IP, UDP, L2TP and Ethernet
 // headers, as Linux's l2tp_eth computes it.
-func AutoMTU(ep Endpoint, h *Header) (int, error) {
+func AutoMTU(ep config.TunnelEnds, h *Header) (int, error) {
 	pmtu, err := PathMTU(ep.Remote)
 	if err != nil {
 		return 0, err

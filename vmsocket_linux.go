@@ -5,6 +5,7 @@ package main
 import (
 	"path/filepath"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/vmsocket"
 )
 
@@ -20,17 +21,17 @@ func (v *vmEndpoint) MTU() int { return v.mtu }
 
 // openVMSocket makes a session's socket, owned by the TAP's -owner and
 // -group.
-func openVMSocket(sc *SessionConfig, mtu int) (*vmEndpoint, error) {
+func openVMSocket(sc *config.SessionConfig, mtu int) (*vmEndpoint, error) {
 	s, err := vmsocket.Listen(vmSocketConfig(sc))
 	if err != nil {
-		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+		return nil, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
 	}
 	return &vmEndpoint{s, mtu}, nil
 }
 
 // vmSocketConfig is the socket of session sc, owned by the TAP's -owner
 // and -group.
-func vmSocketConfig(sc *SessionConfig) vmsocket.Config {
+func vmSocketConfig(sc *config.SessionConfig) vmsocket.Config {
 	return vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type, UID: sc.TAP.Owner, GID: sc.TAP.Group}
 }
 

@@ -2,15 +2,19 @@
 
 package main
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/l2tap/l2tap/internal/config"
+)
 
 // vmEndpoint would be a session's -socket; the socket endpoint needs
 // Linux (recvmmsg, sendmmsg, SO_PEERCRED).
 type vmEndpoint struct{ device }
 
 // openVMSocket refuses -socket on this system.
-func openVMSocket(sc *SessionConfig, _ int) (*vmEndpoint, error) {
-	return nil, usagef("-socket %s: VM sockets need Linux, not %s; use a TAP (-ifname)", sc.Socket.Path, runtime.GOOS)
+func openVMSocket(sc *config.SessionConfig, _ int) (*vmEndpoint, error) {
+	return nil, config.Usagef("-socket %s: VM sockets need Linux, not %s; use a TAP (-ifname)", sc.Socket.Path, runtime.GOOS)
 }
 
 // qemuHint is never asked for, as no socket opens here.

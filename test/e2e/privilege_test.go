@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/sandbox"
+
 )
 
 // threadStatus returns the fields named in keys from /proc/PID/status and

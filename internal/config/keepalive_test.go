@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package config
 
 import (
 	"flag"
@@ -11,7 +11,7 @@ import (
 )
 
 // TestHelloConfigFile: the control channel's tunnel keys give the same
-// ControlConfig as the flags, per tunnel.
+// KeepaliveConfig as the flags, per tunnel.
 func TestHelloConfigFile(t *testing.T) {
 	restore := lookupNetIP
 	t.Cleanup(func() { lookupNetIP = restore })
@@ -27,17 +27,16 @@ func TestHelloConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ControlConfig{LocalID: 16, PeerID: 32, Hello: 5 * time.Second, Retries: 3, Required: false}
-	if got := c.Tunnels[0].Control; got != want {
+	want := KeepaliveConfig{LocalID: 16, PeerID: 32, Hello: 5 * time.Second, Retries: 3, Required: false}
+	if got := c.Tunnels[0].Keepalive; got != want {
 		t.Errorf("first tunnel: %+v, want %+v", got, want)
 	}
-	if got := c.Tunnels[1].Control; got != (ControlConfig{}) {
+	if got := c.Tunnels[1].Keepalive; got != (KeepaliveConfig{}) {
 		t.Errorf("second tunnel: %+v, want none", got)
 	}
 	var o Options
-	app := newApp(&o)
 	set := flag.NewFlagSet("l2tap", flag.ContinueOnError)
-	for _, f := range app.Flags {
+	for _, f := range Flags(&o) {
 		f.Apply(set)
 	}
 	if err := set.Parse([]string{"-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1", "-rxtunnel", "0x10", "-txtunnel", "32", "-hello", "5", "-hello-required=off", "-hello-retries", "3"}); err != nil {
@@ -47,7 +46,7 @@ func TestHelloConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fc.Tunnels[0].Control; got != want {
+	if got := fc.Tunnels[0].Keepalive; got != want {
 		t.Errorf("flags: %+v, want %+v", got, want)
 	}
 }

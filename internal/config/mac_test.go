@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package config
 
 import (
 	"bytes"
@@ -33,8 +33,8 @@ func TestMACFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := []string{"-src", "192.0.2.1", "-dst", "192.0.2.2", "-txsession", "1"}
-	restore := machineIDFile
-	t.Cleanup(func() { machineIDFile = restore })
+	restore := MachineIDFile
+	t.Cleanup(func() { MachineIDFile = restore })
 	for _, tc := range []struct {
 		name    string
 		idFile  string
@@ -63,7 +63,7 @@ func TestMACFlag(t *testing.T) {
 		{"word", good, []string{"-mac", "stable"}, TAPConfig{}, []string{`-mac "stable"`, "persistent"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			machineIDFile = tc.idFile
+			MachineIDFile = tc.idFile
 			var o Options
 			parseFlags(t, &o, append(append([]string{}, base...), tc.args...)...)
 			_, sc, err := o.session()
@@ -71,7 +71,7 @@ func TestMACFlag(t *testing.T) {
 				if err == nil {
 					t.Fatalf("accepted: %+v", sc.TAP)
 				}
-				var ue usageError
+				var ue UsageError
 				if !errors.As(err, &ue) || strings.Contains(err.Error(), "\n") {
 					t.Errorf("not a one-line usage error: %v", err)
 				}
@@ -89,8 +89,8 @@ func TestMACFlag(t *testing.T) {
 			if got.MAC != tc.want.MAC || !bytes.Equal(got.MACAddr, tc.want.MACAddr) || !bytes.Equal(got.MachineID, tc.want.MachineID) {
 				t.Fatalf("MAC %v %s id %x, want %v %s id %x", got.MAC, got.MACAddr, got.MachineID, tc.want.MAC, tc.want.MACAddr, tc.want.MachineID)
 			}
-			if missing := persistentMACMissing(&got); missing != (tc.want.MAC == tap.MACPersistent && tc.want.MachineID == nil) {
-				t.Fatalf("persistentMACMissing = %v", missing)
+			if missing := PersistentMACMissing(&got); missing != (tc.want.MAC == tap.MACPersistent && tc.want.MachineID == nil) {
+				t.Fatalf("PersistentMACMissing = %v", missing)
 			}
 		})
 	}

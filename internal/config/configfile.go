@@ -1,10 +1,11 @@
-package main
+package config
 
 // A configuration file describes many tunnels and sessions in TOML whose keys
-// are the flag names. Its values go through the flags' own value types
-// (number, onOff, text) and its options through the checks the command line
-// uses (Options.session, Options.process, Options.resolveEndpoint), so a file
-// and a command line cannot disagree on what a setting means.
+// are the flag names, each in the table of its level in the flag table. Its
+// values go through the flags' own value types (SwitchValue, UintValue,
+// StringValue) and its options through the checks the command line uses
+// (Options.session, Options.process, Options.resolveEndpoint), so a file and
+// a command line cannot disagree on what a setting means.
 //
 // The file is read with github.com/pelletier/go-toml/v2: its unstable.Parser
 // hands over every key and table header with its byte range, hence its line,
@@ -27,54 +28,26 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
-	"github.com/urfave/cli/v2"
 )
 
-// keyLevel is the table a key belongs in.
-type keyLevel int
-
-const (
-	levelSession keyLevel = iota // [[tunnel.session]]: one pseudowire and its TAP
-	levelTunnel                  // [[tunnel]]: one underlay socket's two ends
-	levelProcess                 // the top of the file: the whole process
-)
-
-// tunnelKeys and processKeys name the flags that are per socket and per
-// process; every other flag, except -config itself, is per session.
-var (
-	tunnelKeys = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required", "hello-retries",
-		"hostname", "peer-hostname", "secret-file", "secret", "digest", "role", "router-id"}
-	processKeys = []string{"sched", "ip-path", "cpuprofile", "memprofile", "user", "seccomp", "control", "metrics", "log-format"}
-)
-
-// numericTextKeys are the text flags that take a name or a number (or a
-// size with a unit: pcap-size); a file may give them as TOML integers.
-var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true, "pcap-size": true, "router-id": true, "mss-clamp": true}
-
-// fileKeys maps every key a file may hold to its level.
-var fileKeys = sync.OnceValue(func() map[string]keyLevel {
-	m := map[string]keyLevel{}
-	for _, fl := range flagSpecs(&Options{}) {
-		if name := fl.Names()[0]; name != "config" {
-			m[name] = levelSession
+// fileKeys maps every key a file may hold to its level: every option of
+// the flag table but those of the command line only.
+var fileKeys = sync.OnceValue(func() map[string]Level {
+	m := map[string]Level{}
+	for _, f := range flagTable() {
+		if f.Level != LevelCommandLine {
+			m[f.Name] = f.Level
 		}
-	}
-	m["secret"] = levelTunnel // the file only: a flag would show in ps
-	for _, k := range tunnelKeys {
-		m[k] = levelTunnel
-	}
-	for _, k := range processKeys {
-		m[k] = levelProcess
 	}
 	return m
 })
 
 // tableName is how errors and help name a level's table.
-func (l keyLevel) tableName() string {
+func (l Level) tableName() string {
 	switch l {
-	case levelTunnel:
+	case LevelTunnel:
 		return "[[tunnel]]"
-	case levelSession:
+	case LevelSession:
 		return "[[tunnel.session]]"
 	}
 	return "the top of the file"
@@ -90,7 +63,7 @@ type cfKey struct {
 
 // cfTable is the top of the file, a [[tunnel]] or a [[tunnel.session]].
 type cfTable struct {
-	level keyLevel
+	level Level
 	line  int // of its header; 1 for the top of the file
 	keys  []*cfKey
 }
@@ -120,16 +93,39 @@ type cfFile struct {
 // a value quoted in it spans several.
 func (f *cfFile) errorf(line int, format string, args ...any) error {
 	msg := oneLine.Replace(fmt.Sprintf(format, args...))
-	return usageError{fmt.Errorf("%s:%d: %s", f.name, line, msg)}
+	return UsageError{fmt.Errorf("%s:%d: %s", f.name, line, msg)}
 }
 
 var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`)
 
 // LoadConfigFile reads and checks the configuration file at path, resolving
-// host names, and creates nothing. Every error is a usageError in one line:
+// host names, and creates nothing. Every error is a UsageError in one line:
 // "FILE:LINE: KEY VALUE: what is wrong and the fix".
 func LoadConfigFile(path string) (*Config, error) {
 	return loadConfigFile(path, nil)
+}
+
+// FromFile loads the file that -config names, with the process-wide flags
+// of o overriding its top-level keys, and refuses the tunnel and session
+// flags that the file replaces: given reports whether the command line
+// holds the flag of that name. The Config's Reload reads the file again.
+func (o *Options) FromFile(given func(name string) bool) (*Config, error) {
+	file := o.ConfigFile.Val
+	if file == "" {
+		return nil, Usagef("-config needs a file name (e.g. -config /etc/l2tap/l2tap.toml)")
+	}
+	for _, fl := range Flags(&Options{}) {
+		name := fl.Names()[0]
+		if level, ok := fileKeys()[name]; ok && level != LevelProcess && given(name) {
+			return nil, Usagef("-%s with -config: tunnel and session options go in %s as %s = ... under %s; drop -%s", name, file, name, level.tableName(), name)
+		}
+	}
+	cfg, err := loadConfigFile(file, o)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Reload = func() (*Config, error) { return loadConfigFile(file, o) }
+	return cfg, nil
 }
 
 // loadConfigFile is LoadConfigFile where the process-wide options that are
@@ -141,7 +137,7 @@ func loadConfigFile(path string, cmdline *Options) (*Config, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, usagef("-config %s: %v", path, err)
+		return nil, Usagef("-config %s: %v", path, err)
 	}
 	return parseConfig(path, data, cmdline)
 }
@@ -159,7 +155,7 @@ func parseConfig(name string, data []byte, cmdline *Options) (*Config, error) {
 // readConfigFile parses data into tables and keys, rejecting what is not
 // TOML and what a configuration file cannot hold, in file order.
 func readConfigFile(name string, data []byte) (*cfFile, error) {
-	f := &cfFile{name: name, top: cfTable{level: levelProcess, line: 1}}
+	f := &cfFile{name: name, top: cfTable{level: LevelProcess, line: 1}}
 	var p unstable.Parser
 	p.Reset(data)
 	cur := &f.top
@@ -173,7 +169,7 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 			isSession := slices.Equal(parts, []string{"tunnel", "session"})
 			switch {
 			case e.Kind == unstable.ArrayTable && isTunnel:
-				t := &cfTunnel{cfTable: cfTable{level: levelTunnel, line: ln}}
+				t := &cfTunnel{cfTable: cfTable{level: LevelTunnel, line: ln}}
 				f.tunnels = append(f.tunnels, t)
 				cur = &t.cfTable
 			case e.Kind == unstable.ArrayTable && isSession:
@@ -181,7 +177,7 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 					return nil, f.errorf(ln, "[[tunnel.session]] before any [[tunnel]]: put each session under the [[tunnel]] whose socket carries it")
 				}
 				t := f.tunnels[len(f.tunnels)-1]
-				s := &cfTable{level: levelSession, line: ln}
+				s := &cfTable{level: LevelSession, line: ln}
 				t.sessions = append(t.sessions, s)
 				cur = s
 			case isTunnel || isSession:
@@ -311,7 +307,7 @@ func (f *cfFile) place(k *cfKey, t *cfTable) error {
 	switch {
 	case k.name == "config":
 		return f.errorf(k.line, "config %s: a configuration file cannot name another; drop this key", k.raw)
-	case k.name == "tunnel" && t.level == levelProcess, k.name == "session" && t.level == levelTunnel:
+	case k.name == "tunnel" && t.level == LevelProcess, k.name == "session" && t.level == LevelTunnel:
 		return f.errorf(k.line, "%s %s: write each %s as a [[%s]] table", k.name, k.raw, k.name, map[string]string{"tunnel": "tunnel", "session": "tunnel.session"}[k.name])
 	case !ok:
 		if s := suggestKey(k.name); s != "" {
@@ -320,9 +316,9 @@ func (f *cfFile) place(k *cfKey, t *cfTable) error {
 		return f.errorf(k.line, "%s %s: unknown key; the keys are the flag names without the dash (l2tap -help)", k.name, k.raw)
 	case level == t.level:
 		return nil
-	case level == levelProcess:
+	case level == LevelProcess:
 		return f.errorf(k.line, "%s %s: a process-wide key; put it at the top of the file, before the first [[tunnel]]", k.name, k.raw)
-	case level == levelTunnel:
+	case level == LevelTunnel:
 		return f.errorf(k.line, "%s %s: a tunnel key (all sessions of a tunnel share its socket); put it in %s", k.name, k.raw, level.tableName())
 	default:
 		return f.errorf(k.line, "%s %s: a session key; put it in a %s", k.name, k.raw, level.tableName())
@@ -378,7 +374,7 @@ func (f *cfFile) syntaxError(data []byte, err error) error {
 			err = err2
 		}
 		if !errors.As(err, &de) {
-			return usagef("%s: %s", f.name, strings.TrimPrefix(err.Error(), "toml: "))
+			return Usagef("%s: %s", f.name, strings.TrimPrefix(err.Error(), "toml: "))
 		}
 	}
 	line, _ := de.Position()
@@ -420,15 +416,12 @@ func keyAt(data []byte, line int) string {
 	return ""
 }
 
-// flagValues returns o's flag values by name, with their limits set.
-func flagValues(o *Options) map[string]cli.Generic {
-	m := map[string]cli.Generic{}
-	for _, fl := range flagSpecs(o) {
-		if g, ok := fl.(*cli.GenericFlag); ok {
-			m[g.Name] = g.Value
-		}
+// flagValues returns o's option values by name, with their limits set.
+func flagValues(o *Options) map[string]value {
+	m := map[string]value{}
+	for _, f := range flagTable() {
+		m[f.Name] = f.valueIn(o)
 	}
-	m["secret"] = &o.Dynamic.Secret
 	return m
 }
 
@@ -443,10 +436,10 @@ func (f *cfFile) set(o *Options, t *cfTable) error {
 		switch x := k.val.(type) {
 		case int64:
 			switch v.(type) {
-			case *number:
+			case *UintValue:
 				s = strconv.FormatInt(x, 10)
-			case *text:
-				if numericTextKeys[k.name] {
+			case *StringValue:
+				if LookupFlag(k.name).NameOrNumber {
 					s = strconv.FormatInt(x, 10)
 				} else {
 					want = "a string"
@@ -455,7 +448,7 @@ func (f *cfFile) set(o *Options, t *cfTable) error {
 				want = "true or false"
 			}
 		case bool:
-			if _, ok := v.(*onOff); ok {
+			if _, ok := v.(*SwitchValue); ok {
 				s = strconv.FormatBool(x)
 			} else {
 				want = kindWant(v, k.name)
@@ -476,14 +469,14 @@ func (f *cfFile) set(o *Options, t *cfTable) error {
 }
 
 // kindWant says which TOML values the flag v takes.
-func kindWant(v cli.Generic, name string) string {
+func kindWant(v value, name string) string {
 	switch v.(type) {
-	case *number:
+	case *UintValue:
 		return `an integer, or a string such as "0x10"`
-	case *onOff:
+	case *SwitchValue:
 		return "true or false"
 	}
-	if numericTextKeys[name] {
+	if LookupFlag(name).NameOrNumber {
 		return "a name or a number"
 	}
 	return "a string"
@@ -498,45 +491,23 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 	}
 	if cmdline != nil {
 		// The process-wide flags given with -config win over the file.
-		if cmdline.Sched.set {
-			po.Sched = cmdline.Sched
-		}
-		if cmdline.IPPath.set {
-			po.IPPath = cmdline.IPPath
-		}
-		if cmdline.CPUProfile.set {
-			po.CPUProfile = cmdline.CPUProfile
-		}
-		if cmdline.MemProfile.set {
-			po.MemProfile = cmdline.MemProfile
-		}
-		if cmdline.User.set {
-			po.User = cmdline.User
-		}
-		if cmdline.Seccomp.set {
-			po.Seccomp = cmdline.Seccomp
-		}
-		if cmdline.Observe.Control.set {
-			po.Observe.Control = cmdline.Observe.Control
-		}
-		if cmdline.Observe.Metrics.set {
-			po.Observe.Metrics = cmdline.Observe.Metrics
-		}
-		if cmdline.LogFormat.set {
-			po.LogFormat = cmdline.LogFormat
+		for _, f := range flagTable() {
+			if f.Level == LevelProcess && f.field(cmdline).given() {
+				copyValue(f.field(&po), f.field(cmdline))
+			}
 		}
 	}
 	c, err := po.process()
 	if err != nil {
 		var oe *optionError
-		if errors.As(err, &oe) && cmdline != nil && isSet(flagValues(cmdline)[oe.Key]) {
+		if errors.As(err, &oe) && cmdline != nil && isSet(cmdline, oe.Key) {
 			return nil, err // the command line's value: a flag error
 		}
 		return nil, f.optionError(err, &f.top)
 	}
 
 	if len(f.tunnels) == 0 {
-		return nil, usagef("%s: no [[tunnel]]: describe at least one tunnel and its [[tunnel.session]] tables (see the README)", f.name)
+		return nil, Usagef("%s: no [[tunnel]]: describe at least one tunnel and its [[tunnel.session]] tables (see the README)", f.name)
 	}
 	for _, t := range f.tunnels {
 		if len(t.sessions) == 0 {
@@ -562,8 +533,8 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 				if err := base.resolveEndpoint(&ep); err != nil {
 					return nil, f.optionError(err, &t.cfTable)
 				}
-				tc.Endpoint = ep
-				if tc.Control, tc.Dynamic, err = base.tunnelControl(sc.Circuit != ""); err != nil {
+				tc.Ends = ep
+				if tc.Keepalive, tc.Dynamic, err = base.tunnelControl(sc.Circuit != ""); err != nil {
 					return nil, f.optionError(err, &t.cfTable, s)
 				}
 				if k := t.key("secret"); k != nil {
@@ -596,17 +567,22 @@ func (f *cfFile) sameKind(t *cfTunnel, s *cfTable, sc, first *SessionConfig) err
 	return f.errorf(k.line, "circuit %s: the tunnel's session at line %d is static (txsession); a tunnel's sessions are all dynamic or all static: put this one under a [[tunnel]] of its own", k.raw, t.sessions[0].line)
 }
 
-// isSet reports whether a flag value was given.
-func isSet(v cli.Generic) bool {
-	switch x := v.(type) {
-	case *number:
-		return x.set
-	case *onOff:
-		return x.set
-	case *text:
-		return x.set
+// isSet reports whether option name was given in o.
+func isSet(o *Options, name string) bool {
+	f := LookupFlag(name)
+	return f != nil && f.field(o).given()
+}
+
+// copyValue sets dst, a value of Options, to src, of the same type.
+func copyValue(dst, src value) {
+	switch d := dst.(type) {
+	case *SwitchValue:
+		*d = *src.(*SwitchValue)
+	case *UintValue:
+		*d = *src.(*UintValue)
+	case *StringValue:
+		*d = *src.(*StringValue)
 	}
-	return false
 }
 
 // optionError places an error of the shared checks in the file: at the line
@@ -683,7 +659,7 @@ func (f *cfFile) crossCheck(c *Config) error {
 	macs := map[string]where{}
 	for ti, t := range f.tunnels {
 		tc := &c.Tunnels[ti]
-		ep := tc.Endpoint
+		ep := tc.Ends
 		if ep.UDP {
 			k := [2]netip.AddrPort{netip.AddrPortFrom(ep.Local, ep.LocalPort), netip.AddrPortFrom(ep.Remote, ep.RemotePort)}
 			if prev, ok := udpEnds[k]; ok {

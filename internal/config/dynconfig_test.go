@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package config
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ counter = true
 		t.Errorf("dynamic config %+v", d)
 	}
 	if len(tc.Sessions) != 2 || tc.Sessions[0].Circuit != "vm1" || tc.Sessions[1].Circuit != "vm2" ||
-		tc.Sessions[1].Header.Sublayer != SublayerCounter || tc.Sessions[0].Header.TxCookieLen != 8 || tc.Sessions[0].Header.RxCookieLen != 8 {
+		tc.Sessions[1].Header.Sublayer != l2tpv3.SublayerCounter || tc.Sessions[0].Header.TxCookieLen != 8 || tc.Sessions[0].Header.RxCookieLen != 8 {
 		t.Errorf("sessions %+v", tc.Sessions)
 	}
 	// Defaults: the machine's host name, MD5, both roles, 60 s.
@@ -78,7 +78,7 @@ counter = true
 			if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("got %v, want one line starting %q", err, want)
 			}
-			if _, ok := err.(usageError); !ok {
+			if _, ok := err.(UsageError); !ok {
 				t.Errorf("%T is not a usage error", err)
 			}
 		})
@@ -168,7 +168,7 @@ func TestRouterID(t *testing.T) {
 		{DynamicConfig{}, "2001:db8::c000:201", 0xc0000201},
 		{DynamicConfig{RouterID: 7}, "192.0.2.1", 7},
 	} {
-		if got := tc.dc.routerID(netip.MustParseAddr(tc.local)); got != tc.want {
+		if got := tc.dc.AnnouncedRouterID(netip.MustParseAddr(tc.local)); got != tc.want {
 			t.Errorf("router ID of %+v on %s: %#x, want %#x", tc.dc, tc.local, got, tc.want)
 		}
 	}
