@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/offload"
 	"github.com/l2tap/l2tap/internal/pcap"
+	"github.com/l2tap/l2tap/internal/sdnotify"
 	"github.com/l2tap/l2tap/internal/status"
 	"github.com/l2tap/l2tap/internal/tune"
 	"github.com/l2tap/l2tap/internal/underlay"
@@ -82,11 +84,11 @@ func Run(cfg *Config) error {
 	defer stopObservers()
 
 	// systemd's notification socket, connected before the filter forbids it.
-	notify, err := openNotifier()
+	notify, err := sdnotify.Open()
 	if err != nil {
 		slog.Warn(fmt.Sprintf("%v: not telling systemd of readiness, status or liveness", err))
 	}
-	defer notify.close()
+	defer notify.Close()
 
 	if err := lockDown(cfg, p.devs(), h); err != nil { // setup ends here
 		return err
@@ -111,16 +113,16 @@ func Run(cfg *Config) error {
 	for _, a := range dynReady {
 		slog.Info("ready", a...)
 	}
-	notify.send("READY=1")
-	notify.status(p.statusLine())
+	notify.Send("READY=1")
+	notify.Status(p.statusLine())
 	// WATCHDOG=1 comes from this loop, which also takes failed sessions
 	// and reloads: if it stops turning, or every session has failed (Run
 	// returns), systemd's watchdog fires.
-	watchdog, stopWatchdog := notify.watchdogTicker()
+	watchdog, stopWatchdog := notify.WatchdogTicker()
 	defer stopWatchdog()
-	statusTick, stopStatus := notify.ticker(statusEvery)
+	statusTick, stopStatus := notify.Ticker(statusEvery)
 	defer stopStatus()
-	notify.send("WATCHDOG=1")
+	notify.Send("WATCHDOG=1")
 
 	var runErr error
 wait:
@@ -135,7 +137,7 @@ wait:
 				continue
 			case syscall.SIGHUP:
 				p.reload(cfg.Reload)
-				notify.status(p.statusLine())
+				notify.Status(p.statusLine())
 				continue
 			case sigHeapProfile:
 				heap.write()
@@ -143,9 +145,9 @@ wait:
 			}
 			break wait
 		case <-watchdog:
-			notify.send("WATCHDOG=1")
+			notify.Send("WATCHDOG=1")
 		case <-statusTick:
-			notify.status(p.statusLine())
+			notify.Status(p.statusLine())
 		case <-p.eng.Failed():
 			failures := p.eng.TakeFailures()
 			if len(failures) == 0 {
@@ -163,7 +165,7 @@ wait:
 					slog.Warn(fmt.Sprintf("%v; %d sessions go on", runErr, n), "tap", name)
 				}
 			}
-			notify.status(p.statusLine())
+			notify.Status(p.statusLine())
 			if n > 0 {
 				runErr = nil
 				continue
@@ -171,7 +173,7 @@ wait:
 			break wait
 		}
 	}
-	notify.send("STOPPING=1")
+	notify.Send("STOPPING=1")
 	p.stopControls()
 	p.stopDynamic()
 	p.eng.Close()
@@ -835,4 +837,38 @@ func (p *process) snapshot() status.Snapshot {
 		}
 	}
 	return snap
+}
+
+// statusEvery is how often the STATUS= summary is checked and, when it
+// changed, sent again.
+const statusEvery = 10 * time.Second
+
+// statusLine summarises the process for systemctl status: "N sessions,
+// rx X pkts, tx Y pkts, drops Z", the sessions running and the totals
+// (drops: every received packet dropped with a reason).
+func (p *process) statusLine() string {
+	p.mu.Lock()
+	n := 0
+	for _, l := range p.live {
+		if !l.failed {
+			n++
+		}
+	}
+	p.mu.Unlock()
+	drop := map[string]bool{}
+	for _, name := range l2tpv3.DropCounters() {
+		drop[name] = true
+	}
+	var rx, tx, drops uint64
+	for _, c := range p.totals() {
+		switch {
+		case c.Name == "rx_packets":
+			rx = c.Value
+		case c.Name == "tx_packets":
+			tx = c.Value
+		case drop[c.Name]:
+			drops += c.Value
+		}
+	}
+	return fmt.Sprintf("%d sessions, rx %d pkts, tx %d pkts, drops %d", n, rx, tx, drops)
 }

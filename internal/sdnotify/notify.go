@@ -1,4 +1,17 @@
-package main
+// Package sdnotify speaks systemd's notification protocol (sd_notify(3))
+// for a Type=notify unit: datagrams of "KEY=VALUE" lines to
+// $NOTIFY_SOCKET, and the watchdog interval $WATCHDOG_USEC and
+// $WATCHDOG_PID ask for.
+//
+// It owns the socket (connected once, at Open, so that sending needs only
+// write(2), which a seccomp filter may allow where connect is forbidden),
+// the watchdog's period (half the timeout systemd gave), and sending
+// STATUS= only when the line changed. It never decides what to say or
+// when: the daemon sends READY=1, STOPPING=1 and WATCHDOG=1 at the moments
+// it chooses, and writes the status line itself. It never fails the
+// process: a send that fails is logged, and systemd acts on what it misses
+// (a unit never ready, a watchdog expired).
+package sdnotify
 
 import (
 	"fmt"
@@ -7,19 +20,13 @@ import (
 	"os"
 	"strconv"
 	"time"
-
-	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
 
-// statusEvery is how often the STATUS= summary is checked and, when it
-// changed, sent again.
-const statusEvery = 10 * time.Second
-
-// notifier speaks systemd's notification protocol (sd_notify(3)) for a
+// Notifier speaks systemd's notification protocol (sd_notify(3)) for a
 // Type=notify unit: datagrams of "KEY=VALUE" lines to $NOTIFY_SOCKET. The
 // socket is connected during setup, so that sending needs only write(2),
-// which the seccomp filter allows. A nil *notifier sends nothing.
-type notifier struct {
+// which the seccomp filter allows. A nil *Notifier sends nothing.
+type Notifier struct {
 	conn *net.UnixConn
 	// watchdog is the interval between WATCHDOG=1 messages: half of
 	// $WATCHDOG_USEC, or 0 without a watchdog for this process.
@@ -27,11 +34,11 @@ type notifier struct {
 	last     string // the last STATUS= sent
 }
 
-// openNotifier connects to $NOTIFY_SOCKET (a path, or an abstract name
+// Open connects to $NOTIFY_SOCKET (a path, or an abstract name
 // starting with @) and reads $WATCHDOG_USEC, which applies when
 // $WATCHDOG_PID is unset or names this process. It returns nil, nil
 // when l2tap was not started by systemd with Type=notify.
-func openNotifier() (*notifier, error) {
+func Open() (*Notifier, error) {
 	path := os.Getenv("NOTIFY_SOCKET")
 	if path == "" {
 		return nil, nil
@@ -41,7 +48,7 @@ func openNotifier() (*notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("NOTIFY_SOCKET %s: %w", path, err)
 	}
-	n := &notifier{conn: conn}
+	n := &Notifier{conn: conn}
 	if n.watchdog, err = watchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid()); err != nil {
 		slog.Warn(fmt.Sprintf("%v: no watchdog", err))
 	}
@@ -61,10 +68,10 @@ func watchdogInterval(usec, pid string, self int) (time.Duration, error) {
 	return time.Duration(v) * time.Microsecond / 2, nil
 }
 
-// send sends one notification, such as "READY=1" or "WATCHDOG=1". A
+// Send sends one notification, such as "READY=1" or "WATCHDOG=1". A
 // failure is logged, not fatal: systemd acts on what it misses (a unit
 // never ready, a watchdog expired).
-func (n *notifier) send(state string) {
+func (n *Notifier) Send(state string) {
 	if n == nil {
 		return
 	}
@@ -73,26 +80,26 @@ func (n *notifier) send(state string) {
 	}
 }
 
-// status sends STATUS=line when it differs from the last one sent.
-func (n *notifier) status(line string) {
+// Status sends STATUS=line when it differs from the last one sent.
+func (n *Notifier) Status(line string) {
 	if n == nil || line == n.last {
 		return
 	}
 	n.last = line
-	n.send("STATUS=" + line)
+	n.Send("STATUS=" + line)
 }
 
-// watchdogTicker ticks when WATCHDOG=1 is due (see ticker).
-func (n *notifier) watchdogTicker() (<-chan time.Time, func()) {
+// WatchdogTicker ticks when WATCHDOG=1 is due (see Ticker).
+func (n *Notifier) WatchdogTicker() (<-chan time.Time, func()) {
 	if n == nil {
 		return nil, func() {}
 	}
-	return n.ticker(n.watchdog)
+	return n.Ticker(n.watchdog)
 }
 
-// ticker returns a channel ticking every d, and its stop function; a nil
-// channel (never ready) for a nil notifier or d of 0.
-func (n *notifier) ticker(d time.Duration) (<-chan time.Time, func()) {
+// Ticker returns a channel ticking every d, and its stop function; a nil
+// channel (never ready) for a nil Notifier or d of 0.
+func (n *Notifier) Ticker(d time.Duration) (<-chan time.Time, func()) {
 	if n == nil || d == 0 {
 		return nil, func() {}
 	}
@@ -100,39 +107,9 @@ func (n *notifier) ticker(d time.Duration) (<-chan time.Time, func()) {
 	return t.C, t.Stop
 }
 
-// close closes the socket.
-func (n *notifier) close() {
+// Close closes the socket.
+func (n *Notifier) Close() {
 	if n != nil {
 		n.conn.Close()
 	}
-}
-
-// statusLine summarises the process for systemctl status: "N sessions,
-// rx X pkts, tx Y pkts, drops Z", the sessions running and the totals
-// (drops: every received packet dropped with a reason).
-func (p *process) statusLine() string {
-	p.mu.Lock()
-	n := 0
-	for _, l := range p.live {
-		if !l.failed {
-			n++
-		}
-	}
-	p.mu.Unlock()
-	drop := map[string]bool{}
-	for _, name := range l2tpv3.DropCounters() {
-		drop[name] = true
-	}
-	var rx, tx, drops uint64
-	for _, c := range p.totals() {
-		switch {
-		case c.Name == "rx_packets":
-			rx = c.Value
-		case c.Name == "tx_packets":
-			tx = c.Value
-		case drop[c.Name]:
-			drops += c.Value
-		}
-	}
-	return fmt.Sprintf("%d sessions, rx %d pkts, tx %d pkts, drops %d", n, rx, tx, drops)
 }
