@@ -7,52 +7,31 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/l2tap/l2tap/internal/sockfile"
 	"github.com/l2tap/l2tap/internal/status"
 )
 
 // A running l2tap can be observed in two ways besides SIGUSR1, both served
 // by internal/status from snapshots taken only when asked:
 //
-//   - the control socket (-control), a unix socket `l2tap show` queries.
-//     By default it is /run/l2tap/<TAP>.sock, after the first TAP's name.
-//     TAP names are unique within a network namespace but /run is shared
-//     by all of them, so an l2tap in another network namespace than PID 1's
-//     adds the namespace: /run/l2tap/<TAP>@<netns>.sock, where <netns> is
-//     the name `ip netns` gave it, or netns-<inode> when it has none (or
-//     the name would make the path too long; an unnamed namespace is told
-//     from PID 1's only where /proc/1/ns/net can be read).
-//
-//     A socket file found at the path is taken over when nothing answers
-//     on it (left by an l2tap that was killed) and left alone, with this
-//     l2tap running without a control socket, when another l2tap answers.
-//
-//     The socket is made before privileges are dropped, mode 0600, owned
-//     by root or by the -user account, and removed on exit. Removing a
-//     file takes write permission on its directory, so with -user the
-//     default socket is in that account's own directory,
-//     /run/l2tap/uid-<UID>/, which l2tap gives to it; an explicit -control
-//     with -user needs a directory the account may write to for the same
-//     (a socket left behind is taken over by the next start).
-//
-//     "-control off" (or an empty value) disables it. When the default
-//     socket cannot be made (no permission to create /run/l2tap, say)
-//     l2tap logs it once and runs without; a -control given explicitly
-//     that cannot be made is a setup error.
+//   - the status socket (-control), a unix socket `l2tap show` queries:
+//     where it is by default, how a socket left behind is taken over and
+//     who owns it and its directory is internal/status's (see Listen and
+//     DefaultPath). "-control off" (or an empty value) disables it. When
+//     the default socket cannot be made (no permission to create
+//     /run/l2tap, say) l2tap logs it once and runs without; a -control
+//     given explicitly that cannot be made is a setup error.
 //
 //   - the metrics endpoint (-metrics ADDR, off by default): Prometheus
 //     text on http://ADDR/metrics, in l2tap's network namespace.
 
-// defaultControlDir holds the default control sockets; `l2tap show`
+// defaultControlDir holds the default status sockets; `l2tap show`
 // without -socket queries every socket in it and in its uid-* directories.
-const defaultControlDir = "/run/l2tap"
+const defaultControlDir = status.DefaultDir
 
 // ObserveOptions are -control and -metrics as given.
 type ObserveOptions struct {
@@ -85,8 +64,8 @@ func (o *ObserveOptions) config() (ObserveConfig, error) {
 			if err != nil {
 				return c, usagef("-control %s: %v", v, err)
 			}
-			if len(abs) > maxSocketPath {
-				return c, usagef("-control %s: a unix socket path has at most %d bytes; give a shorter path", v, maxSocketPath)
+			if len(abs) > status.MaxSocketPath {
+				return c, usagef("-control %s: a unix socket path has at most %d bytes; give a shorter path", v, status.MaxSocketPath)
 			}
 			c.Control = abs
 		}
@@ -124,9 +103,17 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 	if oc.controlOn() {
 		path := oc.Control
 		if path == "" {
-			path = defaultControlPath(firstTAP(snap()), cfg.User)
+			uid := -1
+			if cfg.User != nil {
+				uid = cfg.User.UID
+			}
+			path = status.DefaultPath(firstTAP(snap()), uid)
 		}
-		s, err := listenControl(path, cfg.User, oc.Control == "")
+		owner := status.Owner{UID: -1, GID: -1}
+		if a := cfg.User; a != nil {
+			owner = status.Owner{UID: a.UID, GID: a.GID, Name: "-user " + a.Name}
+		}
+		s, err := status.Listen(path, owner, oc.Control == "")
 		switch {
 		case err != nil && oc.ControlGiven:
 			return nil, usagef("-control %s: %v; give another path, or -control off", path, err)
@@ -156,118 +143,6 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 		stops = append(stops, func() { srv.Close() })
 	}
 	return stop, nil
-}
-
-// listenControl makes the control socket at path: its directory if
-// missing, and the socket, mode 0600, owned by account when not nil. With
-// an account and the default path, the directory (the account's own under
-// defaultControlDir) is given to the account too, so that it can remove
-// the socket at exit. A socket file nothing answers on is replaced; one
-// that answers is not.
-func listenControl(path string, account *Account, isDefault bool) (*net.UnixListener, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if account != nil && isDefault && dir != defaultControlDir {
-		if err := os.Chown(dir, account.UID, account.GID); err != nil {
-			return nil, fmt.Errorf("give %s to -user %s: %w", dir, account.Name, err)
-		}
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode().Type() != os.ModeSocket {
-			return nil, errors.New("exists and is not a socket")
-		}
-		c, err := net.DialTimeout("unix", path, time.Second)
-		switch {
-		case err == nil:
-			c.Close()
-			return nil, errors.New("in use by another running l2tap")
-		case errors.Is(err, syscall.ECONNREFUSED):
-			if err := syscall.Unlink(path); err != nil {
-				return nil, fmt.Errorf("remove the socket left by an l2tap that is gone: %w", err)
-			}
-		default:
-			return nil, fmt.Errorf("socket file there already: %w", err)
-		}
-	}
-	// The socket is made mode 0600, where only l2tap may reach it until
-	// its owner is set (see internal/sockfile): no moment exists in which
-	// others may connect, or make l2tap change another file.
-	uid, gid := -1, -1
-	if account != nil {
-		uid, gid = account.UID, account.GID
-	}
-	var ln *net.UnixListener
-	err := sockfile.Place(path, uid, gid, 0o600, func(name string) error {
-		var err error
-		if ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"}); err == nil {
-			ln.SetUnlinkOnClose(false) // startObservers' stop removes it, in the order it needs
-		}
-		return err
-	})
-	if err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		if account != nil {
-			return nil, fmt.Errorf("make it for -user %s: %w", account.Name, err)
-		}
-		return nil, err
-	}
-	return ln, nil
-}
-
-// defaultControlPath is the control socket of an l2tap whose first TAP
-// is tap, running as account once set up (nil: as started): see the
-// comment at the top of this file.
-func defaultControlPath(tap string, account *Account) string {
-	dir := defaultControlDir
-	if account != nil {
-		dir = filepath.Join(dir, "uid-"+strconv.Itoa(account.UID))
-	}
-	name := tap + ".sock"
-	if ns := netnsName(); ns != "" {
-		name = tap + "@" + ns + ".sock"
-		if len(dir)+1+len(name) > maxSocketPath {
-			name = tap + "@" + netnsID() + ".sock"
-		}
-	}
-	return filepath.Join(dir, name)
-}
-
-// netnsName names l2tap's network namespace when it is not PID 1's: the
-// name under /run/netns (where `ip netns add` binds namespaces) that is
-// bound to it, else, when PID 1's namespace can be read and differs,
-// netnsID(). It is "" otherwise, as in PID 1's namespace.
-func netnsName() string {
-	self, err := os.Stat("/proc/self/ns/net")
-	if err != nil {
-		return ""
-	}
-	if ents, err := os.ReadDir("/run/netns"); err == nil {
-		for _, e := range ents {
-			if fi, err := os.Stat(filepath.Join("/run/netns", e.Name())); err == nil && os.SameFile(fi, self) {
-				return e.Name()
-			}
-		}
-	}
-	if init, err := os.Stat("/proc/1/ns/net"); err == nil && !os.SameFile(self, init) {
-		return netnsID()
-	}
-	return ""
-}
-
-// netnsID names l2tap's network namespace by its inode.
-func netnsID() string {
-	fi, err := os.Stat("/proc/self/ns/net")
-	if err != nil {
-		return "netns"
-	}
-	if ino, ok := inode(fi); ok {
-		return fmt.Sprintf("netns-%d", ino)
-	}
-	return "netns"
 }
 
 // firstTAP is the name of the snapshot's first session's TAP (or the file

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package status
 
 import (
 	"os"
@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxSocketPath is the longest path a unix socket address holds
+// MaxSocketPath is the longest path a unix socket address holds
 // (sun_path is 108 bytes on Linux with its terminating zero).
-const maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
+const MaxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
 
 // inode is the inode number of a file, where the system has one.
 func inode(fi os.FileInfo) (uint64, bool) {
