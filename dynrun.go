@@ -90,7 +90,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 	s := p.sockets[sk]
 	if s == nil {
 		var err error
-		if s, err = openSocket(tc.Endpoint, socketOffload(cfg, sk), cfg.PacketPath); err != nil {
+		if s, err = p.open.Socket(tc.Endpoint, socketOffload(cfg, sk), cfg.PacketPath); err != nil {
 			return err
 		}
 		p.sockets[sk] = s
@@ -107,7 +107,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 		RouterID: dc.routerID(tc.Endpoint.Local)}
 	for i := range tc.Sessions {
 		sc := tc.Sessions[i]
-		tcfg, auto, err := sessionTAP(tc, &sc)
+		tcfg, auto, err := sessionTAP(p.open, tc, &sc)
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 		if err != nil {
 			return err
 		}
-		dev, err := openCircuitTAP(tcfg)
+		dev, err := p.open.CircuitTAP(tcfg)
 		if err != nil {
 			if capture != nil {
 				capture.Close()

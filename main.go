@@ -164,7 +164,7 @@ func newApp(o *Options) *cli.App {
 			if helper, err := helperMode(cfg); helper {
 				return err
 			}
-			return Run(cfg)
+			return Run(cfg, hostOpener{})
 		},
 	}
 }

@@ -200,8 +200,8 @@ func (h *privHelper) restorer(name string) func() {
 // helper).
 func (h *privHelper) wrapRestores(devs []device) {
 	for _, d := range devs {
-		if t, ok := d.(tapEndpoint); ok {
-			t.WrapRestore(func(func()) func() { return h.restorer(t.Device.Name) })
+		if t, ok := d.(restorable); ok {
+			t.WrapRestore(func(func()) func() { return h.restorer(d.Name()) })
 		}
 	}
 }
@@ -346,7 +346,7 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 		// Serve closes the descriptor once sent: the socket is the data path's.
 		return reply(st.gen, socketReply{Offload: offload}, []*os.File{s.File()})
 	}
-	tcfg, auto, err := sessionTAP(tc, sc)
+	tcfg, auto, err := sessionTAP(hostOpener{}, tc, sc)
 	if err != nil {
 		return sandbox.Reply{}, nil, err
 	}

@@ -32,7 +32,7 @@ import (
 // created. A session whose endpoint fails (its TAP deleted) is stopped and
 // logged; when none is left, Run returns that error. On a setup error
 // nothing is left behind.
-func Run(cfg *Config) error {
+func Run(cfg *Config, open Opener) error {
 	chooseUser(cfg)
 	// The helper, if cfg needs one, starts before setup changes anything,
 	// and goes last: it restores attached TAPs the data path could not.
@@ -43,7 +43,7 @@ func Run(cfg *Config) error {
 	if h != nil {
 		defer h.close()
 	}
-	p, err := setUp(cfg)
+	p, err := setUp(cfg, open)
 	if err != nil {
 		return err
 	}
@@ -106,8 +106,8 @@ func Run(cfg *Config) error {
 	}
 	for _, l := range started {
 		slog.Info("ready", l.logAttrs()...)
-		if vm, ok := l.dev.(*vmEndpoint); ok {
-			slog.Info(vm.qemuHint(), "socket", vm.Name())
+		if vm, ok := l.dev.(vmSocket); ok {
+			slog.Info(vm.QEMUHint(), "socket", l.dev.Name())
 		}
 	}
 	for _, a := range dynReady {
@@ -156,7 +156,7 @@ wait:
 			n := 0
 			for _, f := range failures {
 				name := f.Session.Endpoint().Name()
-				if endpointDeleted(f.Err) {
+				if p.open.Deleted(f.Err) {
 					runErr = fmt.Errorf("TAP %s was deleted while in use (%v)", name, f.Err)
 				} else {
 					runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
@@ -188,9 +188,46 @@ wait:
 	return nil
 }
 
+// Opener opens what tunnels and sessions run on, for the system l2tap
+// runs on: main hands Run one. Each error explains itself in terms of the
+// options that asked for what failed.
+type Opener interface {
+	// Socket opens the underlay socket of the tunnels whose ends share
+	// e's socketKey; offload asks for the kernel's segmentation offloads,
+	// packet for the packet path of IP encapsulation over IPv4.
+	Socket(e Endpoint, offload, packet bool) (engine.Underlay, error)
+	// TAP opens a static session's TAP, configured as c, with the driver
+	// sc names.
+	TAP(sc *SessionConfig, c TAPConfig) (device, error)
+	// VMSocket makes session sc's VM socket; mtu is the MTU the VM should
+	// give its NIC.
+	VMSocket(sc *SessionConfig, mtu int) (device, error)
+	// CircuitTAP creates a dynamic circuit's TAP, whose carrier follows
+	// the negotiated session.
+	CircuitTAP(c TAPConfig) (circuitTAP, error)
+	// PathMTU returns the MTU of the path to dst.
+	PathMTU(dst netip.Addr) (int, error)
+	// Deleted reports whether err, the error a session's endpoint failed
+	// with, means it was deleted under l2tap (a TAP removed with ip link).
+	Deleted(err error) bool
+}
+
+// vmSocket is an endpoint that is a VM's socket rather than a TAP: logged
+// under "socket", with the line that tells how to plug a VM into it.
+type vmSocket interface {
+	QEMUHint() string
+}
+
+// restorable is an endpoint that gives an attached TAP its state back
+// when closed (see tap.Device.WrapRestore).
+type restorable interface {
+	WrapRestore(wrap func(restore func()) func()) bool
+}
+
 // process is what Run set up: the engine with its sockets, tunnels and
 // sessions, and the configuration each session was made from.
 type process struct {
+	open    Opener // what sockets, TAPs and VM sockets are opened with
 	eng     *engine.Engine
 	sockets map[socketKey]engine.Underlay
 	tunnels map[tunnelKey]*engine.Tunnel
@@ -245,8 +282,9 @@ func keyOf(tc *TunnelConfig, sc *SessionConfig) sessionKey {
 
 // setUp opens every socket and TAP of cfg; on error it closes what it
 // opened.
-func setUp(cfg *Config) (_ *process, err error) {
+func setUp(cfg *Config, open Opener) (_ *process, err error) {
 	p := &process{
+		open:     open,
 		eng:      engine.New(),
 		sockets:  map[socketKey]engine.Underlay{},
 		tunnels:  map[tunnelKey]*engine.Tunnel{},
@@ -311,7 +349,7 @@ func (p *process) prepare(cfg *Config, ti, si int) error {
 		if remote {
 			s, err = p.helper.socket(cfg, ti)
 		} else {
-			s, err = openSocket(tc.Endpoint, socketOffload(cfg, key.tunnel.sock), cfg.PacketPath)
+			s, err = p.open.Socket(tc.Endpoint, socketOffload(cfg, key.tunnel.sock), cfg.PacketPath)
 		}
 		if err != nil {
 			return err
@@ -324,7 +362,7 @@ func (p *process) prepare(cfg *Config, ti, si int) error {
 	if remote {
 		dev, auto, err = p.helper.endpoint(cfg, ti, si)
 	} else {
-		dev, auto, err = openEndpoint(tc, sc)
+		dev, auto, err = openEndpoint(p.open, tc, sc)
 	}
 	if err != nil {
 		return err
@@ -359,16 +397,16 @@ func (p *process) prepare(cfg *Config, ti, si int) error {
 
 // openEndpoint opens session sc's TAP or VM socket here, and returns it
 // with the MTU that fits the path to the peer.
-func openEndpoint(tc *TunnelConfig, sc *SessionConfig) (device, int, error) {
-	tcfg, auto, err := sessionTAP(tc, sc)
+func openEndpoint(open Opener, tc *TunnelConfig, sc *SessionConfig) (device, int, error) {
+	tcfg, auto, err := sessionTAP(open, tc, sc)
 	if err != nil {
 		return nil, 0, err
 	}
 	var dev device
 	if sc.Socket.Path != "" {
-		dev, err = openVMSocket(sc, tcfg.MTU)
+		dev, err = open.VMSocket(sc, tcfg.MTU)
 	} else {
-		dev, err = openDevice(sc, tcfg)
+		dev, err = open.TAP(sc, tcfg)
 	}
 	return dev, auto, err
 }
@@ -557,8 +595,12 @@ func (p *process) start() []*live {
 // sessionTAP returns the TAP settings of session sc of tunnel tc: its
 // own, with the MTU that fits the path to the peer (auto) where none was
 // given, and its UDP coalescing.
-func sessionTAP(tc *TunnelConfig, sc *SessionConfig) (tcfg TAPConfig, auto int, err error) {
-	auto, err = AutoMTU(tc.Endpoint, &sc.Header)
+func sessionTAP(open Opener, tc *TunnelConfig, sc *SessionConfig) (tcfg TAPConfig, auto int, err error) {
+	pmtu, err := open.PathMTU(tc.Endpoint.Remote)
+	if err != nil {
+		return TAPConfig{}, 0, err
+	}
+	auto, err = AutoMTU(pmtu, tc.Endpoint, &sc.Header)
 	if err != nil {
 		return TAPConfig{}, 0, err
 	}

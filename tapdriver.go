@@ -70,3 +70,18 @@ var waterLacks = map[string]string{
 	"group":   "TAP group setting",
 	"offload": "offloads (no virtio-net header: -offload full cannot coalesce)",
 }
+
+// TAP opens a static session's TAP with its driver (see openDevice).
+func (hostOpener) TAP(sc *SessionConfig, c TAPConfig) (device, error) { return openDevice(sc, c) }
+
+// VMSocket makes a session's VM socket (see openVMSocket).
+func (hostOpener) VMSocket(sc *SessionConfig, mtu int) (device, error) {
+	return openVMSocket(sc, mtu)
+}
+
+// CircuitTAP creates a dynamic circuit's TAP (see openCircuitTAP).
+func (hostOpener) CircuitTAP(c TAPConfig) (circuitTAP, error) { return openCircuitTAP(c) }
+
+// Deleted reports the error of a TAP deleted under l2tap (see
+// endpointDeleted).
+func (hostOpener) Deleted(err error) bool { return endpointDeleted(err) }

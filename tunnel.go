@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/offload"
 )
 
@@ -50,13 +51,9 @@ func (e Endpoint) remote() netip.AddrPort {
 }
 
 // AutoMTU returns the TAP MTU that lets a full frame cross the path to the
-// peer unfragmented: the path MTU minus outer IP, UDP, L2TP and Ethernet
-// headers, as Linux's l2tp_eth computes it.
-func AutoMTU(ep Endpoint, h *Header) (int, error) {
-	pmtu, err := PathMTU(ep.Remote)
-	if err != nil {
-		return 0, err
-	}
+// peer, whose MTU is pmtu, unfragmented: the path MTU minus outer IP, UDP,
+// L2TP and Ethernet headers, as Linux's l2tp_eth computes it.
+func AutoMTU(pmtu int, ep Endpoint, h *Header) (int, error) {
 	mtu := pmtu - ep.IPOverhead() - h.Len() - ethHeaderLen
 	if max := offload.MaxFrame - ep.IPOverhead() - h.Len() - ethHeaderLen; mtu > max {
 		mtu = max
@@ -66,3 +63,16 @@ func AutoMTU(ep Endpoint, h *Header) (int, error) {
 	}
 	return mtu, nil
 }
+
+// hostOpener opens tunnels' sockets and sessions' endpoints on this
+// system for Run (see Opener): its underlay half is here, its endpoint
+// half in tapdriver.go.
+type hostOpener struct{}
+
+// Socket opens a tunnel's socket (see openSocket).
+func (hostOpener) Socket(e Endpoint, offload, packet bool) (engine.Underlay, error) {
+	return openSocket(e, offload, packet)
+}
+
+// PathMTU returns the MTU of the path to dst (see PathMTU).
+func (hostOpener) PathMTU(dst netip.Addr) (int, error) { return PathMTU(dst) }

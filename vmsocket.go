@@ -54,9 +54,9 @@ func (o *Options) socketConfig() (SocketConfig, error) {
 
 // closeEndpoint closes the session's TAP or socket (removing its file).
 func (l *live) closeEndpoint() {
-	if vm, ok := l.dev.(*vmEndpoint); ok {
-		if err := vm.Close(); err != nil {
-			slog.Warn(err.Error(), "socket", vm.Name())
+	if _, ok := l.dev.(vmSocket); ok {
+		if err := l.dev.Close(); err != nil {
+			slog.Warn(err.Error(), "socket", l.dev.Name())
 		}
 		return
 	}
@@ -65,7 +65,7 @@ func (l *live) closeEndpoint() {
 
 // endpointKey is the log key naming the session's endpoint: tap or socket.
 func (l *live) endpointKey() string {
-	if _, ok := l.dev.(*vmEndpoint); ok {
+	if _, ok := l.dev.(vmSocket); ok {
 		return "socket"
 	}
 	return "tap"

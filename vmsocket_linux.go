@@ -21,7 +21,7 @@ func (v *vmEndpoint) MTU() int { return v.mtu }
 
 // openVMSocket makes a session's socket, owned by the TAP's -owner and
 // -group.
-func openVMSocket(sc *SessionConfig, mtu int) (*vmEndpoint, error) {
+func openVMSocket(sc *SessionConfig, mtu int) (device, error) {
 	s, err := vmsocket.Listen(vmSocketConfig(sc))
 	if err != nil {
 		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
@@ -35,8 +35,8 @@ func vmSocketConfig(sc *SessionConfig) vmsocket.Config {
 	return vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type, UID: sc.TAP.Owner, GID: sc.TAP.Group}
 }
 
-// qemuHint is the line that tells how to plug a VM into the socket.
-func (v *vmEndpoint) qemuHint() string {
+// QEMUHint is the line that tells how to plug a VM into the socket.
+func (v *vmEndpoint) QEMUHint() string {
 	vm := v.Name() + ".vm"
 	if v.Type() == vmsocket.Dgram {
 		vm = filepath.Join(filepath.Dir(v.Name()), "vm-"+filepath.Base(v.Name()))

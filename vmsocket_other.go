@@ -4,14 +4,8 @@ package main
 
 import "runtime"
 
-// vmEndpoint would be a session's -socket; the socket endpoint needs
+// openVMSocket refuses -socket on this system: the socket endpoint needs
 // Linux (recvmmsg, sendmmsg, SO_PEERCRED).
-type vmEndpoint struct{ device }
-
-// openVMSocket refuses -socket on this system.
-func openVMSocket(sc *SessionConfig, _ int) (*vmEndpoint, error) {
+func openVMSocket(sc *SessionConfig, _ int) (device, error) {
 	return nil, usagef("-socket %s: VM sockets need Linux, not %s; use a TAP (-ifname)", sc.Socket.Path, runtime.GOOS)
 }
-
-// qemuHint is never asked for, as no socket opens here.
-func (v *vmEndpoint) qemuHint() string { return "" }
