@@ -149,36 +149,20 @@ wait:
 		case <-statusTick:
 			notify.Status(p.statusLine())
 		case <-p.eng.Failed():
-			failures := p.eng.TakeFailures()
-			if len(failures) == 0 {
+			taken, err := p.takeFailures()
+			if !taken {
 				continue // taken with an earlier token
 			}
-			n := 0
-			for _, f := range failures {
-				name := f.Session.Endpoint().Name()
-				if p.open.Deleted(f.Err) {
-					runErr = fmt.Errorf("TAP %s was deleted while in use (%v)", name, f.Err)
-				} else {
-					runErr = fmt.Errorf("session of %s stopped: %w", name, f.Err)
-				}
-				if n = p.markFailed(f.Session); n > 0 {
-					slog.Warn(fmt.Sprintf("%v; %d sessions go on", runErr, n), "tap", name)
-				}
-			}
 			notify.Status(p.statusLine())
-			if n > 0 {
-				runErr = nil
-				continue
+			if err == nil {
+				continue // sessions go on
 			}
+			runErr = err
 			break wait
 		}
 	}
 	notify.Send("STOPPING=1")
-	p.stopControls()
-	p.stopDynamic()
-	p.eng.Close()
-	p.closeDynamic()
-	p.closeCaptures()
+	p.stop()
 	p.writeCounters(os.Stdout)
 	if runErr != nil {
 		// main exits 1 on this error, which lets a supervisor (systemd's
@@ -425,6 +409,46 @@ func (p *process) devs() []device {
 		}
 	}
 	return d
+}
+
+// takeFailures takes the sessions whose endpoints failed from the engine
+// (taken is false when there was none: a token of failures taken
+// already) and marks them failed. When no session is left running it
+// returns the last one's error, which ends Run; while some are, it logs
+// each failure and returns nil.
+func (p *process) takeFailures() (taken bool, err error) {
+	failures := p.eng.TakeFailures()
+	if len(failures) == 0 {
+		return false, nil
+	}
+	n := 0
+	for _, f := range failures {
+		name := f.Session.Endpoint().Name()
+		if p.open.Deleted(f.Err) {
+			err = fmt.Errorf("TAP %s was deleted while in use (%v)", name, f.Err)
+		} else {
+			err = fmt.Errorf("session of %s stopped: %w", name, f.Err)
+		}
+		if n = p.markFailed(f.Session); n > 0 {
+			slog.Warn(fmt.Sprintf("%v; %d sessions go on", err, n), "tap", name)
+		}
+	}
+	if n > 0 {
+		return true, nil
+	}
+	return true, err
+}
+
+// stop ends what Run started, in order: the keepalives, the dynamic
+// tunnels' connections (each with a StopCCN), the engine with its loops,
+// sockets and endpoints, then the dynamic circuits' TAPs and every
+// capture. The counters are still there to print.
+func (p *process) stop() {
+	p.stopControls()
+	p.stopDynamic()
+	p.eng.Close()
+	p.closeDynamic()
+	p.closeCaptures()
 }
 
 // markFailed records that s stopped, and returns how many sessions still
