@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/l2tap/l2tap/internal/sandbox"
-	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
 
 // Once the socket is bound and the TAP is open, configured and enslaved,
@@ -74,10 +73,7 @@ func chooseUser(cfg *Config) {
 	case cfg.User != nil || os.Geteuid() != 0:
 		return
 	}
-	have := cap.GetProc()
-	setuid, _ := have.GetFlag(cap.Permitted, cap.SETUID)
-	setgid, _ := have.GetFlag(cap.Permitted, cap.SETGID)
-	if !setuid || !setgid {
+	if !sandbox.MaySwitchUser() {
 		slog.Warn("staying uid 0 after setup: switching to an unprivileged account needs CAP_SETUID and CAP_SETGID, which l2tap was started without; every capability is dropped all the same")
 		return
 	}

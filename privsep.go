@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/l2tap/l2tap/internal/engine"
@@ -17,7 +15,6 @@ import (
 	"github.com/l2tap/l2tap/internal/tap"
 	"github.com/l2tap/l2tap/internal/underlay"
 	"github.com/l2tap/l2tap/internal/vmsocket"
-	"github.com/vishvananda/netlink"
 )
 
 // Privilege separation. Two things need privilege after setup: a reload
@@ -93,7 +90,7 @@ type wireTunnel struct {
 // its tunnels and sessions with the process settings of the start.
 func (h *privHelper) reload() (*Config, error) {
 	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpReload})
-	closeFiles(files)
+	sandbox.CloseFiles(files)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +132,7 @@ func (h *privHelper) socket(cfg *Config, ti int) (engine.Underlay, error) {
 	}
 	var d socketReply
 	if err := json.Unmarshal(r.Data, &d); err != nil || len(files) != 1 {
-		closeFiles(files)
+		sandbox.CloseFiles(files)
 		return nil, fmt.Errorf("privileged helper: socket reply with %d descriptors: %v", len(files), err)
 	}
 	e := cfg.Tunnels[ti].Endpoint
@@ -155,13 +152,13 @@ func (h *privHelper) endpoint(cfg *Config, ti, si int) (device, int, error) {
 	}
 	var d endpointReply
 	if err := json.Unmarshal(r.Data, &d); err != nil || len(files) == 0 {
-		closeFiles(files)
+		sandbox.CloseFiles(files)
 		return nil, 0, fmt.Errorf("privileged helper: open reply with %d descriptors: %v", len(files), err)
 	}
 	sc := &cfg.Tunnels[ti].Sessions[si]
 	if d.TAP == nil {
 		if len(files) != 1 {
-			closeFiles(files)
+			sandbox.CloseFiles(files)
 			return nil, 0, errors.New("privileged helper: a VM socket with more than one descriptor")
 		}
 		s, err := vmsocket.FromFile(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type}, files[0])
@@ -190,7 +187,7 @@ func (h *privHelper) restorer(name string) func() {
 		if _, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpRestore, Name: name}); err != nil {
 			slog.Warn("attached TAP not restored", "tap", name, "err", err)
 		} else {
-			closeFiles(files)
+			sandbox.CloseFiles(files)
 		}
 	}
 }
@@ -206,12 +203,6 @@ func (h *privHelper) wrapRestores(devs []device) {
 	}
 }
 
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
-
 // helperMode runs l2tap as the privileged helper when started as one
 // (see sandbox.StartHelper), and then reports true.
 func helperMode(cfg *Config) (bool, error) {
@@ -222,79 +213,29 @@ func helperMode(cfg *Config) (bool, error) {
 	return true, runHelper(fd, cfg)
 }
 
-// attachedTAP is the state of an attached TAP before l2tap changed it.
-type attachedTAP struct {
-	index, mtu int
-	up         bool
-}
-
 // helperState is what the helper holds: the configuration as last read,
 // numbered by gen, and the attached TAPs it recorded, by name.
 type helperState struct {
 	read     func() (*Config, error) // the file read again; nil without -config
 	cfg      *Config
 	gen      uint64
-	attached map[string]attachedTAP
+	attached *sandbox.AttachedTAPs
 }
 
-// runHelper is the helper's life: record, confine, serve, restore.
+// runHelper is the helper's life: the attached TAPs of cfg recorded
+// before anything changes them, then sandbox.RunHelper with the requests
+// answered from cfg and what the helper reads again.
 func runHelper(fd int, cfg *Config) error {
-	// l2tap's signals are the data path's business; the helper ends with
-	// its end of the socketpair.
-	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sigCounters)
-	st := &helperState{read: cfg.Reload, cfg: cfg, attached: map[string]attachedTAP{}}
+	st := &helperState{read: cfg.Reload, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
 	for _, tc := range cfg.Tunnels {
 		for _, sc := range tc.Sessions {
 			if sc.TAP.Attach && sc.Socket.Path == "" {
-				st.record(sc.TAP.Name)
+				st.attached.Record(sc.TAP.Name)
 			}
 		}
 	}
-	err := sandbox.Confine(sandbox.HelperCaps)
-	if err == nil && cfg.Seccomp {
-		err = sandbox.InstallHelper()
-	}
-	if rerr := sandbox.Ready(fd, err); err != nil || rerr != nil {
-		return errors.Join(err, rerr)
-	}
-	err = sandbox.Serve(fd, st.handle)
-	for name := range st.attached {
-		st.restore(name)
-	}
-	return err
-}
-
-// record notes the MTU and up state of TAP name, unless already noted; a
-// TAP that does not exist yet has nothing to record (opening it fails).
-func (st *helperState) record(name string) {
-	if _, ok := st.attached[name]; ok {
-		return
-	}
-	link, err := netlink.LinkByName(name)
-	if err != nil {
-		return
-	}
-	a := link.Attrs()
-	st.attached[name] = attachedTAP{index: a.Index, mtu: a.MTU, up: a.Flags&net.FlagUp != 0}
-}
-
-// restore gives TAP name the state recorded, if it is still the same
-// interface, and forgets it.
-func (st *helperState) restore(name string) error {
-	t, ok := st.attached[name]
-	if !ok {
-		return fmt.Errorf("TAP %s: not one l2tap attached to", name)
-	}
-	delete(st.attached, name)
-	link, err := netlink.LinkByIndex(t.index)
-	if err != nil || link.Attrs().Name != name {
-		return fmt.Errorf("TAP %s: gone", name)
-	}
-	netlink.LinkSetMTU(link, t.mtu)
-	if !t.up {
-		netlink.LinkSetDown(link)
-	}
-	return nil
+	// l2tap's signals are the data path's business.
+	return sandbox.RunHelper(fd, cfg.Seccomp, st.attached, st.handle, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sigCounters)
 }
 
 // handle answers one request (see sandbox.Handler).
@@ -325,9 +266,9 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 				wire[i].Tunnel.Sessions = nil
 			}
 		}
-		return reply(st.gen, wire, nil)
+		return sandbox.NewReply(st.gen, wire, nil)
 	case sandbox.OpRestore:
-		return sandbox.Reply{}, nil, st.restore(req.Name)
+		return sandbox.Reply{}, nil, st.attached.Restore(req.Name)
 	}
 	tc, sc, err := st.configured(req)
 	if err != nil {
@@ -344,7 +285,7 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 			return sandbox.Reply{}, nil, explainTunnelError(e, err)
 		}
 		// Serve closes the descriptor once sent: the socket is the data path's.
-		return reply(st.gen, socketReply{Offload: offload}, []*os.File{s.File()})
+		return sandbox.NewReply(st.gen, socketReply{Offload: offload}, []*os.File{s.File()})
 	}
 	tcfg, auto, err := sessionTAP(hostOpener{}, tc, sc)
 	if err != nil {
@@ -356,13 +297,13 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 		if err != nil {
 			return sandbox.Reply{}, nil, usagef("-socket %s: %v", sc.Socket.Path, err)
 		}
-		return reply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, []*os.File{f})
+		return sandbox.NewReply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, []*os.File{f})
 	}
 	if sc.TAPDriver == driverWater {
 		return sandbox.Reply{}, nil, errors.New("-tap-driver water: a reload cannot add such a session; restart l2tap")
 	}
 	if tcfg.Attach {
-		st.record(tcfg.Name)
+		st.attached.Record(tcfg.Name)
 	}
 	dev, err := openTAP(tcfg)
 	if err != nil {
@@ -371,8 +312,8 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 	// Serve sends the queues, then closes them here: the TAP is the data
 	// path's (one l2tap created goes when the data path closes it).
 	facts := dev.Facts()
-	_, attached := st.attached[facts.Name]
-	return reply(st.gen, endpointReply{Auto: auto, TAP: &facts, Attached: attached && !facts.Created}, dev.Files())
+	attached := st.attached.Has(facts.Name)
+	return sandbox.NewReply(st.gen, endpointReply{Auto: auto, TAP: &facts, Attached: attached && !facts.Created}, dev.Files())
 }
 
 // configured returns the session (or, for OpSocket, the tunnel) a request
@@ -395,14 +336,4 @@ func (st *helperState) configured(req sandbox.Request) (*TunnelConfig, *SessionC
 		return nil, nil, fmt.Errorf("no session %d in tunnel %d", req.Session, req.Tunnel)
 	}
 	return tc, &tc.Sessions[req.Session], nil
-}
-
-// reply makes a reply of gen, data and files.
-func reply(gen uint64, data any, files []*os.File) (sandbox.Reply, []*os.File, error) {
-	b, err := json.Marshal(data)
-	if err != nil {
-		closeFiles(files)
-		return sandbox.Reply{}, nil, err
-	}
-	return sandbox.Reply{Gen: gen, Data: b}, files, nil
 }

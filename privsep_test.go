@@ -48,7 +48,7 @@ secret = "TOPSECRETVALUE"
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &helperState{read: read, cfg: cfg, attached: map[string]attachedTAP{}}
+	return &helperState{read: read, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
 }
 
 // TestHelperPolicy: the helper answers only requests that number a
@@ -64,7 +64,7 @@ func TestHelperPolicy(t *testing.T) {
 		if r.Err == "" || !strings.Contains(r.Err, want) || len(files) != 0 {
 			t.Errorf("%+v: %+v, %d files; want refused with %q", req, r, len(files), want)
 		}
-		closeFiles(files)
+		sandbox.CloseFiles(files)
 	}
 	// Nothing is opened from the configuration at start: that was setup's.
 	refused(sandbox.Request{Op: sandbox.OpOpen, Gen: 0}, "not the configuration read last")
@@ -104,7 +104,7 @@ func TestHelperPolicy(t *testing.T) {
 	if r.Err != "" || len(files) != 1 {
 		t.Fatalf("open the VM socket: %+v, %d files", r, len(files))
 	}
-	defer closeFiles(files)
+	defer sandbox.CloseFiles(files)
 	if typ, err := unix.GetsockoptInt(int(files[0].Fd()), unix.SOL_SOCKET, unix.SO_TYPE); err != nil || typ != unix.SOCK_STREAM {
 		t.Errorf("descriptor handed over: type %d, %v; want a stream socket", typ, err)
 	}

@@ -15,7 +15,13 @@
 //     socketpair and waits for it to say Ready; Confine leaves the helper
 //     HelperCaps and nothing else; Client.Call and Serve carry one
 //     Request and one Reply per datagram, descriptors as SCM_RIGHTS,
-//     parsed by ParseRequest and ParseReply (the only parsers, fuzzed).
+//     parsed by ParseRequest and ParseReply (the only parsers, fuzzed);
+//     RunHelper the helper's life from confinement to exit, NewReply and
+//     CloseFiles the replies' shape and the descriptors not kept;
+//   - the helper's record of attached TAPs (AttachedTAPs): the MTU and up
+//     state each had before l2tap changed it, given back to that same
+//     interface alone, at the data path's request or when the helper ends;
+//   - whether the process may switch accounts at all (MaySwitchUser).
 //
 // It never decides what is opened: it opens no TAP, socket or file, reads
 // no configuration, and has no policy of its own beyond the wire's shape.
