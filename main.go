@@ -161,7 +161,7 @@ func newApp(o *Options) *cli.App {
 				return err
 			}
 			slog.SetDefault(newLogger(os.Stderr, cfg.LogJSON))
-			if helper, err := helperMode(cfg); helper {
+			if helper, err := helperMode(cfg, hostOpener{}); helper {
 				return err
 			}
 			return Run(cfg, hostOpener{})

@@ -13,8 +13,6 @@ import (
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/sandbox"
 	"github.com/l2tap/l2tap/internal/tap"
-	"github.com/l2tap/l2tap/internal/underlay"
-	"github.com/l2tap/l2tap/internal/vmsocket"
 )
 
 // Privilege separation. Two things need privilege after setup: a reload
@@ -38,10 +36,52 @@ import (
 // exits when the data path's end of the socketpair closes, restoring first
 // what is left to restore, however the data path ended.
 
+// privOpener is an Opener that also takes in what the helper opened, sent
+// as descriptors, and makes a VM socket's file without serving it (for the
+// data path to serve): what the helper and the data path open with.
+type privOpener interface {
+	Opener
+	// AdoptSocket makes the underlay socket of a tunnel whose ends are e
+	// from f, a socket the helper opened.
+	AdoptSocket(e Endpoint, offload bool, f *os.File) (engine.Underlay, error)
+	// AdoptTAP makes a session's TAP, configured as c, from its queues
+	// and what the helper learnt of it; restore, when not nil, gives an
+	// attached TAP its state back.
+	AdoptTAP(c TAPConfig, facts tap.Facts, files []*os.File, restore func()) (device, error)
+	// AdoptVMSocket makes session sc's VM socket from f, the socket the
+	// helper bound; mtu is the MTU the VM should give its NIC.
+	AdoptVMSocket(sc *SessionConfig, mtu int, f *os.File) (device, error)
+	// BindVMSocket makes session sc's VM socket file, bound and
+	// listening, owned as the session says, and returns its descriptor.
+	BindVMSocket(sc *SessionConfig) (*os.File, error)
+}
+
+// fileSocket is an underlay socket whose descriptor can be sent.
+type fileSocket interface {
+	File() *os.File
+}
+
+// tapFiles is a TAP whose queues can be sent, with what the data path
+// needs to know of it.
+type tapFiles interface {
+	Facts() tap.Facts
+	Files() []*os.File
+}
+
 // privHelper is the data path's handle on the helper.
 type privHelper struct {
 	c    *sandbox.Client
+	open privOpener
 	base *Config // the configuration at start: process settings for reloads
+}
+
+// asPrivOpener returns open as a privOpener, or why not.
+func asPrivOpener(open Opener) (privOpener, error) {
+	po, ok := open.(privOpener)
+	if !ok {
+		return nil, errors.New("privileged helper: this system's opener cannot take descriptors")
+	}
+	return po, nil
 }
 
 // needsHelper reports whether cfg needs the helper after setup: a
@@ -61,16 +101,20 @@ func needsHelper(cfg *Config) bool {
 }
 
 // startPrivHelper starts the helper when cfg needs one, and points cfg's
-// reload at it.
-func startPrivHelper(cfg *Config) (helper, error) {
+// reload at it; open takes in what the helper opens.
+func startPrivHelper(cfg *Config, open Opener) (helper, error) {
 	if !needsHelper(cfg) {
 		return nil, nil
+	}
+	po, err := asPrivOpener(open)
+	if err != nil {
+		return nil, err
 	}
 	c, err := sandbox.StartHelper()
 	if err != nil {
 		return nil, err
 	}
-	h := &privHelper{c: c, base: cfg}
+	h := &privHelper{c: c, open: po, base: cfg}
 	if cfg.Reload != nil {
 		cfg.Reload = h.reload
 	}
@@ -135,12 +179,7 @@ func (h *privHelper) socket(cfg *Config, ti int) (engine.Underlay, error) {
 		sandbox.CloseFiles(files)
 		return nil, fmt.Errorf("privileged helper: socket reply with %d descriptors: %v", len(files), err)
 	}
-	e := cfg.Tunnels[ti].Endpoint
-	s, err := underlay.FromFile(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: d.Offload}, files[0])
-	if err != nil {
-		return nil, explainTunnelError(e, err)
-	}
-	return &socketUnderlay{s}, nil
+	return h.open.AdoptSocket(cfg.Tunnels[ti].Endpoint, d.Offload, files[0])
 }
 
 // endpoint asks the helper for the TAP or VM socket of session si of
@@ -161,11 +200,11 @@ func (h *privHelper) endpoint(cfg *Config, ti, si int) (device, int, error) {
 			sandbox.CloseFiles(files)
 			return nil, 0, errors.New("privileged helper: a VM socket with more than one descriptor")
 		}
-		s, err := vmsocket.FromFile(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type}, files[0])
+		dev, err := h.open.AdoptVMSocket(sc, d.MTU, files[0])
 		if err != nil {
-			return nil, 0, usagef("-socket %s: %v", sc.Socket.Path, err)
+			return nil, 0, err
 		}
-		return &vmEndpoint{s, d.MTU}, d.Auto, nil
+		return dev, d.Auto, nil
 	}
 	tcfg := sc.TAP
 	tcfg.CoalesceUDP = sc.CoalesceUDP
@@ -173,11 +212,11 @@ func (h *privHelper) endpoint(cfg *Config, ti, si int) (device, int, error) {
 	if d.Attached {
 		restore = h.restorer(d.TAP.Name)
 	}
-	dev, err := tap.Adopt(tcfg, *d.TAP, files, restore)
+	dev, err := h.open.AdoptTAP(tcfg, *d.TAP, files, restore)
 	if err != nil {
 		return nil, 0, err
 	}
-	return tapEndpoint{dev}, d.Auto, nil
+	return dev, d.Auto, nil
 }
 
 // restorer returns the function that has the helper give attached TAP
@@ -204,18 +243,23 @@ func (h *privHelper) wrapRestores(devs []device) {
 }
 
 // helperMode runs l2tap as the privileged helper when started as one
-// (see sandbox.StartHelper), and then reports true.
-func helperMode(cfg *Config) (bool, error) {
+// (see sandbox.StartHelper), opening with open, and then reports true.
+func helperMode(cfg *Config, open Opener) (bool, error) {
 	fd, ok := sandbox.HelperFD()
 	if !ok {
 		return false, nil
 	}
-	return true, runHelper(fd, cfg)
+	po, err := asPrivOpener(open)
+	if err != nil {
+		return true, err
+	}
+	return true, runHelper(fd, cfg, po)
 }
 
 // helperState is what the helper holds: the configuration as last read,
 // numbered by gen, and the attached TAPs it recorded, by name.
 type helperState struct {
+	open     privOpener
 	read     func() (*Config, error) // the file read again; nil without -config
 	cfg      *Config
 	gen      uint64
@@ -225,8 +269,8 @@ type helperState struct {
 // runHelper is the helper's life: the attached TAPs of cfg recorded
 // before anything changes them, then sandbox.RunHelper with the requests
 // answered from cfg and what the helper reads again.
-func runHelper(fd int, cfg *Config) error {
-	st := &helperState{read: cfg.Reload, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
+func runHelper(fd int, cfg *Config, open privOpener) error {
+	st := &helperState{open: open, read: cfg.Reload, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
 	for _, tc := range cfg.Tunnels {
 		for _, sc := range tc.Sessions {
 			if sc.TAP.Attach && sc.Socket.Path == "" {
@@ -280,22 +324,27 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 			return sandbox.Reply{}, nil, errors.New("-ip-path packet: a reload cannot add a socket on the packet path; restart l2tap")
 		}
 		offload := socketOffload(st.cfg, e.socketKey())
-		s, err := underlay.Open(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload})
+		u, err := st.open.Socket(e, offload, false)
 		if err != nil {
-			return sandbox.Reply{}, nil, explainTunnelError(e, err)
+			return sandbox.Reply{}, nil, err
+		}
+		s, ok := u.(fileSocket)
+		if !ok {
+			u.Close()
+			return sandbox.Reply{}, nil, errors.New("this system's socket cannot be sent")
 		}
 		// Serve closes the descriptor once sent: the socket is the data path's.
 		return sandbox.NewReply(st.gen, socketReply{Offload: offload}, []*os.File{s.File()})
 	}
-	tcfg, auto, err := sessionTAP(hostOpener{}, tc, sc)
+	tcfg, auto, err := sessionTAP(st.open, tc, sc)
 	if err != nil {
 		return sandbox.Reply{}, nil, err
 	}
 	if sc.Socket.Path != "" {
 		// Made, not served: the data path serves it.
-		f, err := vmsocket.Bind(vmSocketConfig(sc))
+		f, err := st.open.BindVMSocket(sc)
 		if err != nil {
-			return sandbox.Reply{}, nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+			return sandbox.Reply{}, nil, err
 		}
 		return sandbox.NewReply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, []*os.File{f})
 	}
@@ -305,9 +354,14 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 	if tcfg.Attach {
 		st.attached.Record(tcfg.Name)
 	}
-	dev, err := openTAP(tcfg)
+	d, err := st.open.TAP(sc, tcfg)
 	if err != nil {
 		return sandbox.Reply{}, nil, err
+	}
+	dev, ok := d.(tapFiles)
+	if !ok {
+		d.Close()
+		return sandbox.Reply{}, nil, errors.New("this system's TAP cannot be sent")
 	}
 	// Serve sends the queues, then closes them here: the TAP is the data
 	// path's (one l2tap created goes when the data path closes it).

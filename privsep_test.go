@@ -48,7 +48,7 @@ secret = "TOPSECRETVALUE"
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &helperState{read: read, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
+	return &helperState{open: hostOpener{}, read: read, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
 }
 
 // TestHelperPolicy: the helper answers only requests that number a

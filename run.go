@@ -36,7 +36,7 @@ func Run(cfg *Config, open Opener) error {
 	chooseUser(cfg)
 	// The helper, if cfg needs one, starts before setup changes anything,
 	// and goes last: it restores attached TAPs the data path could not.
-	h, err := startPrivHelper(cfg)
+	h, err := startPrivHelper(cfg, open)
 	if err != nil {
 		return err
 	}

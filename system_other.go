@@ -126,10 +126,10 @@ func lockDown(*Config, []device, helper) error { return nil }
 
 // startPrivHelper starts no helper: nothing is dropped that a reload or an
 // attached TAP's restore would need.
-func startPrivHelper(*Config) (helper, error) { return nil, nil }
+func startPrivHelper(*Config, Opener) (helper, error) { return nil, nil }
 
 // helperMode is never on here.
-func helperMode(*Config) (bool, error) { return false, nil }
+func helperMode(*Config, Opener) (bool, error) { return false, nil }
 
 // chooseUser has nothing to choose: -user is refused here (checkSystem).
 func chooseUser(*Config) {}

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"os"
 
 	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
@@ -42,6 +43,16 @@ func explainTAPError(err error) error {
 		return err
 	}
 	return usageError{err}
+}
+
+// AdoptTAP makes a session's TAP of the queues the privileged helper
+// opened (see privOpener).
+func (hostOpener) AdoptTAP(c TAPConfig, facts tap.Facts, files []*os.File, restore func()) (device, error) {
+	dev, err := tap.Adopt(c, facts, files, restore)
+	if err != nil {
+		return nil, err
+	}
+	return tapEndpoint{dev}, nil
 }
 
 // tapEndpoint is a tap.Device as the engine sees it.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"syscall"
 
 	"github.com/l2tap/l2tap/internal/engine"
@@ -17,6 +18,16 @@ import (
 // IPv4 (-ip-path packet).
 func openSocket(e Endpoint, offload, packet bool) (engine.Underlay, error) {
 	s, err := underlay.Open(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload, PacketPath: packet})
+	if err != nil {
+		return nil, explainTunnelError(e, err)
+	}
+	return &socketUnderlay{s}, nil
+}
+
+// AdoptSocket makes a tunnel's socket of f, one the privileged helper
+// opened (see privOpener).
+func (hostOpener) AdoptSocket(e Endpoint, offload bool, f *os.File) (engine.Underlay, error) {
+	s, err := underlay.FromFile(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload}, f)
 	if err != nil {
 		return nil, explainTunnelError(e, err)
 	}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/l2tap/l2tap/internal/vmsocket"
@@ -27,6 +28,26 @@ func openVMSocket(sc *SessionConfig, mtu int) (device, error) {
 		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
 	}
 	return &vmEndpoint{s, mtu}, nil
+}
+
+// AdoptVMSocket makes a session's socket of f, one the privileged helper
+// bound (see privOpener).
+func (hostOpener) AdoptVMSocket(sc *SessionConfig, mtu int, f *os.File) (device, error) {
+	s, err := vmsocket.FromFile(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type}, f)
+	if err != nil {
+		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+	}
+	return &vmEndpoint{s, mtu}, nil
+}
+
+// BindVMSocket makes a session's socket file, not yet served, and returns
+// it (see privOpener).
+func (hostOpener) BindVMSocket(sc *SessionConfig) (*os.File, error) {
+	f, err := vmsocket.Bind(vmSocketConfig(sc))
+	if err != nil {
+		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+	}
+	return f, nil
 }
 
 // vmSocketConfig is the socket of session sc, owned by the TAP's -owner
