@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/control"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/underlay"
@@ -237,14 +238,14 @@ func TestDynamicChurnReleases(t *testing.T) {
 	remote := netip.MustParseAddrPort("192.0.2.2:1701")
 	sock := &churnSocket{closed: make(chan struct{})}
 	dt := &dynTunnel{p: p, t: p.eng.AddTunnel(sock, remote), name: remote.String()}
-	dt.tc.Endpoint = Endpoint{UDP: true, Local: netip.MustParseAddr("192.0.2.1"), LocalPort: 1701, Remote: remote.Addr(), RemotePort: remote.Port()}
+	dt.tc.Ends = config.TunnelEnds{UDP: true, Local: netip.MustParseAddr("192.0.2.1"), LocalPort: 1701, Remote: remote.Addr(), RemotePort: remote.Port()}
 	p.dyn = append(p.dyn, dt)
 	var pc control.PeerConfig
 	pc.HostName = "a"
 	for i := 0; i < circuits; i++ {
 		pc.Circuits = append(pc.Circuits, control.Circuit{EndID: fmt.Sprintf("vm%d", i)})
 		c := &churnCircuit{churnEndpoint: *newChurnEndpoint(fmt.Sprintf("dyn%d", i)), resumed: make(chan struct{})}
-		dt.circuits = append(dt.circuits, &dynCircuit{sc: SessionConfig{Circuit: fmt.Sprintf("vm%d", i)}, dev: c, state: "negotiating"})
+		dt.circuits = append(dt.circuits, &dynCircuit{sc: config.SessionConfig{Circuit: fmt.Sprintf("vm%d", i)}, dev: c, state: "negotiating"})
 	}
 	d, err := control.NewDynamic(pc, dt, control.Config{Send: func([]byte) error { return nil }}, nil)
 	if err != nil {

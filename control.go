@@ -3,72 +3,10 @@ package main
 import (
 	"time"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/control"
 	"github.com/l2tap/l2tap/internal/engine"
 )
-
-// maxHello bounds -hello: an hour between HELLOs.
-const maxHello = 3600
-
-// maxHelloRetries bounds -hello-retries.
-const maxHelloRetries = 255
-
-// ControlOptions are a tunnel's control channel flags as given.
-type ControlOptions struct {
-	RxTunnel, TxTunnel number // -rxtunnel, -txtunnel
-	Hello              number // -hello SECONDS
-	Required           onOff  // -hello-required
-	Retries            number // -hello-retries N
-}
-
-// ControlConfig is a tunnel's checked keepalive; Hello 0 means none.
-type ControlConfig struct {
-	LocalID, PeerID uint32
-	Hello           time.Duration
-	// Retries is how many transmissions of a HELLO go unacknowledged
-	// before the peer is down.
-	Retries int
-	// Required turns the carriers off while the peer is down; otherwise
-	// the state is only logged and shown.
-	Required bool
-}
-
-// config checks the control channel flags of one tunnel.
-func (o *ControlOptions) config() (ControlConfig, error) {
-	c := ControlConfig{Required: !o.Required.set || o.Required.val}
-	if !o.Hello.set || o.Hello.val == 0 {
-		for _, k := range []struct {
-			name string
-			set  bool
-		}{{"rxtunnel", o.RxTunnel.set}, {"txtunnel", o.TxTunnel.set}, {"hello-required", o.Required.set}, {"hello-retries", o.Retries.set}} {
-			if k.set {
-				return c, missingf("hello", "-%s without -hello: add -hello SECONDS (the keepalive interval, e.g. -hello 10), or drop -%s", k.name, k.name)
-			}
-		}
-		return ControlConfig{}, nil
-	}
-	for _, k := range []struct {
-		name, other string
-		n           *number
-	}{{"rxtunnel", "txtunnel", &o.RxTunnel}, {"txtunnel", "rxtunnel", &o.TxTunnel}} {
-		if !k.n.set {
-			return c, missingf(k.name, "-hello needs -%s: the control connection IDs of both ends (our -rxtunnel is the peer's -txtunnel), e.g. -rxtunnel 1 -txtunnel 2", k.name)
-		}
-		if k.n.val == 0 {
-			return c, badf(k.name, "-%s 0: control connection ID 0 means none; use 1 to 4294967295 (our -%s is the peer's -%s)", k.name, k.name, k.other)
-		}
-	}
-	c.LocalID, c.PeerID = uint32(o.RxTunnel.val), uint32(o.TxTunnel.val)
-	c.Hello = time.Duration(o.Hello.val) * time.Second
-	c.Retries = control.DefaultHelloRetries
-	if o.Retries.set {
-		if o.Retries.val == 0 {
-			return c, badf("hello-retries", "-hello-retries 0: use 1 to %d, the unacknowledged HELLO transmissions that make the peer down (default %d)", maxHelloRetries, control.DefaultHelloRetries)
-		}
-		c.Retries = int(o.Retries.val)
-	}
-	return c, nil
-}
 
 // tunnelControl is a tunnel's running keepalive.
 type tunnelControl struct {
@@ -79,8 +17,8 @@ type tunnelControl struct {
 // addControl gives tunnel t, new, the keepalive tc asks for, if any: the
 // engine hands it the peer's control messages from now on, and it starts
 // with the tunnel's first sessions (startControls).
-func (p *process) addControl(tc *TunnelConfig, t *engine.Tunnel) {
-	c := tc.Control
+func (p *process) addControl(tc *config.TunnelConfig, t *engine.Tunnel) {
+	c := tc.Keepalive
 	if c.Hello == 0 {
 		return
 	}
@@ -92,7 +30,7 @@ func (p *process) addControl(tc *TunnelConfig, t *engine.Tunnel) {
 		SetPeerDown: func(down bool) {
 			t.SetPeerDown(down)
 		},
-		Peer: tc.Endpoint.peerName(),
+		Peer: tc.Ends.PeerName(),
 	})
 	t.SetControl(k)
 	p.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/control"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/l2tpv3"
@@ -29,7 +30,7 @@ import (
 // dynTunnel is a running dynamic tunnel.
 type dynTunnel struct {
 	p        *process
-	tc       TunnelConfig // its Sessions field is not used
+	tc       config.TunnelConfig // its Sessions field is not used
 	t        *engine.Tunnel
 	d        *control.Dynamic
 	circuits []*dynCircuit
@@ -57,7 +58,7 @@ type dynTunnel struct {
 // dynCircuit is one circuit of a dynamic tunnel: its TAP always, its
 // engine session while negotiated.
 type dynCircuit struct {
-	sc    SessionConfig
+	sc    config.SessionConfig
 	auto  int // the MTU that fits the path with sc.Header (AutoMTU)
 	dev   circuitTAP
 	cap   *pcap.Writer
@@ -85,12 +86,12 @@ func (e dynEndpoint) Close() error { e.PauseReads(); return nil }
 // prepareDynamic opens what dynamic tunnel tc needs: its socket if no
 // tunnel opened it yet, a TAP per circuit (carrier off), the engine's
 // tunnel and its control connection, not yet started.
-func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
-	sk := tc.Endpoint.socketKey()
+func (p *process) prepareDynamic(cfg *config.Config, tc *config.TunnelConfig) error {
+	sk := socketKeyOf(tc.Ends)
 	s := p.sockets[sk]
 	if s == nil {
 		var err error
-		if s, err = p.open.Socket(tc.Endpoint, socketOffload(cfg, sk), cfg.PacketPath); err != nil {
+		if s, err = p.open.Socket(tc.Ends, socketOffload(cfg, sk), cfg.PacketPath); err != nil {
 			return err
 		}
 		p.sockets[sk] = s
@@ -99,12 +100,12 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 	// log line): load the zone now, as after lockDown the seccomp filter
 	// forbids opening /etc/localtime.
 	_ = time.Local.String()
-	dt := &dynTunnel{p: p, tc: *tc, name: tc.Endpoint.peerName(), wake: make(chan struct{}, 1), done: make(chan struct{}), helloEnd: make(chan struct{})}
+	dt := &dynTunnel{p: p, tc: *tc, name: tc.Ends.PeerName(), wake: make(chan struct{}, 1), done: make(chan struct{}), helloEnd: make(chan struct{})}
 	dt.tc.Sessions = nil
 	p.dyn = append(p.dyn, dt) // before the TAPs, so that a failure closes them
 	dc := tc.Dynamic
 	pc := control.PeerConfig{HostName: dc.HostName, PeerName: dc.PeerName, Secret: dc.Secret, Digest: dc.Digest, Initiator: dc.Initiator,
-		RouterID: dc.routerID(tc.Endpoint.Local)}
+		RouterID: dc.AnnouncedRouterID(tc.Ends.Local)}
 	for i := range tc.Sessions {
 		sc := tc.Sessions[i]
 		tcfg, auto, err := sessionTAP(p.open, tc, &sc)
@@ -132,7 +133,7 @@ func (p *process) prepareDynamic(cfg *Config, tc *TunnelConfig) error {
 		}
 		pc.Circuits = append(pc.Circuits, ci)
 	}
-	key := tunnelKey{sk, tc.Endpoint.remote()}
+	key := tunnelKey{sk, remoteOf(tc.Ends)}
 	t := p.tunnels[key]
 	if t == nil {
 		t = p.eng.AddTunnel(s, key.remote)
@@ -298,7 +299,7 @@ func (dt *dynTunnel) circuit(endID string) *dynCircuit {
 // attrs describes circuit c for log lines, as the ready lines of static
 // sessions do, with the circuit's name.
 func (dt *dynTunnel) attrs(c *dynCircuit, more ...slog.Attr) []any {
-	e := dt.tc.Endpoint
+	e := dt.tc.Ends
 	enc := "ip"
 	if e.UDP {
 		enc = "udp"
@@ -421,7 +422,7 @@ func (dt *dynTunnel) sessionUp(d control.DataConfig) {
 	// The negotiated cookies may make the header longer or shorter than
 	// the one the MTU was computed with.
 	payload := c.auto + c.sc.Header.Len() - h.Len()
-	ec := engine.SessionConfig{Header: h, SeqCheck: c.sc.SeqCheck, MSSClamp: c.sc.MSSClamp.resolve(payload, c.dev.MTU())}
+	ec := engine.SessionConfig{Header: h, SeqCheck: c.sc.SeqCheck, MSSClamp: c.sc.MSSClamp.Resolve(payload, c.dev.MTU())}
 	if c.cap != nil {
 		ec.Capture = c.cap
 	}

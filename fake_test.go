@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/l2tap/l2tap/internal/config"
 	"net/netip"
 	"os"
 	"sync"
@@ -32,7 +33,7 @@ type fakeOpener struct {
 
 func newFakeOpener() *fakeOpener { return &fakeOpener{pmtu: 1500, refuse: map[string]bool{}} }
 
-func (o *fakeOpener) Socket(e Endpoint, _, _ bool) (engine.Underlay, error) {
+func (o *fakeOpener) Socket(e config.TunnelEnds, _, _ bool) (engine.Underlay, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	u := &fakeUnderlay{udp: e.UDP, closed: make(chan struct{})}
@@ -40,7 +41,7 @@ func (o *fakeOpener) Socket(e Endpoint, _, _ bool) (engine.Underlay, error) {
 	return u, nil
 }
 
-func (o *fakeOpener) TAP(_ *SessionConfig, c TAPConfig) (device, error) {
+func (o *fakeOpener) TAP(_ *config.SessionConfig, c config.TAPConfig) (device, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.refuse[c.Name] {
@@ -51,11 +52,11 @@ func (o *fakeOpener) TAP(_ *SessionConfig, c TAPConfig) (device, error) {
 	return ep, nil
 }
 
-func (o *fakeOpener) VMSocket(sc *SessionConfig, mtu int) (device, error) {
+func (o *fakeOpener) VMSocket(sc *config.SessionConfig, mtu int) (device, error) {
 	return nil, errors.New("fake: no VM sockets")
 }
 
-func (o *fakeOpener) CircuitTAP(TAPConfig) (circuitTAP, error) {
+func (o *fakeOpener) CircuitTAP(config.TAPConfig) (circuitTAP, error) {
 	return nil, errors.New("fake: no dynamic circuits")
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/urfave/cli/v2"
 )
@@ -27,7 +28,7 @@ func manCommand() *cli.Command {
 		Hidden: true,
 		Action: func(ctx *cli.Context) error {
 			if ctx.NArg() > 0 {
-				return usagef("man: unexpected argument %q", ctx.Args().First())
+				return config.Usagef("man: unexpected argument %q", ctx.Args().First())
 			}
 			return writeManPage(os.Stdout)
 		},
@@ -163,7 +164,7 @@ func writeManPage(w io.Writer) error {
 	if len(names) != len(counterDocs) {
 		return fmt.Errorf("man page: counterDocs describes %d counters, l2tap prints %d", len(counterDocs), len(names))
 	}
-	var o Options
+	var o config.Options
 	app := newApp(&o)
 	bw := bufio.NewWriter(w)
 	p := func(s string) { fmt.Fprintln(bw, s) }

@@ -8,10 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/status"
 )
 
@@ -29,70 +28,10 @@ import (
 //   - the metrics endpoint (-metrics ADDR, off by default): Prometheus
 //     text on http://ADDR/metrics, in l2tap's network namespace.
 
-// defaultControlDir holds the default status sockets; `l2tap show`
-// without -socket queries every socket in it and in its uid-* directories.
-const defaultControlDir = status.DefaultDir
-
-// ObserveOptions are -control and -metrics as given.
-type ObserveOptions struct {
-	Control, Metrics text
-}
-
-// ObserveConfig says which observers run.
-type ObserveConfig struct {
-	// Control is the control socket's path; empty means the default, made
-	// from the first TAP's name once it is known.
-	Control string
-	// ControlGiven says -control was given: failing to make it is an error.
-	ControlGiven bool
-	// ControlOff disables the control socket.
-	ControlOff bool
-	// Metrics is the HOST:PORT the metrics endpoint listens on; empty is off.
-	Metrics string
-}
-
-// config checks -control and -metrics.
-func (o *ObserveOptions) config() (ObserveConfig, error) {
-	var c ObserveConfig
-	if o.Control.set {
-		c.ControlGiven = true
-		switch v := o.Control.val; v {
-		case "", "off":
-			c.ControlOff = true
-		default:
-			abs, err := filepath.Abs(v)
-			if err != nil {
-				return c, usagef("-control %s: %v", v, err)
-			}
-			if len(abs) > status.MaxSocketPath {
-				return c, usagef("-control %s: a unix socket path has at most %d bytes; give a shorter path", v, status.MaxSocketPath)
-			}
-			c.Control = abs
-		}
-	}
-	if o.Metrics.set && o.Metrics.val != "" && o.Metrics.val != "off" {
-		v := o.Metrics.val
-		host, port, err := net.SplitHostPort(v)
-		n, perr := strconv.ParseUint(port, 10, 16)
-		if err != nil || perr != nil || n == 0 || strings.ContainsAny(host, " /") {
-			return c, usagef("-metrics %q: want HOST:PORT with a port from 1 to 65535, such as 127.0.0.1:9723 or [::1]:9723", v)
-		}
-		c.Metrics = v
-	}
-	return c, nil
-}
-
-// controlOn reports whether a control socket is configured.
-func (c ObserveConfig) controlOn() bool { return !c.ControlOff }
-
-// serving reports whether anything listens, so that the seccomp filter
-// allows accepting connections.
-func (c ObserveConfig) serving() bool { return c.controlOn() || c.Metrics != "" }
-
 // startObservers starts the control socket and the metrics endpoint as
 // cfg.Observe says, each answering with snap(). It runs during setup, with
 // the privileges setup has; stop closes both and removes the socket file.
-func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err error) {
+func startObservers(cfg *config.Config, snap func() status.Snapshot) (stop func(), err error) {
 	var stops []func()
 	stop = func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -100,8 +39,8 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 		}
 	}
 	oc := cfg.Observe
-	if oc.controlOn() {
-		path := oc.Control
+	if oc.StatusSocketOn() {
+		path := oc.StatusSocket
 		if path == "" {
 			uid := -1
 			if cfg.User != nil {
@@ -113,10 +52,10 @@ func startObservers(cfg *Config, snap func() status.Snapshot) (stop func(), err 
 		if a := cfg.User; a != nil {
 			owner = status.Owner{UID: a.UID, GID: a.GID, Name: "-user " + a.Name}
 		}
-		s, err := status.Listen(path, owner, oc.Control == "")
+		s, err := status.Listen(path, owner, oc.StatusSocket == "")
 		switch {
-		case err != nil && oc.ControlGiven:
-			return nil, usagef("-control %s: %v; give another path, or -control off", path, err)
+		case err != nil && oc.StatusSocketGiven:
+			return nil, config.Usagef("-control %s: %v; give another path, or -control off", path, err)
 		case err != nil:
 			slog.Warn(fmt.Sprintf("control socket %s: %v; running without one (l2tap show will not list this process; see -control)", path, err))
 		default:
@@ -163,18 +102,18 @@ func firstTAP(s status.Snapshot) string {
 func explainMetricsError(addr string, err error) error {
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return usagef("-metrics %s: the port is already in use by another program; pick another port or stop that program", addr)
+		return config.Usagef("-metrics %s: the port is already in use by another program; pick another port or stop that program", addr)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return usagef("-metrics %s: no interface on this host has that address; give a local address such as 127.0.0.1", addr)
+		return config.Usagef("-metrics %s: no interface on this host has that address; give a local address such as 127.0.0.1", addr)
 	case errors.Is(err, syscall.EACCES):
-		return usagef("-metrics %s: ports below 1024 need CAP_NET_BIND_SERVICE; pick a port above 1023", addr)
+		return config.Usagef("-metrics %s: ports below 1024 need CAP_NET_BIND_SERVICE; pick a port above 1023", addr)
 	}
-	return usagef("-metrics %s: %v", addr, err)
+	return config.Usagef("-metrics %s: %v", addr, err)
 }
 
 // runShow prints the snapshot of the l2tap on the control socket at path,
 // or when path is empty of every l2tap with a socket in
-// defaultControlDir, as text or as a JSON array (one object per process).
+// config.DefaultStatusSocketDir, as text or as a JSON array (one object per process).
 // There, sockets nothing answers on (left by an l2tap that was killed)
 // are skipped, and any other failure is logged and makes the result an
 // error once the rest is printed. It fails when no l2tap answers.
@@ -183,7 +122,7 @@ func runShow(w io.Writer, path string, asJSON bool) error {
 	if path == "" {
 		paths = nil
 		for _, pattern := range []string{"*.sock", "uid-*/*.sock"} {
-			found, err := filepath.Glob(filepath.Join(defaultControlDir, pattern))
+			found, err := filepath.Glob(filepath.Join(config.DefaultStatusSocketDir, pattern))
 			if err != nil {
 				return err
 			}
@@ -240,11 +179,11 @@ func runShow(w io.Writer, path string, asJSON bool) error {
 	}
 	switch {
 	case failed > 0 && path == "":
-		return fmt.Errorf("show: %d of the control sockets in %s could not be asked (see above)", failed, defaultControlDir)
+		return fmt.Errorf("show: %d of the control sockets in %s could not be asked (see above)", failed, config.DefaultStatusSocketDir)
 	case failed > 0:
 		return last
 	case len(snaps) == 0:
-		return fmt.Errorf("show: no l2tap is running: no control socket in %s answers (for an l2tap started with -control PATH, give -socket PATH)", defaultControlDir)
+		return fmt.Errorf("show: no l2tap is running: no control socket in %s answers (for an l2tap started with -control PATH, give -socket PATH)", config.DefaultStatusSocketDir)
 	}
 	return nil
 }

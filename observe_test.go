@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/status"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -84,9 +85,9 @@ func TestShowNone(t *testing.T) {
 // is dev, started as root without -user: in the directory of the default
 // account (see chooseUser).
 func controlPath(ns netns, dev string) string {
-	dir := defaultControlDir
+	dir := config.DefaultStatusSocketDir
 	for _, name := range defaultUsers {
-		if a, err := lookupAccount("user", name); err == nil {
+		if a, err := config.LookupAccount("user", name); err == nil {
 			dir = filepath.Join(dir, "uid-"+strconv.Itoa(a.UID))
 			break
 		}
@@ -344,7 +345,7 @@ func TestControlSocket(t *testing.T) {
 	})
 
 	t.Run("user-default", func(t *testing.T) {
-		path := filepath.Join(defaultControlDir, "uid-65534", "cs8@"+string(a)+".sock")
+		path := filepath.Join(config.DefaultStatusSocketDir, "uid-65534", "cs8@"+string(a)+".sock")
 		p := startL2tap(t, a, args("cs8", "-user", "nobody")...)
 		for _, f := range []string{path, filepath.Dir(path)} {
 			fi, err := os.Lstat(f)

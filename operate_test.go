@@ -14,13 +14,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/config"
 )
 
 // cliFlagNames returns the name of every option l2tap accepts, -help
 // included, as "-name".
 func cliFlagNames() []string {
 	var names []string
-	for _, fl := range newApp(&Options{}).Flags {
+	for _, fl := range newApp(&config.Options{}).Flags {
 		names = append(names, "-"+fl.Names()[0])
 	}
 	return append(names, "-help")
@@ -488,7 +490,7 @@ func TestVersionNotAFileKey(t *testing.T) {
 	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := loadConfigFile(path, &Options{})
+	_, err := config.LoadConfigFile(path)
 	if err == nil || !strings.Contains(err.Error(), ":1: version") || !strings.Contains(err.Error(), "unknown key") {
 		t.Fatalf("a file with version = true: err %v, want an unknown key error on line 1", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/sandbox"
 )
 
@@ -32,20 +33,20 @@ import (
 // helper h (when not nil), drops privileges, installs the seccomp filter
 // unless -seccomp=off, and then runs the test hook (see
 // testForbiddenSyscall).
-func lockDown(cfg *Config, devs []device, h helper) error {
+func lockDown(cfg *config.Config, devs []device, h helper) error {
 	if h != nil {
 		h.wrapRestores(devs)
 	}
 	if err := sandbox.Drop(cfg.User); err != nil {
 		if cfg.User != nil {
-			return usageError{err}
+			return config.UsageError{Err: err}
 		}
 		return err
 	}
 	if cfg.Seccomp {
 		o := sandbox.Options{PID: os.Getpid(), Packet: cfg.PacketPath, Reload: cfg.Reload != nil, Profile: cfg.CPUProfile != "" || cfg.MemProfile != "", HeapProfile: cfg.MemProfile != "", Libc: cgoBuild,
-			Serve: cfg.Observe.serving(), Unlink: cfg.Observe.controlOn(), Rotate: cfg.pcapRotates(),
-			VMSocket: cfg.usesSockets() || cfg.Reload != nil}
+			Serve: cfg.Observe.Serving(), Unlink: cfg.Observe.StatusSocketOn(), Rotate: cfg.PcapRotates(),
+			VMSocket: cfg.UsesSockets() || cfg.Reload != nil}
 		if err := sandbox.Install(o); err != nil {
 			return err
 		}
@@ -65,7 +66,7 @@ var defaultUsers = []string{"l2tap", "nobody"}
 // defaultUsers the host has, when l2tap may switch users (CAP_SETUID and
 // CAP_SETGID); otherwise it stays root, saying why. -user root says so
 // too, as a warning: code running in the data path would then be root's.
-func chooseUser(cfg *Config) {
+func chooseUser(cfg *config.Config) {
 	switch {
 	case cfg.RootKept:
 		slog.Warn("-user root: l2tap stays root after setup (without capabilities); anything that takes over its data path runs as root. Leave -user out to run as the l2tap or nobody account")
@@ -78,7 +79,7 @@ func chooseUser(cfg *Config) {
 		return
 	}
 	for _, name := range defaultUsers {
-		if a, err := lookupAccount("user", name); err == nil {
+		if a, err := config.LookupAccount("user", name); err == nil {
 			cfg.User = a
 			return
 		}

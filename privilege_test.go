@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/config"
 )
 
 // threadStatus returns the fields named in keys from /proc/PID/status and
@@ -72,10 +74,10 @@ func dropped() map[string]string {
 
 // defaultAccount is the account l2tap started as root without -user runs
 // as: the first of defaultUsers the host has.
-func defaultAccount(t *testing.T) *Account {
+func defaultAccount(t *testing.T) *config.Account {
 	t.Helper()
 	for _, name := range defaultUsers {
-		if a, err := lookupAccount("user", name); err == nil {
+		if a, err := config.LookupAccount("user", name); err == nil {
 			return a
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/sandbox"
 	"github.com/l2tap/l2tap/internal/tap"
@@ -43,17 +44,17 @@ type privOpener interface {
 	Opener
 	// AdoptSocket makes the underlay socket of a tunnel whose ends are e
 	// from f, a socket the helper opened.
-	AdoptSocket(e Endpoint, offload bool, f *os.File) (engine.Underlay, error)
+	AdoptSocket(e config.TunnelEnds, offload bool, f *os.File) (engine.Underlay, error)
 	// AdoptTAP makes a session's TAP, configured as c, from its queues
 	// and what the helper learnt of it; restore, when not nil, gives an
 	// attached TAP its state back.
-	AdoptTAP(c TAPConfig, facts tap.Facts, files []*os.File, restore func()) (device, error)
+	AdoptTAP(c config.TAPConfig, facts tap.Facts, files []*os.File, restore func()) (device, error)
 	// AdoptVMSocket makes session sc's VM socket from f, the socket the
 	// helper bound; mtu is the MTU the VM should give its NIC.
-	AdoptVMSocket(sc *SessionConfig, mtu int, f *os.File) (device, error)
+	AdoptVMSocket(sc *config.SessionConfig, mtu int, f *os.File) (device, error)
 	// BindVMSocket makes session sc's VM socket file, bound and
 	// listening, owned as the session says, and returns its descriptor.
-	BindVMSocket(sc *SessionConfig) (*os.File, error)
+	BindVMSocket(sc *config.SessionConfig) (*os.File, error)
 }
 
 // fileSocket is an underlay socket whose descriptor can be sent.
@@ -72,7 +73,7 @@ type tapFiles interface {
 type privHelper struct {
 	c    *sandbox.Client
 	open privOpener
-	base *Config // the configuration at start: process settings for reloads
+	base *config.Config // the configuration at start: process settings for reloads
 }
 
 // asPrivOpener returns open as a privOpener, or why not.
@@ -86,7 +87,7 @@ func asPrivOpener(open Opener) (privOpener, error) {
 
 // needsHelper reports whether cfg needs the helper after setup: a
 // configuration file to reload, or an attached TAP to restore.
-func needsHelper(cfg *Config) bool {
+func needsHelper(cfg *config.Config) bool {
 	if cfg.Reload != nil {
 		return true
 	}
@@ -102,7 +103,7 @@ func needsHelper(cfg *Config) bool {
 
 // startPrivHelper starts the helper when cfg needs one, and points cfg's
 // reload at it; open takes in what the helper opens.
-func startPrivHelper(cfg *Config, open Opener) (helper, error) {
+func startPrivHelper(cfg *config.Config, open Opener) (helper, error) {
 	if !needsHelper(cfg) {
 		return nil, nil
 	}
@@ -126,13 +127,13 @@ func (h *privHelper) close() { h.c.Close() }
 // wireTunnel is a tunnel as a reload reply carries it: a dynamic tunnel's
 // settings (its secret among them) stay in the helper.
 type wireTunnel struct {
-	Tunnel  TunnelConfig `json:"tunnel"`
-	Dynamic bool         `json:"dynamic,omitempty"`
+	Tunnel  config.TunnelConfig `json:"tunnel"`
+	Dynamic bool                `json:"dynamic,omitempty"`
 }
 
 // reload asks the helper to read the configuration file again, and returns
 // its tunnels and sessions with the process settings of the start.
-func (h *privHelper) reload() (*Config, error) {
+func (h *privHelper) reload() (*config.Config, error) {
 	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpReload})
 	sandbox.CloseFiles(files)
 	if err != nil {
@@ -143,14 +144,14 @@ func (h *privHelper) reload() (*Config, error) {
 		return nil, fmt.Errorf("privileged helper: reload reply: %w", err)
 	}
 	cfg := *h.base
-	cfg.Tunnels = make([]TunnelConfig, len(tunnels))
+	cfg.Tunnels = make([]config.TunnelConfig, len(tunnels))
 	for i, t := range tunnels {
 		cfg.Tunnels[i] = t.Tunnel
 		if t.Dynamic {
-			cfg.Tunnels[i].Dynamic = &DynamicConfig{}
+			cfg.Tunnels[i].Dynamic = &config.DynamicConfig{}
 		}
 	}
-	cfg.gen = r.Gen
+	cfg.Gen = r.Gen
 	return &cfg, nil
 }
 
@@ -169,8 +170,8 @@ type endpointReply struct {
 
 // socket asks the helper for the underlay socket of tunnel ti of cfg (a
 // reload's).
-func (h *privHelper) socket(cfg *Config, ti int) (engine.Underlay, error) {
-	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpSocket, Gen: cfg.gen, Tunnel: ti})
+func (h *privHelper) socket(cfg *config.Config, ti int) (engine.Underlay, error) {
+	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpSocket, Gen: cfg.Gen, Tunnel: ti})
 	if err != nil {
 		return nil, err
 	}
@@ -179,13 +180,13 @@ func (h *privHelper) socket(cfg *Config, ti int) (engine.Underlay, error) {
 		sandbox.CloseFiles(files)
 		return nil, fmt.Errorf("privileged helper: socket reply with %d descriptors: %v", len(files), err)
 	}
-	return h.open.AdoptSocket(cfg.Tunnels[ti].Endpoint, d.Offload, files[0])
+	return h.open.AdoptSocket(cfg.Tunnels[ti].Ends, d.Offload, files[0])
 }
 
 // endpoint asks the helper for the TAP or VM socket of session si of
 // tunnel ti of cfg (a reload's).
-func (h *privHelper) endpoint(cfg *Config, ti, si int) (device, int, error) {
-	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpOpen, Gen: cfg.gen, Tunnel: ti, Session: si})
+func (h *privHelper) endpoint(cfg *config.Config, ti, si int) (device, int, error) {
+	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpOpen, Gen: cfg.Gen, Tunnel: ti, Session: si})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -244,7 +245,7 @@ func (h *privHelper) wrapRestores(devs []device) {
 
 // helperMode runs l2tap as the privileged helper when started as one
 // (see sandbox.StartHelper), opening with open, and then reports true.
-func helperMode(cfg *Config, open Opener) (bool, error) {
+func helperMode(cfg *config.Config, open Opener) (bool, error) {
 	fd, ok := sandbox.HelperFD()
 	if !ok {
 		return false, nil
@@ -260,8 +261,8 @@ func helperMode(cfg *Config, open Opener) (bool, error) {
 // numbered by gen, and the attached TAPs it recorded, by name.
 type helperState struct {
 	open     privOpener
-	read     func() (*Config, error) // the file read again; nil without -config
-	cfg      *Config
+	read     func() (*config.Config, error) // the file read again; nil without -config
+	cfg      *config.Config
 	gen      uint64
 	attached *sandbox.AttachedTAPs
 }
@@ -269,7 +270,7 @@ type helperState struct {
 // runHelper is the helper's life: the attached TAPs of cfg recorded
 // before anything changes them, then sandbox.RunHelper with the requests
 // answered from cfg and what the helper reads again.
-func runHelper(fd int, cfg *Config, open privOpener) error {
+func runHelper(fd int, cfg *config.Config, open privOpener) error {
 	st := &helperState{open: open, read: cfg.Reload, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
 	for _, tc := range cfg.Tunnels {
 		for _, sc := range tc.Sessions {
@@ -319,11 +320,11 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 		return sandbox.Reply{}, nil, err
 	}
 	if req.Op == sandbox.OpSocket {
-		e := tc.Endpoint
+		e := tc.Ends
 		if st.cfg.PacketPath && !e.UDP && e.Local.Is4() {
 			return sandbox.Reply{}, nil, errors.New("-ip-path packet: a reload cannot add a socket on the packet path; restart l2tap")
 		}
-		offload := socketOffload(st.cfg, e.socketKey())
+		offload := socketOffload(st.cfg, socketKeyOf(e))
 		u, err := st.open.Socket(e, offload, false)
 		if err != nil {
 			return sandbox.Reply{}, nil, err
@@ -348,7 +349,7 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 		}
 		return sandbox.NewReply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, []*os.File{f})
 	}
-	if sc.TAPDriver == driverWater {
+	if sc.TAPDriver == config.DriverWater {
 		return sandbox.Reply{}, nil, errors.New("-tap-driver water: a reload cannot add such a session; restart l2tap")
 	}
 	if tcfg.Attach {
@@ -372,7 +373,7 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 
 // configured returns the session (or, for OpSocket, the tunnel) a request
 // numbers in the configuration the helper read last: nothing else.
-func (st *helperState) configured(req sandbox.Request) (*TunnelConfig, *SessionConfig, error) {
+func (st *helperState) configured(req sandbox.Request) (*config.TunnelConfig, *config.SessionConfig, error) {
 	if st.gen == 0 || req.Gen != st.gen {
 		return nil, nil, fmt.Errorf("generation %d is not the configuration read last (%d)", req.Gen, st.gen)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/sandbox"
 	"golang.org/x/sys/unix"
 )
@@ -43,7 +44,7 @@ secret = "TOPSECRETVALUE"
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	read := func() (*Config, error) { return loadConfigFile(path, &Options{}) }
+	read := func() (*config.Config, error) { return config.LoadConfigFile(path) }
 	cfg, err := read()
 	if err != nil {
 		t.Fatal(err)

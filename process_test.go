@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/l2tap/l2tap/internal/config"
 	"net/netip"
 	"slices"
 	"sort"
@@ -14,25 +15,25 @@ import (
 
 // testSession is a static session with TAP tap and session IDs tx (sent)
 // and rx (received).
-func testSession(tap string, tx, rx uint32) SessionConfig {
-	sc := SessionConfig{TAP: TAPConfig{Name: tap}}
+func testSession(tap string, tx, rx uint32) config.SessionConfig {
+	sc := config.SessionConfig{TAP: config.TAPConfig{Name: tap}}
 	sc.Header.TxSession, sc.Header.RxSession = tx, rx
 	return sc
 }
 
 // testTunnel is a UDP tunnel from 192.0.2.1:port to peer:1701.
-func testTunnel(port uint16, peer string, sessions ...SessionConfig) TunnelConfig {
-	return TunnelConfig{
-		Endpoint: Endpoint{UDP: true, Local: netip.MustParseAddr("192.0.2.1"), LocalPort: port,
+func testTunnel(port uint16, peer string, sessions ...config.SessionConfig) config.TunnelConfig {
+	return config.TunnelConfig{
+		Ends: config.TunnelEnds{UDP: true, Local: netip.MustParseAddr("192.0.2.1"), LocalPort: port,
 			Remote: netip.MustParseAddr(peer), RemotePort: 1701},
 		Sessions: sessions,
 	}
 }
 
 // startTest sets up and starts the process of tunnels over o's fakes.
-func startTest(t *testing.T, o *fakeOpener, tunnels ...TunnelConfig) *process {
+func startTest(t *testing.T, o *fakeOpener, tunnels ...config.TunnelConfig) *process {
 	t.Helper()
-	p, err := setUp(&Config{Tunnels: tunnels}, o)
+	p, err := setUp(&config.Config{Tunnels: tunnels}, o)
 	if err != nil {
 		t.Fatalf("setUp: %v", err)
 	}
@@ -89,8 +90,8 @@ func TestReloadSessions(t *testing.T) {
 	aMTU.TAP.MTU = 1400
 	for _, tc := range []struct {
 		name    string
-		before  []TunnelConfig
-		after   []TunnelConfig
+		before  []config.TunnelConfig
+		after   []config.TunnelConfig
 		readErr error  // the reload's configuration cannot be read
 		noRead  bool   // no -config: nothing to read again
 		refuse  string // the TAP whose opening fails on reload
@@ -99,27 +100,27 @@ func TestReloadSessions(t *testing.T) {
 		reopen  []string // TAPs opened anew, their first endpoint closed
 		closed  []string // TAPs whose every endpoint is closed
 	}{
-		{name: "unchanged", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
-			after: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)}, want: []string{"a", "b"}},
-		{name: "removed", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
-			after: []TunnelConfig{testTunnel(1701, "198.51.100.1", a)}, want: []string{"a"}, closed: []string{"b"}},
-		{name: "added", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a)},
-			after: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b), testTunnel(1702, "198.51.100.2", c)},
+		{name: "unchanged", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
+			after: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)}, want: []string{"a", "b"}},
+		{name: "removed", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
+			after: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a)}, want: []string{"a"}, closed: []string{"b"}},
+		{name: "added", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a)},
+			after: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b), testTunnel(1702, "198.51.100.2", c)},
 			want:  []string{"a", "b", "c"}},
-		{name: "changed", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
-			after: []TunnelConfig{testTunnel(1701, "198.51.100.1", aMTU, b)}, want: []string{"a", "b"}, reopen: []string{"a"}},
-		{name: "peer changed", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a)},
-			after: []TunnelConfig{testTunnel(1701, "198.51.100.2", a)}, want: []string{"a"}, reopen: []string{"a"}},
-		{name: "failed made anew", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
-			after: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)}, failed: "b", want: []string{"a", "b"}, reopen: []string{"b"}},
-		{name: "unreadable", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
+		{name: "changed", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
+			after: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", aMTU, b)}, want: []string{"a", "b"}, reopen: []string{"a"}},
+		{name: "peer changed", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a)},
+			after: []config.TunnelConfig{testTunnel(1701, "198.51.100.2", a)}, want: []string{"a"}, reopen: []string{"a"}},
+		{name: "failed made anew", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
+			after: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)}, failed: "b", want: []string{"a", "b"}, reopen: []string{"b"}},
+		{name: "unreadable", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
 			readErr: errors.New("l2tap.toml:3: txsession 0: out of range"), want: []string{"a", "b"}},
-		{name: "no config file", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
+		{name: "no config file", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)},
 			noRead: true, want: []string{"a", "b"}},
-		{name: "new TAP refused", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a)},
-			after: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b, c)}, refuse: "b", want: []string{"a", "c"}},
-		{name: "everything removed", before: []TunnelConfig{testTunnel(1701, "198.51.100.1", a), testTunnel(1702, "198.51.100.2", b)},
-			after: []TunnelConfig{}, want: nil, closed: []string{"a", "b"}},
+		{name: "new TAP refused", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a)},
+			after: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b, c)}, refuse: "b", want: []string{"a", "c"}},
+		{name: "everything removed", before: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a), testTunnel(1702, "198.51.100.2", b)},
+			after: []config.TunnelConfig{}, want: nil, closed: []string{"a", "b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newFakeOpener()
@@ -129,13 +130,13 @@ func TestReloadSessions(t *testing.T) {
 					t.Fatalf("failing %s: %v, %v; want it taken with sessions left", tc.failed, taken, err)
 				}
 			}
-			var read func() (*Config, error)
+			var read func() (*config.Config, error)
 			if !tc.noRead {
-				read = func() (*Config, error) {
+				read = func() (*config.Config, error) {
 					if tc.readErr != nil {
 						return nil, tc.readErr
 					}
-					return &Config{Tunnels: tc.after}, nil
+					return &config.Config{Tunnels: tc.after}, nil
 				}
 			}
 			if tc.refuse != "" {
@@ -198,7 +199,7 @@ func TestEndpointFailure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newFakeOpener()
-			var sessions []SessionConfig
+			var sessions []config.SessionConfig
 			for i, name := range tc.taps {
 				sessions = append(sessions, testSession(name, uint32(2*i+1), uint32(2*i+2)))
 			}
@@ -241,17 +242,17 @@ func TestStopCloses(t *testing.T) {
 	a, b, c := testSession("a", 1, 2), testSession("b", 3, 4), testSession("c", 5, 6)
 	for _, tc := range []struct {
 		name    string
-		tunnels []TunnelConfig
+		tunnels []config.TunnelConfig
 		sockets int // sockets opened: tunnels on one local port share one
 		fail    string
-		reload  []TunnelConfig
+		reload  []config.TunnelConfig
 	}{
-		{name: "one session", tunnels: []TunnelConfig{testTunnel(1701, "198.51.100.1", a)}, sockets: 1},
-		{name: "two peers on one socket", tunnels: []TunnelConfig{testTunnel(1701, "198.51.100.1", a), testTunnel(1701, "198.51.100.2", b)}, sockets: 1},
-		{name: "two sockets", tunnels: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b), testTunnel(1702, "198.51.100.2", c)}, sockets: 2},
-		{name: "after a failure", tunnels: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)}, sockets: 1, fail: "a"},
-		{name: "after a reload", tunnels: []TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)}, sockets: 2,
-			reload: []TunnelConfig{testTunnel(1701, "198.51.100.1", a), testTunnel(1703, "198.51.100.3", c)}},
+		{name: "one session", tunnels: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a)}, sockets: 1},
+		{name: "two peers on one socket", tunnels: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a), testTunnel(1701, "198.51.100.2", b)}, sockets: 1},
+		{name: "two sockets", tunnels: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b), testTunnel(1702, "198.51.100.2", c)}, sockets: 2},
+		{name: "after a failure", tunnels: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)}, sockets: 1, fail: "a"},
+		{name: "after a reload", tunnels: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a, b)}, sockets: 2,
+			reload: []config.TunnelConfig{testTunnel(1701, "198.51.100.1", a), testTunnel(1703, "198.51.100.3", c)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newFakeOpener()
@@ -260,7 +261,7 @@ func TestStopCloses(t *testing.T) {
 				failSession(t, p, o, tc.fail, errDeleted)
 			}
 			if tc.reload != nil {
-				p.reload(func() (*Config, error) { return &Config{Tunnels: tc.reload}, nil })
+				p.reload(func() (*config.Config, error) { return &config.Config{Tunnels: tc.reload}, nil })
 			}
 			if len(o.sockets) != tc.sockets {
 				t.Errorf("%d sockets opened; want %d", len(o.sockets), tc.sockets)

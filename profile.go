@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sync"
+
+	"github.com/l2tap/l2tap/internal/config"
 )
 
 // startCPUProfile writes a CPU profile to path until the returned function
@@ -15,7 +17,7 @@ import (
 func startCPUProfile(path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, usagef("-cpuprofile %s: %v", path, err)
+		return nil, config.Usagef("-cpuprofile %s: %v", path, err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
@@ -41,7 +43,7 @@ type heapProfile struct {
 func openHeapProfile(path string) (*heapProfile, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, usagef("-memprofile %s: %v", path, err)
+		return nil, config.Usagef("-memprofile %s: %v", path, err)
 	}
 	return &heapProfile{path: path, f: f}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/l2tap/l2tap/internal/config"
 )
 
 // TestHeapProfile: -memprofile's file is created at once, each write
@@ -58,7 +60,7 @@ func TestHeapProfile(t *testing.T) {
 	h.close()
 
 	_, err = openHeapProfile(filepath.Join(t.TempDir(), "no", "such", "dir", "heap.prof"))
-	var ue usageError
+	var ue config.UsageError
 	if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "-memprofile ") {
 		t.Errorf("a path in a missing directory: %v, want a usage error naming -memprofile", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/offload"
@@ -32,7 +33,7 @@ import (
 // created. A session whose endpoint fails (its TAP deleted) is stopped and
 // logged; when none is left, Run returns that error. On a setup error
 // nothing is left behind.
-func Run(cfg *Config, open Opener) error {
+func Run(cfg *config.Config, open Opener) error {
 	chooseUser(cfg)
 	// The helper, if cfg needs one, starts before setup changes anything,
 	// and goes last: it restores attached TAPs the data path could not.
@@ -179,16 +180,16 @@ type Opener interface {
 	// Socket opens the underlay socket of the tunnels whose ends share
 	// e's socketKey; offload asks for the kernel's segmentation offloads,
 	// packet for the packet path of IP encapsulation over IPv4.
-	Socket(e Endpoint, offload, packet bool) (engine.Underlay, error)
+	Socket(e config.TunnelEnds, offload, packet bool) (engine.Underlay, error)
 	// TAP opens a static session's TAP, configured as c, with the driver
 	// sc names.
-	TAP(sc *SessionConfig, c TAPConfig) (device, error)
+	TAP(sc *config.SessionConfig, c config.TAPConfig) (device, error)
 	// VMSocket makes session sc's VM socket; mtu is the MTU the VM should
 	// give its NIC.
-	VMSocket(sc *SessionConfig, mtu int) (device, error)
+	VMSocket(sc *config.SessionConfig, mtu int) (device, error)
 	// CircuitTAP creates a dynamic circuit's TAP, whose carrier follows
 	// the negotiated session.
-	CircuitTAP(c TAPConfig) (circuitTAP, error)
+	CircuitTAP(c config.TAPConfig) (circuitTAP, error)
 	// PathMTU returns the MTU of the path to dst.
 	PathMTU(dst netip.Addr) (int, error)
 	// Deleted reports whether err, the error a session's endpoint failed
@@ -250,8 +251,8 @@ type sessionKey struct {
 // live is a session and what it was made from.
 type live struct {
 	key    sessionKey
-	tc     TunnelConfig // its Sessions field is not used
-	sc     SessionConfig
+	tc     config.TunnelConfig // its Sessions field is not used
+	sc     config.SessionConfig
 	dev    device
 	cap    *pcap.Writer // nil without -pcap
 	t      *engine.Tunnel
@@ -260,13 +261,13 @@ type live struct {
 	clamp  offload.MSSClamp // -mss-clamp resolved against the path and the endpoint's MTU
 }
 
-func keyOf(tc *TunnelConfig, sc *SessionConfig) sessionKey {
-	return sessionKey{tunnelKey{tc.Endpoint.socketKey(), tc.Endpoint.remote()}, sc.Header.RxSession}
+func keyOf(tc *config.TunnelConfig, sc *config.SessionConfig) sessionKey {
+	return sessionKey{tunnelKey{socketKeyOf(tc.Ends), remoteOf(tc.Ends)}, sc.Header.RxSession}
 }
 
 // setUp opens every socket and TAP of cfg; on error it closes what it
 // opened.
-func setUp(cfg *Config, open Opener) (_ *process, err error) {
+func setUp(cfg *config.Config, open Opener) (_ *process, err error) {
 	p := &process{
 		open:     open,
 		eng:      engine.New(),
@@ -309,10 +310,10 @@ func setUp(cfg *Config, open Opener) (_ *process, err error) {
 // attached TAPs their state back (see privsep.go).
 type helper interface {
 	// socket opens the underlay socket of tunnel ti of cfg, a reload's.
-	socket(cfg *Config, ti int) (engine.Underlay, error)
+	socket(cfg *config.Config, ti int) (engine.Underlay, error)
 	// endpoint opens the TAP or VM socket of session si of tunnel ti of
 	// cfg, a reload's, and returns it with the MTU that fits the path.
-	endpoint(cfg *Config, ti, si int) (device, int, error)
+	endpoint(cfg *config.Config, ti, si int) (device, int, error)
 	// wrapRestores has the helper restore the attached TAPs of devs.
 	wrapRestores(devs []device)
 	// close lets the helper go.
@@ -321,11 +322,11 @@ type helper interface {
 
 // prepare opens what session si of tunnel ti of cfg needs (its socket if
 // no tunnel opened it yet, its TAP or VM socket, its capture) and queues
-// it for start. A reload's configuration (cfg.gen set) is opened by the
+// it for start. A reload's configuration (cfg.Gen set) is opened by the
 // helper.
-func (p *process) prepare(cfg *Config, ti, si int) error {
+func (p *process) prepare(cfg *config.Config, ti, si int) error {
 	tc, sc := &cfg.Tunnels[ti], &cfg.Tunnels[ti].Sessions[si]
-	remote := cfg.gen != 0 && p.helper != nil
+	remote := cfg.Gen != 0 && p.helper != nil
 	key := keyOf(tc, sc)
 	s := p.sockets[key.tunnel.sock]
 	if s == nil {
@@ -333,7 +334,7 @@ func (p *process) prepare(cfg *Config, ti, si int) error {
 		if remote {
 			s, err = p.helper.socket(cfg, ti)
 		} else {
-			s, err = p.open.Socket(tc.Endpoint, socketOffload(cfg, key.tunnel.sock), cfg.PacketPath)
+			s, err = p.open.Socket(tc.Ends, socketOffload(cfg, key.tunnel.sock), cfg.PacketPath)
 		}
 		if err != nil {
 			return err
@@ -356,14 +357,14 @@ func (p *process) prepare(cfg *Config, ti, si int) error {
 		dev.Close()
 		return err
 	}
-	clamp := sc.MSSClamp.resolve(auto, dev.MTU())
+	clamp := sc.MSSClamp.Resolve(auto, dev.MTU())
 	if mtu := sc.TAP.MTU; mtu > auto {
 		why := "larger frames are fragmented on the underlay"
 		if clamp.Enabled() {
 			why = "TCP's MSS is clamped to fit (-mss-clamp), other larger frames are fragmented on the underlay"
 		}
-		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: %s", mtu, auto, tc.Endpoint.Remote, why),
-			"tunnel", tc.Endpoint.peerName(), "mtu", mtu, "mss_clamp", mssClampString(clamp))
+		slog.Warn(fmt.Sprintf("-mtu %d exceeds the %d that fits the path to %s: %s", mtu, auto, tc.Ends.Remote, why),
+			"tunnel", tc.Ends.PeerName(), "mtu", mtu, "mss_clamp", mssClampString(clamp))
 	}
 	t := p.tunnels[key.tunnel]
 	if t == nil {
@@ -381,7 +382,7 @@ func (p *process) prepare(cfg *Config, ti, si int) error {
 
 // openEndpoint opens session sc's TAP or VM socket here, and returns it
 // with the MTU that fits the path to the peer.
-func openEndpoint(open Opener, tc *TunnelConfig, sc *SessionConfig) (device, int, error) {
+func openEndpoint(open Opener, tc *config.TunnelConfig, sc *config.SessionConfig) (device, int, error) {
 	tcfg, auto, err := sessionTAP(open, tc, sc)
 	if err != nil {
 		return nil, 0, err
@@ -472,7 +473,7 @@ func (p *process) markFailed(s *engine.Session) int {
 // those gone are stopped (their TAPs removed if l2tap made them), those
 // changed are made anew, new ones are made, and the others carry on
 // untouched. A file with an error changes nothing.
-func (p *process) reload(read func() (*Config, error)) {
+func (p *process) reload(read func() (*config.Config, error)) {
 	if read == nil {
 		slog.Warn("SIGHUP: no -config file to read again; nothing changes")
 		return
@@ -487,7 +488,7 @@ func (p *process) reload(read func() (*Config, error)) {
 	for i := range cfg.Tunnels {
 		tc := &cfg.Tunnels[i]
 		if tc.Dynamic != nil {
-			slog.Info(fmt.Sprintf("SIGHUP: the dynamic tunnel to %s is left as it started", tc.Endpoint.peerName()))
+			slog.Info(fmt.Sprintf("SIGHUP: the dynamic tunnel to %s is left as it started", tc.Ends.PeerName()))
 			continue
 		}
 		for j := range tc.Sessions {
@@ -497,7 +498,7 @@ func (p *process) reload(read func() (*Config, error)) {
 			p.mu.Lock()
 			l := p.live[key]
 			p.mu.Unlock()
-			if l != nil && !l.failed && l.tc.Endpoint == tc.Endpoint && reflect.DeepEqual(l.sc, *sc) {
+			if l != nil && !l.failed && l.tc.Ends == tc.Ends && reflect.DeepEqual(l.sc, *sc) {
 				continue
 			}
 			if l != nil {
@@ -522,8 +523,8 @@ func (p *process) reload(read func() (*Config, error)) {
 		tc := &cfg.Tunnels[a[0]]
 		if err := p.prepare(cfg, a[0], a[1]); err != nil {
 			h := tc.Sessions[a[1]].Header
-			slog.Error(fmt.Sprintf("SIGHUP: session %d of %s: %v", h.RxSession, tc.Endpoint.Remote, err),
-				"session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", tc.Endpoint.peerName())
+			slog.Error(fmt.Sprintf("SIGHUP: session %d of %s: %v", h.RxSession, tc.Ends.Remote, err),
+				"session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", tc.Ends.PeerName())
 		}
 	}
 	for _, l := range p.start() {
@@ -552,7 +553,7 @@ func (p *process) remove(l *live, why string) {
 	p.mu.Unlock()
 	closeCapture(l)
 	h := l.sc.Header
-	slog.Info(why, l.endpointKey(), l.dev.Name(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Endpoint.peerName())
+	slog.Info(why, l.endpointKey(), l.dev.Name(), "session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession), "tunnel", l.tc.Ends.PeerName())
 }
 
 // retire takes s, removed from the engine, out of the sessions started and
@@ -572,9 +573,9 @@ func (p *process) retire(s *engine.Session) {
 
 // socketOffload reports whether any session on the socket key names asks
 // for offloads.
-func socketOffload(cfg *Config, key socketKey) bool {
+func socketOffload(cfg *config.Config, key socketKey) bool {
 	for _, tc := range cfg.Tunnels {
-		if tc.Endpoint.socketKey() != key {
+		if socketKeyOf(tc.Ends) != key {
 			continue
 		}
 		for _, sc := range tc.Sessions {
@@ -619,14 +620,14 @@ func (p *process) start() []*live {
 // sessionTAP returns the TAP settings of session sc of tunnel tc: its
 // own, with the MTU that fits the path to the peer (auto) where none was
 // given, and its UDP coalescing.
-func sessionTAP(open Opener, tc *TunnelConfig, sc *SessionConfig) (tcfg TAPConfig, auto int, err error) {
-	pmtu, err := open.PathMTU(tc.Endpoint.Remote)
+func sessionTAP(open Opener, tc *config.TunnelConfig, sc *config.SessionConfig) (tcfg config.TAPConfig, auto int, err error) {
+	pmtu, err := open.PathMTU(tc.Ends.Remote)
 	if err != nil {
-		return TAPConfig{}, 0, err
+		return config.TAPConfig{}, 0, err
 	}
-	auto, err = AutoMTU(pmtu, tc.Endpoint, &sc.Header)
+	auto, err = AutoMTU(pmtu, tc.Ends, &sc.Header)
 	if err != nil {
-		return TAPConfig{}, 0, err
+		return config.TAPConfig{}, 0, err
 	}
 	tcfg = sc.TAP
 	if tcfg.MTU == 0 {
@@ -640,12 +641,12 @@ func sessionTAP(open Opener, tc *TunnelConfig, sc *SessionConfig) (tcfg TAPConfi
 // l2tap will run as another account (-user, or the default account), the
 // file is made over to it, which creates the next ones when -pcap-size
 // rotates them; a reload's capture is created by that account itself.
-func openCapture(cfg *Config, tc *TunnelConfig, sc *SessionConfig) (*pcap.Writer, error) {
+func openCapture(cfg *config.Config, tc *config.TunnelConfig, sc *config.SessionConfig) (*pcap.Writer, error) {
 	c := sc.Capture
 	if c.Path == "" {
 		return nil, nil
 	}
-	e := tc.Endpoint
+	e := tc.Ends
 	pc := pcap.Config{Path: c.Path, Outer: c.Outer, UDP: e.UDP, MaxSize: c.Size, Keep: 1, UID: -1, GID: -1,
 		Local: netip.AddrPortFrom(e.Local, e.LocalPort), Remote: netip.AddrPortFrom(e.Remote, e.RemotePort),
 		Logf: func(format string, args ...any) { slog.Warn(fmt.Sprintf(format, args...), "tap", sc.TAP.Name) }}
@@ -790,7 +791,7 @@ func (p *process) countersJSON() countersDump {
 	return d
 }
 
-// peerName names tunnel t as log lines do (see Endpoint.peerName).
+// peerName names tunnel t as log lines do (see config.TunnelEnds.PeerName).
 func (p *process) peerName(t *engine.Tunnel) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -807,7 +808,7 @@ func (p *process) peerName(t *engine.Tunnel) string {
 // local, remote, session (TX/RX), cookie, sublayer, offset, offload,
 // queues, mss_clamp; then tunnel, the key every line about the tunnel carries.
 func (l *live) logAttrs() []any {
-	e, h, c := l.tc.Endpoint, l.sc.Header, &l.sc
+	e, h, c := l.tc.Ends, l.sc.Header, &l.sc
 	enc := "ip"
 	if e.UDP {
 		enc = "udp"
@@ -823,20 +824,14 @@ func (l *live) logAttrs() []any {
 		slog.String(l.endpointKey(), l.dev.Name()), slog.Int("mtu", l.dev.MTU()),
 		slog.String("encap", enc),
 		slog.String("local", underlay.AddrPortString(e.Local, e.LocalPort, e.UDP)),
-		slog.String("remote", e.peerName()),
+		slog.String("remote", e.PeerName()),
 		slog.String("session", fmt.Sprintf("%d/%d", h.TxSession, h.RxSession)),
 		slog.String("cookie", cookieSizes(&h)),
 		slog.String("sublayer", fmt.Sprint(h.Sublayer)), slog.Int("offset", h.Offset),
 		slog.String("offload", off), slog.Int("queues", c.TAP.Queues),
 		slog.String("mss_clamp", mssClampString(l.clamp)),
-		slog.String("tunnel", e.peerName()),
+		slog.String("tunnel", e.PeerName()),
 	}
-}
-
-// peerName names the tunnel's peer in log lines: its address, with the
-// port for UDP (as the engine's lines name it).
-func (e Endpoint) peerName() string {
-	return underlay.AddrPortString(e.Remote, e.RemotePort, e.UDP)
 }
 
 // snapshot describes the tunnels and sessions with their counters for
@@ -847,15 +842,15 @@ func (p *process) snapshot() status.Snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	snap := status.Snapshot{PID: os.Getpid()}
-	ends := map[*engine.Tunnel]Endpoint{}
+	ends := map[*engine.Tunnel]config.TunnelEnds{}
 	for _, l := range p.live {
-		ends[l.t] = l.tc.Endpoint
+		ends[l.t] = l.tc.Ends
 	}
 	for _, l := range p.pending {
-		ends[l.t] = l.tc.Endpoint
+		ends[l.t] = l.tc.Ends
 	}
 	for _, dt := range p.dyn {
-		ends[dt.t] = dt.tc.Endpoint
+		ends[dt.t] = dt.tc.Ends
 	}
 	index := map[*engine.Tunnel]int{}
 	for _, t := range p.eng.Tunnels() {

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/l2tap/l2tap/internal/config"
 )
 
 // secretValue is the secret the cases below hide somewhere. Its first
@@ -18,6 +20,9 @@ import (
 // stumbles at the start of an unquoted value; its escape \T (U+0054) the
 // one quoted for a bad escape.
 const secretValue = "Zq7TOPSECRET"
+
+// dynTunnelTOML opens a file's dynamic tunnel, before its keys.
+const dynTunnelTOML = "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n"
 
 // secretLeaks returns what in out gives the secret away, or "".
 func secretLeaks(out string) string {
@@ -33,7 +38,7 @@ func secretLeaks(out string) string {
 // a secret (misplaced, given twice, of the wrong type, misspelt, not
 // TOML, or right but beside another mistake) are refused in one line at
 // the right line, and nothing printed or logged shows the secret: not by
-// parseConfig, and not by the binary on stdout or stderr (exit 2).
+// the configuration loader, and not by the binary on stdout or stderr (exit 2).
 func TestSecretNeverPrinted(t *testing.T) {
 	s := secretValue
 	dir := t.TempDir()
@@ -67,25 +72,25 @@ func TestSecretNeverPrinted(t *testing.T) {
 		{"file-and-bad-role", dynTunnelTOML + "secret-file = \"" + secretFile + "\"\nrole = \"boss\"\n" + dyn, 5, `role "boss"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			cf := filepath.Join(dir, tc.name+".toml")
+			if err := os.WriteFile(cf, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			var logs bytes.Buffer
 			old := slog.Default()
 			slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-			_, err := parseConfig("s.toml", []byte(tc.file), nil)
+			_, err := config.LoadConfigFile(cf)
 			slog.SetDefault(old)
 			if err == nil {
-				t.Fatal("parseConfig: no error")
+				t.Fatal("LoadConfigFile: no error")
 			}
-			if want := fmt.Sprintf("s.toml:%d: %s", tc.line, tc.want); !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("parseConfig: %q; want one line starting %q", err, want)
+			if want := fmt.Sprintf("%s:%d: %s", cf, tc.line, tc.want); !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("LoadConfigFile: %q; want one line starting %q", err, want)
 			}
 			if leak := secretLeaks(err.Error() + logs.String()); leak != "" {
 				t.Errorf("%q printed:\nerror: %v\nlogs: %s", leak, err, logs.String())
 			}
 
-			cf := filepath.Join(dir, tc.name+".toml")
-			if err := os.WriteFile(cf, []byte(tc.file), 0o600); err != nil {
-				t.Fatal(err)
-			}
 			cmd := exec.Command(l2tapBinary(t), "-config", cf)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr

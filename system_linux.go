@@ -6,28 +6,16 @@ import (
 	"net"
 	"strings"
 
+	"github.com/l2tap/l2tap/internal/config"
+
 	"github.com/l2tap/l2tap/internal/watertap"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// On Linux every feature is there; the water driver is a choice, for
-// testing the portable path.
-
-const defaultTAPDriver = driverKernel
-
-// waterHint ends the errors of options the water driver lacks.
-const waterHint = ", or use -tap-driver kernel"
-
-// checkSystem checks the process options this system lacks: none.
-func (o *Options) checkSystem() error { return nil }
-
-// checkSystemSession checks the session options this system lacks: none.
-func (o *Options) checkSystemSession() error { return nil }
-
 // openDevice opens a session's TAP with its driver.
-func openDevice(sc *SessionConfig, c TAPConfig) (device, error) {
-	if sc.TAPDriver == driverWater {
+func openDevice(sc *config.SessionConfig, c config.TAPConfig) (device, error) {
+	if sc.TAPDriver == config.DriverWater {
 		return openWater(c)
 	}
 	dev, err := openTAP(c)
@@ -40,10 +28,10 @@ func openDevice(sc *SessionConfig, c TAPConfig) (device, error) {
 // openWater creates a TAP through water, and gives it its MTU, MAC, bridge
 // and up state with netlink, as internal/tap does. water would attach to a
 // TAP that exists under a fixed name; that is refused, as without -attach.
-func openWater(c TAPConfig) (device, error) {
+func openWater(c config.TAPConfig) (device, error) {
 	if !strings.Contains(c.Name, "%") {
 		if _, err := net.InterfaceByName(c.Name); err == nil {
-			return nil, usagef("-ifname %s: an interface of that name exists; the water driver only creates TAPs: pick another name, or use -tap-driver kernel -attach", c.Name)
+			return nil, config.Usagef("-ifname %s: an interface of that name exists; the water driver only creates TAPs: pick another name, or use -tap-driver kernel -attach", c.Name)
 		}
 	}
 	d, err := watertap.Open(watertap.Config{Name: c.Name})
@@ -89,7 +77,7 @@ func endpointDeleted(err error) bool { return errors.Is(err, unix.EBADFD) }
 
 // openCircuitTAP creates a dynamic circuit's TAP (Linux's driver: its
 // carrier follows the negotiated session).
-func openCircuitTAP(c TAPConfig) (circuitTAP, error) {
+func openCircuitTAP(c config.TAPConfig) (circuitTAP, error) {
 	dev, err := openTAP(c)
 	if err != nil {
 		return nil, err

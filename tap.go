@@ -7,12 +7,13 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
 )
 
 // openTAP opens the TAP of a session, explaining permission errors.
-func openTAP(c TAPConfig) (*tap.Device, error) {
+func openTAP(c config.TAPConfig) (*tap.Device, error) {
 	dev, err := tap.Open(c)
 	if err != nil {
 		return nil, explainTAPError(err)
@@ -25,10 +26,10 @@ func openTAP(c TAPConfig) (*tap.Device, error) {
 
 // warnRandomMAC warns that a TAP l2tap created, name, has a new random MAC
 // because -mac persistent (the default) found no machine ID.
-func warnRandomMAC(c *TAPConfig, name string) {
-	if persistentMACMissing(c) {
+func warnRandomMAC(c *config.TAPConfig, name string) {
+	if config.PersistentMACMissing(c) {
 		slog.Warn("no machine ID to derive the TAP's MAC from: it is random and changes on every start; create the machine ID file (systemd-machine-id-setup), or give -mac ADDR",
-			"tap", name, "file", machineIDFile)
+			"tap", name, "file", config.MachineIDFile)
 	}
 }
 
@@ -36,18 +37,18 @@ func warnRandomMAC(c *TAPConfig, name string) {
 // error of opening a TAP is one of its options, reported as such.
 func explainTAPError(err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return usagef("%v: creating or configuring a TAP needs CAP_NET_ADMIN; run as root or grant it", err)
+		return config.Usagef("%v: creating or configuring a TAP needs CAP_NET_ADMIN; run as root or grant it", err)
 	}
-	var ue usageError
+	var ue config.UsageError
 	if errors.As(err, &ue) {
 		return err
 	}
-	return usageError{err}
+	return config.UsageError{Err: err}
 }
 
 // AdoptTAP makes a session's TAP of the queues the privileged helper
 // opened (see privOpener).
-func (hostOpener) AdoptTAP(c TAPConfig, facts tap.Facts, files []*os.File, restore func()) (device, error) {
+func (hostOpener) AdoptTAP(c config.TAPConfig, facts tap.Facts, files []*os.File, restore func()) (device, error) {
 	dev, err := tap.Adopt(c, facts, files, restore)
 	if err != nil {
 		return nil, err

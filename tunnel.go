@@ -4,30 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/offload"
 )
-
-// Endpoint is the underlay of one tunnel: where packets come from and go.
-type Endpoint struct {
-	UDP        bool
-	Local      netip.Addr
-	Remote     netip.Addr
-	LocalPort  uint16 // UDP only
-	RemotePort uint16 // UDP only
-}
-
-// IPOverhead is the size of the outer IP (and UDP) headers per packet.
-func (e Endpoint) IPOverhead() int {
-	n := 20
-	if e.Remote.Is6() {
-		n = 40
-	}
-	if e.UDP {
-		n += 8
-	}
-	return n
-}
 
 // socketKey names the socket a tunnel needs: tunnels with the same key
 // share one (for IP encapsulation, every tunnel on a local address).
@@ -37,7 +17,8 @@ type socketKey struct {
 	port  uint16
 }
 
-func (e Endpoint) socketKey() socketKey {
+// socketKeyOf is the socket tunnel ends e need.
+func socketKeyOf(e config.TunnelEnds) socketKey {
 	k := socketKey{udp: e.UDP, local: e.Local}
 	if e.UDP {
 		k.port = e.LocalPort
@@ -45,15 +26,15 @@ func (e Endpoint) socketKey() socketKey {
 	return k
 }
 
-// remote is the peer's address and port as received packets show it.
-func (e Endpoint) remote() netip.AddrPort {
+// remoteOf is the peer's address and port as received packets show it.
+func remoteOf(e config.TunnelEnds) netip.AddrPort {
 	return netip.AddrPortFrom(e.Remote, e.RemotePort)
 }
 
 // AutoMTU returns the TAP MTU that lets a full frame cross the path to the
 // peer, whose MTU is pmtu, unfragmented: the path MTU minus outer IP, UDP,
 // L2TP and Ethernet headers, as Linux's l2tp_eth computes it.
-func AutoMTU(pmtu int, ep Endpoint, h *Header) (int, error) {
+func AutoMTU(pmtu int, ep config.TunnelEnds, h *Header) (int, error) {
 	mtu := pmtu - ep.IPOverhead() - h.Len() - ethHeaderLen
 	if max := offload.MaxFrame - ep.IPOverhead() - h.Len() - ethHeaderLen; mtu > max {
 		mtu = max
@@ -70,7 +51,7 @@ func AutoMTU(pmtu int, ep Endpoint, h *Header) (int, error) {
 type hostOpener struct{}
 
 // Socket opens a tunnel's socket (see openSocket).
-func (hostOpener) Socket(e Endpoint, offload, packet bool) (engine.Underlay, error) {
+func (hostOpener) Socket(e config.TunnelEnds, offload, packet bool) (engine.Underlay, error) {
 	return openSocket(e, offload, packet)
 }
 

@@ -4,6 +4,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/urfave/cli/v2"
 )
 
@@ -20,7 +21,7 @@ var (
 
 // versionFlag is -version. It exists on the command line only: it is not
 // in flagSpecs, so a configuration file refuses it as an unknown key.
-func versionFlag(v *onOff) cli.Flag {
+func versionFlag(v *config.SwitchValue) cli.Flag {
 	return &cli.GenericFlag{Name: "version", Usage: "print the version, the commit it was built from and that commit's date, and exit", Value: v}
 }
 

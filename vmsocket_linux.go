@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/vmsocket"
 )
 
@@ -22,37 +23,37 @@ func (v *vmEndpoint) MTU() int { return v.mtu }
 
 // openVMSocket makes a session's socket, owned by the TAP's -owner and
 // -group.
-func openVMSocket(sc *SessionConfig, mtu int) (device, error) {
+func openVMSocket(sc *config.SessionConfig, mtu int) (device, error) {
 	s, err := vmsocket.Listen(vmSocketConfig(sc))
 	if err != nil {
-		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+		return nil, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
 	}
 	return &vmEndpoint{s, mtu}, nil
 }
 
 // AdoptVMSocket makes a session's socket of f, one the privileged helper
 // bound (see privOpener).
-func (hostOpener) AdoptVMSocket(sc *SessionConfig, mtu int, f *os.File) (device, error) {
+func (hostOpener) AdoptVMSocket(sc *config.SessionConfig, mtu int, f *os.File) (device, error) {
 	s, err := vmsocket.FromFile(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type}, f)
 	if err != nil {
-		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+		return nil, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
 	}
 	return &vmEndpoint{s, mtu}, nil
 }
 
 // BindVMSocket makes a session's socket file, not yet served, and returns
 // it (see privOpener).
-func (hostOpener) BindVMSocket(sc *SessionConfig) (*os.File, error) {
+func (hostOpener) BindVMSocket(sc *config.SessionConfig) (*os.File, error) {
 	f, err := vmsocket.Bind(vmSocketConfig(sc))
 	if err != nil {
-		return nil, usagef("-socket %s: %v", sc.Socket.Path, err)
+		return nil, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
 	}
 	return f, nil
 }
 
 // vmSocketConfig is the socket of session sc, owned by the TAP's -owner
 // and -group.
-func vmSocketConfig(sc *SessionConfig) vmsocket.Config {
+func vmSocketConfig(sc *config.SessionConfig) vmsocket.Config {
 	return vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type, UID: sc.TAP.Owner, GID: sc.TAP.Group}
 }
 

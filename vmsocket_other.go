@@ -2,10 +2,14 @@
 
 package main
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/l2tap/l2tap/internal/config"
+)
 
 // openVMSocket refuses -socket on this system: the socket endpoint needs
 // Linux (recvmmsg, sendmmsg, SO_PEERCRED).
-func openVMSocket(sc *SessionConfig, _ int) (device, error) {
-	return nil, usagef("-socket %s: VM sockets need Linux, not %s; use a TAP (-ifname)", sc.Socket.Path, runtime.GOOS)
+func openVMSocket(sc *config.SessionConfig, _ int) (device, error) {
+	return nil, config.Usagef("-socket %s: VM sockets need Linux, not %s; use a TAP (-ifname)", sc.Socket.Path, runtime.GOOS)
 }

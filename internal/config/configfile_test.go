@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package config
 
 import (
 	"context"
@@ -8,15 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/tap"
 	"github.com/urfave/cli/v2"
 )
@@ -44,27 +43,27 @@ dstport = 1701
 // TestConfigFileExample checks every field the example sets, and those it
 // leaves to their defaults, in both sessions.
 func TestConfigFileExample(t *testing.T) {
-	restore := machineIDFile
-	t.Cleanup(func() { machineIDFile = restore })
-	machineIDFile = filepath.Join(t.TempDir(), "machine-id") // none: MachineID nil
+	restore := MachineIDFile
+	t.Cleanup(func() { MachineIDFile = restore })
+	MachineIDFile = filepath.Join(t.TempDir(), "machine-id") // none: MachineID nil
 	got, err := parseConfig("l2tap.toml", []byte(issueExample), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep := Endpoint{UDP: true, Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("192.0.2.2"), LocalPort: 1701, RemotePort: 1701}
+	ep := TunnelEnds{UDP: true, Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("192.0.2.2"), LocalPort: 1701, RemotePort: 1701}
 	want := &Config{
 		Batch:   true,
 		Seccomp: true,
-		Tunnels: []TunnelConfig{{Endpoint: ep, Sessions: []SessionConfig{
+		Tunnels: []TunnelConfig{{Ends: ep, Sessions: []SessionConfig{
 			{
-				Header: Header{UDP: true, TxSession: 10, RxSession: 20, TxCookieLen: 4, RxCookieLen: 4, TxCookie: 0x11223344, RxCookie: 0x55667788, Sublayer: SublayerCounter},
+				Header: l2tpv3.Header{UDP: true, TxSession: 10, RxSession: 20, TxCookieLen: 4, RxCookieLen: 4, TxCookie: 0x11223344, RxCookie: 0x55667788, Sublayer: l2tpv3.SublayerCounter},
 				TAP:    TAPConfig{Name: "vm0", Owner: -1, Group: -1, Master: "br0", Offload: true, Queues: 1},
 				// SeqCheck false, CoalesceUDP false: not asked for.
 				Offload: true,
 			},
 			{
 				// udp inherited from the tunnel; rxsession from txsession.
-				Header:  Header{UDP: true, TxSession: 11, RxSession: 11},
+				Header:  l2tpv3.Header{UDP: true, TxSession: 11, RxSession: 11},
 				TAP:     TAPConfig{Name: "vm1", Owner: -1, Group: -1, Offload: true, Queues: 1},
 				Offload: true,
 			},
@@ -109,11 +108,11 @@ func TestConfigFileValues(t *testing.T) {
 		{"mac-address", "txsession = 1\nmac = \"02:00:5e:10:00:01\"", func(s *SessionConfig) bool {
 			return s.TAP.MAC == tap.MACFixed && s.TAP.MACAddr.String() == "02:00:5e:10:00:01"
 		}},
-		{"bool", "txsession = 1\npincounter = true", func(s *SessionConfig) bool { return s.Header.Sublayer == SublayerPinned }},
-		{"on", "txsession = 1\npincounter = \"on\"", func(s *SessionConfig) bool { return s.Header.Sublayer == SublayerPinned }},
-		{"off", "txsession = 1\npincounter = \"off\"", func(s *SessionConfig) bool { return s.Header.Sublayer == SublayerNone }},
+		{"bool", "txsession = 1\npincounter = true", func(s *SessionConfig) bool { return s.Header.Sublayer == l2tpv3.SublayerPinned }},
+		{"on", "txsession = 1\npincounter = \"on\"", func(s *SessionConfig) bool { return s.Header.Sublayer == l2tpv3.SublayerPinned }},
+		{"off", "txsession = 1\npincounter = \"off\"", func(s *SessionConfig) bool { return s.Header.Sublayer == l2tpv3.SublayerNone }},
 		{"yes", "txsession = 1\ncounter = \"yes\"\nseqcheck = \"1\"", func(s *SessionConfig) bool {
-			return s.Header.Sublayer == SublayerCounter && s.SeqCheck
+			return s.Header.Sublayer == l2tpv3.SublayerCounter && s.SeqCheck
 		}},
 		{"false", "txsession = 1\nattach = false", func(s *SessionConfig) bool { return !s.TAP.Attach }},
 		{"owner-number", "txsession = 1\nowner = 0\ngroup = \"0\"", func(s *SessionConfig) bool { return s.TAP.Owner == 0 && s.TAP.Group == 0 }},
@@ -127,9 +126,9 @@ func TestConfigFileValues(t *testing.T) {
 		}},
 		{"pcap-size-int", "txsession = 1\npcap = \"c.pcap\"\npcap-size = 4096", func(s *SessionConfig) bool { return s.Capture.Size == 4096 && !s.Capture.Outer }},
 		{"pcap-size-mib", "txsession = 1\npcap = \"c.pcap\"\npcap-size = \"2MiB\"", func(s *SessionConfig) bool { return s.Capture.Size == 2<<20 }},
-		{"mss-clamp-int", "txsession = 1\nmss-clamp = 1360", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: clampFixed, MSS: 1360} }},
-		{"mss-clamp-auto", "txsession = 1\nmss-clamp = \"auto\"", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: clampAuto} }},
-		{"mss-clamp-off", "txsession = 1\nmss-clamp = \"off\"", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: clampOff} }},
+		{"mss-clamp-int", "txsession = 1\nmss-clamp = 1360", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: ClampFixed, MSS: 1360} }},
+		{"mss-clamp-auto", "txsession = 1\nmss-clamp = \"auto\"", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: ClampAuto} }},
+		{"mss-clamp-off", "txsession = 1\nmss-clamp = \"off\"", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{Mode: ClampOff} }},
 		{"mss-clamp-absent", "txsession = 1", func(s *SessionConfig) bool { return s.MSSClamp == MSSClampConfig{} }},
 	}
 	for _, tc := range cases {
@@ -156,7 +155,7 @@ func TestConfigFileProcess(t *testing.T) {
 	}
 	// user = 0 is root: kept, with a warning at start (see chooseUser).
 	if c.Batch || !c.PacketPath || c.Seccomp || c.User != nil || !c.RootKept || c.CPUProfile != "/tmp/p" ||
-		c.Observe.Control != "/tmp/c.sock" || c.Observe.Metrics != "127.0.0.1:9723" {
+		c.Observe.StatusSocket != "/tmp/c.sock" || c.Observe.Metrics != "127.0.0.1:9723" {
 		t.Fatalf("top-level keys: %+v", c)
 	}
 
@@ -166,7 +165,7 @@ func TestConfigFileProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Batch || c.PacketPath || !c.Seccomp || c.User != nil || !c.RootKept || c.CPUProfile != "/tmp/q" || !c.Observe.ControlOff || c.Observe.Metrics != "127.0.0.1:9724" {
+	if !c.Batch || c.PacketPath || !c.Seccomp || c.User != nil || !c.RootKept || c.CPUProfile != "/tmp/q" || !c.Observe.StatusSocketOff || c.Observe.Metrics != "127.0.0.1:9724" {
 		t.Fatalf("flags over top-level keys: %+v", c)
 	}
 
@@ -191,8 +190,7 @@ func TestConfigFileProcess(t *testing.T) {
 // parseFlags parses args into o as the command line does, without running.
 func parseFlags(t *testing.T, o *Options, args ...string) {
 	t.Helper()
-	app := newApp(o)
-	app.Action = func(*cli.Context) error { return nil }
+	app := &cli.App{Name: "l2tap", Flags: Flags(o), Action: func(*cli.Context) error { return nil }}
 	if err := app.Run(append([]string{"l2tap"}, args...)); err != nil {
 		t.Fatalf("%v: %v", args, err)
 	}
@@ -321,7 +319,7 @@ func TestConfigFileErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted:\n%s\ngave %+v", tc.file, c)
 			}
-			var ue usageError
+			var ue UsageError
 			if !errors.As(err, &ue) {
 				t.Errorf("not a usage error (exit code 2): %T %v", err, err)
 			}
@@ -446,12 +444,12 @@ func flagsToTOML(t *testing.T, args []string, quoted bool) (top, tunnel, session
 		}
 		var lit string
 		switch v.(type) {
-		case *onOff:
+		case *SwitchValue:
 			lit = "true"
 			if hasVal {
 				lit = fmt.Sprintf("%q", val)
 			}
-		case *number:
+		case *UintValue:
 			if !hasVal {
 				i++
 				val = args[i]
@@ -470,6 +468,28 @@ func flagsToTOML(t *testing.T, args []string, quoted bool) (top, tunnel, session
 		fmt.Fprintf(&out[fileKeys()[name]], "%s = %s\n", name, lit)
 	}
 	return out[levelProcess].String(), out[levelTunnel].String(), out[levelSession].String()
+}
+
+// encaps are the underlays of the integration tests, as one end's flags.
+var encaps = []struct {
+	name string
+	a    []string
+}{
+	{"udp4", []string{"-udp", "-srcport", "1701", "-dstport", "1701", "-src", "192.0.2.1", "-dst", "192.0.2.2"}},
+	{"udp6", []string{"-udp", "-ipv6", "-srcport", "5000", "-dstport", "5001", "-src", "2001:db8::1", "-dst", "2001:db8::2"}},
+	{"ip4", []string{"-src", "192.0.2.1", "-dst", "192.0.2.2"}},
+	{"ip6", []string{"-ipv6", "-src", "2001:db8::1", "-dst", "2001:db8::2"}},
+}
+
+// variants are the option sets of the integration tests.
+var variants = []struct {
+	name  string
+	flags []string
+}{
+	{"plain", []string{"-txsession", "1"}},
+	{"cookie32", []string{"-txsession", "0x10", "-rxsession", "0x10", "-txcookie", "0xdeadbeef", "-rxcookie", "0xdeadbeef"}},
+	{"cookie64-counter", []string{"-txsession", "7", "-cookie64", "-txcookie", "0x0102030405060708", "-rxcookie", "0x0102030405060708", "-counter"}},
+	{"pincounter-offset", []string{"-txsession", "4294967295", "-pincounter=on", "-offset", "8"}},
 }
 
 // TestConfigFileMatchesFlags checks that a file and a command line saying
@@ -500,7 +520,7 @@ func TestConfigFileMatchesFlags(t *testing.T) {
 				if !reflect.DeepEqual(fromFile, fromFlags) {
 					t.Errorf("%v\nflags: %+v\nfile:  %+v\n%s", args, fromFlags, fromFile, file)
 				}
-				tc.Endpoint = fromFlags.Tunnels[0].Endpoint
+				tc.Ends = fromFlags.Tunnels[0].Ends
 				tc.Sessions = append(tc.Sessions, fromFlags.Tunnels[0].Sessions[0])
 			}
 			want.Tunnels = append(want.Tunnels, tc)
@@ -542,7 +562,7 @@ func FuzzConfigFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parseConfig("z.toml", data, nil)
 		if err != nil {
-			var ue usageError
+			var ue UsageError
 			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "z.toml") || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("%T %q", err, err)
 			}
@@ -557,16 +577,16 @@ func FuzzConfigFile(f *testing.F) {
 			id uint32
 		}
 		ip := map[ipRx]bool{}
-		ends := map[Endpoint]bool{}
+		ends := map[TunnelEnds]bool{}
 		for _, tu := range c.Tunnels {
 			if len(tu.Sessions) == 0 {
 				t.Fatal("accepted a tunnel without sessions")
 			}
-			if tu.Endpoint.UDP {
-				if ends[tu.Endpoint] {
-					t.Fatalf("two UDP tunnels %+v", tu.Endpoint)
+			if tu.Ends.UDP {
+				if ends[tu.Ends] {
+					t.Fatalf("two UDP tunnels %+v", tu.Ends)
 				}
-				ends[tu.Endpoint] = true
+				ends[tu.Ends] = true
 			}
 			rx := map[uint32]bool{}
 			for _, s := range tu.Sessions {
@@ -575,14 +595,14 @@ func FuzzConfigFile(f *testing.F) {
 					t.Fatalf("receive session ID %d: zero or twice in a tunnel", id)
 				}
 				rx[id] = true
-				if !tu.Endpoint.UDP {
-					if k := (ipRx{tu.Endpoint.Local, id}); ip[k] {
+				if !tu.Ends.UDP {
+					if k := (ipRx{tu.Ends.Local, id}); ip[k] {
 						t.Fatalf("session ID %d twice on %s", id, k.a)
 					} else {
 						ip[k] = true
 					}
 				}
-				if s.Header.UDP != tu.Endpoint.UDP {
+				if s.Header.UDP != tu.Ends.UDP {
 					t.Fatal("session and tunnel disagree on UDP")
 				}
 				if n := s.TAP.Name; !strings.Contains(n, "%") {
@@ -594,65 +614,4 @@ func FuzzConfigFile(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestConfigFileBinary runs l2tap -config on bad files: exit code 2 and one
-// line naming the file, line, key and value; and -config with a session
-// flag.
-func TestConfigFileBinary(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, s string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	good := write("good.toml", issueExample)
-	bad := write("bad.toml", strings.Replace(issueExample, "  txsession = 11\n", "  txsession = 11\n  rxcookei = 5\n", 1))
-	runBad(t, "", []string{"-config", bad}, bad+":17: rxcookei 5: unknown key; did you mean rxcookie?")
-	runBad(t, "", []string{"-config", good, "-txsession", "5"}, "-txsession with -config", "drop -txsession")
-	runBad(t, "", []string{"-config", good, "-udp"}, "-udp with -config")
-	runBad(t, "", []string{"-config", filepath.Join(dir, "none.toml")}, "-config "+filepath.Join(dir, "none.toml"), "no such file")
-	runBad(t, "", []string{"-config", good, "-sched", "fifo"}, `-sched "fifo"`)
-}
-
-// TestConfigFilePseudowire runs one side of a pseudowire from a file and the
-// other from flags saying the same: they must carry pings both ways.
-func TestConfigFilePseudowire(t *testing.T) {
-	requireTools(t, true, "ip", "ping")
-	a, b := vethPair(t, "cf")
-	file := filepath.Join(t.TempDir(), "a.toml")
-	conf := `sched = "normal"
-[[tunnel]]
-src = "192.0.2.1"
-dst = "192.0.2.2"
-udp = true
-srcport = 1701
-dstport = "0x6a5"
-  [[tunnel.session]]
-  txsession = 10
-  rxsession = 20
-  txcookie = 0x11223344
-  rxcookie = "0x55667788"
-  counter = "on"
-  ifname = "cf0"
-`
-	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pa := startL2tap(t, a, "-config", file)
-	pb := startL2tap(t, b, "-udp", "-src", "192.0.2.2", "-dst", "192.0.2.1", "-srcport", "1701", "-dstport", "1701",
-		"-txsession", "20", "-rxsession", "10", "-txcookie", "0x55667788", "-rxcookie", "0x11223344", "-counter", "-ifname", "cf0")
-	overlay(t, a, b, "cf0")
-	if err := a.pingEventually(t, "10.1.0.2", 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	pingAll(t, pingCheck{a, "10.1.0.2", 1400}, pingCheck{b, "10.1.0.1", 56})
-	ca, cb := pa.stop(t), pb.stop(t)
-	for side, c := range map[string]map[string]uint64{"file": ca, "flags": cb} {
-		if c["rx_packets"] < 5 || c["tx_packets"] < 5 || c["rx_errors"] != 0 {
-			t.Errorf("%s side counters: %v", side, c)
-		}
-	}
 }

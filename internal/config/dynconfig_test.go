@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package config
 
 import (
 	"bytes"
@@ -14,47 +14,6 @@ import (
 
 	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
-
-// TestDynamicBadFlags: the dynamic options' mistakes exit 2 with one line
-// naming the flags and the fix.
-func TestDynamicBadFlags(t *testing.T) {
-	base := []string{"-src", "192.0.2.1", "-dst", "192.0.2.2"}
-	dyn := func(extra ...string) []string {
-		return append(append(append([]string{}, base...), "-circuit", "vm1"), extra...)
-	}
-	static := func(extra ...string) []string {
-		return append(append(append([]string{}, base...), "-txsession", "1"), extra...)
-	}
-	cases := []struct {
-		name string
-		args []string
-		want []string
-	}{
-		{"circuit-txsession", dyn("-txsession", "5"), []string{"-circuit with -txsession", "negotiated", "drop -txsession"}},
-		{"circuit-rxsession", dyn("-rxsession", "5"), []string{"-circuit with -rxsession"}},
-		{"circuit-cookies", dyn("-txcookie", "1", "-rxcookie", "2"), []string{"-circuit with -txcookie"}},
-		{"circuit-cookie64", dyn("-cookie64"), []string{"-circuit with -cookie64"}},
-		{"circuit-empty", append(base, "-circuit", ""), []string{`-circuit ""`, "1 to"}},
-		{"secret-file-static", static("-secret-file", "/etc/hostname"), []string{"-secret-file is for dynamic sessions", "add -circuit NAME"}},
-		{"role-static", static("-role", "initiator"), []string{"-role is for dynamic sessions"}},
-		{"router-id-static", static("-router-id", "192.0.2.1"), []string{"-router-id is for dynamic sessions"}},
-		{"router-id-ipv6", dyn("-router-id", "2001:db8::1"), []string{`-router-id "2001:db8::1"`, "IPv4 address", "0xffffffff"}},
-		{"router-id-zero", dyn("-router-id", "0"), []string{`-router-id "0"`, "IPv4 address"}},
-		{"router-id-word", dyn("-router-id", "me"), []string{`-router-id "me"`}},
-		{"router-id-big", dyn("-router-id", "0x100000000"), []string{`-router-id "0x100000000"`}},
-		{"digest-bad", dyn("-digest", "sha256"), []string{`-digest "sha256"`, "md5", "sha1"}},
-		{"role-bad", dyn("-role", "master"), []string{`-role "master"`, "initiator", "responder", "both"}},
-		{"secret-missing", dyn("-secret-file", "/nonexistent/secret"), []string{"-secret-file /nonexistent/secret", "no such file"}},
-		{"digest-no-secret", dyn("-digest", "sha1"), []string{"-digest without a secret", "-secret-file FILE"}},
-		{"rxtunnel", dyn("-rxtunnel", "1"), []string{"-rxtunnel with -circuit", "drop -rxtunnel"}},
-		{"hello-required", dyn("-hello-required=off"), []string{"-hello-required with -circuit"}},
-		{"hello-0", dyn("-hello", "0"), []string{"-hello 0 with -circuit"}},
-		{"no-txsession-nor-circuit", base, []string{"-txsession is required", "-circuit NAME"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { runBad(t, "", tc.args, tc.want...) })
-	}
-}
 
 const dynTunnelTOML = "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n"
 
@@ -84,7 +43,7 @@ counter = true
 		t.Errorf("dynamic config %+v", d)
 	}
 	if len(tc.Sessions) != 2 || tc.Sessions[0].Circuit != "vm1" || tc.Sessions[1].Circuit != "vm2" ||
-		tc.Sessions[1].Header.Sublayer != SublayerCounter || tc.Sessions[0].Header.TxCookieLen != 8 || tc.Sessions[0].Header.RxCookieLen != 8 {
+		tc.Sessions[1].Header.Sublayer != l2tpv3.SublayerCounter || tc.Sessions[0].Header.TxCookieLen != 8 || tc.Sessions[0].Header.RxCookieLen != 8 {
 		t.Errorf("sessions %+v", tc.Sessions)
 	}
 	// Defaults: the machine's host name, MD5, both roles, 60 s.
@@ -119,7 +78,7 @@ counter = true
 			if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("got %v, want one line starting %q", err, want)
 			}
-			if _, ok := err.(usageError); !ok {
+			if _, ok := err.(UsageError); !ok {
 				t.Errorf("%T is not a usage error", err)
 			}
 		})
@@ -209,7 +168,7 @@ func TestRouterID(t *testing.T) {
 		{DynamicConfig{}, "2001:db8::c000:201", 0xc0000201},
 		{DynamicConfig{RouterID: 7}, "192.0.2.1", 7},
 	} {
-		if got := tc.dc.routerID(netip.MustParseAddr(tc.local)); got != tc.want {
+		if got := tc.dc.AnnouncedRouterID(netip.MustParseAddr(tc.local)); got != tc.want {
 			t.Errorf("router ID of %+v on %s: %#x, want %#x", tc.dc, tc.local, got, tc.want)
 		}
 	}

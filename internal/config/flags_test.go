@@ -1,4 +1,4 @@
-package main
+package config
 
 import "testing"
 
@@ -28,13 +28,13 @@ func TestNumberFlag(t *testing.T) {
 		{"18446744073709551616", 0, false},
 	}
 	for _, tc := range cases {
-		var n number
+		var n UintValue
 		err := n.Set(tc.in)
-		if (err == nil) != tc.ok || (tc.ok && (n.val != tc.want || !n.set)) {
-			t.Errorf("Set(%q) = %d, %v; want %d, ok %v", tc.in, n.val, err, tc.want, tc.ok)
+		if (err == nil) != tc.ok || (tc.ok && (n.Val != tc.want || !n.Given)) {
+			t.Errorf("Set(%q) = %d, %v; want %d, ok %v", tc.in, n.Val, err, tc.want, tc.ok)
 		}
 	}
-	n := number{max: 255}
+	n := UintValue{max: 255}
 	if err := n.Set("0400"); err == nil {
 		t.Errorf("0400 accepted under a maximum of 255 (read as octal 256?)")
 	}

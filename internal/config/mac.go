@@ -1,10 +1,10 @@
-package main
+package config
 
 import "github.com/l2tap/l2tap/internal/tap"
 
-// machineIDFile is where -mac persistent reads the machine ID; a variable
+// MachineIDFile is where -mac persistent reads the machine ID; a variable
 // so that tests can point it at a file of their own.
-var machineIDFile = tap.MachineIDFile
+var MachineIDFile = tap.MachineIDFile
 
 // macConfig checks -mac into c, the session's TAP: persistent (the
 // default: derived from the machine ID and the TAP's name, see
@@ -14,24 +14,24 @@ var machineIDFile = tap.MachineIDFile
 // falls back to the kernel's random address (the TAP's opening warns);
 // -mac persistent given outright is then an error.
 func (o *Options) macConfig(c *TAPConfig) error {
-	v := o.MAC.val
-	if o.MAC.set {
+	v := o.MAC.Val
+	if o.MAC.Given {
 		switch {
-		case o.Attach.val:
+		case o.Attach.Val:
 			return badf("mac", "-mac %s with -attach: an attached TAP keeps its own MAC; drop -mac (or -attach, to have l2tap create the TAP)", v)
-		case o.Socket.set:
+		case o.Socket.Given:
 			return badf("mac", "-mac %s with -socket: the VM's NIC has its own MAC (QEMU's mac=); drop -mac", v)
 		}
 	}
 	switch v {
 	case "", "persistent":
 		c.MAC = tap.MACPersistent
-		if o.Attach.val || o.Socket.set {
+		if o.Attach.Val || o.Socket.Given {
 			return nil
 		}
-		id, err := tap.ReadMachineID(machineIDFile)
+		id, err := tap.ReadMachineID(MachineIDFile)
 		if err != nil {
-			if o.MAC.set {
+			if o.MAC.Given {
 				return badf("mac", "-mac persistent: %v; create it (systemd-machine-id-setup), or use -mac random or -mac ADDR", err)
 			}
 			return nil // the kernel's address, with a warning when the TAP opens
@@ -49,10 +49,10 @@ func (o *Options) macConfig(c *TAPConfig) error {
 	return nil
 }
 
-// persistentMACMissing reports whether a TAP l2tap creates under c keeps
+// PersistentMACMissing reports whether a TAP l2tap creates under c keeps
 // the kernel's random MAC because there is no machine ID to derive one
 // from (-mac persistent by default).
-func persistentMACMissing(c *TAPConfig) bool {
+func PersistentMACMissing(c *TAPConfig) bool {
 	return c.MAC == tap.MACPersistent && c.MachineID == nil
 }
 

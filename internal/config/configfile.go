@@ -1,8 +1,8 @@
-package main
+package config
 
 // A configuration file describes many tunnels and sessions in TOML whose keys
 // are the flag names. Its values go through the flags' own value types
-// (number, onOff, text) and its options through the checks the command line
+// (number, SwitchValue, StringValue) and its options through the checks the command line
 // uses (Options.session, Options.process, Options.resolveEndpoint), so a file
 // and a command line cannot disagree on what a setting means.
 //
@@ -54,7 +54,7 @@ var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true
 // fileKeys maps every key a file may hold to its level.
 var fileKeys = sync.OnceValue(func() map[string]keyLevel {
 	m := map[string]keyLevel{}
-	for _, fl := range flagSpecs(&Options{}) {
+	for _, fl := range Flags(&Options{}) {
 		if name := fl.Names()[0]; name != "config" {
 			m[name] = levelSession
 		}
@@ -120,16 +120,39 @@ type cfFile struct {
 // a value quoted in it spans several.
 func (f *cfFile) errorf(line int, format string, args ...any) error {
 	msg := oneLine.Replace(fmt.Sprintf(format, args...))
-	return usageError{fmt.Errorf("%s:%d: %s", f.name, line, msg)}
+	return UsageError{fmt.Errorf("%s:%d: %s", f.name, line, msg)}
 }
 
 var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`)
 
 // LoadConfigFile reads and checks the configuration file at path, resolving
-// host names, and creates nothing. Every error is a usageError in one line:
+// host names, and creates nothing. Every error is a UsageError in one line:
 // "FILE:LINE: KEY VALUE: what is wrong and the fix".
 func LoadConfigFile(path string) (*Config, error) {
 	return loadConfigFile(path, nil)
+}
+
+// FromFile loads the file that -config names, with the process-wide flags
+// of o overriding its top-level keys, and refuses the tunnel and session
+// flags that the file replaces: given reports whether the command line
+// holds the flag of that name. The Config's Reload reads the file again.
+func (o *Options) FromFile(given func(name string) bool) (*Config, error) {
+	file := o.ConfigFile.Val
+	if file == "" {
+		return nil, Usagef("-config needs a file name (e.g. -config /etc/l2tap/l2tap.toml)")
+	}
+	for _, fl := range Flags(&Options{}) {
+		name := fl.Names()[0]
+		if level, ok := fileKeys()[name]; ok && level != levelProcess && given(name) {
+			return nil, Usagef("-%s with -config: tunnel and session options go in %s as %s = ... under %s; drop -%s", name, file, name, level.tableName(), name)
+		}
+	}
+	cfg, err := loadConfigFile(file, o)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Reload = func() (*Config, error) { return loadConfigFile(file, o) }
+	return cfg, nil
 }
 
 // loadConfigFile is LoadConfigFile where the process-wide options that are
@@ -141,7 +164,7 @@ func loadConfigFile(path string, cmdline *Options) (*Config, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return nil, usagef("-config %s: %v", path, err)
+		return nil, Usagef("-config %s: %v", path, err)
 	}
 	return parseConfig(path, data, cmdline)
 }
@@ -378,7 +401,7 @@ func (f *cfFile) syntaxError(data []byte, err error) error {
 			err = err2
 		}
 		if !errors.As(err, &de) {
-			return usagef("%s: %s", f.name, strings.TrimPrefix(err.Error(), "toml: "))
+			return Usagef("%s: %s", f.name, strings.TrimPrefix(err.Error(), "toml: "))
 		}
 	}
 	line, _ := de.Position()
@@ -423,7 +446,7 @@ func keyAt(data []byte, line int) string {
 // flagValues returns o's flag values by name, with their limits set.
 func flagValues(o *Options) map[string]cli.Generic {
 	m := map[string]cli.Generic{}
-	for _, fl := range flagSpecs(o) {
+	for _, fl := range Flags(o) {
 		if g, ok := fl.(*cli.GenericFlag); ok {
 			m[g.Name] = g.Value
 		}
@@ -443,9 +466,9 @@ func (f *cfFile) set(o *Options, t *cfTable) error {
 		switch x := k.val.(type) {
 		case int64:
 			switch v.(type) {
-			case *number:
+			case *UintValue:
 				s = strconv.FormatInt(x, 10)
-			case *text:
+			case *StringValue:
 				if numericTextKeys[k.name] {
 					s = strconv.FormatInt(x, 10)
 				} else {
@@ -455,7 +478,7 @@ func (f *cfFile) set(o *Options, t *cfTable) error {
 				want = "true or false"
 			}
 		case bool:
-			if _, ok := v.(*onOff); ok {
+			if _, ok := v.(*SwitchValue); ok {
 				s = strconv.FormatBool(x)
 			} else {
 				want = kindWant(v, k.name)
@@ -478,9 +501,9 @@ func (f *cfFile) set(o *Options, t *cfTable) error {
 // kindWant says which TOML values the flag v takes.
 func kindWant(v cli.Generic, name string) string {
 	switch v.(type) {
-	case *number:
+	case *UintValue:
 		return `an integer, or a string such as "0x10"`
-	case *onOff:
+	case *SwitchValue:
 		return "true or false"
 	}
 	if numericTextKeys[name] {
@@ -498,31 +521,31 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 	}
 	if cmdline != nil {
 		// The process-wide flags given with -config win over the file.
-		if cmdline.Sched.set {
+		if cmdline.Sched.Given {
 			po.Sched = cmdline.Sched
 		}
-		if cmdline.IPPath.set {
+		if cmdline.IPPath.Given {
 			po.IPPath = cmdline.IPPath
 		}
-		if cmdline.CPUProfile.set {
+		if cmdline.CPUProfile.Given {
 			po.CPUProfile = cmdline.CPUProfile
 		}
-		if cmdline.MemProfile.set {
+		if cmdline.MemProfile.Given {
 			po.MemProfile = cmdline.MemProfile
 		}
-		if cmdline.User.set {
+		if cmdline.User.Given {
 			po.User = cmdline.User
 		}
-		if cmdline.Seccomp.set {
+		if cmdline.Seccomp.Given {
 			po.Seccomp = cmdline.Seccomp
 		}
-		if cmdline.Observe.Control.set {
-			po.Observe.Control = cmdline.Observe.Control
+		if cmdline.Observe.StatusSocket.Given {
+			po.Observe.StatusSocket = cmdline.Observe.StatusSocket
 		}
-		if cmdline.Observe.Metrics.set {
+		if cmdline.Observe.Metrics.Given {
 			po.Observe.Metrics = cmdline.Observe.Metrics
 		}
-		if cmdline.LogFormat.set {
+		if cmdline.LogFormat.Given {
 			po.LogFormat = cmdline.LogFormat
 		}
 	}
@@ -536,7 +559,7 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 	}
 
 	if len(f.tunnels) == 0 {
-		return nil, usagef("%s: no [[tunnel]]: describe at least one tunnel and its [[tunnel.session]] tables (see the README)", f.name)
+		return nil, Usagef("%s: no [[tunnel]]: describe at least one tunnel and its [[tunnel.session]] tables (see the README)", f.name)
 	}
 	for _, t := range f.tunnels {
 		if len(t.sessions) == 0 {
@@ -562,8 +585,8 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 				if err := base.resolveEndpoint(&ep); err != nil {
 					return nil, f.optionError(err, &t.cfTable)
 				}
-				tc.Endpoint = ep
-				if tc.Control, tc.Dynamic, err = base.tunnelControl(sc.Circuit != ""); err != nil {
+				tc.Ends = ep
+				if tc.Keepalive, tc.Dynamic, err = base.tunnelControl(sc.Circuit != ""); err != nil {
 					return nil, f.optionError(err, &t.cfTable, s)
 				}
 				if k := t.key("secret"); k != nil {
@@ -599,12 +622,12 @@ func (f *cfFile) sameKind(t *cfTunnel, s *cfTable, sc, first *SessionConfig) err
 // isSet reports whether a flag value was given.
 func isSet(v cli.Generic) bool {
 	switch x := v.(type) {
-	case *number:
-		return x.set
-	case *onOff:
-		return x.set
-	case *text:
-		return x.set
+	case *UintValue:
+		return x.Given
+	case *SwitchValue:
+		return x.Given
+	case *StringValue:
+		return x.Given
 	}
 	return false
 }
@@ -683,7 +706,7 @@ func (f *cfFile) crossCheck(c *Config) error {
 	macs := map[string]where{}
 	for ti, t := range f.tunnels {
 		tc := &c.Tunnels[ti]
-		ep := tc.Endpoint
+		ep := tc.Ends
 		if ep.UDP {
 			k := [2]netip.AddrPort{netip.AddrPortFrom(ep.Local, ep.LocalPort), netip.AddrPortFrom(ep.Remote, ep.RemotePort)}
 			if prev, ok := udpEnds[k]; ok {
