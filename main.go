@@ -1,4 +1,4 @@
-// Command l2tap bridges a Linux TAP device to a static L2TPv3 Ethernet
+// Command l2tap bridges a Linux TAP daemon.Device to a static L2TPv3 Ethernet
 // pseudowire (RFC 3931, RFC 4719), so that whatever is attached to the TAP
 // sits on the peer's Layer-2 network. Its options carry the names and
 // meanings of QEMU's -netdev l2tpv3.
@@ -7,6 +7,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/l2tap/l2tap/internal/daemon"
+	"github.com/l2tap/l2tap/internal/status"
 	"log/slog"
 	"os"
 	"strings"
@@ -15,7 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-const description = `l2tap creates a TAP device (or attaches to one) and carries every Ethernet
+const description = `l2tap creates a TAP daemon.Device (or attaches to one) and carries every Ethernet
 frame on it over a static L2TPv3 pseudowire to a peer: a Linux host with
 'ip l2tp', QEMU's -netdev l2tpv3, or a router. Options use QEMU's l2tpv3 names
 and meanings; numbers take decimal or 0x-hex; switches work bare (-udp) or as
@@ -58,7 +60,7 @@ func newApp(o *config.Options) *cli.App {
 	var showVersion config.SwitchValue
 	return &cli.App{
 		Name:                  "l2tap",
-		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
+		Usage:                 "bridge a TAP daemon.Device to a static L2TPv3 Ethernet pseudowire",
 		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-ip-path PATH] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-log-format FORMAT] [-cpuprofile FILE] [-memprofile FILE]",
 		Description:           description,
 		HideHelpCommand:       true,
@@ -88,10 +90,10 @@ func newApp(o *config.Options) *cli.App {
 				return err
 			}
 			slog.SetDefault(newLogger(os.Stderr, cfg.LogJSON))
-			if helper, err := helperMode(cfg, hostOpener{}); helper {
+			if helper, err := daemon.HelperMode(cfg, hostOpener{}); helper {
 				return err
 			}
-			return Run(cfg, hostOpener{})
+			return daemon.Run(cfg, hostOpener{})
 		},
 	}
 }
@@ -118,7 +120,7 @@ Options:
 {{range .VisibleFlags}}   {{.}}
 {{end}}`
 
-// showCommand is `l2tap show`: see runShow.
+// showCommand is `l2tap show`: see status.Show.
 func showCommand() *cli.Command {
 	var asJSON config.SwitchValue
 	var socket config.StringValue
@@ -148,7 +150,7 @@ l2tap answers.`,
 			if socket.Given && socket.Val == "" {
 				return config.Usagef("-socket \"\": give the path of a control socket, or leave -socket out to ask every l2tap")
 			}
-			return runShow(os.Stdout, socket.Val, asJSON.Val)
+			return status.Show(os.Stdout, socket.Val, asJSON.Val)
 		},
 	}
 }

@@ -3,12 +3,12 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
-	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/urfave/cli/v2"
 )
 
@@ -89,27 +89,7 @@ var counterDocs = map[string]string{
 	"control_strangers":        "dynamic tunnels: control messages dropped before any state: not an SCCRQ from the configured peer (-peer-hostname)",
 	"control_not_ours":         "dynamic tunnels: control messages dropped for a control connection we do not have, or other than an acknowledgement for one that ended",
 	"control_rate_limited":     "dynamic tunnels: SCCRQs dropped beyond the rate of 3 at once, then 1 a second (replayed or forged requests cost no more than that)",
-	procsRaised:                "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
-}
-
-// counterNames returns the name of every counter l2tap prints, in the
-// order it prints them.
-func counterNames() []string {
-	var names []string
-	seen := map[string]bool{}
-	add := func(c []engine.Counter) {
-		for _, x := range c {
-			if !seen[x.Name] {
-				seen[x.Name] = true
-				names = append(names, x.Name)
-			}
-		}
-	}
-	add((&engine.Stats{}).Counters(0, 0))
-	add((&engine.TunnelStats{}).Counters())
-	add((&process{}).controlCounters(nil))
-	add([]engine.Counter{{Name: procsRaised}})
-	return names
+	daemon.ProcsRaised:         "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
 }
 
 // roffEscape makes s safe as roff text: backslashes are escaped, dashes
@@ -155,7 +135,7 @@ func writeFlags(w io.Writer, flags []cli.Flag) {
 
 // writeManPage writes l2tap(8) in roff (man macros) to w.
 func writeManPage(w io.Writer) error {
-	names := counterNames()
+	names := daemon.CounterNames()
 	for _, n := range names {
 		if counterDocs[n] == "" {
 			return fmt.Errorf("man page: counter %s has no description in counterDocs", n)
@@ -229,7 +209,7 @@ func writeManPage(w io.Writer) error {
 
 const manDescription = `.SH DESCRIPTION
 .B l2tap
-creates a TAP device (or attaches to one) and carries every Ethernet frame on it over a
+creates a TAP daemon.Device (or attaches to one) and carries every Ethernet frame on it over a
 static L2TPv3 pseudowire (RFC 3931, RFC 4719) to a peer: a Linux host with
 .BR "ip l2tp" ,
 QEMU's
@@ -352,7 +332,7 @@ qemu\-system\-x86_64 ... \e
   \-netdev l2tpv3,id=l,src=192.0.2.2,dst=192.0.2.1,udp=on,\e
 srcport=1701,dstport=1701,txsession=20,rxsession=10,\e
 txcookie=0x55667788,rxcookie=0x11223344,counter=on \e
-  \-device virtio\-net\-pci,netdev=l
+  \-daemon.Device virtio\-net\-pci,netdev=l
 .fi
 .RE
 .PP

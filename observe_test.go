@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"io"
 	"net"
 	"net/http"
@@ -86,7 +87,7 @@ func TestShowNone(t *testing.T) {
 // account (see chooseUser).
 func controlPath(ns netns, dev string) string {
 	dir := config.DefaultStatusSocketDir
-	for _, name := range defaultUsers {
+	for _, name := range daemon.DefaultUsers {
 		if a, err := config.LookupAccount("user", name); err == nil {
 			dir = filepath.Join(dir, "uid-"+strconv.Itoa(a.UID))
 			break

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -63,7 +64,7 @@ func TestManPageCurrent(t *testing.T) {
 			t.Errorf("man page has no entry for %s", name)
 		}
 	}
-	for _, name := range counterNames() {
+	for _, name := range daemon.CounterNames() {
 		if !strings.Contains(page, ".B "+roffEscape(name)+"\n") {
 			t.Errorf("man page has no entry for counter %s", name)
 		}
@@ -73,10 +74,10 @@ func TestManPageCurrent(t *testing.T) {
 // TestManPageCounters checks that the counters the page explains are
 // exactly those l2tap prints.
 func TestManPageCounters(t *testing.T) {
-	names := counterNames()
-	for _, n := range []string{"rx_packets", "tx_bytes", "rx_cookie_discards", "rx_wrong_source", procsRaised} {
+	names := daemon.CounterNames()
+	for _, n := range []string{"rx_packets", "tx_bytes", "rx_cookie_discards", "rx_wrong_source", daemon.ProcsRaised} {
 		if !slices.Contains(names, n) {
-			t.Errorf("counterNames() lacks %s: %v", n, names)
+			t.Errorf("daemon.CounterNames() lacks %s: %v", n, names)
 		}
 	}
 	counterDocs["a_counter_l2tap_never_prints"] = "x"

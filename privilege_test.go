@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"maps"
 	"os"
 	"os/exec"
@@ -73,15 +74,15 @@ func dropped() map[string]string {
 }
 
 // defaultAccount is the account l2tap started as root without -user runs
-// as: the first of defaultUsers the host has.
+// as: the first of daemon.DefaultUsers the host has.
 func defaultAccount(t *testing.T) *config.Account {
 	t.Helper()
-	for _, name := range defaultUsers {
+	for _, name := range daemon.DefaultUsers {
 		if a, err := config.LookupAccount("user", name); err == nil {
 			return a
 		}
 	}
-	t.Fatalf("the host has none of %v", defaultUsers)
+	t.Fatalf("the host has none of %v", daemon.DefaultUsers)
 	return nil
 }
 
@@ -207,7 +208,7 @@ func TestSeccompKills(t *testing.T) {
 		}
 		// The runtime reports the signal, that seccomp sent it (code 1,
 		// SYS_SECCOMP), and the call in the trace; then exits with 2.
-		for _, want := range []string{"SIGSYS: bad system call", "sigcode=1", "syscall.openat", "main.forbiddenCall"} {
+		for _, want := range []string{"SIGSYS: bad system call", "sigcode=1", "syscall.openat", "daemon.forbiddenCall"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("report lacks %q:\n%s", want, out)
 			}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"log/slog"
 	"os"
 
@@ -46,9 +47,9 @@ func explainTAPError(err error) error {
 	return config.UsageError{Err: err}
 }
 
-// AdoptTAP makes a session's TAP of the queues the privileged helper
-// opened (see privOpener).
-func (hostOpener) AdoptTAP(c config.TAPConfig, facts tap.Facts, files []*os.File, restore func()) (device, error) {
+// adoptTAP makes a session's TAP of the queues the privileged helper
+// opened.
+func adoptTAP(c config.TAPConfig, facts tap.Facts, files []*os.File, restore func()) (daemon.Device, error) {
 	dev, err := tap.Adopt(c, facts, files, restore)
 	if err != nil {
 		return nil, err

@@ -25,9 +25,9 @@ func openSocket(e config.TunnelEnds, offload, packet bool) (engine.Underlay, err
 	return &socketUnderlay{s}, nil
 }
 
-// AdoptSocket makes a tunnel's socket of f, one the privileged helper
-// opened (see privOpener).
-func (hostOpener) AdoptSocket(e config.TunnelEnds, offload bool, f *os.File) (engine.Underlay, error) {
+// adoptSocket makes a tunnel's socket of f, one the privileged helper
+// opened.
+func adoptSocket(e config.TunnelEnds, offload bool, f *os.File) (engine.Underlay, error) {
 	s, err := underlay.FromFile(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload}, f)
 	if err != nil {
 		return nil, explainTunnelError(e, err)

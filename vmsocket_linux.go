@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"os"
 	"path/filepath"
 
@@ -23,7 +24,7 @@ func (v *vmEndpoint) MTU() int { return v.mtu }
 
 // openVMSocket makes a session's socket, owned by the TAP's -owner and
 // -group.
-func openVMSocket(sc *config.SessionConfig, mtu int) (device, error) {
+func openVMSocket(sc *config.SessionConfig, mtu int) (daemon.Device, error) {
 	s, err := vmsocket.Listen(vmSocketConfig(sc))
 	if err != nil {
 		return nil, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
@@ -31,9 +32,9 @@ func openVMSocket(sc *config.SessionConfig, mtu int) (device, error) {
 	return &vmEndpoint{s, mtu}, nil
 }
 
-// AdoptVMSocket makes a session's socket of f, one the privileged helper
-// bound (see privOpener).
-func (hostOpener) AdoptVMSocket(sc *config.SessionConfig, mtu int, f *os.File) (device, error) {
+// adoptVMSocket makes a session's socket of f, one the privileged helper
+// bound.
+func adoptVMSocket(sc *config.SessionConfig, mtu int, f *os.File) (daemon.Device, error) {
 	s, err := vmsocket.FromFile(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type}, f)
 	if err != nil {
 		return nil, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
@@ -41,9 +42,9 @@ func (hostOpener) AdoptVMSocket(sc *config.SessionConfig, mtu int, f *os.File) (
 	return &vmEndpoint{s, mtu}, nil
 }
 
-// BindVMSocket makes a session's socket file, not yet served, and returns
-// it (see privOpener).
-func (hostOpener) BindVMSocket(sc *config.SessionConfig) (*os.File, error) {
+// bindVMSocket makes a session's socket file, not yet served, and returns
+// it.
+func bindVMSocket(sc *config.SessionConfig) (*os.File, error) {
 	f, err := vmsocket.Bind(vmSocketConfig(sc))
 	if err != nil {
 		return nil, config.Usagef("-socket %s: %v", sc.Socket.Path, err)
@@ -63,6 +64,6 @@ func (v *vmEndpoint) QEMUHint() string {
 	if v.Type() == vmsocket.Dgram {
 		vm = filepath.Join(filepath.Dir(v.Name()), "vm-"+filepath.Base(v.Name()))
 	}
-	return fmt.Sprintf("%s: connect a VM with: %s -device virtio-net-pci,netdev=n0 (guest MTU %d)",
+	return fmt.Sprintf("%s: connect a VM with: %s -daemon.Device virtio-net-pci,netdev=n0 (guest MTU %d)",
 		v.Name(), v.QEMUOption("n0", vm), v.mtu)
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/l2tap/l2tap/internal/daemon"
 	"runtime"
 
 	"github.com/l2tap/l2tap/internal/config"
@@ -10,6 +11,6 @@ import (
 
 // openVMSocket refuses -socket on this system: the socket endpoint needs
 // Linux (recvmmsg, sendmmsg, SO_PEERCRED).
-func openVMSocket(sc *config.SessionConfig, _ int) (device, error) {
+func openVMSocket(sc *config.SessionConfig, _ int) (daemon.Device, error) {
 	return nil, config.Usagef("-socket %s: VM sockets need Linux, not %s; use a TAP (-ifname)", sc.Socket.Path, runtime.GOOS)
 }

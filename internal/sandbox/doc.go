@@ -25,7 +25,7 @@
 //
 // It never decides what is opened: it opens no TAP, socket or file, reads
 // no configuration, and has no policy of its own beyond the wire's shape.
-// The helper's Handler (package main's privsep.go) checks each request
+// The helper's Handler (internal/daemon's privsep.go) checks each request
 // against the configuration the helper read itself and does the opening;
 // the sandbox only guarantees that what reaches the Handler is a
 // well-formed request of known shape, that a request carrying descriptors

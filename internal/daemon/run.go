@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"encoding/json"
@@ -183,18 +183,25 @@ type Opener interface {
 	Socket(e config.TunnelEnds, offload, packet bool) (engine.Underlay, error)
 	// TAP opens a static session's TAP, configured as c, with the driver
 	// sc names.
-	TAP(sc *config.SessionConfig, c config.TAPConfig) (device, error)
+	TAP(sc *config.SessionConfig, c config.TAPConfig) (Device, error)
 	// VMSocket makes session sc's VM socket; mtu is the MTU the VM should
 	// give its NIC.
-	VMSocket(sc *config.SessionConfig, mtu int) (device, error)
+	VMSocket(sc *config.SessionConfig, mtu int) (Device, error)
 	// CircuitTAP creates a dynamic circuit's TAP, whose carrier follows
 	// the negotiated session.
-	CircuitTAP(c config.TAPConfig) (circuitTAP, error)
+	CircuitTAP(c config.TAPConfig) (CircuitTAP, error)
 	// PathMTU returns the MTU of the path to dst.
 	PathMTU(dst netip.Addr) (int, error)
 	// Deleted reports whether err, the error a session's endpoint failed
 	// with, means it was deleted under l2tap (a TAP removed with ip link).
 	Deleted(err error) bool
+}
+
+// Device is a session's endpoint as the process handles it: the engine's
+// Endpoint, and the MTU its interface was given.
+type Device interface {
+	engine.Endpoint
+	MTU() int
 }
 
 // vmSocket is an endpoint that is a VM's socket rather than a TAP: logged
@@ -217,9 +224,9 @@ type process struct {
 	sockets map[socketKey]engine.Underlay
 	tunnels map[tunnelKey]*engine.Tunnel
 	gov     *tune.Governor
-	// controls are the tunnels' keepalives (see control.go); guarded by mu.
+	// controls are the tunnels' keepalives (see keepalive.go); guarded by mu.
 	controls map[*engine.Tunnel]*tunnelControl
-	dyn      []*dynTunnel // the dynamic tunnels (see dynrun.go)
+	dyn      []*dynTunnel // the dynamic tunnels (see dynamic.go)
 	json     bool         // counters as one JSON object (-log-format json)
 	// helper opens what a reload adds, and restores attached TAPs (see
 	// privsep.go); nil when the configuration needs neither.
@@ -253,7 +260,7 @@ type live struct {
 	key    sessionKey
 	tc     config.TunnelConfig // its Sessions field is not used
 	sc     config.SessionConfig
-	dev    device
+	dev    Device
 	cap    *pcap.Writer // nil without -pcap
 	t      *engine.Tunnel
 	s      *engine.Session  // nil until started
@@ -313,9 +320,9 @@ type helper interface {
 	socket(cfg *config.Config, ti int) (engine.Underlay, error)
 	// endpoint opens the TAP or VM socket of session si of tunnel ti of
 	// cfg, a reload's, and returns it with the MTU that fits the path.
-	endpoint(cfg *config.Config, ti, si int) (device, int, error)
+	endpoint(cfg *config.Config, ti, si int) (Device, int, error)
 	// wrapRestores has the helper restore the attached TAPs of devs.
-	wrapRestores(devs []device)
+	wrapRestores(devs []Device)
 	// close lets the helper go.
 	close()
 }
@@ -341,7 +348,7 @@ func (p *process) prepare(cfg *config.Config, ti, si int) error {
 		}
 		p.sockets[key.tunnel.sock] = s
 	}
-	var dev device
+	var dev Device
 	var auto int
 	var err error
 	if remote {
@@ -382,12 +389,12 @@ func (p *process) prepare(cfg *config.Config, ti, si int) error {
 
 // openEndpoint opens session sc's TAP or VM socket here, and returns it
 // with the MTU that fits the path to the peer.
-func openEndpoint(open Opener, tc *config.TunnelConfig, sc *config.SessionConfig) (device, int, error) {
+func openEndpoint(open Opener, tc *config.TunnelConfig, sc *config.SessionConfig) (Device, int, error) {
 	tcfg, auto, err := sessionTAP(open, tc, sc)
 	if err != nil {
 		return nil, 0, err
 	}
-	var dev device
+	var dev Device
 	if sc.Socket.Path != "" {
 		dev, err = open.VMSocket(sc, tcfg.MTU)
 	} else {
@@ -397,10 +404,10 @@ func openEndpoint(open Opener, tc *config.TunnelConfig, sc *config.SessionConfig
 }
 
 // devs returns the TAPs of the sessions set up.
-func (p *process) devs() []device {
+func (p *process) devs() []Device {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var d []device
+	var d []Device
 	for _, l := range p.pending {
 		d = append(d, l.dev)
 	}
@@ -694,9 +701,29 @@ func (p *process) bytes() (tx, rx uint64) {
 	return tx, rx
 }
 
-// procsRaised names the counter of the times the governor gave l2tap a
+// ProcsRaised names the counter of the times the governor gave l2tap a
 // second Go processor.
-const procsRaised = "procs_raised"
+const ProcsRaised = "procs_raised"
+
+// CounterNames returns the name of every counter l2tap prints, in the
+// order it prints them.
+func CounterNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(c []engine.Counter) {
+		for _, x := range c {
+			if !seen[x.Name] {
+				seen[x.Name] = true
+				names = append(names, x.Name)
+			}
+		}
+	}
+	add((&engine.Stats{}).Counters(0, 0))
+	add((&engine.TunnelStats{}).Counters())
+	add((&process{}).controlCounters(nil))
+	add([]engine.Counter{{Name: ProcsRaised}})
+	return names
+}
 
 // totals returns every counter summed over sessions (those removed too)
 // and tunnels.
@@ -715,7 +742,7 @@ func (p *process) totals() []engine.Counter {
 	if p.gov != nil {
 		raised = p.gov.Raised.Load()
 	}
-	return append(c, engine.Counter{Name: procsRaised, Value: raised})
+	return append(c, engine.Counter{Name: ProcsRaised, Value: raised})
 }
 
 // writeCounters prints the totals as "name value" lines and, with more than

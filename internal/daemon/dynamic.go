@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"encoding/binary"
@@ -60,18 +60,18 @@ type dynTunnel struct {
 type dynCircuit struct {
 	sc    config.SessionConfig
 	auto  int // the MTU that fits the path with sc.Header (AutoMTU)
-	dev   circuitTAP
+	dev   CircuitTAP
 	cap   *pcap.Writer
 	s     *engine.Session // nil while no session is up
 	state string          // "negotiating", "up" or "down: REASON"
 	data  control.DataConfig
 }
 
-// circuitTAP is a dynamic circuit's TAP, kept while sessions come and go:
+// CircuitTAP is a dynamic circuit's TAP, kept while sessions come and go:
 // its reads paused while no session runs, its carrier on only while one
 // does (a tapEndpoint on Linux).
-type circuitTAP interface {
-	device
+type CircuitTAP interface {
+	Device
 	PauseReads()
 	ResumeReads()
 	SetCarrier(on bool) error
@@ -79,7 +79,7 @@ type circuitTAP interface {
 
 // dynEndpoint is a dynamic session's TAP as the engine sees it: closing it
 // only ends its read loops (the session is removed), the TAP stays.
-type dynEndpoint struct{ circuitTAP }
+type dynEndpoint struct{ CircuitTAP }
 
 func (e dynEndpoint) Close() error { e.PauseReads(); return nil }
 
@@ -128,7 +128,7 @@ func (p *process) prepareDynamic(cfg *config.Config, tc *config.TunnelConfig) er
 			return err
 		}
 		ci := control.Circuit{EndID: sc.Circuit, Initiate: dc.Initiator}
-		if sc.Header.Sublayer != SublayerNone {
+		if sc.Header.Sublayer != l2tpv3.SublayerNone {
 			ci.Sublayer = l2tpv3.L2SublayerDefault
 		}
 		pc.Circuits = append(pc.Circuits, ci)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"encoding/json"
@@ -48,10 +48,10 @@ type privOpener interface {
 	// AdoptTAP makes a session's TAP, configured as c, from its queues
 	// and what the helper learnt of it; restore, when not nil, gives an
 	// attached TAP its state back.
-	AdoptTAP(c config.TAPConfig, facts tap.Facts, files []*os.File, restore func()) (device, error)
+	AdoptTAP(c config.TAPConfig, facts tap.Facts, files []*os.File, restore func()) (Device, error)
 	// AdoptVMSocket makes session sc's VM socket from f, the socket the
 	// helper bound; mtu is the MTU the VM should give its NIC.
-	AdoptVMSocket(sc *config.SessionConfig, mtu int, f *os.File) (device, error)
+	AdoptVMSocket(sc *config.SessionConfig, mtu int, f *os.File) (Device, error)
 	// BindVMSocket makes session sc's VM socket file, bound and
 	// listening, owned as the session says, and returns its descriptor.
 	BindVMSocket(sc *config.SessionConfig) (*os.File, error)
@@ -185,7 +185,7 @@ func (h *privHelper) socket(cfg *config.Config, ti int) (engine.Underlay, error)
 
 // endpoint asks the helper for the TAP or VM socket of session si of
 // tunnel ti of cfg (a reload's).
-func (h *privHelper) endpoint(cfg *config.Config, ti, si int) (device, int, error) {
+func (h *privHelper) endpoint(cfg *config.Config, ti, si int) (Device, int, error) {
 	r, files, err := h.c.Call(sandbox.Request{Op: sandbox.OpOpen, Gen: cfg.Gen, Tunnel: ti, Session: si})
 	if err != nil {
 		return nil, 0, err
@@ -235,7 +235,7 @@ func (h *privHelper) restorer(name string) func() {
 // wrapRestores hands the restore of the attached TAPs of devs to the
 // helper, and reports whether any is left to l2tap itself (none with a
 // helper).
-func (h *privHelper) wrapRestores(devs []device) {
+func (h *privHelper) wrapRestores(devs []Device) {
 	for _, d := range devs {
 		if t, ok := d.(restorable); ok {
 			t.WrapRestore(func(func()) func() { return h.restorer(d.Name()) })
@@ -243,9 +243,9 @@ func (h *privHelper) wrapRestores(devs []device) {
 	}
 }
 
-// helperMode runs l2tap as the privileged helper when started as one
+// HelperMode runs l2tap as the privileged helper when started as one
 // (see sandbox.StartHelper), opening with open, and then reports true.
-func helperMode(cfg *config.Config, open Opener) (bool, error) {
+func HelperMode(cfg *config.Config, open Opener) (bool, error) {
 	fd, ok := sandbox.HelperFD()
 	if !ok {
 		return false, nil

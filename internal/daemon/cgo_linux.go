@@ -1,6 +1,6 @@
 //go:build linux && cgo
 
-package main
+package daemon
 
 // cgoBuild is true in a build that links the C library (CGO_ENABLED=1, go
 // build's default where a C compiler is found): the seccomp filter then

@@ -1,9 +1,10 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,7 +12,10 @@ import (
 	"testing"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/sandbox"
+	"github.com/l2tap/l2tap/internal/tap"
+	"github.com/l2tap/l2tap/internal/vmsocket"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,7 +53,28 @@ secret = "TOPSECRETVALUE"
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &helperState{open: hostOpener{}, read: read, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
+	return &helperState{open: helperTestOpener{newFakeOpener()}, read: read, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
+}
+
+// helperTestOpener opens for the helper what these tests ask of it: a VM
+// socket's file, made for real (vmsocket.Bind), and the path MTU (1500);
+// it adopts nothing, which is the data path's side.
+type helperTestOpener struct{ *fakeOpener }
+
+func (helperTestOpener) BindVMSocket(sc *config.SessionConfig) (*os.File, error) {
+	return vmsocket.Bind(vmsocket.Config{Path: sc.Socket.Path, Type: sc.Socket.Type, UID: sc.TAP.Owner, GID: sc.TAP.Group})
+}
+
+func (helperTestOpener) AdoptSocket(config.TunnelEnds, bool, *os.File) (engine.Underlay, error) {
+	return nil, errors.New("test: the helper adopts nothing")
+}
+
+func (helperTestOpener) AdoptTAP(config.TAPConfig, tap.Facts, []*os.File, func()) (Device, error) {
+	return nil, errors.New("test: the helper adopts nothing")
+}
+
+func (helperTestOpener) AdoptVMSocket(*config.SessionConfig, int, *os.File) (Device, error) {
+	return nil, errors.New("test: the helper adopts nothing")
 }
 
 // TestHelperPolicy: the helper answers only requests that number a

@@ -1,11 +1,12 @@
-package main
+package daemon
 
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/l2tap/l2tap/internal/config"
-	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/offload"
 )
 
@@ -34,9 +35,9 @@ func remoteOf(e config.TunnelEnds) netip.AddrPort {
 // AutoMTU returns the TAP MTU that lets a full frame cross the path to the
 // peer, whose MTU is pmtu, unfragmented: the path MTU minus outer IP, UDP,
 // L2TP and Ethernet headers, as Linux's l2tp_eth computes it.
-func AutoMTU(pmtu int, ep config.TunnelEnds, h *Header) (int, error) {
-	mtu := pmtu - ep.IPOverhead() - h.Len() - ethHeaderLen
-	if max := offload.MaxFrame - ep.IPOverhead() - h.Len() - ethHeaderLen; mtu > max {
+func AutoMTU(pmtu int, ep config.TunnelEnds, h *l2tpv3.Header) (int, error) {
+	mtu := pmtu - ep.IPOverhead() - h.Len() - l2tpv3.EthHeaderLen
+	if max := offload.MaxFrame - ep.IPOverhead() - h.Len() - l2tpv3.EthHeaderLen; mtu > max {
 		mtu = max
 	}
 	if mtu < 68 {
@@ -45,15 +46,12 @@ func AutoMTU(pmtu int, ep config.TunnelEnds, h *Header) (int, error) {
 	return mtu, nil
 }
 
-// hostOpener opens tunnels' sockets and sessions' endpoints on this
-// system for Run (see Opener): its underlay half is here, its endpoint
-// half in tapdriver.go.
-type hostOpener struct{}
-
-// Socket opens a tunnel's socket (see openSocket).
-func (hostOpener) Socket(e config.TunnelEnds, offload, packet bool) (engine.Underlay, error) {
-	return openSocket(e, offload, packet)
+// cookieSizes is how the ready and session lines show a session's cookies:
+// "8B" when both directions have the same length, else "TXB/RXB" (the
+// bytes sent, then the bytes expected), such as "4B/0B".
+func cookieSizes(h *l2tpv3.Header) string {
+	if h.TxCookieLen == h.RxCookieLen {
+		return strconv.Itoa(h.TxCookieLen) + "B"
+	}
+	return strconv.Itoa(h.TxCookieLen) + "B/" + strconv.Itoa(h.RxCookieLen) + "B"
 }
-
-// PathMTU returns the MTU of the path to dst (see PathMTU).
-func (hostOpener) PathMTU(dst netip.Addr) (int, error) { return PathMTU(dst) }

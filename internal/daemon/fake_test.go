@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -41,7 +41,7 @@ func (o *fakeOpener) Socket(e config.TunnelEnds, _, _ bool) (engine.Underlay, er
 	return u, nil
 }
 
-func (o *fakeOpener) TAP(_ *config.SessionConfig, c config.TAPConfig) (device, error) {
+func (o *fakeOpener) TAP(_ *config.SessionConfig, c config.TAPConfig) (Device, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.refuse[c.Name] {
@@ -52,11 +52,11 @@ func (o *fakeOpener) TAP(_ *config.SessionConfig, c config.TAPConfig) (device, e
 	return ep, nil
 }
 
-func (o *fakeOpener) VMSocket(sc *config.SessionConfig, mtu int) (device, error) {
+func (o *fakeOpener) VMSocket(sc *config.SessionConfig, mtu int) (Device, error) {
 	return nil, errors.New("fake: no VM sockets")
 }
 
-func (o *fakeOpener) CircuitTAP(config.TAPConfig) (circuitTAP, error) {
+func (o *fakeOpener) CircuitTAP(config.TAPConfig) (CircuitTAP, error) {
 	return nil, errors.New("fake: no dynamic circuits")
 }
 

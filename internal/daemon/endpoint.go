@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"log/slog"
@@ -27,7 +27,7 @@ func (l *live) endpointKey() string {
 
 // endpointInfo returns the name and MTU of an engine's endpoint.
 func endpointInfo(ep engine.Endpoint) (string, int) {
-	if d, ok := ep.(device); ok {
+	if d, ok := ep.(Device); ok {
 		return d.Name(), d.MTU()
 	}
 	return ep.Name(), 0

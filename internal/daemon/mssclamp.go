@@ -1,6 +1,7 @@
-package main
+package daemon
 
 import (
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"strconv"
 
 	"github.com/l2tap/l2tap/internal/offload"
@@ -15,7 +16,7 @@ func mssClampString(c offload.MSSClamp) string {
 	case c.Frame == 0:
 		return strconv.Itoa(c.MSS)
 	}
-	v4, v6 := c.Frame-ethHeaderLen-40, c.Frame-ethHeaderLen-60
+	v4, v6 := c.Frame-l2tpv3.EthHeaderLen-40, c.Frame-l2tpv3.EthHeaderLen-60
 	if c.MSS > 0 {
 		v4, v6 = min(v4, c.MSS), min(v6, c.MSS)
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"log/slog"
@@ -33,7 +33,7 @@ import (
 // helper h (when not nil), drops privileges, installs the seccomp filter
 // unless -seccomp=off, and then runs the test hook (see
 // testForbiddenSyscall).
-func lockDown(cfg *config.Config, devs []device, h helper) error {
+func lockDown(cfg *config.Config, devs []Device, h helper) error {
 	if h != nil {
 		h.wrapRestores(devs)
 	}
@@ -57,13 +57,13 @@ func lockDown(cfg *config.Config, devs []device, h helper) error {
 	return nil
 }
 
-// defaultUsers are the accounts l2tap runs as after setup when started as
+// DefaultUsers are the accounts l2tap runs as after setup when started as
 // root without -user: the first of them the host has.
-var defaultUsers = []string{"l2tap", "nobody"}
+var DefaultUsers = []string{"l2tap", "nobody"}
 
 // chooseUser settles, before setup, which account l2tap runs as once set
 // up. Started as root (euid 0) without -user, that is the first of
-// defaultUsers the host has, when l2tap may switch users (CAP_SETUID and
+// DefaultUsers the host has, when l2tap may switch users (CAP_SETUID and
 // CAP_SETGID); otherwise it stays root, saying why. -user root says so
 // too, as a warning: code running in the data path would then be root's.
 func chooseUser(cfg *config.Config) {
@@ -78,7 +78,7 @@ func chooseUser(cfg *config.Config) {
 		slog.Warn("staying uid 0 after setup: switching to an unprivileged account needs CAP_SETUID and CAP_SETGID, which l2tap was started without; every capability is dropped all the same")
 		return
 	}
-	for _, name := range defaultUsers {
+	for _, name := range DefaultUsers {
 		if a, err := config.LookupAccount("user", name); err == nil {
 			cfg.User = a
 			return

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -57,7 +57,7 @@ func runningTAPs(t *testing.T, p *process, o *fakeOpener) []string {
 		name := l.dev.Name()
 		names = append(names, name)
 		eps := o.opened(name)
-		if len(eps) == 0 || l.dev != device(eps[len(eps)-1]) || eps[len(eps)-1].isClosed() {
+		if len(eps) == 0 || l.dev != Device(eps[len(eps)-1]) || eps[len(eps)-1].isClosed() {
 			t.Errorf("session of %s: its endpoint is not the last opened for it, or is closed", name)
 		}
 	}
