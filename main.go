@@ -1,4 +1,4 @@
-// Command l2tap bridges a Linux TAP daemon.Device to a static L2TPv3 Ethernet
+// Command l2tap bridges a Linux TAP device to a static L2TPv3 Ethernet
 // pseudowire (RFC 3931, RFC 4719), so that whatever is attached to the TAP
 // sits on the peer's Layer-2 network. Its options carry the names and
 // meanings of QEMU's -netdev l2tpv3.
@@ -17,7 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-const description = `l2tap creates a TAP daemon.Device (or attaches to one) and carries every Ethernet
+const description = `l2tap creates a TAP device (or attaches to one) and carries every Ethernet
 frame on it over a static L2TPv3 pseudowire to a peer: a Linux host with
 'ip l2tp', QEMU's -netdev l2tpv3, or a router. Options use QEMU's l2tpv3 names
 and meanings; numbers take decimal or 0x-hex; switches work bare (-udp) or as
@@ -60,7 +60,7 @@ func newApp(o *config.Options) *cli.App {
 	var showVersion config.SwitchValue
 	return &cli.App{
 		Name:                  "l2tap",
-		Usage:                 "bridge a TAP daemon.Device to a static L2TPv3 Ethernet pseudowire",
+		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
 		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-ip-path PATH] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-log-format FORMAT] [-cpuprofile FILE] [-memprofile FILE]",
 		Description:           description,
 		HideHelpCommand:       true,

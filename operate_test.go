@@ -80,16 +80,16 @@ func TestManPageCounters(t *testing.T) {
 			t.Errorf("daemon.CounterNames() lacks %s: %v", n, names)
 		}
 	}
-	counterDocs["a_counter_l2tap_never_prints"] = "x"
+	daemon.CounterDocs["a_counter_l2tap_never_prints"] = "x"
 	err := writeManPage(&bytes.Buffer{})
-	delete(counterDocs, "a_counter_l2tap_never_prints")
+	delete(daemon.CounterDocs, "a_counter_l2tap_never_prints")
 	if err == nil {
 		t.Error("writeManPage accepted a description of a counter l2tap does not print")
 	}
-	saved := counterDocs["rx_bytes"]
-	delete(counterDocs, "rx_bytes")
+	saved := daemon.CounterDocs["rx_bytes"]
+	delete(daemon.CounterDocs, "rx_bytes")
 	err = writeManPage(&bytes.Buffer{})
-	counterDocs["rx_bytes"] = saved
+	daemon.CounterDocs["rx_bytes"] = saved
 	if err == nil || !strings.Contains(err.Error(), "rx_bytes") {
 		t.Errorf("writeManPage with rx_bytes undescribed: err %v, want one naming rx_bytes", err)
 	}

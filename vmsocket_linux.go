@@ -64,6 +64,6 @@ func (v *vmEndpoint) QEMUHint() string {
 	if v.Type() == vmsocket.Dgram {
 		vm = filepath.Join(filepath.Dir(v.Name()), "vm-"+filepath.Base(v.Name()))
 	}
-	return fmt.Sprintf("%s: connect a VM with: %s -daemon.Device virtio-net-pci,netdev=n0 (guest MTU %d)",
+	return fmt.Sprintf("%s: connect a VM with: %s -device virtio-net-pci,netdev=n0 (guest MTU %d)",
 		v.Name(), v.QEMUOption("n0", vm), v.mtu)
 }

@@ -1,9 +1,7 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -12,14 +10,12 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/engine"
-	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/offload"
 	"github.com/l2tap/l2tap/internal/pcap"
 	"github.com/l2tap/l2tap/internal/sdnotify"
@@ -171,49 +167,6 @@ wait:
 		return fmt.Errorf("%v: stopping with exit status 1, counters on stdout", runErr)
 	}
 	return nil
-}
-
-// Opener opens what tunnels and sessions run on, for the system l2tap
-// runs on: main hands Run one. Each error explains itself in terms of the
-// options that asked for what failed.
-type Opener interface {
-	// Socket opens the underlay socket of the tunnels whose ends share
-	// e's socketKey; offload asks for the kernel's segmentation offloads,
-	// packet for the packet path of IP encapsulation over IPv4.
-	Socket(e config.TunnelEnds, offload, packet bool) (engine.Underlay, error)
-	// TAP opens a static session's TAP, configured as c, with the driver
-	// sc names.
-	TAP(sc *config.SessionConfig, c config.TAPConfig) (Device, error)
-	// VMSocket makes session sc's VM socket; mtu is the MTU the VM should
-	// give its NIC.
-	VMSocket(sc *config.SessionConfig, mtu int) (Device, error)
-	// CircuitTAP creates a dynamic circuit's TAP, whose carrier follows
-	// the negotiated session.
-	CircuitTAP(c config.TAPConfig) (CircuitTAP, error)
-	// PathMTU returns the MTU of the path to dst.
-	PathMTU(dst netip.Addr) (int, error)
-	// Deleted reports whether err, the error a session's endpoint failed
-	// with, means it was deleted under l2tap (a TAP removed with ip link).
-	Deleted(err error) bool
-}
-
-// Device is a session's endpoint as the process handles it: the engine's
-// Endpoint, and the MTU its interface was given.
-type Device interface {
-	engine.Endpoint
-	MTU() int
-}
-
-// vmSocket is an endpoint that is a VM's socket rather than a TAP: logged
-// under "socket", with the line that tells how to plug a VM into it.
-type vmSocket interface {
-	QEMUHint() string
-}
-
-// restorable is an endpoint that gives an attached TAP its state back
-// when closed (see tap.Device.WrapRestore).
-type restorable interface {
-	WrapRestore(wrap func(restore func()) func()) bool
 }
 
 // process is what Run set up: the engine with its sockets, tunnels and
@@ -688,136 +641,6 @@ func (p *process) closeCaptures() {
 	}
 }
 
-// bytes returns the frame bytes sent and received by every session,
-// those removed too.
-func (p *process) bytes() (tx, rx uint64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	tx, rx = p.retiredTx, p.retiredRx
-	for _, s := range p.started {
-		tx += s.Stats.TxBytes.Load()
-		rx += s.Stats.RxBytes.Load()
-	}
-	return tx, rx
-}
-
-// ProcsRaised names the counter of the times the governor gave l2tap a
-// second Go processor.
-const ProcsRaised = "procs_raised"
-
-// CounterNames returns the name of every counter l2tap prints, in the
-// order it prints them.
-func CounterNames() []string {
-	var names []string
-	seen := map[string]bool{}
-	add := func(c []engine.Counter) {
-		for _, x := range c {
-			if !seen[x.Name] {
-				seen[x.Name] = true
-				names = append(names, x.Name)
-			}
-		}
-	}
-	add((&engine.Stats{}).Counters(0, 0))
-	add((&engine.TunnelStats{}).Counters())
-	add((&process{}).controlCounters(nil))
-	add([]engine.Counter{{Name: ProcsRaised}})
-	return names
-}
-
-// totals returns every counter summed over sessions (those removed too)
-// and tunnels.
-func (p *process) totals() []engine.Counter {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c := engine.Sum(nil, p.retired)
-	for _, s := range p.started {
-		c = engine.Sum(c, s.Counters())
-	}
-	for _, t := range p.eng.Tunnels() {
-		c = engine.Sum(c, t.Stats.Counters())
-		c = engine.Sum(c, p.controlCounters(t))
-	}
-	var raised uint64
-	if p.gov != nil {
-		raised = p.gov.Raised.Load()
-	}
-	return append(c, engine.Counter{Name: ProcsRaised, Value: raised})
-}
-
-// writeCounters prints the totals as "name value" lines and, with more than
-// one session, a line per session with its own. With -log-format json it
-// prints one JSON object instead (see countersJSON).
-func (p *process) writeCounters(w io.Writer) {
-	if p.json {
-		b, err := json.Marshal(p.countersJSON())
-		if err != nil {
-			slog.Error(fmt.Sprintf("counters: %v", err))
-			return
-		}
-		w.Write(append(b, '\n'))
-		return
-	}
-	engine.WriteCounters(w, p.totals())
-	sessions := p.eng.Sessions()
-	if len(sessions) < 2 {
-		return
-	}
-	for _, s := range sessions {
-		h := s.Header()
-		var b strings.Builder
-		fmt.Fprintf(&b, "session %s %d/%d:", s.Endpoint().Name(), h.TxSession, h.RxSession)
-		for _, c := range s.Counters() {
-			fmt.Fprintf(&b, " %s=%d", c.Name, c.Value)
-		}
-		fmt.Fprintln(w, b.String())
-	}
-}
-
-// countersDump is the counters as one JSON object: the totals under
-// "counters" (the text lines' names and values, in their order) and, with
-// more than one session, "sessions", each with its TAP, session IDs
-// (TX/RX), tunnel, packets sent and received, and all its counters.
-type countersDump struct {
-	Counters status.Counters `json:"counters"`
-	Sessions []sessionDump   `json:"sessions,omitempty"`
-}
-
-type sessionDump struct {
-	TAP      string          `json:"tap"`
-	Session  string          `json:"session"`
-	Tunnel   string          `json:"tunnel"`
-	Tx       uint64          `json:"tx"`
-	Rx       uint64          `json:"rx"`
-	Counters status.Counters `json:"counters"`
-}
-
-func (p *process) countersJSON() countersDump {
-	var d countersDump
-	for _, c := range p.totals() {
-		d.Counters = append(d.Counters, status.Counter(c))
-	}
-	sessions := p.eng.Sessions()
-	if len(sessions) < 2 {
-		return d
-	}
-	for _, s := range sessions {
-		h := s.Header()
-		sd := sessionDump{
-			TAP:     s.Endpoint().Name(),
-			Session: fmt.Sprintf("%d/%d", h.TxSession, h.RxSession),
-			Tunnel:  p.peerName(s.Tunnel()),
-			Tx:      s.Stats.TxPackets.Load(),
-			Rx:      s.Stats.RxPackets.Load(),
-		}
-		for _, c := range s.Counters() {
-			sd.Counters = append(sd.Counters, status.Counter(c))
-		}
-		d.Sessions = append(d.Sessions, sd)
-	}
-	return d
-}
-
 // peerName names tunnel t as log lines do (see config.TunnelEnds.PeerName).
 func (p *process) peerName(t *engine.Tunnel) string {
 	p.mu.Lock()
@@ -925,38 +748,4 @@ func (p *process) snapshot() status.Snapshot {
 		}
 	}
 	return snap
-}
-
-// statusEvery is how often the STATUS= summary is checked and, when it
-// changed, sent again.
-const statusEvery = 10 * time.Second
-
-// statusLine summarises the process for systemctl status: "N sessions,
-// rx X pkts, tx Y pkts, drops Z", the sessions running and the totals
-// (drops: every received packet dropped with a reason).
-func (p *process) statusLine() string {
-	p.mu.Lock()
-	n := 0
-	for _, l := range p.live {
-		if !l.failed {
-			n++
-		}
-	}
-	p.mu.Unlock()
-	drop := map[string]bool{}
-	for _, name := range l2tpv3.DropCounters() {
-		drop[name] = true
-	}
-	var rx, tx, drops uint64
-	for _, c := range p.totals() {
-		switch {
-		case c.Name == "rx_packets":
-			rx = c.Value
-		case c.Name == "tx_packets":
-			tx = c.Value
-		case drop[c.Name]:
-			drops += c.Value
-		}
-	}
-	return fmt.Sprintf("%d sessions, rx %d pkts, tx %d pkts, drops %d", n, rx, tx, drops)
 }
