@@ -67,16 +67,6 @@ type dynCircuit struct {
 	data  control.DataConfig
 }
 
-// CircuitTAP is a dynamic circuit's TAP, kept while sessions come and go:
-// its reads paused while no session runs, its carrier on only while one
-// does (a tapEndpoint on Linux).
-type CircuitTAP interface {
-	Device
-	PauseReads()
-	ResumeReads()
-	SetCarrier(on bool) error
-}
-
 // dynEndpoint is a dynamic session's TAP as the engine sees it: closing it
 // only ends its read loops (the session is removed), the TAP stays.
 type dynEndpoint struct{ CircuitTAP }

@@ -49,3 +49,13 @@ type vmSocket interface {
 type restorable interface {
 	WrapRestore(wrap func(restore func()) func()) bool
 }
+
+// CircuitTAP is a dynamic circuit's TAP, kept while sessions come and go:
+// its reads paused while no session runs, its carrier on only while one
+// does (only Linux's TAP driver has such a carrier).
+type CircuitTAP interface {
+	Device
+	PauseReads()
+	ResumeReads()
+	SetCarrier(on bool) error
+}
