@@ -7,13 +7,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/l2tap/l2tap/internal/daemon"
-	"github.com/l2tap/l2tap/internal/status"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
+	"github.com/l2tap/l2tap/internal/status"
 	"github.com/urfave/cli/v2"
 )
 

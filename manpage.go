@@ -3,12 +3,12 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"github.com/l2tap/l2tap/internal/daemon"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/urfave/cli/v2"
 )
 

@@ -5,7 +5,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"github.com/l2tap/l2tap/internal/daemon"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/status"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"github.com/l2tap/l2tap/internal/daemon"
 	"net/netip"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/engine"
 )
 

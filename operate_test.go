@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"github.com/l2tap/l2tap/internal/daemon"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 )
 
 // cliFlagNames returns the name of every option l2tap accepts, -help

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/l2tap/l2tap/internal/daemon"
 	"maps"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 )
 
 // threadStatus returns the fields named in keys from /proc/PID/status and

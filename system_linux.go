@@ -3,12 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/l2tap/l2tap/internal/daemon"
 	"net"
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
-
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/watertap"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"

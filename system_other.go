@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/l2tap/l2tap/internal/daemon"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -12,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
-
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/underlay"
 	"github.com/l2tap/l2tap/internal/watertap"

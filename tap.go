@@ -4,11 +4,11 @@ package main
 
 import (
 	"errors"
-	"github.com/l2tap/l2tap/internal/daemon"
 	"log/slog"
 	"os"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
 )

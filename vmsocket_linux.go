@@ -4,11 +4,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/l2tap/l2tap/internal/daemon"
 	"os"
 	"path/filepath"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/vmsocket"
 )
 

@@ -3,10 +3,10 @@
 package main
 
 import (
-	"github.com/l2tap/l2tap/internal/daemon"
 	"runtime"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 )
 
 // openVMSocket refuses -socket on this system: the socket endpoint needs

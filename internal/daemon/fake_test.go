@@ -3,12 +3,12 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"github.com/l2tap/l2tap/internal/config"
 	"net/netip"
 	"os"
 	"sync"
 	"syscall"
 
+	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/underlay"
 )

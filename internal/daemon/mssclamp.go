@@ -1,9 +1,9 @@
 package daemon
 
 import (
-	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"strconv"
 
+	"github.com/l2tap/l2tap/internal/l2tpv3"
 	"github.com/l2tap/l2tap/internal/offload"
 )
 

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/l2tap/l2tap/internal/config"
 	"net/netip"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/config"
 )
 
 // testSession is a static session with TAP tap and session IDs tx (sent)
