@@ -106,7 +106,7 @@ func TestDefaultPath(t *testing.T) {
 		{"tap0", -1, DefaultDir},
 		{"tap0", 0, filepath.Join(DefaultDir, "uid-0")},
 		{"vm1", 65534, filepath.Join(DefaultDir, "uid-65534")},
-		{strings.Repeat("t", 15), 4294967294, filepath.Join(DefaultDir, "uid-"+strconv.Itoa(4294967294))},
+		{strings.Repeat("t", 15), 1<<31 - 2, filepath.Join(DefaultDir, "uid-"+strconv.Itoa(1<<31-2))},
 	} {
 		p := DefaultPath(c.tap, c.uid)
 		if filepath.Dir(p) != c.dir {
