@@ -11,6 +11,9 @@ import (
 	"github.com/l2tap/l2tap/internal/tap"
 )
 
+// hostOpener is what the privileged helper and the data path open with.
+var _ daemon.HelperOpener = hostOpener{}
+
 // AdoptSocket makes a tunnel's socket of f, one the privileged helper
 // opened (see adoptSocket).
 func (hostOpener) AdoptSocket(e config.TunnelEnds, offload bool, f *os.File) (engine.Underlay, error) {

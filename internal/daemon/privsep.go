@@ -37,10 +37,10 @@ import (
 // exits when the data path's end of the socketpair closes, restoring first
 // what is left to restore, however the data path ended.
 
-// privOpener is an Opener that also takes in what the helper opened, sent
+// HelperOpener is an Opener that also takes in what the helper opened, sent
 // as descriptors, and makes a VM socket's file without serving it (for the
 // data path to serve): what the helper and the data path open with.
-type privOpener interface {
+type HelperOpener interface {
 	Opener
 	// AdoptSocket makes the underlay socket of a tunnel whose ends are e
 	// from f, a socket the helper opened.
@@ -72,13 +72,13 @@ type tapFiles interface {
 // privHelper is the data path's handle on the helper.
 type privHelper struct {
 	c    *sandbox.Client
-	open privOpener
+	open HelperOpener
 	base *config.Config // the configuration at start: process settings for reloads
 }
 
-// asPrivOpener returns open as a privOpener, or why not.
-func asPrivOpener(open Opener) (privOpener, error) {
-	po, ok := open.(privOpener)
+// asHelperOpener returns open as a HelperOpener, or why not.
+func asHelperOpener(open Opener) (HelperOpener, error) {
+	po, ok := open.(HelperOpener)
 	if !ok {
 		return nil, errors.New("privileged helper: this system's opener cannot take descriptors")
 	}
@@ -107,7 +107,7 @@ func startPrivHelper(cfg *config.Config, open Opener) (helper, error) {
 	if !needsHelper(cfg) {
 		return nil, nil
 	}
-	po, err := asPrivOpener(open)
+	po, err := asHelperOpener(open)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +250,7 @@ func HelperMode(cfg *config.Config, open Opener) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	po, err := asPrivOpener(open)
+	po, err := asHelperOpener(open)
 	if err != nil {
 		return true, err
 	}
@@ -260,7 +260,7 @@ func HelperMode(cfg *config.Config, open Opener) (bool, error) {
 // helperState is what the helper holds: the configuration as last read,
 // numbered by gen, and the attached TAPs it recorded, by name.
 type helperState struct {
-	open     privOpener
+	open     HelperOpener
 	read     func() (*config.Config, error) // the file read again; nil without -config
 	cfg      *config.Config
 	gen      uint64
@@ -270,7 +270,7 @@ type helperState struct {
 // runHelper is the helper's life: the attached TAPs of cfg recorded
 // before anything changes them, then sandbox.RunHelper with the requests
 // answered from cfg and what the helper reads again.
-func runHelper(fd int, cfg *config.Config, open privOpener) error {
+func runHelper(fd int, cfg *config.Config, open HelperOpener) error {
 	st := &helperState{open: open, read: cfg.Reload, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
 	for _, tc := range cfg.Tunnels {
 		for _, sc := range tc.Sessions {
