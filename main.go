@@ -1,7 +1,8 @@
-// Command l2tap bridges a Linux TAP device to a static L2TPv3 Ethernet
-// pseudowire (RFC 3931, RFC 4719), so that whatever is attached to the TAP
-// sits on the peer's Layer-2 network. Its options carry the names and
-// meanings of QEMU's -netdev l2tpv3.
+// Command l2tap bridges a Linux TAP device to an L2TPv3 Ethernet
+// pseudowire (RFC 3931, RFC 4719), static or negotiated with the peer over
+// an RFC 3931 control connection (-circuit), so that whatever is attached
+// to the TAP sits on the peer's Layer-2 network. Its options carry the
+// names and meanings of QEMU's -netdev l2tpv3.
 package main
 
 import (
@@ -17,11 +18,15 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-const description = `l2tap creates a TAP device (or attaches to one) and carries every Ethernet
-frame on it over a static L2TPv3 pseudowire to a peer: a Linux host with
-'ip l2tp', QEMU's -netdev l2tpv3, or a router. Options use QEMU's l2tpv3 names
-and meanings; numbers take decimal or 0x-hex; switches work bare (-udp) or as
--udp=on/off.
+// description is the text of -help between the usage and the options;
+// its key lists come from the flag table.
+func description() string {
+	return `l2tap creates a TAP device (or attaches to one) and carries every Ethernet
+frame on it over an L2TPv3 pseudowire to a peer: a Linux host with
+'ip l2tp', QEMU's -netdev l2tpv3, a router, or another l2tap. The session is
+static (-txsession), or negotiated with the peer over an RFC 3931 control
+connection (-circuit). Options use QEMU's l2tpv3 names and meanings; numbers
+take decimal or 0x-hex; switches work bare (-udp) or as -udp=on/off.
 
 Examples:
    # UDP on port 1701 both ways, session 1, 32-bit cookies
@@ -32,16 +37,33 @@ Examples:
    l2tap -ipv6 -src 2001:db8::1 -dst 2001:db8::2 -txsession 7 -counter
 
    # tunnels and their sessions from a TOML file whose keys are the flag names:
-   # top-level keys sched ip-path cpuprofile memprofile user seccomp control metrics log-format;
-   # [[tunnel]] keys src dst udp srcport dstport ipv6 rxtunnel txtunnel hello
-   # hello-required hello-retries; [[tunnel.session]]: the others
-   l2tap -config /etc/l2tap/l2tap.toml
+` + commentWrap("top-level keys "+strings.Join(config.FileKeys(config.LevelProcess), " ")+";") +
+		commentWrap("[[tunnel]] keys "+strings.Join(config.FileKeys(config.LevelTunnel), " ")+";") +
+		commentWrap("[[tunnel.session]] keys "+strings.Join(config.FileKeys(config.LevelSession), " ")) +
+		`   l2tap -config /etc/l2tap/l2tap.toml
 
 On SIGINT or SIGTERM l2tap prints its counters and removes the TAPs it made.
 SIGUSR1 prints the counters without stopping; so does 'l2tap show', through
 the control socket (-control), for every l2tap running. With -config, SIGHUP
 reads the file again: sessions added, removed or changed follow it, the
 others carry on untouched.`
+}
+
+// commentWrap writes s as the help's example comments: lines of at most
+// 80 columns, each "   # ".
+func commentWrap(s string) string {
+	var b strings.Builder
+	line := "   #"
+	for _, w := range strings.Fields(s) {
+		if len(line)+1+len(w) > 80 && line != "   #" {
+			b.WriteString(line + "\n")
+			line = "   #"
+		}
+		line += " " + w
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
 
 const helpTemplate = `Usage: {{.UsageText}}
 
@@ -57,19 +79,18 @@ Commands:
 `
 
 func newApp(o *config.Options) *cli.App {
-	var showVersion config.SwitchValue
 	return &cli.App{
 		Name:                  "l2tap",
-		Usage:                 "bridge a TAP device to a static L2TPv3 Ethernet pseudowire",
-		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -config FILE [-sched POLICY] [-ip-path PATH] [-user USER] [-seccomp=off] [-control PATH] [-metrics ADDR] [-log-format FORMAT] [-cpuprofile FILE] [-memprofile FILE]",
-		Description:           description,
+		Usage:                 "bridge a TAP device to an L2TPv3 Ethernet pseudowire, static or negotiated",
+		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -src ADDR -dst ADDR -circuit NAME [options]\n   or: l2tap -config FILE " + config.ProcessSynopsis(),
+		Description:           description(),
 		HideHelpCommand:       true,
 		CustomAppHelpTemplate: helpTemplate,
-		Flags:                 append(config.Flags(o), versionFlag(&showVersion)),
+		Flags:                 config.Flags(o),
 		OnUsageError:          onUsageError("l2tap -help"),
 		Commands:              []*cli.Command{showCommand(), manCommand()},
 		Action: func(ctx *cli.Context) error {
-			if showVersion.Val {
+			if o.Version.Val {
 				_, err := fmt.Fprintln(ctx.App.Writer, versionLine())
 				return err
 			}

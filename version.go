@@ -3,9 +3,6 @@ package main
 import (
 	"runtime/debug"
 	"strings"
-
-	"github.com/l2tap/l2tap/internal/config"
-	"github.com/urfave/cli/v2"
 )
 
 // The build stamps these with -ldflags -X (the Makefile's VERSION, COMMIT
@@ -18,12 +15,6 @@ var (
 	stampedCommit  string
 	stampedDate    string
 )
-
-// versionFlag is -version. It exists on the command line only: it is not
-// in flagSpecs, so a configuration file refuses it as an unknown key.
-func versionFlag(v *config.SwitchValue) cli.Flag {
-	return &cli.GenericFlag{Name: "version", Usage: "print the version, the commit it was built from and that commit's date, and exit", Value: v}
-}
 
 // versionLine describes the running binary in one line; see formatVersion.
 func versionLine() string {

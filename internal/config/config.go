@@ -51,6 +51,7 @@ type Options struct {
 	PcapOuter          SwitchValue // -pcap-outer: the encapsulated packets rather than the frames
 	PcapSize           StringValue // -pcap-size: rotate at this size
 	LogFormat          StringValue
+	Version            SwitchValue      // -version: print the version and exit
 	ConfigFile         StringValue      // -config: tunnels and sessions from a file
 	Observe            ObserveOptions   // -control, -metrics (see observe.go)
 	Keepalive          KeepaliveOptions // -rxtunnel, -txtunnel, -hello, -hello-required, -hello-retries (see keepalive.go)

@@ -1,10 +1,11 @@
 package config
 
 // A configuration file describes many tunnels and sessions in TOML whose keys
-// are the flag names. Its values go through the flags' own value types
-// (number, SwitchValue, StringValue) and its options through the checks the command line
-// uses (Options.session, Options.process, Options.resolveEndpoint), so a file
-// and a command line cannot disagree on what a setting means.
+// are the flag names, each in the table of its level in the flag table. Its
+// values go through the flags' own value types (SwitchValue, UintValue,
+// StringValue) and its options through the checks the command line uses
+// (Options.session, Options.process, Options.resolveEndpoint), so a file and
+// a command line cannot disagree on what a setting means.
 //
 // The file is read with github.com/pelletier/go-toml/v2: its unstable.Parser
 // hands over every key and table header with its byte range, hence its line,
@@ -27,54 +28,26 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
-	"github.com/urfave/cli/v2"
 )
 
-// keyLevel is the table a key belongs in.
-type keyLevel int
-
-const (
-	levelSession keyLevel = iota // [[tunnel.session]]: one pseudowire and its TAP
-	levelTunnel                  // [[tunnel]]: one underlay socket's two ends
-	levelProcess                 // the top of the file: the whole process
-)
-
-// tunnelKeys and processKeys name the flags that are per socket and per
-// process; every other flag, except -config itself, is per session.
-var (
-	tunnelKeys = []string{"src", "dst", "udp", "srcport", "dstport", "ipv6", "rxtunnel", "txtunnel", "hello", "hello-required", "hello-retries",
-		"hostname", "peer-hostname", "secret-file", "secret", "digest", "role", "router-id"}
-	processKeys = []string{"sched", "ip-path", "cpuprofile", "memprofile", "user", "seccomp", "control", "metrics", "log-format"}
-)
-
-// numericTextKeys are the text flags that take a name or a number (or a
-// size with a unit: pcap-size); a file may give them as TOML integers.
-var numericTextKeys = map[string]bool{"owner": true, "group": true, "user": true, "pcap-size": true, "router-id": true, "mss-clamp": true}
-
-// fileKeys maps every key a file may hold to its level.
-var fileKeys = sync.OnceValue(func() map[string]keyLevel {
-	m := map[string]keyLevel{}
-	for _, fl := range Flags(&Options{}) {
-		if name := fl.Names()[0]; name != "config" {
-			m[name] = levelSession
+// fileKeys maps every key a file may hold to its level: every option of
+// the flag table but those of the command line only.
+var fileKeys = sync.OnceValue(func() map[string]Level {
+	m := map[string]Level{}
+	for _, f := range flagTable() {
+		if f.Level != LevelCommandLine {
+			m[f.Name] = f.Level
 		}
-	}
-	m["secret"] = levelTunnel // the file only: a flag would show in ps
-	for _, k := range tunnelKeys {
-		m[k] = levelTunnel
-	}
-	for _, k := range processKeys {
-		m[k] = levelProcess
 	}
 	return m
 })
 
 // tableName is how errors and help name a level's table.
-func (l keyLevel) tableName() string {
+func (l Level) tableName() string {
 	switch l {
-	case levelTunnel:
+	case LevelTunnel:
 		return "[[tunnel]]"
-	case levelSession:
+	case LevelSession:
 		return "[[tunnel.session]]"
 	}
 	return "the top of the file"
@@ -90,7 +63,7 @@ type cfKey struct {
 
 // cfTable is the top of the file, a [[tunnel]] or a [[tunnel.session]].
 type cfTable struct {
-	level keyLevel
+	level Level
 	line  int // of its header; 1 for the top of the file
 	keys  []*cfKey
 }
@@ -143,7 +116,7 @@ func (o *Options) FromFile(given func(name string) bool) (*Config, error) {
 	}
 	for _, fl := range Flags(&Options{}) {
 		name := fl.Names()[0]
-		if level, ok := fileKeys()[name]; ok && level != levelProcess && given(name) {
+		if level, ok := fileKeys()[name]; ok && level != LevelProcess && given(name) {
 			return nil, Usagef("-%s with -config: tunnel and session options go in %s as %s = ... under %s; drop -%s", name, file, name, level.tableName(), name)
 		}
 	}
@@ -182,7 +155,7 @@ func parseConfig(name string, data []byte, cmdline *Options) (*Config, error) {
 // readConfigFile parses data into tables and keys, rejecting what is not
 // TOML and what a configuration file cannot hold, in file order.
 func readConfigFile(name string, data []byte) (*cfFile, error) {
-	f := &cfFile{name: name, top: cfTable{level: levelProcess, line: 1}}
+	f := &cfFile{name: name, top: cfTable{level: LevelProcess, line: 1}}
 	var p unstable.Parser
 	p.Reset(data)
 	cur := &f.top
@@ -196,7 +169,7 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 			isSession := slices.Equal(parts, []string{"tunnel", "session"})
 			switch {
 			case e.Kind == unstable.ArrayTable && isTunnel:
-				t := &cfTunnel{cfTable: cfTable{level: levelTunnel, line: ln}}
+				t := &cfTunnel{cfTable: cfTable{level: LevelTunnel, line: ln}}
 				f.tunnels = append(f.tunnels, t)
 				cur = &t.cfTable
 			case e.Kind == unstable.ArrayTable && isSession:
@@ -204,7 +177,7 @@ func readConfigFile(name string, data []byte) (*cfFile, error) {
 					return nil, f.errorf(ln, "[[tunnel.session]] before any [[tunnel]]: put each session under the [[tunnel]] whose socket carries it")
 				}
 				t := f.tunnels[len(f.tunnels)-1]
-				s := &cfTable{level: levelSession, line: ln}
+				s := &cfTable{level: LevelSession, line: ln}
 				t.sessions = append(t.sessions, s)
 				cur = s
 			case isTunnel || isSession:
@@ -334,7 +307,7 @@ func (f *cfFile) place(k *cfKey, t *cfTable) error {
 	switch {
 	case k.name == "config":
 		return f.errorf(k.line, "config %s: a configuration file cannot name another; drop this key", k.raw)
-	case k.name == "tunnel" && t.level == levelProcess, k.name == "session" && t.level == levelTunnel:
+	case k.name == "tunnel" && t.level == LevelProcess, k.name == "session" && t.level == LevelTunnel:
 		return f.errorf(k.line, "%s %s: write each %s as a [[%s]] table", k.name, k.raw, k.name, map[string]string{"tunnel": "tunnel", "session": "tunnel.session"}[k.name])
 	case !ok:
 		if s := suggestKey(k.name); s != "" {
@@ -343,9 +316,9 @@ func (f *cfFile) place(k *cfKey, t *cfTable) error {
 		return f.errorf(k.line, "%s %s: unknown key; the keys are the flag names without the dash (l2tap -help)", k.name, k.raw)
 	case level == t.level:
 		return nil
-	case level == levelProcess:
+	case level == LevelProcess:
 		return f.errorf(k.line, "%s %s: a process-wide key; put it at the top of the file, before the first [[tunnel]]", k.name, k.raw)
-	case level == levelTunnel:
+	case level == LevelTunnel:
 		return f.errorf(k.line, "%s %s: a tunnel key (all sessions of a tunnel share its socket); put it in %s", k.name, k.raw, level.tableName())
 	default:
 		return f.errorf(k.line, "%s %s: a session key; put it in a %s", k.name, k.raw, level.tableName())
@@ -443,15 +416,12 @@ func keyAt(data []byte, line int) string {
 	return ""
 }
 
-// flagValues returns o's flag values by name, with their limits set.
-func flagValues(o *Options) map[string]cli.Generic {
-	m := map[string]cli.Generic{}
-	for _, fl := range Flags(o) {
-		if g, ok := fl.(*cli.GenericFlag); ok {
-			m[g.Name] = g.Value
-		}
+// flagValues returns o's option values by name, with their limits set.
+func flagValues(o *Options) map[string]value {
+	m := map[string]value{}
+	for _, f := range flagTable() {
+		m[f.Name] = f.valueIn(o)
 	}
-	m["secret"] = &o.Dynamic.Secret
 	return m
 }
 
@@ -469,7 +439,7 @@ func (f *cfFile) set(o *Options, t *cfTable) error {
 			case *UintValue:
 				s = strconv.FormatInt(x, 10)
 			case *StringValue:
-				if numericTextKeys[k.name] {
+				if LookupFlag(k.name).NameOrNumber {
 					s = strconv.FormatInt(x, 10)
 				} else {
 					want = "a string"
@@ -499,14 +469,14 @@ func (f *cfFile) set(o *Options, t *cfTable) error {
 }
 
 // kindWant says which TOML values the flag v takes.
-func kindWant(v cli.Generic, name string) string {
+func kindWant(v value, name string) string {
 	switch v.(type) {
 	case *UintValue:
 		return `an integer, or a string such as "0x10"`
 	case *SwitchValue:
 		return "true or false"
 	}
-	if numericTextKeys[name] {
+	if LookupFlag(name).NameOrNumber {
 		return "a name or a number"
 	}
 	return "a string"
@@ -521,38 +491,16 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 	}
 	if cmdline != nil {
 		// The process-wide flags given with -config win over the file.
-		if cmdline.Sched.Given {
-			po.Sched = cmdline.Sched
-		}
-		if cmdline.IPPath.Given {
-			po.IPPath = cmdline.IPPath
-		}
-		if cmdline.CPUProfile.Given {
-			po.CPUProfile = cmdline.CPUProfile
-		}
-		if cmdline.MemProfile.Given {
-			po.MemProfile = cmdline.MemProfile
-		}
-		if cmdline.User.Given {
-			po.User = cmdline.User
-		}
-		if cmdline.Seccomp.Given {
-			po.Seccomp = cmdline.Seccomp
-		}
-		if cmdline.Observe.StatusSocket.Given {
-			po.Observe.StatusSocket = cmdline.Observe.StatusSocket
-		}
-		if cmdline.Observe.Metrics.Given {
-			po.Observe.Metrics = cmdline.Observe.Metrics
-		}
-		if cmdline.LogFormat.Given {
-			po.LogFormat = cmdline.LogFormat
+		for _, f := range flagTable() {
+			if f.Level == LevelProcess && f.field(cmdline).given() {
+				copyValue(f.field(&po), f.field(cmdline))
+			}
 		}
 	}
 	c, err := po.process()
 	if err != nil {
 		var oe *optionError
-		if errors.As(err, &oe) && cmdline != nil && isSet(flagValues(cmdline)[oe.Key]) {
+		if errors.As(err, &oe) && cmdline != nil && isSet(cmdline, oe.Key) {
 			return nil, err // the command line's value: a flag error
 		}
 		return nil, f.optionError(err, &f.top)
@@ -619,17 +567,22 @@ func (f *cfFile) sameKind(t *cfTunnel, s *cfTable, sc, first *SessionConfig) err
 	return f.errorf(k.line, "circuit %s: the tunnel's session at line %d is static (txsession); a tunnel's sessions are all dynamic or all static: put this one under a [[tunnel]] of its own", k.raw, t.sessions[0].line)
 }
 
-// isSet reports whether a flag value was given.
-func isSet(v cli.Generic) bool {
-	switch x := v.(type) {
-	case *UintValue:
-		return x.Given
+// isSet reports whether option name was given in o.
+func isSet(o *Options, name string) bool {
+	f := LookupFlag(name)
+	return f != nil && f.field(o).given()
+}
+
+// copyValue sets dst, a value of Options, to src, of the same type.
+func copyValue(dst, src value) {
+	switch d := dst.(type) {
 	case *SwitchValue:
-		return x.Given
+		*d = *src.(*SwitchValue)
+	case *UintValue:
+		*d = *src.(*UintValue)
 	case *StringValue:
-		return x.Given
+		*d = *src.(*StringValue)
 	}
-	return false
 }
 
 // optionError places an error of the shared checks in the file: at the line

@@ -467,7 +467,7 @@ func flagsToTOML(t *testing.T, args []string, quoted bool) (top, tunnel, session
 		}
 		fmt.Fprintf(&out[fileKeys()[name]], "%s = %s\n", name, lit)
 	}
-	return out[levelProcess].String(), out[levelTunnel].String(), out[levelSession].String()
+	return out[LevelProcess].String(), out[LevelTunnel].String(), out[LevelSession].String()
 }
 
 // encaps are the underlays of the integration tests, as one end's flags.

@@ -76,9 +76,6 @@ func parseRouterID(s string) (uint32, bool) {
 // -hello (RFC 3931 §6.5 suggests 60 s).
 const defaultDynamicHello = 60 * time.Second
 
-// dynamicTunnelKeys are the per-tunnel keys of dynamic tunnels.
-var dynamicTunnelKeys = []string{"hostname", "peer-hostname", "secret-file", "secret", "digest", "role", "router-id"}
-
 // circuitSession checks a session named by -circuit: its IDs and cookies
 // are negotiated, so the flags that type them are refused. The header
 // gets the largest cookies the negotiation can pick (8 bytes each way), for

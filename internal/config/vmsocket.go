@@ -40,7 +40,7 @@ func (o *Options) socketConfig() (SocketConfig, error) {
 	}
 	values := flagValues(o)
 	for _, name := range tapOnlyFlags {
-		if isSet(values[name]) {
+		if values[name].given() {
 			return c, badf(name, "-%s %s with -socket %s: -%s is for a TAP, and this session's endpoint is the socket; drop one of them", name, values[name], c.Path, name)
 		}
 	}

@@ -1,37 +1,38 @@
 # bash completion for l2tap(8): options, their values, and l2tap show.
 # Installed as $(PREFIX)/share/bash-completion/completions/l2tap.
-# The option lists must match l2tap's own (a test checks them).
+# Generated from the flag table (internal/config/flagtable.go) by make man;
+# do not edit.
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -mss-clamp -mac -owner -group -master -socket -socket-type -offload -tap-driver -queues -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-required -hello-retries -circuit -hostname -peer-hostname -secret-file -digest -role -router-id -sched -ip-path -cpuprofile -memprofile -user -seccomp -config -control -metrics -log-format -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -mss-clamp -mac -owner -group -master -socket -socket-type -offload -tap-driver -queues -sched -ip-path -cpuprofile -memprofile -user -seccomp -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-retries -hello-required -circuit -hostname -peer-hostname -secret-file -digest -router-id -role -config -log-format -control -metrics -version -help'
 # switches: they take their value only as -name=on/off
-_l2tap_switches='-udp -ipv6 -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -seqcheck -attach -pcap-outer -hello-required -seccomp -version'
+_l2tap_switches='-udp -ipv6 -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -seqcheck -attach -seccomp -pcap-outer -hello-required -version'
 _l2tap_show_flags='-json -socket -help'
 
 # _l2tap_values prints the words a value of option $1 may be.
 _l2tap_values() {
 	case $1 in
-	offload) echo 'auto full off' ;;
 	mss-clamp) echo 'auto off' ;;
-	tap-driver) echo 'kernel water' ;;
+	mac) echo 'persistent random' ;;
 	socket-type) echo 'stream dgram' ;;
+	offload) echo 'auto full off' ;;
+	tap-driver) echo 'kernel water' ;;
 	sched) echo 'batch normal' ;;
 	ip-path) echo 'raw packet' ;;
-	log-format) echo 'text json' ;;
-	mac) echo 'persistent random' ;;
 	digest) echo 'md5 sha1' ;;
 	role) echo 'initiator responder both' ;;
+	log-format) echo 'text json' ;;
+	ifname)
+		local d
+		for d in /sys/class/net/*; do
+			[ -e "$d" ] && echo "${d##*/}"
+		done
+		;;
 	master)
 		local d
 		for d in /sys/class/net/*/bridge; do
 			[ -d "$d" ] || continue
 			d=${d%/bridge}
 			echo "${d##*/}"
-		done
-		;;
-	ifname)
-		local d
-		for d in /sys/class/net/*; do
-			[ -e "$d" ] && echo "${d##*/}"
 		done
 		;;
 	esac
@@ -79,12 +80,12 @@ _l2tap() {
 		return 0
 	fi
 	case $p in
-	config | cpuprofile | memprofile | control | pcap | socket | secret-file)
+	socket | cpuprofile | memprofile | pcap | secret-file | config | control)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
 		;;
-	offload | mss-clamp | tap-driver | sched | ip-path | log-format | master | ifname | socket-type | digest | role)
+	ifname | mss-clamp | mac | master | socket-type | offload | tap-driver | sched | ip-path | digest | role | log-format)
 		COMPREPLY=($(compgen -W "$(_l2tap_values "$p")" -- "$cur"))
 		return 0
 		;;
@@ -96,7 +97,7 @@ _l2tap() {
 		COMPREPLY=($(compgen -g -- "$cur"))
 		return 0
 		;;
-	src | dst | srcport | dstport | txsession | rxsession | txcookie | rxcookie | offset | mtu | queues | metrics | rxtunnel | txtunnel | hello | hello-retries | circuit | hostname | peer-hostname | router-id)
+	src | dst | srcport | dstport | txsession | rxsession | txcookie | rxcookie | offset | mtu | queues | pcap-size | rxtunnel | txtunnel | hello | hello-retries | circuit | hostname | peer-hostname | router-id | metrics)
 		return 0
 		;;
 	esac
