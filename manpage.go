@@ -15,11 +15,13 @@ import (
 // The manual page l2tap(8) is generated: its OPTIONS and the keys of its
 // CONFIGURATION FILE come from the flag table (internal/config), as -help
 // does, its COUNTERS from the names the engine prints, and the rest from
-// the hand-written sections below. docs/l2tap.8
-// is the committed output of `l2tap man` (make man, go generate); a test
-// fails when the two differ.
+// the hand-written sections below. docs/l2tap.8 is the committed output
+// of `l2tap man`; a test fails when the two differ. make man and go
+// generate write it, and the files internal/config generates from the same
+// table (the completions, docs/options.md).
 
 //go:generate sh -c "go run . man > docs/l2tap.8"
+//go:generate go test -count=1 -run ^TestGeneratedFiles$ ./internal/config -update
 
 // manCommand is the hidden `l2tap man`, which prints the manual page.
 func manCommand() *cli.Command {
