@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strconv"
-
 	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
 
@@ -21,13 +19,3 @@ const (
 	ethHeaderLen = l2tpv3.EthHeaderLen
 	maxOffset    = l2tpv3.MaxOffset
 )
-
-// cookieSizes is how the ready and session lines show a session's cookies:
-// "8B" when both directions have the same length, else "TXB/RXB" (the
-// bytes sent, then the bytes expected), such as "4B/0B".
-func cookieSizes(h *Header) string {
-	if h.TxCookieLen == h.RxCookieLen {
-		return strconv.Itoa(h.TxCookieLen) + "B"
-	}
-	return strconv.Itoa(h.TxCookieLen) + "B/" + strconv.Itoa(h.RxCookieLen) + "B"
-}

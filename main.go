@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
+	"github.com/l2tap/l2tap/internal/status"
 	"github.com/urfave/cli/v2"
 )
 
@@ -109,10 +111,10 @@ func newApp(o *config.Options) *cli.App {
 				return err
 			}
 			slog.SetDefault(newLogger(os.Stderr, cfg.LogJSON))
-			if helper, err := helperMode(cfg); helper {
+			if helper, err := daemon.HelperMode(cfg, hostOpener{}); helper {
 				return err
 			}
-			return Run(cfg)
+			return daemon.Run(cfg, hostOpener{})
 		},
 	}
 }
@@ -139,7 +141,7 @@ Options:
 {{range .VisibleFlags}}   {{.}}
 {{end}}`
 
-// showCommand is `l2tap show`: see runShow.
+// showCommand is `l2tap show`: see status.Show.
 func showCommand() *cli.Command {
 	var asJSON config.SwitchValue
 	var socket config.StringValue
@@ -169,7 +171,7 @@ l2tap answers.`,
 			if socket.Given && socket.Val == "" {
 				return config.Usagef("-socket \"\": give the path of a control socket, or leave -socket out to ask every l2tap")
 			}
-			return runShow(os.Stdout, socket.Val, asJSON.Val)
+			return status.Show(os.Stdout, socket.Val, asJSON.Val, printError)
 		},
 	}
 }

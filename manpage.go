@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
-	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/urfave/cli/v2"
 )
 
@@ -36,83 +36,6 @@ func manCommand() *cli.Command {
 			return writeManPage(os.Stdout)
 		},
 	}
-}
-
-// counterDocs explains every counter l2tap prints. writeManPage fails on
-// a counter missing here or an entry no longer printed, so the page
-// follows the code.
-var counterDocs = map[string]string{
-	"rx_packets":               "frames written to the TAP",
-	"rx_bytes":                 "bytes of those frames (Ethernet header included)",
-	"rx_errors":                "received packets dropped, every reason below together",
-	"tx_packets":               "frames sent to the peer",
-	"tx_bytes":                 "bytes of those frames",
-	"tx_errors":                "frames the kernel refused to send (never fatal)",
-	"tx_transient_errors":      "send errors that come and go (ENOBUFS, ECONNREFUSED from an ICMP error, no route while a route is down)",
-	"tap_write_errors":         "frames the TAP refused",
-	"tx_superframes":           "offloaded TAP reads (up to 64 KiB) cut into frames of the MTU before sending",
-	"tx_offload_errors":        "offloaded TAP reads dropped because their virtio-net header did not fit the frame",
-	"rx_coalesced":             "received frames merged into an earlier TAP write (software GRO)",
-	"rx_oos_packets":           "sequence numbers that arrived late (frames still forwarded without -seqcheck)",
-	"rx_lost_packets":          "sequence numbers never seen (gaps)",
-	"rx_seq_resyncs":           "times the peer's numbering was adopted anew, as after the peer restarted",
-	"rx_sublayer_reserved":     "packets accepted with reserved sublayer bits set, as Linux accepts them (a peer sending no sublayer while one is expected, or QEMU's counter after 2^24 frames)",
-	"rx_invalid":               "too short, or not an L2TPv3 data packet",
-	"rx_control":               "control messages: a static pseudowire has none",
-	"rx_session_mismatch":      "session ID other than -rxsession",
-	"rx_cookie_discards":       "cookie other than -rxcookie, or of another length",
-	"rx_seq_discards":          "out-of-order packets dropped under -seqcheck",
-	"rx_truncated":             "datagrams larger than the 65535-byte receive buffer",
-	"rx_wrong_source":          "packets not from -dst (and -dstport with -udp)",
-	"tx_peer_down":             "frames read while the control channel saw the peer down, dropped (a TAP's carrier is off then, so few come)",
-	"tx_mss_clamped":           "TCP SYNs and SYN-ACKs read from the TAP whose MSS option was lowered before sending (-mss-clamp)",
-	"rx_mss_clamped":           "TCP SYNs and SYN-ACKs received whose MSS option was lowered before the TAP write (-mss-clamp)",
-	"control_rx":               "control messages from the peer handed to the tunnel's control channel (-hello)",
-	"control_tx":               "control messages sent (HELLOs, their retransmissions, acknowledgements)",
-	"control_tx_errors":        "control messages the kernel refused to send",
-	"control_hellos_sent":      "HELLOs sent (-hello), retransmissions not counted",
-	"control_hellos_acked":     "HELLOs the peer acknowledged",
-	"control_hellos_received":  "HELLOs received from the peer (and acknowledged)",
-	"control_retransmits":      "control messages sent again for want of an acknowledgement (after 1 s doubling to 8 s; a keepalive's HELLO after min(1 s, hello) doubling up to hello)",
-	"control_acks_sent":        "acknowledgements sent alone: ZLB messages, or explicit ACK messages to a peer that sends those",
-	"control_acks_received":    "ZLB and explicit ACK messages received",
-	"control_duplicates":       "control messages received again (acknowledged again)",
-	"control_out_of_order":     "control messages received ahead of a gap (held if within the window of 4)",
-	"control_rx_invalid":       "control messages that did not parse or carried another control connection ID than -rxtunnel",
-	"control_rx_ignored":       "control messages other than HELLO received on a static tunnel, acknowledged and ignored",
-	"control_peer_restarts":    "times the peer restarted its control channel (Ns and Nr back at 0) and was followed",
-	"control_peer_down":        "times the peer was declared down: nothing heard through -hello-retries transmissions of a HELLO",
-	"socket_bad_frames":        "frames a VM sent on its -socket with a length of 0 or above 65535 (a stream client is then disconnected and waited for again)",
-	"socket_refused":           "datagrams from a second VM on a -socket-type dgram socket while the first one lives (one VM per socket)",
-	"control_connections":      "dynamic tunnels (-circuit): times the control connection with the peer was established",
-	"control_sessions_up":      "dynamic tunnels: sessions negotiated and added (the TAP's carrier on)",
-	"control_sessions_down":    "dynamic tunnels: sessions ended (CDN, StopCCN, the peer silent through every retransmission; the TAP's carrier off)",
-	"control_sessions_refused": "dynamic tunnels: the peer's session requests answered with a CDN (a circuit we do not have, another pseudowire type or sublayer)",
-	"control_auth_failed":      "dynamic tunnels: control messages dropped for a wrong or missing message digest, or one of the other algorithm (-secret-file, -digest)",
-	"control_strangers":        "dynamic tunnels: control messages dropped before any state: not an SCCRQ from the configured peer (-peer-hostname)",
-	"control_not_ours":         "dynamic tunnels: control messages dropped for a control connection we do not have, or other than an acknowledgement for one that ended",
-	"control_rate_limited":     "dynamic tunnels: SCCRQs dropped beyond the rate of 3 at once, then 1 a second (replayed or forged requests cost no more than that)",
-	procsRaised:                "times both directions carried bulk traffic and l2tap spread its loops over two CPUs (not a drop)",
-}
-
-// counterNames returns the name of every counter l2tap prints, in the
-// order it prints them.
-func counterNames() []string {
-	var names []string
-	seen := map[string]bool{}
-	add := func(c []engine.Counter) {
-		for _, x := range c {
-			if !seen[x.Name] {
-				seen[x.Name] = true
-				names = append(names, x.Name)
-			}
-		}
-	}
-	add((&engine.Stats{}).Counters(0, 0))
-	add((&engine.TunnelStats{}).Counters())
-	add((&process{}).controlCounters(nil))
-	add([]engine.Counter{{Name: procsRaised}})
-	return names
 }
 
 // roffEscape makes s safe as roff text: backslashes are escaped, dashes
@@ -162,14 +85,14 @@ func writeFlags(w io.Writer, flags []cli.Flag, inTable bool) {
 
 // writeManPage writes l2tap(8) in roff (man macros) to w.
 func writeManPage(w io.Writer) error {
-	names := counterNames()
+	names := daemon.CounterNames()
 	for _, n := range names {
-		if counterDocs[n] == "" {
-			return fmt.Errorf("man page: counter %s has no description in counterDocs", n)
+		if daemon.CounterDocs[n] == "" {
+			return fmt.Errorf("man page: counter %s has no description in daemon.CounterDocs", n)
 		}
 	}
-	if len(names) != len(counterDocs) {
-		return fmt.Errorf("man page: counterDocs describes %d counters, l2tap prints %d", len(counterDocs), len(names))
+	if len(names) != len(daemon.CounterDocs) {
+		return fmt.Errorf("man page: daemon.CounterDocs describes %d counters, l2tap prints %d", len(daemon.CounterDocs), len(names))
 	}
 	var o config.Options
 	app := newApp(&o)
@@ -228,7 +151,7 @@ func writeManPage(w io.Writer) error {
 	for _, n := range names {
 		p(`.TP`)
 		p(`.B ` + roffEscape(n))
-		p(roffEscape(counterDocs[n]))
+		p(roffEscape(daemon.CounterDocs[n]))
 	}
 	p(manRest)
 	return bw.Flush()

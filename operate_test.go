@@ -16,6 +16,7 @@ import (
 	"github.com/l2tap/l2tap/test/testenv"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 )
 
 // cliFlagNames returns the name of every option l2tap accepts, -help
@@ -63,7 +64,7 @@ func TestManPageCurrent(t *testing.T) {
 			t.Errorf("man page has no entry for %s", name)
 		}
 	}
-	for _, name := range counterNames() {
+	for _, name := range daemon.CounterNames() {
 		if !strings.Contains(page, ".B "+roffEscape(name)+"\n") {
 			t.Errorf("man page has no entry for counter %s", name)
 		}
@@ -73,22 +74,22 @@ func TestManPageCurrent(t *testing.T) {
 // TestManPageCounters checks that the counters the page explains are
 // exactly those l2tap prints.
 func TestManPageCounters(t *testing.T) {
-	names := counterNames()
-	for _, n := range []string{"rx_packets", "tx_bytes", "rx_cookie_discards", "rx_wrong_source", procsRaised} {
+	names := daemon.CounterNames()
+	for _, n := range []string{"rx_packets", "tx_bytes", "rx_cookie_discards", "rx_wrong_source", daemon.ProcsRaised} {
 		if !slices.Contains(names, n) {
-			t.Errorf("counterNames() lacks %s: %v", n, names)
+			t.Errorf("daemon.CounterNames() lacks %s: %v", n, names)
 		}
 	}
-	counterDocs["a_counter_l2tap_never_prints"] = "x"
+	daemon.CounterDocs["a_counter_l2tap_never_prints"] = "x"
 	err := writeManPage(&bytes.Buffer{})
-	delete(counterDocs, "a_counter_l2tap_never_prints")
+	delete(daemon.CounterDocs, "a_counter_l2tap_never_prints")
 	if err == nil {
 		t.Error("writeManPage accepted a description of a counter l2tap does not print")
 	}
-	saved := counterDocs["rx_bytes"]
-	delete(counterDocs, "rx_bytes")
+	saved := daemon.CounterDocs["rx_bytes"]
+	delete(daemon.CounterDocs, "rx_bytes")
 	err = writeManPage(&bytes.Buffer{})
-	counterDocs["rx_bytes"] = saved
+	daemon.CounterDocs["rx_bytes"] = saved
 	if err == nil || !strings.Contains(err.Error(), "rx_bytes") {
 		t.Errorf("writeManPage with rx_bytes undescribed: err %v, want one naming rx_bytes", err)
 	}

@@ -7,14 +7,14 @@ import (
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
-
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/watertap"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // openDevice opens a session's TAP with its driver.
-func openDevice(sc *config.SessionConfig, c config.TAPConfig) (device, error) {
+func openDevice(sc *config.SessionConfig, c config.TAPConfig) (daemon.Device, error) {
 	if sc.TAPDriver == config.DriverWater {
 		return openWater(c)
 	}
@@ -28,7 +28,7 @@ func openDevice(sc *config.SessionConfig, c config.TAPConfig) (device, error) {
 // openWater creates a TAP through water, and gives it its MTU, MAC, bridge
 // and up state with netlink, as internal/tap does. water would attach to a
 // TAP that exists under a fixed name; that is refused, as without -attach.
-func openWater(c config.TAPConfig) (device, error) {
+func openWater(c config.TAPConfig) (daemon.Device, error) {
 	if !strings.Contains(c.Name, "%") {
 		if _, err := net.InterfaceByName(c.Name); err == nil {
 			return nil, config.Usagef("-ifname %s: an interface of that name exists; the water driver only creates TAPs: pick another name, or use -tap-driver kernel -attach", c.Name)
@@ -38,7 +38,7 @@ func openWater(c config.TAPConfig) (device, error) {
 	if err != nil {
 		return nil, explainTAPError(err)
 	}
-	fail := func(what string, err error) (device, error) {
+	fail := func(what string, err error) (daemon.Device, error) {
 		d.Close()
 		return nil, explainTAPError(fmt.Errorf("TAP %s: %s: %w", d.Name(), what, err))
 	}
@@ -77,7 +77,7 @@ func endpointDeleted(err error) bool { return errors.Is(err, unix.EBADFD) }
 
 // openCircuitTAP creates a dynamic circuit's TAP (Linux's driver: its
 // carrier follows the negotiated session).
-func openCircuitTAP(c config.TAPConfig) (circuitTAP, error) {
+func openCircuitTAP(c config.TAPConfig) (daemon.CircuitTAP, error) {
 	dev, err := openTAP(c)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/l2tap/l2tap/internal/config"
-
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/engine"
 	"github.com/l2tap/l2tap/internal/underlay"
 	"github.com/l2tap/l2tap/internal/watertap"
@@ -24,7 +24,7 @@ import (
 // openDevice opens a session's TAP through water. l2tap sets nothing on
 // it: its MTU, addresses and up state are the system tools' job. An MTU
 // above the one that fits the path (c.MTU) is logged.
-func openDevice(_ *config.SessionConfig, c config.TAPConfig) (device, error) {
+func openDevice(_ *config.SessionConfig, c config.TAPConfig) (daemon.Device, error) {
 	name := c.Name
 	if strings.Contains(name, "%") {
 		name = "" // Windows: the first adapter of the driver
@@ -81,22 +81,8 @@ func PathMTU(dst netip.Addr) (int, error) {
 // gives no distinct one here.
 func endpointDeleted(error) bool { return false }
 
-// lockDown has nothing to do: privileges, capabilities and seccomp are
-// Linux's (and their options are refused by checkSystem).
-func lockDown(*config.Config, []device, helper) error { return nil }
-
-// startPrivHelper starts no helper: nothing is dropped that a reload or an
-// attached TAP's restore would need.
-func startPrivHelper(*config.Config) (helper, error) { return nil, nil }
-
-// helperMode is never on here.
-func helperMode(*config.Config) (bool, error) { return false, nil }
-
-// chooseUser has nothing to choose: -user is refused here (checkSystem).
-func chooseUser(*config.Config) {}
-
 // openCircuitTAP refuses dynamic tunnels here: a circuit's carrier follows
 // its session through Linux's TAP driver.
-func openCircuitTAP(c config.TAPConfig) (circuitTAP, error) {
+func openCircuitTAP(c config.TAPConfig) (daemon.CircuitTAP, error) {
 	return nil, config.Usagef("-circuit: dynamic tunnels need Linux's TAP driver, not %s's; use a static session (-txsession)", runtime.GOOS)
 }

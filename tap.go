@@ -5,8 +5,10 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"os"
 
 	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/tap"
 	"golang.org/x/sys/unix"
 )
@@ -43,6 +45,16 @@ func explainTAPError(err error) error {
 		return err
 	}
 	return config.UsageError{Err: err}
+}
+
+// adoptTAP makes a session's TAP of the queues the privileged helper
+// opened.
+func adoptTAP(c config.TAPConfig, facts tap.Facts, files []*os.File, restore func()) (daemon.Device, error) {
+	dev, err := tap.Adopt(c, facts, files, restore)
+	if err != nil {
+		return nil, err
+	}
+	return tapEndpoint{dev}, nil
 }
 
 // tapEndpoint is a tap.Device as the engine sees it.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"syscall"
 
 	"github.com/l2tap/l2tap/internal/config"
@@ -18,6 +19,16 @@ import (
 // IPv4 (-ip-path packet).
 func openSocket(e config.TunnelEnds, offload, packet bool) (engine.Underlay, error) {
 	s, err := underlay.Open(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload, PacketPath: packet})
+	if err != nil {
+		return nil, explainTunnelError(e, err)
+	}
+	return &socketUnderlay{s}, nil
+}
+
+// adoptSocket makes a tunnel's socket of f, one the privileged helper
+// opened.
+func adoptSocket(e config.TunnelEnds, offload bool, f *os.File) (engine.Underlay, error) {
+	s, err := underlay.FromFile(underlay.Config{UDP: e.UDP, Local: e.Local, Port: e.LocalPort, Offload: offload}, f)
 	if err != nil {
 		return nil, explainTunnelError(e, err)
 	}

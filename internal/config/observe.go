@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/l2tap/l2tap/internal/status"
 )
 
 // DefaultStatusSocketDir holds the default status sockets (-control);
 // `l2tap show` without -socket queries every socket in it and in its uid-*
-// directories.
-const DefaultStatusSocketDir = "/run/l2tap"
+// directories. Where the socket goes is internal/status's.
+const DefaultStatusSocketDir = status.DefaultDir
 
 // ObserveOptions are -control (the status socket) and -metrics as given.
 type ObserveOptions struct {
@@ -44,8 +46,8 @@ func (o *ObserveOptions) config() (ObserveConfig, error) {
 			if err != nil {
 				return c, Usagef("-control %s: %v", v, err)
 			}
-			if len(abs) > MaxSocketPath {
-				return c, Usagef("-control %s: a unix socket path has at most %d bytes; give a shorter path", v, MaxSocketPath)
+			if len(abs) > status.MaxSocketPath {
+				return c, Usagef("-control %s: a unix socket path has at most %d bytes; give a shorter path", v, status.MaxSocketPath)
 			}
 			c.StatusSocket = abs
 		}

@@ -15,11 +15,17 @@
 //     socketpair and waits for it to say Ready; Confine leaves the helper
 //     HelperCaps and nothing else; Client.Call and Serve carry one
 //     Request and one Reply per datagram, descriptors as SCM_RIGHTS,
-//     parsed by ParseRequest and ParseReply (the only parsers, fuzzed).
+//     parsed by ParseRequest and ParseReply (the only parsers, fuzzed);
+//     RunHelper the helper's life from confinement to exit, NewReply and
+//     CloseFiles the replies' shape and the descriptors not kept;
+//   - the helper's record of attached TAPs (AttachedTAPs): the MTU and up
+//     state each had before l2tap changed it, given back to that same
+//     interface alone, at the data path's request or when the helper ends;
+//   - whether the process may switch accounts at all (MaySwitchUser).
 //
 // It never decides what is opened: it opens no TAP, socket or file, reads
 // no configuration, and has no policy of its own beyond the wire's shape.
-// The helper's Handler (package main's privsep.go) checks each request
+// The helper's Handler (internal/daemon's privsep.go) checks each request
 // against the configuration the helper read itself and does the opening;
 // the sandbox only guarantees that what reaches the Handler is a
 // well-formed request of known shape, that a request carrying descriptors

@@ -128,3 +128,12 @@ func trimBoundingSet(have *cap.Set, keep []cap.Value) error {
 	}
 	return nil
 }
+
+// MaySwitchUser reports whether this process may switch to another
+// account once set up: CAP_SETUID and CAP_SETGID both permitted.
+func MaySwitchUser() bool {
+	have := cap.GetProc()
+	setuid, _ := have.GetFlag(cap.Permitted, cap.SETUID)
+	setgid, _ := have.GetFlag(cap.Permitted, cap.SETGID)
+	return setuid && setgid
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"sync"
 
@@ -255,3 +256,39 @@ func closeAll(files []*os.File) {
 		f.Close()
 	}
 }
+
+// RunHelper is the helper's life once started (see StartHelper): it
+// ignores ignore (the signals meant for the data path: the helper ends
+// with its end of the socketpair), keeps HelperCaps alone, installs its
+// seccomp filter when seccomp is set, tells the data path it is Ready (or
+// why not), serves h until the data path's end closes, and then restores
+// the TAPs of attached still recorded, however the data path ended.
+// attached holds what was recorded before anything was changed.
+func RunHelper(fd int, seccomp bool, attached *AttachedTAPs, h Handler, ignore ...os.Signal) error {
+	signal.Ignore(ignore...)
+	err := Confine(HelperCaps)
+	if err == nil && seccomp {
+		err = InstallHelper()
+	}
+	if rerr := Ready(fd, err); err != nil || rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	err = Serve(fd, h)
+	attached.RestoreAll()
+	return err
+}
+
+// NewReply makes the helper's reply of generation gen with data (as JSON)
+// and files; on error it closes files.
+func NewReply(gen uint64, data any, files []*os.File) (Reply, []*os.File, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		CloseFiles(files)
+		return Reply{}, nil, err
+	}
+	return Reply{Gen: gen, Data: b}, files, nil
+}
+
+// CloseFiles closes every file of files: descriptors received and not
+// kept.
+func CloseFiles(files []*os.File) { closeAll(files) }

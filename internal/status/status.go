@@ -1,8 +1,11 @@
 // Package status is how a running l2tap is observed from outside: the
-// Snapshot of its tunnels, sessions and counters; a control server on a
-// unix socket that answers `l2tap show` with one (Serve, Query); the text
-// that `l2tap show` prints (WriteText); and a Prometheus collector with its
-// HTTP endpoint (NewCollector, ServeMetrics).
+// Snapshot of its tunnels, sessions and counters; a status server on a
+// unix socket that answers `l2tap show` with one (Serve, Query); the
+// socket's file (socket.go: its default path by TAP, network namespace
+// and account, DefaultPath; its directory, owner and mode, and what is
+// done with a file found at its path, Listen); the text that `l2tap show`
+// prints (WriteText); and a Prometheus collector with its HTTP endpoint
+// (NewCollector, ServeMetrics).
 //
 // Nothing here touches the data path. The process hands Serve and
 // NewCollector a function that builds a Snapshot from its counters, and it

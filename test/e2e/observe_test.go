@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/status"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -89,7 +90,7 @@ const defaultControlDir = "/run/l2tap"
 // account (see chooseUser).
 func controlPath(ns netns, dev string) string {
 	dir := defaultControlDir
-	for _, name := range defaultUsers {
+	for _, name := range daemon.DefaultUsers {
 		if a, err := lookupUser(name); err == nil {
 			dir = filepath.Join(dir, "uid-"+strconv.Itoa(a.UID))
 			break

@@ -19,6 +19,7 @@ import (
 
 	"github.com/l2tap/l2tap/internal/sandbox"
 
+	"github.com/l2tap/l2tap/internal/daemon"
 )
 
 // threadStatus returns the fields named in keys from /proc/PID/status and
@@ -74,10 +75,6 @@ func dropped() map[string]string {
 	}
 }
 
-// defaultUsers are the accounts l2tap started as root without -user
-// chooses from, in its order (the daemon's list, which this follows).
-var defaultUsers = []string{"l2tap", "nobody"}
-
 // lookupUser is the account named name in the user database, with its
 // primary group.
 func lookupUser(name string) (*sandbox.Account, error) {
@@ -97,15 +94,15 @@ func lookupUser(name string) (*sandbox.Account, error) {
 }
 
 // defaultAccount is the account l2tap started as root without -user runs
-// as: the first of defaultUsers the host has.
+// as: the first of daemon.DefaultUsers the host has.
 func defaultAccount(t *testing.T) *sandbox.Account {
 	t.Helper()
-	for _, name := range defaultUsers {
+	for _, name := range daemon.DefaultUsers {
 		if a, err := lookupUser(name); err == nil {
 			return a
 		}
 	}
-	t.Fatalf("the host has none of %v", defaultUsers)
+	t.Fatalf("the host has none of %v", daemon.DefaultUsers)
 	return nil
 }
 
@@ -234,7 +231,7 @@ func TestSeccompKills(t *testing.T) {
 		}
 		// The runtime reports the signal, that seccomp sent it (code 1,
 		// SYS_SECCOMP), and the call in the trace; then exits with 2.
-		for _, want := range []string{"SIGSYS: bad system call", "sigcode=1", "syscall.openat", "main.forbiddenCall"} {
+		for _, want := range []string{"SIGSYS: bad system call", "sigcode=1", "syscall.openat", "daemon.forbiddenCall"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("report lacks %q:\n%s", want, out)
 			}

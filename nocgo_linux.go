@@ -1,7 +1,0 @@
-//go:build linux && !cgo
-
-package main
-
-// cgoBuild is false in a pure Go build (CGO_ENABLED=0), as make build and
-// the package make l2tap: no C library runs beside the data path.
-const cgoBuild = false
