@@ -18,9 +18,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// description is the text of -help between the usage and the options;
+// helpDescription is the text of -help between the usage and the options;
 // its key lists come from the flag table.
-func description() string {
+func helpDescription() string {
 	return `l2tap creates a TAP device (or attaches to one) and carries every Ethernet
 frame on it over an L2TPv3 pseudowire to a peer: a Linux host with
 'ip l2tp', QEMU's -netdev l2tpv3, a router, or another l2tap. The session is
@@ -83,7 +83,7 @@ func newApp(o *config.Options) *cli.App {
 		Name:                  "l2tap",
 		Usage:                 "bridge a TAP device to an L2TPv3 Ethernet pseudowire, static or set up with the peer (-circuit), static or negotiated",
 		UsageText:             "l2tap -src ADDR -dst ADDR -txsession ID [options]\n   or: l2tap -src ADDR -dst ADDR -circuit NAME [options]\n   or: l2tap -config FILE " + config.ProcessSynopsis(),
-		Description:           description(),
+		Description:           helpDescription(),
 		HideHelpCommand:       true,
 		CustomAppHelpTemplate: helpTemplate,
 		Flags:                 config.Flags(o),

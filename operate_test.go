@@ -48,7 +48,7 @@ func sorted(s []string) []string {
 // writes from the current flags and counters: run make man.
 func TestManPageCurrent(t *testing.T) {
 	var b bytes.Buffer
-	if err := writeManPage(&b); err != nil {
+	if err := writeManPage(&b, newApp(&config.Options{})); err != nil {
 		t.Fatal(err)
 	}
 	committed, err := os.ReadFile("docs/l2tap.8")
@@ -81,14 +81,14 @@ func TestManPageCounters(t *testing.T) {
 		}
 	}
 	daemon.CounterDocs["a_counter_l2tap_never_prints"] = "x"
-	err := writeManPage(&bytes.Buffer{})
+	err := writeManPage(&bytes.Buffer{}, newApp(&config.Options{}))
 	delete(daemon.CounterDocs, "a_counter_l2tap_never_prints")
 	if err == nil {
 		t.Error("writeManPage accepted a description of a counter l2tap does not print")
 	}
 	saved := daemon.CounterDocs["rx_bytes"]
 	delete(daemon.CounterDocs, "rx_bytes")
-	err = writeManPage(&bytes.Buffer{})
+	err = writeManPage(&bytes.Buffer{}, newApp(&config.Options{}))
 	daemon.CounterDocs["rx_bytes"] = saved
 	if err == nil || !strings.Contains(err.Error(), "rx_bytes") {
 		t.Errorf("writeManPage with rx_bytes undescribed: err %v, want one naming rx_bytes", err)
