@@ -201,7 +201,7 @@ func (o *Options) Config() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := o.resolveEndpoint(&ep); err != nil {
+	if err := o.resolveEnds(&ep); err != nil {
 		return nil, err
 	}
 	c.Tunnels = []TunnelConfig{{Ends: ep, Sessions: []SessionConfig{sc}, Keepalive: ctl, Dynamic: dyn}}
@@ -209,7 +209,7 @@ func (o *Options) Config() (*Config, error) {
 }
 
 // session checks the per-tunnel and per-session options, and returns the
-// tunnel's endpoint without its addresses (see resolveEndpoint) and the
+// tunnel's ends without their addresses (see resolveEnds) and the
 // session. It looks up -owner and -group but resolves no host name.
 func (o *Options) session() (TunnelEnds, SessionConfig, error) {
 	sc := SessionConfig{SeqCheck: o.SeqCheck.Val}
@@ -494,9 +494,9 @@ func (o *Options) process() (*Config, error) {
 	return c, nil
 }
 
-// resolveEndpoint fills in ep's addresses from -src, -dst and -ipv6,
+// resolveEnds fills in ep's addresses from -src, -dst and -ipv6,
 // resolving host names.
-func (o *Options) resolveEndpoint(ep *TunnelEnds) error {
+func (o *Options) resolveEnds(ep *TunnelEnds) error {
 	var err error
 	if ep.Local, err = resolve("src", o.Src.Val, o.IPv6.Val); err != nil {
 		return err

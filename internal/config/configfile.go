@@ -4,7 +4,7 @@ package config
 // are the flag names, each in the table of its level in the flag table. Its
 // values go through the flags' own value types (SwitchValue, UintValue,
 // StringValue) and its options through the checks the command line uses
-// (Options.session, Options.process, Options.resolveEndpoint), so a file and
+// (Options.session, Options.process, Options.resolveEnds), so a file and
 // a command line cannot disagree on what a setting means.
 //
 // The file is read with github.com/pelletier/go-toml/v2: its unstable.Parser
@@ -529,8 +529,8 @@ func (f *cfFile) check(cmdline *Options) (*Config, error) {
 			}
 			if i == 0 {
 				// Every session of a tunnel has the tunnel's keys, so
-				// the same endpoint.
-				if err := base.resolveEndpoint(&ep); err != nil {
+				// the same ends.
+				if err := base.resolveEnds(&ep); err != nil {
 					return nil, f.optionError(err, &t.cfTable)
 				}
 				tc.Ends = ep

@@ -29,7 +29,7 @@ type ObserveConfig struct {
 	StatusSocketGiven bool
 	// StatusSocketOff disables the status socket (-control off).
 	StatusSocketOff bool
-	// Metrics is the HOST:PORT the metrics endpoint listens on; empty is off.
+	// Metrics is the HOST:PORT the metrics server listens on; empty is off.
 	Metrics string
 }
 
