@@ -44,7 +44,7 @@ Examples:
 
 On SIGINT or SIGTERM l2tap prints its counters and removes the TAPs it made.
 SIGUSR1 prints the counters without stopping; so does 'l2tap show', through
-the control socket (-control), for every l2tap running. With -config, SIGHUP
+the status socket (-control), for every l2tap running. With -config, SIGHUP
 reads the file again: sessions added, removed or changed follow it, the
 others carry on untouched.`
 }
@@ -149,7 +149,7 @@ func showCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "print the tunnels, sessions and counters of running l2taps",
 		UsageText: "l2tap show [-json] [-socket PATH]",
-		Description: `Asks each l2tap through its control socket (see l2tap -help, -control) and
+		Description: `Asks each l2tap through its status socket (see l2tap -help, -control) and
 prints, per process, its tunnels and per session the session IDs, the TAP,
 its MTU and the counters, as 'ip -s l2tp show session' does. Without
 -socket every socket in ` + config.DefaultStatusSocketDir + ` is asked. Exit status 1 when no
@@ -158,7 +158,7 @@ l2tap answers.`,
 		HideHelpCommand:    true,
 		Flags: []cli.Flag{
 			&cli.GenericFlag{Name: "json", Usage: "print a JSON array with one object per process", Value: &asJSON},
-			&cli.GenericFlag{Name: "socket", Usage: "`PATH` ask only the l2tap on this control socket", Value: &socket},
+			&cli.GenericFlag{Name: "socket", Usage: "`PATH` ask only the l2tap on this status socket", Value: &socket},
 		},
 		OnUsageError: onUsageError("l2tap show -help"),
 		Action: func(ctx *cli.Context) error {
@@ -169,7 +169,7 @@ l2tap answers.`,
 				return config.Usagef("show: options before show are for starting an l2tap; give show's own after it (see l2tap show -help)")
 			}
 			if socket.Given && socket.Val == "" {
-				return config.Usagef("-socket \"\": give the path of a control socket, or leave -socket out to ask every l2tap")
+				return config.Usagef("-socket \"\": give the path of a status socket, or leave -socket out to ask every l2tap")
 			}
 			return status.Show(os.Stdout, socket.Val, asJSON.Val, printError)
 		},

@@ -268,7 +268,7 @@ _l2tap() {
 	)
 	show_opts=(
 		"-json=-[print JSON]$sw"
-		'-socket=[ask only this control socket]:path:_files'
+		'-socket=[ask only this status socket]:path:_files'
 		'-help[print help and exit]'
 	)
 	if (( CURRENT > 2 )) && [[ ${words[2]} == show ]]; then

@@ -25,7 +25,7 @@ import (
 //   - the metrics endpoint (-metrics ADDR, off by default): Prometheus
 //     text on http://ADDR/metrics, in l2tap's network namespace.
 
-// startObservers starts the control socket and the metrics endpoint as
+// startObservers starts the status socket and the metrics endpoint as
 // cfg.Observe says, answering with snap(false) and snap(true) (every
 // counter, for stable metric series) respectively. It runs during setup, with
 // the privileges setup has; stop closes both and removes the socket file.
@@ -55,7 +55,7 @@ func startObservers(cfg *config.Config, snap func(all bool) status.Snapshot) (st
 		case err != nil && oc.StatusSocketGiven:
 			return nil, config.Usagef("-control %s: %v; give another path, or -control off", path, err)
 		case err != nil:
-			slog.Warn("running without a control socket", "socket", path, "err", err,
+			slog.Warn("running without a status socket", "socket", path, "err", err,
 				"hint", "l2tap show will not list this process; see -control")
 		default:
 			done := make(chan struct{})

@@ -9,7 +9,7 @@ import (
 	"syscall"
 )
 
-// Show prints the snapshot of the l2tap on the control socket at path,
+// Show prints the snapshot of the l2tap on the status socket at path,
 // or when path is empty of every l2tap with a socket in
 // DefaultDir, as text or as a JSON array (one object per process).
 // There, sockets nothing answers on (left by an l2tap that was killed)
@@ -77,11 +77,11 @@ func Show(w io.Writer, path string, asJSON bool, report func(error)) error {
 	}
 	switch {
 	case failed > 0 && path == "":
-		return fmt.Errorf("show: %d of the control sockets in %s could not be asked (see above)", failed, DefaultDir)
+		return fmt.Errorf("show: %d of the status sockets in %s could not be asked (see above)", failed, DefaultDir)
 	case failed > 0:
 		return last
 	case len(snaps) == 0:
-		return fmt.Errorf("show: no l2tap is running: no control socket in %s answers (for an l2tap started with -control PATH, give -socket PATH)", DefaultDir)
+		return fmt.Errorf("show: no l2tap is running: no status socket in %s answers (for an l2tap started with -control PATH, give -socket PATH)", DefaultDir)
 	}
 	return nil
 }

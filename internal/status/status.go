@@ -23,7 +23,7 @@ import (
 type Snapshot struct {
 	// PID is the process's ID, filled in by the process.
 	PID int `json:"pid"`
-	// Socket is the control socket the snapshot was read from. Query
+	// Socket is the status socket the snapshot was read from. Query
 	// sets it; the server leaves it empty.
 	Socket  string   `json:"socket,omitempty"`
 	Tunnels []Tunnel `json:"tunnels"`

@@ -69,7 +69,7 @@ func serve(t *testing.T, snap func() Snapshot) (string, *atomic.Int64) {
 	return path, calls
 }
 
-// TestQuery checks that a snapshot crosses the control socket unchanged,
+// TestQuery checks that a snapshot crosses the status socket unchanged,
 // one call of snap per request, with Socket set by the client.
 func TestQuery(t *testing.T) {
 	path, calls := serve(t, fake)
@@ -202,7 +202,7 @@ func TestWriteText(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"l2tap pid 4321, control socket /run/l2tap/vm0.sock",
+		"l2tap pid 4321, status socket /run/l2tap/vm0.sock",
 		"tunnel udp 192.0.2.1:1701 -> 192.0.2.2:1701",
 		"  from 192.0.2.1:1701 to 192.0.2.2:1701, encap udp",
 		"  rx_wrong_source 3  rx_invalid 4",

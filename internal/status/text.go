@@ -14,7 +14,7 @@ const perLine = 4
 // counters, and per session its IDs, TAP, MTU and counters, the packet
 // totals first:
 //
-//	l2tap pid 1234, control socket /run/l2tap/vm0.sock
+//	l2tap pid 1234, status socket /run/l2tap/vm0.sock
 //	tunnel udp 192.0.2.1:1701 -> 192.0.2.2:1701
 //	  from 192.0.2.1:1701 to 192.0.2.2:1701, encap udp
 //	  rx_wrong_source 0  rx_invalid 0  rx_session_mismatch 0  rx_control 0
@@ -26,7 +26,7 @@ func WriteText(w io.Writer, s Snapshot) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "l2tap pid %d", s.PID)
 	if s.Socket != "" {
-		fmt.Fprintf(&b, ", control socket %s", s.Socket)
+		fmt.Fprintf(&b, ", status socket %s", s.Socket)
 	}
 	b.WriteByte('\n')
 	if len(s.Tunnels) == 0 {

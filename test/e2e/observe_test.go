@@ -81,11 +81,11 @@ func TestShowNone(t *testing.T) {
 	}
 }
 
-// defaultControlDir is the directory of l2tap's control sockets when
+// defaultControlDir is the directory of l2tap's status sockets when
 // -control is not given (see README, "Observing").
 const defaultControlDir = "/run/l2tap"
 
-// controlPath is the default control socket of an l2tap in ns whose TAP
+// controlPath is the default status socket of an l2tap in ns whose TAP
 // is dev, started as root without -user: in the directory of the default
 // account (see chooseUser).
 func controlPath(ns netns, dev string) string {
@@ -116,7 +116,7 @@ func showJSON(t *testing.T, args ...string) []status.Snapshot {
 // TestShowAndMetrics runs a pseudowire under the default seccomp filter,
 // side a with -metrics, pings across and checks what `l2tap show`,
 // `l2tap show -json`, the metrics endpoint and SIGUSR1 report, and that
-// the control socket is gone once l2tap has stopped.
+// the status socket is gone once l2tap has stopped.
 func TestShowAndMetrics(t *testing.T) {
 	requireTools(t, true, "ip", "ping")
 	const dev = "ob0"
@@ -135,7 +135,7 @@ func TestShowAndMetrics(t *testing.T) {
 	for _, p := range []string{sockA, sockB} {
 		fi, err := os.Lstat(p)
 		if err != nil {
-			t.Fatalf("control socket: %v", err)
+			t.Fatalf("status socket: %v", err)
 		}
 		st := fi.Sys().(*syscall.Stat_t)
 		if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 || int(st.Uid) != owner {
@@ -171,7 +171,7 @@ func TestShowAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("l2tap show: %v", err)
 	}
-	for _, want := range []string{"control socket " + sockB, "tunnel udp 192.0.2.2:1701 -> 192.0.2.1:1701",
+	for _, want := range []string{"status socket " + sockB, "tunnel udp 192.0.2.2:1701 -> 192.0.2.1:1701",
 		"session 7, peer session 8, interface " + dev + ", mtu ", "\n    RX packets ", "\n    TX packets "} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("l2tap show lacks %q:\n%s", want, out)
@@ -185,7 +185,7 @@ func TestShowAndMetrics(t *testing.T) {
 		t.Logf("l2tap show (all): %v", err) // others' sockets may fail; ours must be there
 	}
 	for _, p := range []string{sockA, sockB} {
-		if !strings.Contains(string(all), "control socket "+p+"\n") {
+		if !strings.Contains(string(all), "status socket "+p+"\n") {
 			t.Errorf("l2tap show lacks %s:\n%s", p, all)
 		}
 	}
@@ -284,7 +284,7 @@ func TestMetricsHelper(t *testing.T) {
 	}
 }
 
-// TestControlSocket checks how the control socket is made: a socket left
+// TestControlSocket checks how the status socket is made: a socket left
 // by a killed l2tap is taken over; one another l2tap answers on is an
 // error with -control and a note without; -user owns it; -control off
 // makes none; -metrics on a port in use is an error naming it.
@@ -326,7 +326,7 @@ func TestControlSocket(t *testing.T) {
 		busy := controlPath(a, "cs2")
 		p1 := startL2tap(t, a, args("cs3", "-control", busy)...)
 		p2 := startL2tap(t, a, args("cs2")...)
-		if !strings.Contains(p2.stderr.String(), "running without a control socket socket="+busy+" err=\"in use by another running l2tap\"") {
+		if !strings.Contains(p2.stderr.String(), "running without a status socket socket="+busy+" err=\"in use by another running l2tap\"") {
 			t.Errorf("no note about the busy default socket:\n%s", p2.stderr.String())
 		}
 		if s := showJSON(t, "-socket", busy); len(s) != 1 || s[0].PID != p1.cmd.Process.Pid {
@@ -365,7 +365,7 @@ func TestControlSocket(t *testing.T) {
 			}
 		}
 		out, _ := exec.Command(l2tapBinary(t), "show").CombinedOutput()
-		if !strings.Contains(string(out), "control socket "+path+"\n") {
+		if !strings.Contains(string(out), "status socket "+path+"\n") {
 			t.Errorf("l2tap show does not list %s:\n%s", path, out)
 		}
 		p.stop(t)

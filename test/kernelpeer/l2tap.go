@@ -164,7 +164,7 @@ func (l *L2tap) WaitReady(n int, timeout time.Duration) error {
 	}
 }
 
-// Show asks the l2tap on the control socket for its state with
+// Show asks the l2tap on the status socket for its state with
 // `l2tap show -json -socket socket`, run from bin in ns.
 func Show(ctx context.Context, ns *Netns, bin, socket string) (status.Snapshot, error) {
 	cmd := ns.Command(ctx, bin, "show", "-json", "-socket", socket)
