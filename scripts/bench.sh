@@ -13,6 +13,9 @@
 #          1500-byte underlay: TCP's MSS clamped to fit the path (the default
 #          for a TAP MTU above the path's), and with -mss-clamp off, every
 #          full-size frame fragmented into two outer packets
+#   l2tap-base    l2tap as in l2tap, run from L2TAP_BASE_BIN (another build,
+#          such as the last release): l2tap/l2tap-base holds a change
+#          against its base in the same run
 #   l2tap-socket  l2tap per namespace on a -socket, and a guest-less QEMU
 #          standing in for a VM whose NIC is on it: a hub joins its
 #          -netdev stream to a tap netdev on TAP stap0 (the bridge CPU counts
@@ -31,6 +34,7 @@
 #   BENCH_SETUPS="veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket"
 #   L2TAP_FLAGS=      extra flags appended to both l2tap command lines
 #   L2TAP_BIN=        use this binary instead of building one
+#   L2TAP_BASE_BIN=   the binary the l2tap-base setup runs (required by it)
 #   UNDERLAY_MTU=1500 MTU of the veth pair (9000: a jumbo underlay)
 #   OVERLAY_MTU=1450  TAP MTU for QEMU: 1500 - IPv4 20 - UDP 8 - L2TPv3 8
 #                     (session id + UDP-mode header, no cookie/sublayer)
@@ -50,6 +54,7 @@ OUT=${OUT:-bench-out/}
 BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket"}
 L2TAP_FLAGS=${L2TAP_FLAGS:-}
 L2TAP_BIN=${L2TAP_BIN:-}
+L2TAP_BASE_BIN=${L2TAP_BASE_BIN:-}
 OVERLAY_MTU=${OVERLAY_MTU:-1450}
 UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
 PING_COUNT=${PING_COUNT:-20}
@@ -141,7 +146,11 @@ check_args() {
 	[[ -n ${BENCH_SETUPS// /} ]] || die "BENCH_SETUPS is empty"
 	for s in $BENCH_SETUPS; do
 		case $s in veth | qemu | l2tap | l2tap-ip | l2tap-ip6 | l2tap-1500 | l2tap-1500-frag | l2tap-socket) ;;
-		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket)" ;;
+		l2tap-base)
+			[[ -n $L2TAP_BASE_BIN ]] || die "setup l2tap-base needs L2TAP_BASE_BIN=PATH, the l2tap build to compare with"
+			[[ -x $L2TAP_BASE_BIN ]] || die "L2TAP_BASE_BIN=$L2TAP_BASE_BIN is not executable"
+			;;
+		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket l2tap-base)" ;;
 		esac
 	done
 }
@@ -237,14 +246,14 @@ start_qemu() {
 	ip -n "$ns" link set qtap0 mtu "$OVERLAY_MTU" up
 }
 
-# launch_l2tap NS COUNTERS LOG ARGS...: l2tap with ARGS and $L2TAP_FLAGS
-# in NS; waits for its "l2tap: ready" line.  Counters arrive on stdout
-# when it exits.
+# launch_l2tap NS COUNTERS LOG ARGS...: l2tap ($RUN_BIN) with ARGS and
+# $L2TAP_FLAGS in NS; waits for its "l2tap: ready" line.  Counters arrive on
+# stdout when it exits.
 launch_l2tap() {
 	local ns=$1 counters=$2 logf=$3 pid
 	shift 3
 	# shellcheck disable=SC2086 # L2TAP_FLAGS is a list of words
-	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$L2TAP_BIN" "$@" $L2TAP_FLAGS) \
+	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" "$RUN_BIN" "$@" $L2TAP_FLAGS) \
 		</dev/null >"$counters" 2>"$logf" &
 	pid=$!
 	STARTED[$pid]=1
@@ -297,6 +306,7 @@ start_bridges() {
 	BRIDGE_DEV=
 	BRIDGE_PIDS=()
 	BRIDGE_LOGS=()
+	RUN_BIN=$L2TAP_BIN
 	case $setup in
 	veth) return 0 ;;
 	qemu)
@@ -304,8 +314,9 @@ start_bridges() {
 		start_qemu "$NS_A" "$UNDER_A" "$UNDER_B" "$dir/qemu-a.log"
 		start_qemu "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/qemu-b.log"
 		;;
-	l2tap | l2tap-ip | l2tap-ip6 | l2tap-1500 | l2tap-1500-frag)
+	l2tap | l2tap-ip | l2tap-ip6 | l2tap-1500 | l2tap-1500-frag | l2tap-base)
 		dev=ltap0
+		[[ $setup == l2tap-base ]] && RUN_BIN=$L2TAP_BASE_BIN
 		local a=$UNDER_A b=$UNDER_B encap=(-udp -srcport "$L2TP_PORT" -dstport "$L2TP_PORT")
 		case $setup in
 		l2tap-ip) encap=() ;;
