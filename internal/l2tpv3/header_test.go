@@ -2,11 +2,16 @@ package l2tpv3
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 )
+
+// headersJSON is embedded rather than read, so that the test binary finds
+// it from any working directory (make cross runs it from the module's).
+//
+//go:embed testdata/headers.json
+var headersJSON []byte
 
 // headerVectors are the golden data headers of testdata/headers.json,
 // written by hand from RFC 3931 (see the file's "about"); the l2tap
@@ -30,12 +35,8 @@ type headerVectors struct {
 
 func loadHeaderVectors(t testing.TB) headerVectors {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "headers.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v headerVectors
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := json.Unmarshal(headersJSON, &v); err != nil {
 		t.Fatalf("headers.json: %v", err)
 	}
 	if len(v.Headers) == 0 || len(v.SplitCookies) == 0 {
