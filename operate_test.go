@@ -120,34 +120,12 @@ func TestManPageRenders(t *testing.T) {
 	}
 }
 
-// bashComplete sources the bash completion, completes the last of words
-// and returns COMPREPLY. wrap, if any, runs bash (ip netns exec ...).
-func bashComplete(t *testing.T, wrap []string, words ...string) []string {
-	t.Helper()
-	script := `source scripts/completions/l2tap.bash
-COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
-_l2tap
-printf '%s\n' "${COMPREPLY[@]}"`
-	args := append(append(wrap, "bash", "--norc", "-c", script, "bash"), words...)
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("bash completion of %q: %v\n%s", words, err, out)
-	}
-	var reply []string
-	for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
-		if l != "" {
-			reply = append(reply, l)
-		}
-	}
-	return reply
-}
-
 func TestBashCompletion(t *testing.T) {
 	testenv.RequireTools(t, false, "bash")
-	if got, want := sorted(bashComplete(t, nil, "l2tap", "-")), sorted(cliFlagNames()); !slices.Equal(got, want) {
+	if got, want := sorted(testenv.BashComplete(t, nil, "l2tap", "-")), sorted(cliFlagNames()); !slices.Equal(got, want) {
 		t.Errorf("l2tap -<TAB>: %v\nthe options are %v: update scripts/completions/l2tap.bash", got, want)
 	}
-	if got, want := sorted(bashComplete(t, nil, "l2tap", "show", "-")), sorted(showFlagNames()); !slices.Equal(got, want) {
+	if got, want := sorted(testenv.BashComplete(t, nil, "l2tap", "show", "-")), sorted(showFlagNames()); !slices.Equal(got, want) {
 		t.Errorf("l2tap show -<TAB>: %v, want %v", got, want)
 	}
 	dir := t.TempDir()
@@ -178,7 +156,7 @@ func TestBashCompletion(t *testing.T) {
 		{[]string{"l2tap", "-udp", "-of"}, []string{"-offload", "-offset"}},
 		{[]string{"l2tap", "-src", ""}, nil},
 	} {
-		if got := sorted(bashComplete(t, nil, tc.words...)); !slices.Equal(got, sorted(tc.want)) {
+		if got := sorted(testenv.BashComplete(t, nil, tc.words...)); !slices.Equal(got, sorted(tc.want)) {
 			t.Errorf("complete %q: %q, want %q", tc.words, got, tc.want)
 		}
 	}

@@ -4,6 +4,7 @@ package config
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -20,26 +21,13 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// issueExample is the tunnel of the example file in docs/configuration.md
-// ("The configuration file"), which docs_test.go runs as written.
-const issueExample = `[[tunnel]]
-src = "192.0.2.1"
-dst = "192.0.2.2"
-udp = true
-srcport = 1701
-dstport = 1701
-  [[tunnel.session]]
-  txsession = 10
-  rxsession = 20
-  txcookie = 0x11223344
-  rxcookie = 0x55667788
-  counter = true
-  ifname = "vm0"
-  master = "br0"
-  [[tunnel.session]]
-  txsession = 11
-  ifname = "vm1"
-`
+// twoSessions is testdata/two-sessions.toml: one tunnel with two sessions,
+// the example file of docs/configuration.md ("The configuration file"),
+// which the docs test runs as written; test/e2e runs the binary on it.
+// Embedded, so that the test binary finds it from any working directory.
+//
+//go:embed testdata/two-sessions.toml
+var twoSessions string
 
 // TestConfigFileExample checks every field the example sets, and those it
 // leaves to their defaults, in both sessions.
@@ -47,7 +35,7 @@ func TestConfigFileExample(t *testing.T) {
 	restore := MachineIDFile
 	t.Cleanup(func() { MachineIDFile = restore })
 	MachineIDFile = filepath.Join(t.TempDir(), "machine-id") // none: MachineID nil
-	got, err := parseConfig("l2tap.toml", []byte(issueExample), nil)
+	got, err := parseConfig("l2tap.toml", []byte(twoSessions), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +544,7 @@ func FuzzConfigFile(f *testing.F) {
 	restore := lookupNetIP
 	lookupNetIP = fakeLookup
 	defer func() { lookupNetIP = restore }()
-	f.Add([]byte(issueExample))
+	f.Add([]byte(twoSessions))
 	f.Add([]byte("sched = \"normal\"\n[[tunnel]]\nsrc = \"2001:db8::1\"\ndst = \"2001:db8::2\"\nipv6 = true\n[[tunnel.session]]\ntxsession = 1\ncounter = true\nqueues = 2\n"))
 	f.Add([]byte("[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n[[tunnel.session]]\ntxsession = 1\n[[tunnel.session]]\ntxsession = 1\n"))
 	f.Add([]byte("[[tunnel.session]]\n[[tunnel]]\n"))

@@ -10,28 +10,6 @@ import (
 	"time"
 )
 
-// twoSessions is a file with one tunnel and two sessions (the README's
-// example of a configuration file); line 16 is the second session's
-// txsession.
-const twoSessions = `[[tunnel]]
-src = "192.0.2.1"
-dst = "192.0.2.2"
-udp = true
-srcport = 1701
-dstport = 1701
-  [[tunnel.session]]
-  txsession = 10
-  rxsession = 20
-  txcookie = 0x11223344
-  rxcookie = 0x55667788
-  counter = true
-  ifname = "vm0"
-  master = "br0"
-  [[tunnel.session]]
-  txsession = 11
-  ifname = "vm1"
-`
-
 // TestConfigFileBinary runs l2tap -config on bad files: exit code 2 and one
 // line naming the file, line, key and value; and -config with a session
 // flag.
@@ -44,6 +22,12 @@ func TestConfigFileBinary(t *testing.T) {
 		}
 		return p
 	}
+	// One tunnel with two sessions; line 16 is the second session's txsession.
+	b, err := os.ReadFile("internal/config/testdata/two-sessions.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twoSessions := string(b)
 	good := write("good.toml", twoSessions)
 	bad := write("bad.toml", strings.Replace(twoSessions, "  txsession = 11\n", "  txsession = 11\n  rxcookei = 5\n", 1))
 	runBad(t, "", []string{"-config", bad}, bad+":17: rxcookei 5: unknown key; did you mean rxcookie?")

@@ -13,30 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// bashComplete sources the bash completion, completes the last of words
-// and returns COMPREPLY. wrap, if any, runs bash (ip netns exec ...). The
-// root package's completion tests have the same helper.
-func bashComplete(t *testing.T, wrap []string, words ...string) []string {
-	t.Helper()
-	script := `source scripts/completions/l2tap.bash
-COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
-_l2tap
-printf '%s\n' "${COMPREPLY[@]}"`
-	args := append(append(wrap, "bash", "--norc", "-c", script, "bash"), words...)
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("bash completion of %q: %v\n%s", words, err, out)
-	}
-	var reply []string
-	for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
-		if l != "" {
-			reply = append(reply, l)
-		}
-	}
-	return reply
-}
+	"github.com/l2tap/l2tap/test/testenv"
+)
 
 // TestBashCompletionBridges completes -master with the bridges of a
 // namespace of its own, where a bridge and a plain interface are made.
@@ -47,13 +26,13 @@ func TestBashCompletionBridges(t *testing.T) {
 	ns.ip(t, "link", "add", "brtest1", "type", "bridge")
 	ns.ip(t, "link", "add", "vtest0", "type", "veth", "peer", "name", "vtest1")
 	wrap := []string{"ip", "netns", "exec", string(ns)}
-	if got, want := slices.Sorted(slices.Values(bashComplete(t, wrap, "l2tap", "-master", ""))), []string{"brtest0", "brtest1"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(slices.Values(testenv.BashComplete(t, wrap, "l2tap", "-master", ""))), []string{"brtest0", "brtest1"}; !slices.Equal(got, want) {
 		t.Errorf("l2tap -master <TAB> in a namespace with two bridges and a veth pair: %q, want %q", got, want)
 	}
-	if got, want := bashComplete(t, wrap, "l2tap", "-master", "brtest1"), []string{"brtest1"}; !slices.Equal(got, want) {
+	if got, want := testenv.BashComplete(t, wrap, "l2tap", "-master", "brtest1"), []string{"brtest1"}; !slices.Equal(got, want) {
 		t.Errorf("l2tap -master brtest1<TAB>: %q, want %q", got, want)
 	}
-	if got, want := slices.Sorted(slices.Values(bashComplete(t, wrap, "l2tap", "-ifname", ""))), []string{"brtest0", "brtest1", "lo", "vtest0", "vtest1"}; !slices.Equal(got, want) {
+	if got, want := slices.Sorted(slices.Values(testenv.BashComplete(t, wrap, "l2tap", "-ifname", ""))), []string{"brtest0", "brtest1", "lo", "vtest0", "vtest1"}; !slices.Equal(got, want) {
 		t.Errorf("l2tap -ifname <TAB>: %q, want %q", got, want)
 	}
 }

@@ -9,23 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/l2tap/l2tap/test/testenv"
 )
-
-// secretValue is the secret the cases below hide somewhere. Its first
-// letter, Z (U+005A), is the character a TOML parser quotes when it
-// stumbles at the start of an unquoted value; its escape \T (U+0054) the
-// one quoted for a bad escape.
-const secretValue = "Zq7TOPSECRET"
-
-// secretLeaks returns what in out gives the secret away, or "".
-func secretLeaks(out string) string {
-	for _, s := range []string{"TOPSECRET", "Zq7", "U+005A", "U+0054", "'Z'", "'T'"} {
-		if strings.Contains(out, s) {
-			return s
-		}
-	}
-	return ""
-}
 
 // TestSecretNeverPrinted runs the binary with configuration files that
 // have mistakes in or around a secret, one of each kind of the root
@@ -33,7 +19,7 @@ func secretLeaks(out string) string {
 // logs on all of them): l2tap exits 2 with the error, and nothing on its
 // stdout or stderr shows the secret.
 func TestSecretNeverPrinted(t *testing.T) {
-	s := secretValue
+	s := testenv.Secret
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secretFile, []byte(s+"\n"), 0o644); err != nil { // a mode that warns
@@ -64,7 +50,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 			if !strings.Contains(stderr.String(), cf+tc.want) {
 				t.Errorf("l2tap -config: stderr %q, want it to name %q", stderr.String(), cf+tc.want)
 			}
-			if leak := secretLeaks(stdout.String() + stderr.String()); leak != "" {
+			if leak := testenv.SecretLeaks(stdout.String() + stderr.String()); leak != "" {
 				t.Errorf("l2tap -config: %q printed:\nstdout: %s\nstderr: %s", leak, stdout.String(), stderr.String())
 			}
 		})

@@ -68,3 +68,26 @@ func BuildL2tap(ctx context.Context, repoRoot, outDir string) (string, error) {
 	}
 	return bin, nil
 }
+
+// BashComplete sources the bash completion (scripts/completions/l2tap.bash,
+// from the module's root, where the tests run), completes the last of
+// words and returns COMPREPLY. wrap, if any, runs bash (ip netns exec ...).
+func BashComplete(t testing.TB, wrap []string, words ...string) []string {
+	t.Helper()
+	script := `source scripts/completions/l2tap.bash
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+_l2tap
+printf '%s\n' "${COMPREPLY[@]}"`
+	args := append(append(wrap, "bash", "--norc", "-c", script, "bash"), words...)
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bash completion of %q: %v\n%s", words, err, out)
+	}
+	var reply []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		if l != "" {
+			reply = append(reply, l)
+		}
+	}
+	return reply
+}

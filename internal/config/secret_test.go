@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package config
 
 import (
 	"bytes"
@@ -11,27 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/l2tap/l2tap/internal/config"
+	"github.com/l2tap/l2tap/test/testenv"
 )
 
-// secretValue is the secret the cases below hide somewhere. Its first
-// letter, Z (U+005A), is the character a TOML parser quotes when it
-// stumbles at the start of an unquoted value; its escape \T (U+0054) the
-// one quoted for a bad escape.
-const secretValue = "Zq7TOPSECRET"
-
-// dynTunnelTOML opens a file's dynamic tunnel, before its keys.
-const dynTunnelTOML = "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n"
-
-// secretLeaks returns what in out gives the secret away, or "".
-func secretLeaks(out string) string {
-	for _, s := range []string{"TOPSECRET", "Zq7", "U+005A", "U+0054", "'Z'", "'T'"} {
-		if strings.Contains(out, s) {
-			return s
-		}
-	}
-	return ""
-}
 
 // TestSecretNeverPrinted: configuration files with mistakes in or around
 // a secret (misplaced, given twice, of the wrong type, misspelt, not
@@ -39,7 +21,7 @@ func secretLeaks(out string) string {
 // the right line, and nothing printed or logged shows the secret by
 // the configuration loader (test/e2e's TestSecretNeverPrinted runs the binary on some).
 func TestSecretNeverPrinted(t *testing.T) {
-	s := secretValue
+	s := testenv.Secret
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secretFile, []byte(s+"\n"), 0o644); err != nil { // a mode that warns
@@ -78,7 +60,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 			var logs bytes.Buffer
 			old := slog.Default()
 			slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-			_, err := config.LoadConfigFile(cf)
+			_, err := LoadConfigFile(cf)
 			slog.SetDefault(old)
 			if err == nil {
 				t.Fatal("LoadConfigFile: no error")
@@ -86,7 +68,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 			if want := fmt.Sprintf("%s:%d: %s", cf, tc.line, tc.want); !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("LoadConfigFile: %q; want one line starting %q", err, want)
 			}
-			if leak := secretLeaks(err.Error() + logs.String()); leak != "" {
+			if leak := testenv.SecretLeaks(err.Error() + logs.String()); leak != "" {
 				t.Errorf("%q printed:\nerror: %v\nlogs: %s", leak, err, logs.String())
 			}
 		})
