@@ -22,8 +22,9 @@ import (
 )
 
 // twoSessions is testdata/two-sessions.toml: one tunnel with two sessions,
-// the example file of docs/configuration.md ("The configuration file"),
-// which the docs test runs as written; test/e2e runs the binary on it.
+// the tunnel of the example file in docs/configuration.md ("The
+// configuration file", which the docs test runs as written); test/e2e runs
+// the binary on it.
 // Embedded, so that the test binary finds it from any working directory.
 //
 //go:embed testdata/two-sessions.toml
