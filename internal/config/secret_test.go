@@ -14,7 +14,6 @@ import (
 	"github.com/l2tap/l2tap/test/testenv"
 )
 
-
 // TestSecretNeverPrinted: configuration files with mistakes in or around
 // a secret (misplaced, given twice, of the wrong type, misspelt, not
 // TOML, or right but beside another mistake) are refused in one line at
