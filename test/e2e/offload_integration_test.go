@@ -260,11 +260,14 @@ func (c idleTimeout) Write(b []byte) (int, error) {
 }
 
 // udpReceiver counts intact datagrams (a 4-byte index, then that index
-// repeated as a byte) arriving on 10.1.0.2:9000 until 1 s of silence.
+// repeated as a byte) arriving on 10.1.0.2:9000 until 1 s of silence. Its
+// receive buffer holds every datagram of the test (SO_RCVBUFFORCE, as
+// root: SO_RCVBUF stops at net.core.rmem_max), so that a receiver the
+// host's load keeps from running loses nothing l2tap delivered.
 const udpReceiver = `
 import socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20) # SO_RCVBUFFORCE
 s.bind(("10.1.0.2", 9000))
 print("ready", flush=True)
 s.settimeout(5)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,9 +99,15 @@ type L2tap struct {
 }
 
 // StartL2tap runs bin with args inside ns and waits for its
-// "l2tap: ready" line on stderr.
+// "l2tap: ready" line on stderr. Without a -user in args it runs as
+// nobody, not as the l2tap account it would choose: make test runs these
+// tests beside test/e2e, whose package test creates and purges that
+// account, which a process running as it would keep.
 func StartL2tap(ctx context.Context, ns *Netns, bin string, args []string, readyTimeout time.Duration) (*L2tap, error) {
 	l := &L2tap{done: make(chan struct{})}
+	if !slices.Contains(args, "-user") {
+		args = append(slices.Clip(args), "-user", "nobody")
+	}
 	l.cmd = ns.Command(context.Background(), append([]string{bin}, args...)...)
 	l.cmd.Stdout = &l.stdout
 	pr, pw := io.Pipe()
