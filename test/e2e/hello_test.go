@@ -333,8 +333,11 @@ func TestHelloNoFalseDeadPeer(t *testing.T) {
 					if da == 0 || db == 0 {
 						t.Error("a rule dropped nothing: it matched no control packet")
 					}
-				} else if ca["control_retransmits"]+cb["control_retransmits"] > 2 {
-					t.Errorf("retransmits %d and %d without loss", ca["control_retransmits"], cb["control_retransmits"])
+				} else if r, sent := ca["control_retransmits"]+cb["control_retransmits"], ca["control_hellos_sent"]+cb["control_hellos_sent"]; r > max(2, sent/10) {
+					// Without loss a message is sent again only when its
+					// acknowledgement comes later than the first timeout
+					// (1 s): a loaded host delays a few, never one in ten.
+					t.Errorf("retransmits %d and %d of %d HELLOs without loss", ca["control_retransmits"], cb["control_retransmits"], sent)
 				}
 			})
 		}
