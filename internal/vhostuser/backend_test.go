@@ -139,6 +139,11 @@ func equalFrames(t testing.TB, got, want [][]byte) {
 	}
 	for i := range got {
 		if !bytes.Equal(got[i], want[i]) {
+			d := 0
+			for d < len(got[i]) && d < len(want[i]) && got[i][d] == want[i][d] {
+				d++
+			}
+			t.Errorf("frame %d differs from byte %d", i, d)
 			t.Errorf("frame %d: %d bytes %x..., want %d bytes %x...", i, len(got[i]), got[i][:min(20, len(got[i]))], len(want[i]), want[i][:min(20, len(want[i]))])
 		}
 	}

@@ -67,6 +67,20 @@ func (t *memTable) guestPart(addr, n uint64) ([]byte, bool) {
 	return nil, false
 }
 
+// check reports whether the n bytes at guest-physical address addr lie in
+// the table, in one region or in several adjacent ones.
+func (t *memTable) check(addr, n uint64) bool {
+	for n > 0 {
+		p, ok := t.guestPart(addr, n)
+		if !ok {
+			return false
+		}
+		addr += uint64(len(p))
+		n -= uint64(len(p))
+	}
+	return true
+}
+
 // user returns the n bytes at the frontend-virtual address addr, which
 // must lie in one region.
 func (t *memTable) user(addr, n uint64) ([]byte, bool) {

@@ -172,7 +172,7 @@ func readDesc(table []byte, i int) (addr uint64, n uint32, flags, next uint16) {
 // indirect table only where negotiated, in one region, not nested and
 // ending the chain. Each descriptor is read once, so a frontend changing
 // the table meanwhile gets what it wrote, never an unchecked value.
-// Buffers are checked against the memory table when copied.
+// Every buffer is checked against the memory table.
 func (q *queue) walk(mem *memTable, head uint16) error {
 	q.chain = q.chain[:0]
 	table, size := q.desc, q.num
@@ -206,6 +206,9 @@ func (q *queue) walk(mem *memTable, head uint16) error {
 			return frontendError("readable descriptor after a writable one")
 		}
 		writing = w
+		if !mem.check(addr, uint64(n)) {
+			return frontendError("buffer %#x+%d outside the memory table", addr, n)
+		}
 		if len(q.chain) == cap(q.chain) {
 			return frontendError("descriptor chain longer than the queue's %d (a loop?)", q.num)
 		}
