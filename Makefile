@@ -123,7 +123,8 @@ FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip .:FuzzConfigFile ./internal/l2tpv3:F
 	./internal/offload:FuzzParse ./internal/offload:FuzzClampMSS ./internal/l2tpv3:FuzzControl ./internal/control:FuzzInput \
 	./internal/control:FuzzDynamic \
 	./internal/tap:FuzzParseMAC ./internal/tap:FuzzParseMachineID \
-	./internal/sandbox:FuzzRequest ./internal/sandbox:FuzzReply
+	./internal/sandbox:FuzzRequest ./internal/sandbox:FuzzReply \
+	./internal/vhostuser:FuzzParseMessage ./internal/vhostuser:FuzzRing
 fuzz:
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*} f=$${t#*:}; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
