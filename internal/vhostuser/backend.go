@@ -585,6 +585,12 @@ func (b *Backend) setVringFD(req Request, idx, fd int) error {
 			f.Close()
 			return fmt.Errorf("ring %d: kick descriptor: %w", i, err)
 		}
+		if q.desc == nil && b.mem.n > 0 {
+			if err := q.resolve(&b.mem); err != nil {
+				f.Close()
+				return err
+			}
+		}
 		if q.desc == nil {
 			f.Close()
 			return frontendError("ring %d: kick before its size and addresses", i)

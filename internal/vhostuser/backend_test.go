@@ -341,3 +341,53 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestAddrBeforeMemTable: ring addresses sent before the memory table are
+// resolved when it comes; a memory table sent again while the rings run
+// (as on memory hotplug) is mapped afresh and the rings go on.
+func TestAddrBeforeMemTable(t *testing.T) {
+	b := New("test")
+	c := collect(t, b)
+	f := newFrontend(t, b)
+	f.negotiate(testFeatures)
+	for r := range 2 {
+		d, a, u := ringAt(r)
+		f.do(ReqSetVringNum, state(uint32(r), ringNum))
+		f.do(ReqSetVringAddr, vringAddr(r, userBase+uint64(d), userBase+uint64(u), userBase+uint64(a)))
+	}
+	f.do(ReqSetMemTable, memTablePayload(Region{GuestAddr: guestBase, Size: memSize, UserAddr: userBase}), f.memfd)
+	for r := range 2 {
+		f.do(ReqSetVringCall, u64(uint64(r)), f.call[r])
+		f.do(ReqSetVringKick, u64(uint64(r)), f.kick[r])
+		f.do(ReqSetVringEnable, state(uint32(r), 1))
+	}
+	f.sendFrame(nil, testFrame(1, 100))
+	f.publish(txQueue)
+	if got, _ := c.wait(t, 1); len(got) != 1 {
+		t.Fatalf("%d frames", len(got))
+	}
+	f.do(ReqSetMemTable, memTablePayload(Region{GuestAddr: guestBase, Size: memSize, UserAddr: userBase}), f.memfd)
+	f.sendFrame(nil, testFrame(2, 200))
+	f.publish(txQueue)
+	if got, _ := c.wait(t, 1); len(got) != 1 || !bytes.Equal(got[0], testFrame(2, 200)) {
+		t.Fatalf("after the new table: %d frames", len(got))
+	}
+	// GET_VRING_BASE stops the ring and returns where it stands.
+	if err := f.send(ReqGetVringBase, 0, state(txQueue, 0)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.reply(ReqGetVringBase)
+	if err != nil || binary.LittleEndian.Uint32(p[4:]) != 2 {
+		t.Fatalf("GET_VRING_BASE: %x, %v; want base 2", p, err)
+	}
+	f.sendFrame(nil, testFrame(3, 300))
+	f.publish(txQueue)
+	if err := f.disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.frames) != 0 {
+		t.Errorf("%d frames read from a stopped ring", len(c.frames))
+	}
+}

@@ -92,8 +92,11 @@ func (q *queue) ready() bool { return q.started && !q.broken && q.desc != nil }
 
 // resolve maps the ring addresses through mem; it fails if a ring lies
 // outside the table or straddles regions.
+//
+// Before the first memory table it leaves the rings unresolved: they are
+// resolved when the table comes or the ring is kicked.
 func (q *queue) resolve(mem *memTable) error {
-	if !q.haveAddr || q.num == 0 {
+	if !q.haveAddr || q.num == 0 || mem.n == 0 {
 		q.desc, q.avail, q.use = nil, nil, nil
 		return nil
 	}
