@@ -233,7 +233,7 @@ func (b *Backend) fail(err error) {
 // or the backend is closed, and then undoes everything the frontend set:
 // the rings stop, the memory is unmapped, the descriptors are closed. It
 // closes c and returns why the connection ended (nil: the frontend
-// closed it).
+// closed it). One Serve runs at a time (Listen's loop calls it in turn).
 func (b *Backend) Serve(c *net.UnixConn) error {
 	b.connMu.Lock()
 	if b.closed() {
