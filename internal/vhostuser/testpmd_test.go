@@ -3,8 +3,9 @@
 package vhostuser
 
 import (
-	"bytes"
+	"bufio"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,20 +18,43 @@ import (
 // TestTestpmd runs DPDK's dpdk-testpmd as the frontend, with its
 // net_virtio_user device on the backend's socket in io forwarding: every
 // frame the backend writes into its receive queue comes back on its
-// transmit queue. Frames of 64 to 9000 bytes must return intact. It needs
-// root, the dpdk package and 2 MiB huge pages (it reserves 512), and runs
-// only with L2TAP_TEST_TESTPMD=1: it is not part of make test yet.
+// transmit queue. Frames of 64 to 9000 bytes must return intact, without
+// and with the offloads negotiated. It needs root, the dpdk-dev package
+// (dpdk-testpmd) and 2 MiB huge pages (it reserves 512), and runs only
+// with L2TAP_TEST_TESTPMD=1: it is not part of make test yet.
 func TestTestpmd(t *testing.T) {
 	if os.Getenv("L2TAP_TEST_TESTPMD") != "1" {
-		t.Skip("set L2TAP_TEST_TESTPMD=1 to run dpdk-testpmd as a frontend (root, the dpdk package, huge pages)")
+		t.Skip("set L2TAP_TEST_TESTPMD=1 to run dpdk-testpmd as a frontend (root, dpdk-dev, huge pages)")
 	}
 	pmd, err := exec.LookPath("dpdk-testpmd")
 	if err != nil {
-		t.Fatal("dpdk-testpmd not found: apt-get install dpdk")
+		t.Fatal("dpdk-testpmd not found: apt-get install dpdk-dev")
 	}
-	if err := os.WriteFile("/proc/sys/vm/nr_hugepages", []byte("512"), 0); err != nil {
+	const nr = "/proc/sys/vm/nr_hugepages"
+	old, err := os.ReadFile(nr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nr, []byte("512"), 0); err != nil {
 		t.Fatalf("reserve huge pages: %v", err)
 	}
+	t.Cleanup(func() { os.WriteFile(nr, old, 0) })
+	huge := hugeDir(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want uint64 // features that must be negotiated
+	}{
+		{"plain", nil, FeatVersion1 | FeatNetMrgRxbuf | FeatProtocolFeats},
+		// virtio's Rx and Tx offload capabilities: checksums, LRO, TSO.
+		{"offloads", []string{"--rx-offloads=0x201c", "--tx-offloads=0x2c"}, FeatVersion1 | FeatNetMrgRxbuf | FeatProtocolFeats |
+			FeatNetCsum | FeatNetGuestCsum | FeatNetGuestTSO4 | FeatNetGuestTSO6 | FeatNetHostTSO4 | FeatNetHostTSO6},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testpmdRun(t, pmd, huge, tc.args, tc.want) })
+	}
+}
+
+func testpmdRun(t *testing.T, pmd, huge string, args []string, want uint64) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vhost.sock")
 	b, err := Listen(path)
@@ -61,56 +85,78 @@ func TestTestpmd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, pmd, "-l", "0-1", "-n", "1", "--no-pci", "--single-file-segments",
-		"-m", "512", "--file-prefix=l2tapvh"+filepath.Base(dir), "--huge-dir", hugeDir(t),
+	// stdbuf: testpmd's output line by line, not when its buffer fills.
+	cmd := exec.CommandContext(ctx, "stdbuf", "-oL", pmd, "-l", "0-1", "-n", "1", "--no-pci", "--single-file-segments",
+		"-m", "512", "--file-prefix=l2tapvh"+filepath.Base(dir), "--huge-dir", huge,
 		"--vdev=net_virtio_user0,path="+path+",queues=1,mrg_rxbuf=1,in_order=0",
 		"--", "--forward-mode=io", "--auto-start", "--max-pkt-len=9600", "--mbuf-size=2048",
-		"--enable-scatter", "--stats-period=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+		"--enable-scatter", "--no-flush-rx")
+	cmd.Args = append(cmd.Args, args...)
+	// SIGINT: testpmd stops forwarding and prints its totals.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	// testpmd runs until its input ends: an open pipe keeps it.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	var outMu sync.Mutex
+	var out strings.Builder
+	forwarding := make(chan struct{})
+	go func() {
+		s := bufio.NewScanner(pr)
+		seen := false
+		for s.Scan() {
+			outMu.Lock()
+			out.WriteString(s.Text() + "\n")
+			outMu.Unlock()
+			if !seen && strings.Contains(s.Text(), "Press enter to exit") {
+				seen = true
+				close(forwarding)
+			}
+		}
+	}()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); pw.Close(); close(exited) }()
 	defer func() {
 		cancel()
-		cmd.Wait()
+		<-exited
+		outMu.Lock()
 		t.Logf("testpmd output:\n%s", out.String())
+		outMu.Unlock()
 	}()
 
-	// Wait for testpmd to start both rings.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b.q[rxQueue].mu.Lock()
-		ready := b.q[rxQueue].ready() && b.q[rxQueue].enabled
-		b.q[rxQueue].mu.Unlock()
-		b.q[txQueue].mu.Lock()
-		ready = ready && b.q[txQueue].ready()
-		b.q[txQueue].mu.Unlock()
-		if ready {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("testpmd did not start the rings")
-		}
-		time.Sleep(50 * time.Millisecond)
+	// testpmd configures its port (renegotiating the features), starts
+	// it and then forwards.
+	select {
+	case <-forwarding:
+	case <-exited:
+		t.Fatal("testpmd exited")
+	case <-time.After(60 * time.Second):
+		t.Fatal("testpmd did not start forwarding")
 	}
 	feats, proto := b.Features()
 	t.Logf("negotiated features %#x %v, protocol features %#x", feats, FeatureNames(feats), proto)
-
-	var want [][]byte
-	for i, n := range []int{64, 65, 128, 1500, 1514, 2048, 4000, 8000, 9000} {
-		want = append(want, testFrame(i, n))
+	if feats&want != want || proto != ProtoFeatReplyAck {
+		t.Errorf("features %v, protocol %#x; want %v and REPLY_ACK", FeatureNames(feats), proto, FeatureNames(want))
 	}
+
 	var sent [][]byte
-	for _, w := range want {
-		// testpmd posts its buffers asynchronously: retry a refused frame.
+	deadline := time.Now().Add(30 * time.Second)
+	for i, n := range []int{64, 65, 128, 1500, 1514, 2048, 4000, 8000, 9000} {
+		w := testFrame(i, n)
+		// testpmd posts its buffers on its own: retry a refused frame.
 		for {
-			n, _, _, err := b.Write([][]byte{w})
-			if n == 1 {
+			if n, _, _, err := b.Write([][]byte{w}); n == 1 {
 				sent = append(sent, w)
 				break
-			}
-			if time.Now().After(deadline) {
+			} else if time.Now().After(deadline) {
 				t.Fatalf("Write of %d bytes: %v", len(w), err)
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -132,8 +178,8 @@ func TestTestpmd(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	equalFrames(t, got, sent)
-	if s := b.Stats(); s.FrontendErrors != 0 || s.OffloadErrors != 0 {
-		t.Errorf("stats %+v", s)
+	if s := b.Stats(); s.FrontendErrors != 0 || s.OffloadErrors != 0 || s.Connections != 1 {
+		t.Errorf("stats %+v, want 1 connection, no errors", s)
 	}
 }
 
