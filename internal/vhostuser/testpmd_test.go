@@ -5,6 +5,7 @@ package vhostuser
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -57,6 +58,9 @@ func TestTestpmd(t *testing.T) {
 func testpmdRun(t *testing.T, pmd, huge string, args []string, want uint64) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vhost.sock")
+	// DPDK keeps its runtime files under /var/run/dpdk/PREFIX.
+	prefix := fmt.Sprintf("l2tapvh%d-%s", os.Getpid(), filepath.Base(t.Name()))
+	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", prefix)) })
 	b, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +91,7 @@ func testpmdRun(t *testing.T, pmd, huge string, args []string, want uint64) {
 	defer cancel()
 	// stdbuf: testpmd's output line by line, not when its buffer fills.
 	cmd := exec.CommandContext(ctx, "stdbuf", "-oL", pmd, "-l", "0-1", "-n", "1", "--no-pci", "--single-file-segments",
-		"-m", "512", "--file-prefix=l2tapvh"+filepath.Base(dir), "--huge-dir", huge,
+		"-m", "512", "--file-prefix="+prefix, "--huge-dir", huge,
 		"--vdev=net_virtio_user0,path="+path+",queues=1,mrg_rxbuf=1,in_order=0",
 		"--", "--forward-mode=io", "--auto-start", "--max-pkt-len=9600", "--mbuf-size=2048",
 		"--enable-scatter", "--no-flush-rx")
