@@ -123,6 +123,12 @@ func TestAttacks(t *testing.T) {
 			f.publish(rxQueue)
 			b.Write([][]byte{testFrame(0, 60)})
 		}},
+		{"receive buffer smaller than the header", true, func(f *frontend, b *Backend) {
+			f.setDesc(rxQueue, 0, guestBase+rxBufOff, 8, descFWrite, 0)
+			f.push(rxQueue, 0)
+			f.publish(rxQueue)
+			b.Write([][]byte{testFrame(0, 60)})
+		}},
 		{"receive index jump", true, func(f *frontend, b *Backend) {
 			f.availIdx[rxQueue] = 0x8000
 			f.publish(rxQueue)

@@ -206,6 +206,11 @@ func (w *rxWriter) put(vh, frame []byte) error {
 			w.fatal = frontendError("receive chain without writable room")
 			return w.fatal
 		}
+		if done == 0 && room < uint64(hl) {
+			// Every receive buffer holds at least the header (virtio 5.1.6.3.1).
+			w.fatal = frontendError("receive buffer of %d bytes for a %d-byte header", room, hl)
+			return w.fatal
+		}
 		n := min(room, need-done)
 		if done == 0 {
 			// The header first, in the first chain; kept for num_buffers.
