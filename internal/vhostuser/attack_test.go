@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -310,4 +311,39 @@ func openFDs(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// TestTruncatedMemory: a frontend that shrinks its memory file under the
+// mapping makes the backend's next access fault; the fault ends that
+// frontend's connection, not the process.
+func TestTruncatedMemory(t *testing.T) {
+	b := New("test")
+	c := collect(t, b)
+	f := newFrontend(t, b)
+	f.negotiate(testFeatures)
+	f.start()
+	// A chain made available but not kicked, then the memory cut.
+	f.sendFrame(nil, testFrame(0, 100))
+	_, a, _ := ringAt(txQueue)
+	fence()
+	binary.LittleEndian.PutUint16(f.mem[a+2:], f.availIdx[txQueue])
+	if err := unix.Ftruncate(f.memfd, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.kickRing(txQueue)
+	err := f.wait()
+	if !errors.Is(err, ErrFrontend) || !strings.Contains(err.Error(), "fault") {
+		t.Fatalf("Serve: %v, want a fault in guest memory", err)
+	}
+	unix.Munmap(f.mem)
+	f.mem = nil
+	// The next frontend is served.
+	g := newFrontend(t, b)
+	g.negotiate(testFeatures)
+	g.start()
+	g.sendFrame(nil, testFrame(1, 100))
+	g.publish(txQueue)
+	if got, _ := c.wait(t, 1); len(got) != 1 {
+		t.Errorf("next frontend: %d frames", len(got))
+	}
 }

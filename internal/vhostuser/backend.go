@@ -600,7 +600,7 @@ func (b *Backend) setVringFD(req Request, idx, fd int) error {
 		b.connMu.Lock()
 		q.enabled = q.enabled || b.features&FeatProtocolFeats == 0
 		b.connMu.Unlock()
-		q.usedFlags = binary.LittleEndian.Uint16(q.use)
+		q.usedFlags = usedFlagsUnknown // written on first use, by the data path
 		if i == txQueue {
 			b.wakeTx()
 		}

@@ -117,7 +117,10 @@ func (f *frontend) close() {
 	if f.mem != nil {
 		unix.Munmap(f.mem)
 		f.mem = nil
+	}
+	if f.memfd > 0 {
 		unix.Close(f.memfd)
+		f.memfd = -1
 		for i := range f.kick {
 			unix.Close(f.kick[i])
 			unix.Close(f.call[i])

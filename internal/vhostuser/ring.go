@@ -24,6 +24,7 @@ const (
 
 	availFNoInterrupt = 1
 	usedFNoNotify     = 1
+	usedFlagsUnknown  = 0xffff // not a value ever written: the next is
 
 	// MaxQueueSize is the largest split ring.
 	MaxQueueSize = 32768
