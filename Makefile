@@ -69,7 +69,8 @@ CROSS_ARCHS ?= amd64 arm64 386 s390x
 CROSS_SYSTEMS ?= freebsd/amd64 darwin/arm64 windows/amd64
 CROSS_RUN_ARCHS ?= s390x 386 arm64
 CROSS_TESTS = Golden|Rejects|Reserved|NumberFlag|Fuzz
-CROSS_PKGS = ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune ./internal/vmsocket ./internal/control
+CROSS_PKGS = ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune ./internal/vmsocket ./internal/control \
+	./internal/vhostuser
 CROSS_BE_SKIP = SenderFallbacks|SocketLoopAllocs|IntactNeedsChecksums
 # CROSS_EXEC_SKIP are tests that run a host program (tshark): the host's
 # binary, which the emulated run does not test, and qemu-user's fork of an

@@ -365,10 +365,10 @@ func (b *Backend) handle(m *Message, fds []int, reply []byte) ([]byte, error) {
 	err := func() error {
 		switch m.Request {
 		case ReqGetFeatures:
-			binary.LittleEndian.PutUint64(u64[:], Offered)
+			binary.NativeEndian.PutUint64(u64[:], Offered)
 			reply, hasReply = appendReply(reply, m.Request, u64[:]), true
 		case ReqGetProtocolFeatures:
-			binary.LittleEndian.PutUint64(u64[:], OfferedProtocol)
+			binary.NativeEndian.PutUint64(u64[:], OfferedProtocol)
 			reply, hasReply = appendReply(reply, m.Request, u64[:]), true
 		case ReqSetFeatures:
 			return b.setFeatures(m.U64)
@@ -397,8 +397,8 @@ func (b *Backend) handle(m *Message, fds []int, reply []byte) ([]byte, error) {
 				return err
 			}
 			var p [stateLen]byte
-			binary.LittleEndian.PutUint32(p[:], st.Index)
-			binary.LittleEndian.PutUint32(p[4:], st.Num)
+			binary.NativeEndian.PutUint32(p[:], st.Index)
+			binary.NativeEndian.PutUint32(p[4:], st.Num)
 			reply, hasReply = appendReply(reply, m.Request, p[:]), true
 		case ReqSetVringKick, ReqSetVringCall, ReqSetVringErr:
 			fd := -1
@@ -418,10 +418,11 @@ func (b *Backend) handle(m *Message, fds []int, reply []byte) ([]byte, error) {
 		return reply, err
 	}
 	if m.NeedReply() && b.protocol&ProtoFeatReplyAck != 0 {
-		binary.LittleEndian.PutUint64(u64[:], 0)
+		ack := uint64(0)
 		if err != nil {
-			u64[0] = 1
+			ack = 1
 		}
+		binary.NativeEndian.PutUint64(u64[:], ack)
 		reply = appendReply(reply, m.Request, u64[:])
 		if err == errRefused {
 			if b.logLimit.allow() {

@@ -377,7 +377,7 @@ func TestAddrBeforeMemTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := f.reply(ReqGetVringBase)
-	if err != nil || binary.LittleEndian.Uint32(p[4:]) != 2 {
+	if err != nil || binary.NativeEndian.Uint32(p[4:]) != 2 {
 		t.Fatalf("GET_VRING_BASE: %x, %v; want base 2", p, err)
 	}
 	f.sendFrame(nil, testFrame(3, 300))

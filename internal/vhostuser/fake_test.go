@@ -151,9 +151,9 @@ func (f *frontend) wait() error {
 
 // send sends one message with fds.
 func (f *frontend) send(req Request, flags uint32, payload []byte, fds ...int) error {
-	msg := binary.LittleEndian.AppendUint32(nil, uint32(req))
-	msg = binary.LittleEndian.AppendUint32(msg, flagVersion|flags)
-	msg = binary.LittleEndian.AppendUint32(msg, uint32(len(payload)))
+	msg := binary.NativeEndian.AppendUint32(nil, uint32(req))
+	msg = binary.NativeEndian.AppendUint32(msg, flagVersion|flags)
+	msg = binary.NativeEndian.AppendUint32(msg, uint32(len(payload)))
 	msg = append(msg, payload...)
 	var oob []byte
 	if len(fds) > 0 {
@@ -168,13 +168,13 @@ func (f *frontend) reply(req Request) ([]byte, error) {
 	if err := readAll(f.sock, h[:]); err != nil {
 		return nil, err
 	}
-	if got := Request(binary.LittleEndian.Uint32(h[:])); got != req {
+	if got := Request(binary.NativeEndian.Uint32(h[:])); got != req {
 		return nil, errors.New("reply to " + got.String() + ", want " + req.String())
 	}
-	if fl := binary.LittleEndian.Uint32(h[4:]); fl != flagVersion|flagReply {
+	if fl := binary.NativeEndian.Uint32(h[4:]); fl != flagVersion|flagReply {
 		return nil, errors.New("reply flags wrong")
 	}
-	p := make([]byte, binary.LittleEndian.Uint32(h[8:]))
+	p := make([]byte, binary.NativeEndian.Uint32(h[8:]))
 	return p, readAll(f.sock, p)
 }
 
@@ -200,32 +200,32 @@ func (f *frontend) do(req Request, payload []byte, fds ...int) {
 		f.t.Fatalf("%s: %v", req, err)
 	}
 	p, err := f.reply(req)
-	if err != nil || len(p) != 8 || binary.LittleEndian.Uint64(p) != 0 {
+	if err != nil || len(p) != 8 || binary.NativeEndian.Uint64(p) != 0 {
 		f.t.Fatalf("%s: ack %x, %v", req, p, err)
 	}
 }
 
-func u64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+func u64(v uint64) []byte { return binary.NativeEndian.AppendUint64(nil, v) }
 
 func state(i, n uint32) []byte {
-	return binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, i), n)
+	return binary.NativeEndian.AppendUint32(binary.NativeEndian.AppendUint32(nil, i), n)
 }
 
 func vringAddr(i int, desc, used, avail uint64) []byte {
-	p := binary.LittleEndian.AppendUint32(nil, uint32(i))
-	p = binary.LittleEndian.AppendUint32(p, 0)
+	p := binary.NativeEndian.AppendUint32(nil, uint32(i))
+	p = binary.NativeEndian.AppendUint32(p, 0)
 	for _, v := range []uint64{desc, used, avail, 0} {
-		p = binary.LittleEndian.AppendUint64(p, v)
+		p = binary.NativeEndian.AppendUint64(p, v)
 	}
 	return p
 }
 
 func memTablePayload(regions ...Region) []byte {
-	p := binary.LittleEndian.AppendUint32(nil, uint32(len(regions)))
-	p = binary.LittleEndian.AppendUint32(p, 0)
+	p := binary.NativeEndian.AppendUint32(nil, uint32(len(regions)))
+	p = binary.NativeEndian.AppendUint32(p, 0)
 	for _, r := range regions {
 		for _, v := range []uint64{r.GuestAddr, r.Size, r.UserAddr, r.MmapOffset} {
-			p = binary.LittleEndian.AppendUint64(p, v)
+			p = binary.NativeEndian.AppendUint64(p, v)
 		}
 	}
 	return p
@@ -239,13 +239,13 @@ func (f *frontend) negotiate(features uint64) {
 		f.t.Fatal(err)
 	}
 	p, err := f.reply(ReqGetFeatures)
-	if err != nil || binary.LittleEndian.Uint64(p) != Offered {
+	if err != nil || binary.NativeEndian.Uint64(p) != Offered {
 		f.t.Fatalf("GET_FEATURES: %x, %v", p, err)
 	}
 	if err := f.send(ReqGetProtocolFeatures, 0, nil); err != nil {
 		f.t.Fatal(err)
 	}
-	if p, err = f.reply(ReqGetProtocolFeatures); err != nil || binary.LittleEndian.Uint64(p) != OfferedProtocol {
+	if p, err = f.reply(ReqGetProtocolFeatures); err != nil || binary.NativeEndian.Uint64(p) != OfferedProtocol {
 		f.t.Fatalf("GET_PROTOCOL_FEATURES: %x, %v", p, err)
 	}
 	if err := f.send(ReqSetProtocolFeatures, 0, u64(ProtoFeatReplyAck)); err != nil {

@@ -13,9 +13,9 @@ import (
 // header, and a memory table has one descriptor per region.
 func FuzzParseMessage(f *testing.F) {
 	msg := func(req Request, flags uint32, p []byte) []byte {
-		b := binary.LittleEndian.AppendUint32(nil, uint32(req))
-		b = binary.LittleEndian.AppendUint32(b, flags)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(p)))
+		b := binary.NativeEndian.AppendUint32(nil, uint32(req))
+		b = binary.NativeEndian.AppendUint32(b, flags)
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(p)))
 		return append(b, p...)
 	}
 	f.Add(msg(ReqGetFeatures, flagVersion, nil), uint8(0))

@@ -5,6 +5,7 @@ package vhostuser
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"golang.org/x/sys/unix"
 )
@@ -143,6 +144,9 @@ func mapTable(m *Message, fds []int) (t memTable, err error) {
 		maplen := length
 		if bs := uint64(st.Blksize); bs > 0 && bs&(bs-1) == 0 && maplen%bs != 0 && uint64(st.Size) >= (maplen+bs-1)&^(bs-1) {
 			maplen = (maplen + bs - 1) &^ (bs - 1)
+		}
+		if maplen > math.MaxInt {
+			return t, fmt.Errorf("memory region %d: %#x bytes do not fit this address space", i, maplen)
 		}
 		mapping, err := unix.Mmap(fds[i], 0, int(maplen), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		if err != nil {

@@ -134,22 +134,25 @@ type Message struct {
 // NeedReply reports whether the frontend asked for a REPLY_ACK.
 func (m *Message) NeedReply() bool { return m.Flags&flagNeedReply != 0 }
 
+// Messages are in the host's byte order (vhost-user.rst: "All numbers are
+// in the machine native byte order"); the rings are little-endian.
+
 // ParseHeader checks a message header and returns the payload size it
 // announces.
 func ParseHeader(b []byte) (size int, err error) {
 	if len(b) < HeaderLen {
 		return 0, fmt.Errorf("%w: %d-byte header, want %d", ErrMessage, len(b), HeaderLen)
 	}
-	flags := binary.LittleEndian.Uint32(b[4:])
+	flags := binary.NativeEndian.Uint32(b[4:])
 	if flags&flagVersionMask != flagVersion {
 		return 0, fmt.Errorf("%w: version %d, want %d", ErrMessage, flags&flagVersionMask, flagVersion)
 	}
 	if flags&flagReply != 0 {
 		return 0, fmt.Errorf("%w: a reply where a request belongs", ErrMessage)
 	}
-	n := binary.LittleEndian.Uint32(b[8:])
+	n := binary.NativeEndian.Uint32(b[8:])
 	if n > MaxPayload {
-		return 0, fmt.Errorf("%w: %s with a %d-byte payload, the most is %d", ErrMessage, Request(binary.LittleEndian.Uint32(b)), n, MaxPayload)
+		return 0, fmt.Errorf("%w: %s with a %d-byte payload, the most is %d", ErrMessage, Request(binary.NativeEndian.Uint32(b)), n, MaxPayload)
 	}
 	return int(n), nil
 }
@@ -165,8 +168,8 @@ func ParseMessage(b []byte, nfds int, m *Message) error {
 		return err
 	}
 	*m = Message{
-		Request: Request(binary.LittleEndian.Uint32(b)),
-		Flags:   binary.LittleEndian.Uint32(b[4:]),
+		Request: Request(binary.NativeEndian.Uint32(b)),
+		Flags:   binary.NativeEndian.Uint32(b[4:]),
 		Size:    uint32(size),
 	}
 	p := b[HeaderLen:]
@@ -184,12 +187,12 @@ func ParseMessage(b []byte, nfds int, m *Message) error {
 		if size != 8 {
 			return sizeError(m, 8)
 		}
-		m.U64 = binary.LittleEndian.Uint64(p)
+		m.U64 = binary.NativeEndian.Uint64(p)
 	case ReqSetVringKick, ReqSetVringCall, ReqSetVringErr:
 		if size != 8 {
 			return sizeError(m, 8)
 		}
-		m.U64 = binary.LittleEndian.Uint64(p)
+		m.U64 = binary.NativeEndian.Uint64(p)
 		if m.U64&^(vringNoFD|vringIdxMask) != 0 {
 			return fmt.Errorf("%w: %s with unknown bits in %#x", ErrMessage, m.Request, m.U64)
 		}
@@ -200,24 +203,24 @@ func ParseMessage(b []byte, nfds int, m *Message) error {
 		if size != stateLen {
 			return sizeError(m, stateLen)
 		}
-		m.State = VringState{binary.LittleEndian.Uint32(p), binary.LittleEndian.Uint32(p[4:])}
+		m.State = VringState{binary.NativeEndian.Uint32(p), binary.NativeEndian.Uint32(p[4:])}
 	case ReqSetVringAddr:
 		if size != addrLen {
 			return sizeError(m, addrLen)
 		}
 		m.Addr = VringAddr{
-			Index: binary.LittleEndian.Uint32(p),
-			Flags: binary.LittleEndian.Uint32(p[4:]),
-			Desc:  binary.LittleEndian.Uint64(p[8:]),
-			Used:  binary.LittleEndian.Uint64(p[16:]),
-			Avail: binary.LittleEndian.Uint64(p[24:]),
-			Log:   binary.LittleEndian.Uint64(p[32:]),
+			Index: binary.NativeEndian.Uint32(p),
+			Flags: binary.NativeEndian.Uint32(p[4:]),
+			Desc:  binary.NativeEndian.Uint64(p[8:]),
+			Used:  binary.NativeEndian.Uint64(p[16:]),
+			Avail: binary.NativeEndian.Uint64(p[24:]),
+			Log:   binary.NativeEndian.Uint64(p[32:]),
 		}
 	case ReqSetMemTable:
 		if size < memTableLen {
 			return sizeError(m, memTableLen)
 		}
-		n := binary.LittleEndian.Uint32(p)
+		n := binary.NativeEndian.Uint32(p)
 		if n > MaxRegions {
 			return fmt.Errorf("%w: %d memory regions, the most is %d", ErrMessage, n, MaxRegions)
 		}
@@ -229,10 +232,10 @@ func ParseMessage(b []byte, nfds int, m *Message) error {
 		for i := range m.NumRegions {
 			r := p[memTableLen+i*regionLen:]
 			m.Regions[i] = Region{
-				GuestAddr:  binary.LittleEndian.Uint64(r),
-				Size:       binary.LittleEndian.Uint64(r[8:]),
-				UserAddr:   binary.LittleEndian.Uint64(r[16:]),
-				MmapOffset: binary.LittleEndian.Uint64(r[24:]),
+				GuestAddr:  binary.NativeEndian.Uint64(r),
+				Size:       binary.NativeEndian.Uint64(r[8:]),
+				UserAddr:   binary.NativeEndian.Uint64(r[16:]),
+				MmapOffset: binary.NativeEndian.Uint64(r[24:]),
 			}
 		}
 		wantFDs = m.NumRegions
@@ -253,8 +256,8 @@ func sizeError(m *Message, want int) error {
 
 // appendReply appends a reply to req with payload p to b.
 func appendReply(b []byte, req Request, p []byte) []byte {
-	b = binary.LittleEndian.AppendUint32(b, uint32(req))
-	b = binary.LittleEndian.AppendUint32(b, flagVersion|flagReply)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(p)))
+	b = binary.NativeEndian.AppendUint32(b, uint32(req))
+	b = binary.NativeEndian.AppendUint32(b, flagVersion|flagReply)
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(p)))
 	return append(b, p...)
 }
