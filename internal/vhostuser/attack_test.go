@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -356,5 +357,23 @@ func TestTruncatedMemory(t *testing.T) {
 	g.publish(txQueue)
 	if got, _ := c.wait(t, 1); len(got) != 1 {
 		t.Errorf("next frontend: %d frames", len(got))
+	}
+}
+
+// TestLogLimit: a burst of log lines passes, then one a second.
+func TestLogLimit(t *testing.T) {
+	var r rateLimit
+	n := 0
+	for range 100 {
+		if r.allow() {
+			n++
+		}
+	}
+	if n != logBurst {
+		t.Errorf("%d of 100 lines at once, want %d", n, logBurst)
+	}
+	r.last = r.last.Add(-2 * time.Second)
+	if !r.allow() || !r.allow() || r.allow() {
+		t.Error("two seconds later: want two lines, then none")
 	}
 }

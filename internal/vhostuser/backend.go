@@ -79,7 +79,10 @@ type Backend struct {
 
 	connections, frontendErrors atomic.Uint64
 	superframes, offloadErrors  atomic.Uint64
-	logLimit                    rateLimit
+	// Logs about frontends: a few lines, then at most one a second of
+	// each kind, so that a frontend connecting in a loop cannot flood the
+	// log (the counters count them all).
+	logLimit, connLog, featLog rateLimit
 }
 
 // New makes a backend with no frontend, named name in logs; Serve hands
@@ -244,7 +247,9 @@ func (b *Backend) Serve(c *net.UnixConn) error {
 	b.conn, b.connErr = c, nil
 	b.connMu.Unlock()
 	b.connections.Add(1)
-	b.log.Info("vhost-user frontend connected", "socket", b.name)
+	if b.connLog.allow() {
+		b.log.Info("vhost-user frontend connected", "socket", b.name, "connections", b.connections.Load())
+	}
 
 	err := b.serve(c)
 
@@ -260,7 +265,9 @@ func (b *Backend) Serve(c *net.UnixConn) error {
 	b.unlockQueues()
 	switch {
 	case err == nil || b.closed():
-		b.log.Info("vhost-user frontend disconnected", "socket", b.name)
+		if b.connLog.allow() {
+			b.log.Info("vhost-user frontend disconnected", "socket", b.name)
+		}
 		return nil
 	case errors.Is(err, ErrFrontend) || errors.Is(err, ErrMessage):
 		b.frontendErrors.Add(1)
@@ -460,7 +467,9 @@ func (b *Backend) setFeatures(f uint64) error {
 	b.connMu.Unlock()
 	b.rx.configure(f)
 	b.unlockQueues()
-	b.log.Info("vhost-user features negotiated", "socket", b.name, "features", FeatureNames(f))
+	if b.featLog.allow() {
+		b.log.Info("vhost-user features negotiated", "socket", b.name, "features", FeatureNames(f))
+	}
 	return nil
 }
 
@@ -619,19 +628,24 @@ func (b *Backend) setVringFD(req Request, idx, fd int) error {
 	return nil
 }
 
-// rateLimit allows one event a second.
+// rateLimit allows a burst of logBurst events, then one a second.
 type rateLimit struct {
-	mu   sync.Mutex
-	last time.Time
+	mu     sync.Mutex
+	last   time.Time
+	tokens float64
 }
+
+const logBurst = 5
 
 func (r *rateLimit) allow() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
-	if now.Sub(r.last) < time.Second {
+	r.tokens = min(logBurst, r.tokens+now.Sub(r.last).Seconds())
+	r.last = now
+	if r.tokens < 1 {
 		return false
 	}
-	r.last = now
+	r.tokens--
 	return true
 }
