@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"path/filepath"
 	"testing"
@@ -206,18 +205,27 @@ func TestTxOffloads(t *testing.T) {
 	}
 }
 
-// TestRxCoalesce: with GUEST_TSO4/6 and GUEST_CSUM taken, a run of TCP
+// TestRxCoalesce: with GUEST_CSUM and GUEST_TSO4 taken, a run of IPv4 TCP
 // segments reaches the guest as one superframe with its GSO header and a
-// partial checksum; without them, frame by frame with zero headers.
+// partial checksum; without them (or with TSO for IPv6 only), frame by
+// frame with zero headers.
 func TestRxCoalesce(t *testing.T) {
-	for _, tso := range []bool{true, false} {
-		t.Run(fmt.Sprintf("tso=%v", tso), func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		feat uint64
+		tso  bool // IPv4 superframes expected
+	}{
+		{"tso4-tso6", FeatNetGuestCsum | FeatNetGuestTSO4 | FeatNetGuestTSO6, true},
+		{"tso4", FeatNetGuestCsum | FeatNetGuestTSO4, true},
+		{"tso6-only", FeatNetGuestCsum | FeatNetGuestTSO6, false},
+		{"tso-without-csum", FeatNetGuestTSO4 | FeatNetGuestTSO6, false},
+		{"none", 0, false},
+	} {
+		tso := tc.tso
+		t.Run(tc.name, func(t *testing.T) {
 			b := New("test")
 			f := newFrontend(t, b)
-			feats := uint64(FeatVersion1 | FeatProtocolFeats | FeatNetMrgRxbuf)
-			if tso {
-				feats |= FeatNetGuestCsum | FeatNetGuestTSO4 | FeatNetGuestTSO6
-			}
+			feats := uint64(FeatVersion1|FeatProtocolFeats|FeatNetMrgRxbuf) | tc.feat
 			f.negotiate(feats)
 			f.start()
 			f.postRx(0, 64)

@@ -11,7 +11,7 @@ import (
 
 // rxWriter fills the guest's receive queue: frames straight behind a
 // virtio-net header, or coalesced into superframes where the guest takes
-// them (GUEST_TSO4, GUEST_TSO6 and GUEST_CSUM).
+// them (GUEST_CSUM, and GUEST_TSO4 or GUEST_TSO6 for the IP version).
 type rxWriter struct {
 	b    *Backend
 	gro  *offload.Coalescer // nil: no coalescing
@@ -40,10 +40,25 @@ func (w *rxWriter) configure(f uint64) {
 }
 
 // coalesce reports whether the guest takes TCP superframes with partial
-// checksums.
+// checksums, of IPv4, IPv6 or both.
 func (w *rxWriter) coalesce() bool {
-	const need = FeatNetGuestCsum | FeatNetGuestTSO4 | FeatNetGuestTSO6
-	return w.b.features&need == need
+	f := w.b.features
+	return f&FeatNetGuestCsum != 0 && f&(FeatNetGuestTSO4|FeatNetGuestTSO6) != 0
+}
+
+// takes reports whether the guest takes a superframe of frame's IP
+// version, when it took TSO for one version only.
+func (w *rxWriter) takes(frame []byte) bool {
+	const both = FeatNetGuestTSO4 | FeatNetGuestTSO6
+	f := w.b.features
+	if f&both == both {
+		return true
+	}
+	var p offload.Packet
+	if !offload.Parse(frame, &p) {
+		return false
+	}
+	return p.V6 == (f&FeatNetGuestTSO6 != 0)
 }
 
 // Write delivers frames to the guest's receive queue in order, merging
@@ -122,7 +137,7 @@ func (w *rxWriter) frame(frame []byte, gro, intact bool) (stop bool) {
 		parse = offload.ParseIntactSegment
 	}
 	g := w.gro
-	if !parse(frame, &w.seg, false) {
+	if !parse(frame, &w.seg, false) || !w.takes(frame) {
 		if w.flush() {
 			return true
 		}
