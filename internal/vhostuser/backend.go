@@ -315,6 +315,7 @@ func (b *Backend) serve(c *net.UnixConn) error {
 		if err := ParseMessage(msg[:HeaderLen+size], len(fds), &m); err != nil {
 			return err
 		}
+		b.log.Debug("vhost-user request", "socket", b.name, "request", m.Request.String(), "flags", m.Flags, "size", m.Size, "fds", len(fds))
 		reply = reply[:0]
 		reply, err = b.handle(&m, fds, reply)
 		fds = fds[:0] // handle took them (closed or kept)
