@@ -29,6 +29,8 @@ type testpmd struct {
 	t      *testing.T
 	ns     netns
 	args   []string
+	sock   string // with server, the socket testpmd listens on
+	server bool
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	out    *syncBuffer
@@ -55,13 +57,14 @@ func hugePages(t *testing.T) string {
 }
 
 // startTestpmd runs testpmd in ns on the vhost-user socket sock.
-func startTestpmd(t *testing.T, ns netns, huge, sock string) *testpmd {
+// With server, testpmd listens on sock (l2tap -vhost-user-mode client).
+func startTestpmd(t *testing.T, ns netns, huge, sock string, server bool) *testpmd {
 	t.Helper()
 	prefix := fmt.Sprintf("l2tap%d-%s", os.Getpid(), ns)
 	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", prefix)) })
-	p := &testpmd{t: t, ns: ns, args: []string{"stdbuf", "-oL", "dpdk-testpmd", "-l", "0-1", "-n", "1", "--no-pci", "--single-file-segments",
+	p := &testpmd{t: t, ns: ns, sock: sock, server: server, args: []string{"stdbuf", "-oL", "dpdk-testpmd", "-l", "0-1", "-n", "1", "--no-pci", "--single-file-segments",
 		"-m", "256", "--file-prefix=" + prefix, "--huge-dir", huge,
-		"--vdev=net_virtio_user0,path=" + sock + ",queues=1,mrg_rxbuf=1,in_order=0",
+		"--vdev=net_virtio_user0,path=" + sock + ",queues=1,mrg_rxbuf=1,in_order=0" + map[bool]string{true: ",server=1"}[server],
 		"--vdev=net_pcap0,iface=vpa",
 		"--", "--forward-mode=io", "--auto-start", "--max-pkt-len=9600", "--mbuf-size=10240", "--total-num-mbufs=8192", "--no-flush-rx"}}
 	ns.ip(t, "link", "add", "vta", "mtu", "9000", "type", "veth", "peer", "name", "vpa", "mtu", "9600")
@@ -103,12 +106,26 @@ func (p *testpmd) start() {
 	}
 	p.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); pw.Close(); close(exited) }(p.cmd, p.exited)
+	if p.server {
+		// l2tap, running as nobody, connects to the file testpmd makes.
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if os.Chmod(p.sock, 0o666) == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("testpmd made no socket %s in 60 s:\n%s", p.sock, p.out.String())
+			}
+		}
+	}
 	select {
 	case <-forwarding:
 	case <-p.exited:
 		t.Fatalf("testpmd exited:\n%s", p.out.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("testpmd did not start forwarding in 60 s:\n%s", p.out.String())
+	}
+	if strings.Contains(p.out.String(), "failed to initialize net_virtio_user0") {
+		t.Fatalf("testpmd runs without its vhost-user port:\n%s", p.out.String())
 	}
 }
 
@@ -120,6 +137,11 @@ func (p *testpmd) kill() {
 	p.cmd.Process.Kill()
 	<-p.exited
 	p.cmd = nil
+	if p.server {
+		// testpmd binds no socket over a stale file: remove what the
+		// killed one left, as its supervisor would.
+		os.Remove(p.sock)
+	}
 }
 
 // stop ends testpmd cleanly (its input closed) and logs its output.
@@ -160,32 +182,49 @@ func macOf(t *testing.T, ns netns, dev string) string {
 
 // TestVhostUserTestpmd runs l2tap -vhost-user as nobody under the default
 // seccomp filter, with dpdk-testpmd as its frontend in one namespace,
-// across a pseudowire to a second l2tap on a TAP in another: pings whose
-// frames are 64 to 9000 bytes cross both ways with their payloads checked
-// (ping compares every byte of the reply), and the counters of both
-// sides count exactly those frames and bytes; testpmd killed and started
-// again is served again by the same l2tap; a frontend sending garbage
-// before it ends only its own connection (the attacks on the rings and
-// the memory table are internal/vhostuser's tests).
+// across a pseudowire to a second l2tap on a TAP in another, with l2tap
+// listening (server) and connecting to testpmd's socket (client): pings
+// whose frames are 64 to 9000 bytes cross both ways with their payloads
+// checked (ping compares every byte of the reply), and the counters of
+// both sides count exactly those frames and bytes; testpmd killed and
+// started again is served again by the same l2tap; a frontend sending
+// garbage before it ends only its own connection (the attacks on the
+// rings and the memory table are internal/vhostuser's tests).
 func TestVhostUserTestpmd(t *testing.T) {
-	requireTools(t, true, "dpdk-testpmd", "stdbuf", "ping", "setpriv")
+	requireTools(t, true, "dpdk-testpmd", "stdbuf", "ping")
 	// Alone: testpmd polls two CPUs at full speed while it runs.
+	huge := hugePages(t)
+	for _, mode := range []string{"server", "client"} {
+		t.Run(mode, func(t *testing.T) { testVhostUserTestpmd(t, huge, mode == "client") })
+	}
+}
+
+func testVhostUserTestpmd(t *testing.T, huge string, client bool) {
 	a, b := vethPair(t, "vh")
 	for _, ns := range []netns{a, b} {
 		noIPv6(t, ns)
 		ns.ip(t, "link", "set", map[netns]string{a: "ua", b: "ub"}[ns], "mtu", "9600")
 	}
-	huge := hugePages(t)
 	dir := socketDir(t)
 	sock := filepath.Join(dir, "vhost.sock")
-	pa := startL2tap(t, a, "-udp", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-srcport", "1701", "-dstport", "1701",
-		"-txsession", "1", "-vhost-user", sock, "-user", "nobody", "-owner", "nobody", "-control", "off")
+	args := []string{"-udp", "-src", "192.0.2.1", "-dst", "192.0.2.2", "-srcport", "1701", "-dstport", "1701",
+		"-txsession", "1", "-vhost-user", sock, "-user", "nobody", "-control", "off"}
+	chardev := "socket,id=c0,path=" + sock
+	if client {
+		args = append(args, "-vhost-user-mode", "client")
+		chardev += ",server=on"
+	} else {
+		args = append(args, "-owner", "nobody")
+	}
+	pa := startL2tap(t, a, args...)
 	waitLog(t, pa, "connect a VM with socket="+regexp.QuoteMeta(sock)+" "+
-		regexp.QuoteMeta(`qemu="-m 1G -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem -chardev socket,id=c0,path=`+sock+
+		regexp.QuoteMeta(`qemu="-m 1G -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem -chardev `+chardev+
 			` -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0"`), 10*time.Second)
-	var st syscall.Stat_t
-	if err := syscall.Stat(sock, &st); err != nil || st.Mode&0o777 != 0o600 || st.Uid != uint32(lookupUID(t, "nobody")) {
-		t.Errorf("socket file: mode %o uid %d (%v), want 0600 and nobody's", st.Mode&0o777, st.Uid, err)
+	if !client {
+		var st syscall.Stat_t
+		if err := syscall.Stat(sock, &st); err != nil || st.Mode&0o777 != 0o600 || st.Uid != uint32(lookupUID(t, "nobody")) {
+			t.Errorf("socket file: mode %o uid %d (%v), want 0600 and nobody's", st.Mode&0o777, st.Uid, err)
+		}
 	}
 	pb := startL2tap(t, b, "-udp", "-src", "192.0.2.2", "-dst", "192.0.2.1", "-srcport", "1701", "-dstport", "1701",
 		"-txsession", "1", "-ifname", "vtb", "-mtu", "9000", "-control", "off")
@@ -193,8 +232,23 @@ func TestVhostUserTestpmd(t *testing.T) {
 
 	// A frontend that sends garbage (a header of another protocol
 	// version) ends its own connection, counted; l2tap serves the next.
-	bad, err := net.Dial("unix", sock)
-	if err != nil {
+	// As a client l2tap connects to it: the test listens for one
+	// connection, then refuses the rest until testpmd listens there.
+	var bad net.Conn
+	var err error
+	if client {
+		ln, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(sock, 0o666) // l2tap runs as nobody
+		bad, err = ln.Accept()
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close() // the file stays: l2tap's next attempts are refused
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else if bad, err = net.Dial("unix", sock); err != nil {
 		t.Fatal(err)
 	}
 	bad.Write([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
@@ -203,8 +257,11 @@ func TestVhostUserTestpmd(t *testing.T) {
 		t.Errorf("the garbage frontend's connection: read %d, %v; want it closed", n, err)
 	}
 	bad.Close()
+	if client {
+		os.Remove(sock)
+	}
 
-	pmd := startTestpmd(t, a, huge, sock)
+	pmd := startTestpmd(t, a, huge, sock, client)
 	waitLog(t, pa, regexp.QuoteMeta("vhost-user features negotiated"), 10*time.Second)
 	// Static neighbours: no ARP crosses, so the counters count pings only.
 	a.ip(t, "neigh", "replace", "10.1.0.2", "lladdr", macOf(t, b, "vtb"), "dev", "vta", "nud", "permanent")
@@ -280,7 +337,7 @@ func logFeatures(t *testing.T, p *proc) {
 	var once sync.Once
 	for _, l := range strings.Split(p.stderr.String(), "\n") {
 		if strings.Contains(l, "features negotiated") {
-			once.Do(func() { t.Logf("l2tap: %s", l) })
+			once.Do(func() { t.Log(l) })
 		}
 	}
 }
