@@ -341,3 +341,69 @@ func logFeatures(t *testing.T, p *proc) {
 		}
 	}
 }
+
+// TestVhostUserReload: with -config (and so the privileged helper, which
+// binds a server's socket for the data path running as nobody under the
+// seccomp filter), SIGHUP adds a vhost-user session of each mode, whose
+// sockets a frontend reaches (the server's file owned by -owner), and
+// removes them again, the server's file with its session.
+func TestVhostUserReload(t *testing.T) {
+	requireTools(t, true, "ip")
+	a, _ := vethPair(t, "vr")
+	dir := socketDir(t)
+	srv, cli := filepath.Join(dir, "server.vhost"), filepath.Join(dir, "client.vhost")
+	cfg := filepath.Join(dir, "l2tap.toml")
+	base := "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n[[tunnel.session]]\ntxsession = 1\nifname = \"vr0\"\n"
+	if err := os.WriteFile(cfg, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startL2tap(t, a, "-config", cfg, "-control", "off", "-user", "nobody")
+
+	// The frontend l2tap connects to as a client.
+	ln, err := net.Listen("unix", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	os.Chmod(cli, 0o666) // l2tap runs as nobody
+	os.WriteFile(cfg, []byte(base+"[[tunnel.session]]\ntxsession = 2\nvhost-user = \""+srv+"\"\nowner = \"nobody\"\n"+
+		"[[tunnel.session]]\ntxsession = 3\nvhost-user = \""+cli+"\"\nvhost-user-mode = \"client\"\n"), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, regexp.QuoteMeta("added socket="+srv), 10*time.Second)
+	waitLog(t, p, regexp.QuoteMeta("added socket="+cli), 10*time.Second)
+	var st syscall.Stat_t
+	if err := syscall.Stat(srv, &st); err != nil || st.Mode&0o777 != 0o600 || st.Uid != uint32(lookupUID(t, "nobody")) {
+		t.Errorf("socket file: mode %o uid %d (%v), want 0600 and nobody's", st.Mode&0o777, st.Uid, err)
+	}
+	c, err := net.Dial("unix", srv)
+	if err != nil {
+		t.Fatalf("connect to the socket added on reload: %v\n%s", err, p.stderr.String())
+	}
+	waitLog(t, p, regexp.QuoteMeta("vhost-user frontend connected socket="+srv), 10*time.Second)
+	c.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	select {
+	case c := <-accepted:
+		waitLog(t, p, regexp.QuoteMeta("vhost-user frontend connected socket="+cli), 10*time.Second)
+		c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the client session added on reload did not connect\n%s", p.stderr.String())
+	}
+
+	os.WriteFile(cfg, []byte(base), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, p, regexp.QuoteMeta("removed socket="+srv), 10*time.Second)
+	waitLog(t, p, regexp.QuoteMeta("removed socket="+cli), 10*time.Second)
+	if _, err := os.Lstat(srv); !os.IsNotExist(err) {
+		t.Errorf("socket file after its session was removed: %v", err)
+	}
+	if _, err := os.Lstat(cli); err != nil {
+		t.Errorf("the frontend's socket file after the client session was removed: %v", err)
+	}
+	p.stop(t)
+}
