@@ -77,6 +77,14 @@ func (helperTestOpener) AdoptVMSocket(*config.SessionConfig, int, *os.File) (Dev
 	return nil, errors.New("test: the helper adopts nothing")
 }
 
+func (helperTestOpener) BindVhostUser(sc *config.SessionConfig) (*os.File, error) {
+	return vmsocket.Bind(vmsocket.Config{Path: sc.VhostUser.Path, UID: sc.TAP.Owner, GID: sc.TAP.Group})
+}
+
+func (helperTestOpener) AdoptVhostUser(*config.SessionConfig, int, *os.File) (Device, error) {
+	return nil, errors.New("test: the helper adopts nothing")
+}
+
 // TestHelperPolicy: the helper answers only requests that number a
 // session or tunnel of the configuration it read last, never a dynamic
 // tunnel's, restores only TAPs it recorded, and sends a reload's
