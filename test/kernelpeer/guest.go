@@ -58,6 +58,7 @@ type Guest struct {
 	consoleLog string
 	exited     chan struct{} // closed when QEMU exits
 	waitErr    error         // QEMU's exit status, valid after exited is closed
+	qemuOut    bytes.Buffer  // QEMU's stdout and stderr, to read after exited is closed
 
 	mu     sync.Mutex
 	buf    []byte // bytes received but not yet consumed
@@ -143,9 +144,9 @@ func Boot(ctx context.Context, cfg GuestConfig) (*Guest, error) {
 	args = append(args, memory...)
 	args = append(args, "-netdev", netdev, "-device", nic)
 	g.cmd = ns.Command(context.Background(), args...)
-	var qemuOut bytes.Buffer
-	g.cmd.Stdout = &qemuOut
-	g.cmd.Stderr = &qemuOut
+	qemuOut := &g.qemuOut
+	g.cmd.Stdout = qemuOut
+	g.cmd.Stderr = qemuOut
 	if err := g.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start qemu: %w", err)
 	}
