@@ -16,11 +16,13 @@ import os
 import statistics
 import sys
 
-SETUPS = ("veth", "qemu", "l2tap", "l2tap-ip", "l2tap-ip6", "l2tap-1500", "l2tap-1500-frag", "l2tap-socket")
+SETUPS = ("veth", "qemu", "l2tap", "l2tap-ip", "l2tap-ip6", "l2tap-1500", "l2tap-1500-frag", "l2tap-socket",
+          "l2tap-vhost")
 
 # Ratios drawn and tabled: (setup, baseline), each named "setup/baseline".
 RATIOS = (("l2tap", "qemu"), ("l2tap", "veth"), ("l2tap-ip", "l2tap"), ("l2tap-ip6", "l2tap"),
-          ("l2tap-1500", "l2tap"), ("l2tap-1500-frag", "l2tap"), ("l2tap-socket", "qemu"))
+          ("l2tap-1500", "l2tap"), ("l2tap-1500-frag", "l2tap"), ("l2tap-socket", "qemu"),
+          ("l2tap-vhost", "l2tap"), ("l2tap-vhost", "l2tap-socket"))
 
 # (key, label, unit, True if larger is better)
 METRICS = (
@@ -57,6 +59,13 @@ TARGETS = (
     # A 1500-byte TAP over a 1500-byte underlay, TCP's MSS clamped: as fast
     # as the automatic MTU.
     ("tcp1_gbps", "l2tap-1500/l2tap", ">=", 0.9),
+    # -vhost-user (testpmd as the frontend, l2tap's CPU alone): cheaper per
+    # byte and faster per frame than the TAP path, far faster than -socket.
+    ("cpu_s_per_gb_tcp1", "l2tap-vhost/l2tap", "<=", 0.7),
+    ("cpu_s_per_gb_tcp4", "l2tap-vhost/l2tap", "<=", 0.7),
+    ("udp_carried_kpps", "l2tap-vhost/l2tap", ">=", 1.5),
+    ("tcp1_gbps", "l2tap-vhost/l2tap-socket", ">=", 3.0),
+    ("tcp4_gbps", "l2tap-vhost/l2tap-socket", ">=", 3.0),
 )
 
 
@@ -317,6 +326,8 @@ def print_table(present, medians, ratios, targets, meta):
     print("Median of %s run(s), %s s per iperf3 test, underlay MTU %s, QEMU TAP MTU %s; l2tap flags: %s"
           % (meta.get("runs"), meta.get("duration"), meta.get("underlay_mtu", "1500"), meta.get("overlay_mtu"),
              meta.get("l2tap_flags") or "(none)"))
+    if meta.get("frontend_vhost"):
+        print("l2tap-vhost's frontend: %s (bridge CPU: l2tap alone)" % meta["frontend_vhost"])
     print(line(head))
     print(line(["-" * w for w in widths]))
     for row in rows:
