@@ -285,6 +285,16 @@ func testVhostUserTestpmd(t *testing.T, huge string, client bool) {
 		os.Remove(sock)
 	}
 
+	// The data path serves testpmd as nobody, under the seccomp filter.
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pa.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := fmt.Sprint(lookupUID(t, "nobody"))
+	if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).Match(status) || !regexp.MustCompile(`(?m)^Uid:\s+`+uid+`\s`).Match(status) {
+		t.Errorf("l2tap runs without the filter or not as nobody:\n%s", status)
+	}
+
 	pmd := startTestpmd(t, a, huge, sock, client)
 	waitLog(t, pa, regexp.QuoteMeta("vhost-user features negotiated"), 10*time.Second)
 	// Static neighbours: no ARP crosses, so the counters count pings only.
