@@ -99,21 +99,28 @@ func adoptVhostUser(sc *config.SessionConfig, mtu int, f *os.File) (daemon.Devic
 	return v, nil
 }
 
-// acceptLoop serves the frontends that connect, one after the other.
+// acceptLoop serves the frontends that connect, one after the other. A
+// failed accept (out of descriptors, say) is logged when the last one
+// succeeded, not at each attempt, and tried again after a wait.
 func (v *vhostEndpoint) acceptLoop() {
 	defer v.wg.Done()
+	failing := false
 	for {
 		c, err := v.ln.AcceptUnix()
 		if err != nil {
 			if v.closed() {
 				return
 			}
-			slog.Warn("vhost-user accept failed", "socket", v.path, "err", err)
+			if !failing {
+				slog.Warn("vhost-user accept failed; trying again", "socket", v.path, "err", err)
+				failing = true
+			}
 			if !v.wait(vhostRetryFirst) {
 				return
 			}
 			continue
 		}
+		failing = false
 		v.Serve(c)
 	}
 }

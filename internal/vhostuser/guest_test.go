@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,21 +32,7 @@ func TestGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
 	}
-	img, err := exec.Command("bash", "../../test/kernelpeer/build.sh").Output()
-	if err != nil {
-		t.Fatalf("build the guest image: %v", err)
-	}
-	var kernel, initrd string
-	for _, l := range strings.Split(string(img), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok {
-			switch k {
-			case "VMLINUZ":
-				kernel = v
-			case "INITRAMFS":
-				initrd = v
-			}
-		}
-	}
+	kernel, initrd := guestImage(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vhost.sock")
 	if testing.Verbose() {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,19 +38,42 @@ type testpmd struct {
 	exited chan struct{}
 }
 
-// hugePages reserves 512 huge pages of 2 MiB and returns a hugetlbfs
-// mount; both are given back at cleanup.
+// hugePagesNeeded is what testpmd's -m 128 takes, in 2 MiB huge pages,
+// with a margin.
+const hugePagesNeeded = 80
+
+// hugePages makes sure hugePagesNeeded 2 MiB huge pages are free,
+// reserving those missing (and giving back as many at cleanup, leaving
+// any other user's alone), and returns a hugetlbfs mount of the test's
+// own, unmounted at cleanup.
 func hugePages(t *testing.T) string {
 	t.Helper()
 	const nr = "/proc/sys/vm/nr_hugepages"
-	old, err := os.ReadFile(nr)
-	if err != nil {
-		t.Fatal(err)
+	read := func(name string) int {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return n
 	}
-	if err := os.WriteFile(nr, []byte("512"), 0); err != nil {
-		t.Fatalf("reserve huge pages: %v", err)
+	const free = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+	if missing := hugePagesNeeded - read(free); missing > 0 {
+		if err := os.WriteFile(nr, []byte(strconv.Itoa(read(nr)+missing)), 0); err != nil {
+			t.Fatalf("reserve huge pages: %v", err)
+		}
+		if got := read(free); got < hugePagesNeeded {
+			t.Fatalf("huge pages: %d free after reserving %d more, want %d", got, missing, hugePagesNeeded)
+		}
+		t.Cleanup(func() {
+			if n := read(nr) - missing; n >= 0 {
+				os.WriteFile(nr, []byte(strconv.Itoa(n)), 0)
+			}
+		})
 	}
-	t.Cleanup(func() { os.WriteFile(nr, old, 0) })
 	d := t.TempDir()
 	run(t, "mount", "-t", "hugetlbfs", "nodev", d)
 	t.Cleanup(func() { exec.Command("umount", d).Run() })
@@ -63,10 +87,10 @@ func startTestpmd(t *testing.T, ns netns, huge, sock string, server bool) *testp
 	prefix := fmt.Sprintf("l2tap%d-%s", os.Getpid(), ns)
 	t.Cleanup(func() { os.RemoveAll(filepath.Join("/var/run/dpdk", prefix)) })
 	p := &testpmd{t: t, ns: ns, sock: sock, server: server, args: []string{"stdbuf", "-oL", "dpdk-testpmd", "-l", "0-1", "-n", "1", "--no-pci", "--single-file-segments",
-		"-m", "256", "--file-prefix=" + prefix, "--huge-dir", huge,
+		"-m", "128", "--file-prefix=" + prefix, "--huge-dir", huge,
 		"--vdev=net_virtio_user0,path=" + sock + ",queues=1,mrg_rxbuf=1,in_order=0" + map[bool]string{true: ",server=1"}[server],
 		"--vdev=net_pcap0,iface=vpa",
-		"--", "--forward-mode=io", "--auto-start", "--max-pkt-len=9600", "--mbuf-size=10240", "--total-num-mbufs=8192", "--no-flush-rx"}}
+		"--", "--forward-mode=io", "--auto-start", "--max-pkt-len=9600", "--mbuf-size=10240", "--total-num-mbufs=4096", "--no-flush-rx"}}
 	ns.ip(t, "link", "add", "vta", "mtu", "9000", "type", "veth", "peer", "name", "vpa", "mtu", "9600")
 	ns.ip(t, "addr", "add", "10.1.0.1/24", "dev", "vta")
 	ns.ip(t, "link", "set", "vta", "up")
@@ -259,6 +283,16 @@ func testVhostUserTestpmd(t *testing.T, huge string, client bool) {
 	bad.Close()
 	if client {
 		os.Remove(sock)
+	}
+
+	// The data path serves testpmd as nobody, under the seccomp filter.
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pa.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := fmt.Sprint(lookupUID(t, "nobody"))
+	if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).Match(status) || !regexp.MustCompile(`(?m)^Uid:\s+`+uid+`\s`).Match(status) {
+		t.Errorf("l2tap runs without the filter or not as nobody:\n%s", status)
 	}
 
 	pmd := startTestpmd(t, a, huge, sock, client)
