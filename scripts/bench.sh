@@ -20,15 +20,17 @@
 #   l2tap-vhost   l2tap per namespace on -vhost-user, and one DPDK
 #          dpdk-testpmd (io forwarding, one polling core) standing in for
 #          both VMs: each end is a net_virtio_user port on that namespace's
-#          l2tap socket paired with a net_tap port whose kernel TAP vtap0 is
-#          moved into the namespace, where iperf3 runs.  testpmd plays the
-#          guest's virtio-net driver, not the VMM's netdev, so the bridge CPU
-#          counts l2tap alone (for l2tap-socket QEMU is counted because it
-#          stands for the VM's netdev work).  net_tap hands over MTU-sized
-#          frames (no TSO from the kernel TAP), so the row measures l2tap's
-#          cost per frame, and testpmd's polling core is one CPU taken from
-#          the rest.  Needs dpdk-testpmd (dpdk-dev) and 128 free 2 MiB huge
-#          pages (reserved for the run if fewer are free, and given back).
+#          l2tap socket paired with a net_af_packet port on a veth pair whose
+#          other end, vtap0, is in the namespace, where iperf3 runs (checksum
+#          and segmentation offloads off on vtap0, as af_packet carries no
+#          virtio-net header).  testpmd plays the guest's virtio-net driver,
+#          not the VMM's netdev, so the bridge CPU counts l2tap alone (for
+#          l2tap-socket QEMU is counted because it stands for the VM's netdev
+#          work).  The frames are MTU-sized (no superframes reach l2tap), so
+#          the row measures l2tap's cost per frame, and testpmd's polling core
+#          is one CPU taken from the rest.  Needs dpdk-testpmd (dpdk-dev) and
+#          128 free 2 MiB huge pages (reserved for the run if fewer are free,
+#          and given back).
 # and for each: iperf3 TCP with 1 and 4 streams and 1 stream each way at once
 # (--bidir), 60-byte frames over UDP,
 # ping RTT, CPU time of the bridge processes per GB moved and their peak RSS.
@@ -131,10 +133,10 @@ pick_python() {
 need_tools() {
 	local -A pkg_of=([ip]=iproute2 [ss]=iproute2 [iperf3]=iperf3 [ping]=iputils-ping
 		[timeout]=coreutils [taskset]=util-linux [qemu-system-x86_64]=qemu-system-x86
-		[dpdk-testpmd]=dpdk-dev)
+		[dpdk-testpmd]=dpdk-dev [ethtool]=ethtool)
 	local cmds=(ip ss iperf3 ping timeout) missing=() pkgs=() c
 	[[ " $BENCH_SETUPS " == *" qemu "* || " $BENCH_SETUPS " == *" l2tap-socket "* ]] && cmds+=(qemu-system-x86_64)
-	[[ " $BENCH_SETUPS " == *" l2tap-vhost "* ]] && cmds+=(dpdk-testpmd)
+	[[ " $BENCH_SETUPS " == *" l2tap-vhost "* ]] && cmds+=(dpdk-testpmd ethtool)
 	[[ -n $PIN_BRIDGE$PIN_IPERF ]] && cmds+=(taskset)
 	for c in "${cmds[@]}"; do
 		if ! command -v "$c" >/dev/null 2>&1; then
@@ -337,18 +339,25 @@ reserve_huge() {
 
 # start_vhost DIR: l2tap on -vhost-user in each namespace, then one testpmd
 # forwarding (io) between net_virtio_user port 2k on namespace k's socket
-# and net_tap port 2k+1, whose TAP vtapK goes into that namespace as vtap0.
+# and net_af_packet port 2k+1 on veth vpeK, whose peer vtap0 is in that
+# namespace.
 start_vhost() {
 	local dir=$1 pid ns k mtu
 	launch_l2tap "$NS_A" "$dir/counters-a.txt" "$dir/l2tap-a.log" -udp -src "$UNDER_A" -dst "$UNDER_B" \
 		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -vhost-user "$dir/a.sock"
 	launch_l2tap "$NS_B" "$dir/counters-b.txt" "$dir/l2tap-b.log" -udp -src "$UNDER_B" -dst "$UNDER_A" \
 		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -vhost-user "$dir/b.sock"
+	# The namespaces' ends of two veth pairs; testpmd takes the other ends.
+	for k in A B; do
+		[[ $k == A ]] && ns=$NS_A || ns=$NS_B
+		ip link add "vpe$k" type veth peer name vtap0 netns "$ns"
+		ip link set "vpe$k" up
+	done
 	(with_pin "$PIN_BRIDGE" dpdk-testpmd -l 0-1 -n 1 --no-pci --single-file-segments -m 256 \
 		--file-prefix="bench$$" --huge-dir "$HUGE_DIR" \
-		--vdev="net_virtio_user0,path=$dir/a.sock,queues=1,mrg_rxbuf=1,in_order=0" --vdev=net_tap0,iface=vtapA \
-		--vdev="net_virtio_user1,path=$dir/b.sock,queues=1,mrg_rxbuf=1,in_order=0" --vdev=net_tap1,iface=vtapB \
-		-- --forward-mode=io --port-topology=paired --nb-cores=1 --stats-period=60) </dev/null >"$dir/testpmd.log" 2>&1 &
+		--vdev="net_virtio_user0,path=$dir/a.sock,queues=1,queue_size=1024,mrg_rxbuf=1,in_order=0" --vdev=net_af_packet0,iface=vpeA \
+		--vdev="net_virtio_user1,path=$dir/b.sock,queues=1,queue_size=1024,mrg_rxbuf=1,in_order=0" --vdev=net_af_packet1,iface=vpeB \
+		-- --forward-mode=io --port-topology=paired --nb-cores=1 --rxd=1024 --txd=1024 --total-num-mbufs=32768 --stats-period=60) </dev/null >"$dir/testpmd.log" 2>&1 &
 	pid=$!
 	STARTED[$pid]=1
 	FRONTEND_PIDS+=("$pid")
@@ -357,11 +366,12 @@ start_vhost() {
 		die "testpmd did not start forwarding: $(tail -n 5 "$dir/testpmd.log")"
 	for k in A B; do
 		[[ $k == A ]] && ns=$NS_A || ns=$NS_B
-		ip link set "vtap$k" netns "$ns"
-		ip -n "$ns" link set "vtap$k" name vtap0
 		# The MTU l2tap printed for the guest.
 		mtu=$(sed -n 's/^l2tap: ready .* mtu=\([0-9]*\).*/\1/p' "$dir/l2tap-${k,,}.log" | head -n 1)
+		ip link set "vpe$k" mtu "${mtu:-1500}"
 		ip -n "$ns" link set vtap0 mtu "${mtu:-1500}" up
+		ip netns exec "$ns" ethtool -K vtap0 tx off tso off gso off >/dev/null ||
+			die "ethtool -K vtap0 tx off tso off gso off failed in $ns"
 	done
 }
 
@@ -638,7 +648,7 @@ write_meta() {
 			echo "qemu=$(qemu-system-x86_64 --version | head -n 1)"
 		fi
 		if [[ " $BENCH_SETUPS " == *" l2tap-vhost "* ]]; then
-			echo "frontend_vhost=dpdk-testpmd $(dpkg-query -W -f='${Version}' dpdk-dev 2>/dev/null) io forwarding, net_virtio_user + net_tap"
+			echo "frontend_vhost=dpdk-testpmd $(dpkg-query -W -f='${Version}' dpdk-dev 2>/dev/null) io forwarding, net_virtio_user + net_af_packet on a veth"
 		fi
 		if command -v go >/dev/null 2>&1; then echo "go=$(go version)"; fi
 	} >"$RAW/meta"
