@@ -378,7 +378,8 @@ func logFeatures(t *testing.T, p *proc) {
 
 // TestVhostUserReload: with -config (and so the privileged helper, which
 // binds a server's socket for the data path running as nobody under the
-// seccomp filter), SIGHUP adds a vhost-user session of each mode, whose
+// seccomp filter), a vhost-user session of the file is served from the
+// start, and SIGHUP adds a vhost-user session of each mode, whose
 // sockets a frontend reaches (the server's file owned by -owner), and
 // removes them again, the server's file with its session.
 func TestVhostUserReload(t *testing.T) {
@@ -387,11 +388,19 @@ func TestVhostUserReload(t *testing.T) {
 	dir := socketDir(t)
 	srv, cli := filepath.Join(dir, "server.vhost"), filepath.Join(dir, "client.vhost")
 	cfg := filepath.Join(dir, "l2tap.toml")
-	base := "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n[[tunnel.session]]\ntxsession = 1\nifname = \"vr0\"\n"
+	first := filepath.Join(dir, "first.vhost")
+	base := "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n[[tunnel.session]]\ntxsession = 1\nvhost-user = \"" + first + "\"\n"
 	if err := os.WriteFile(cfg, []byte(base), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := startL2tap(t, a, "-config", cfg, "-control", "off", "-user", "nobody")
+	// The session of the file at start: its socket made by the helper too.
+	if c, err := net.Dial("unix", first); err != nil {
+		t.Errorf("connect to the socket of the file's session: %v", err)
+	} else {
+		waitLog(t, p, regexp.QuoteMeta("vhost-user frontend connected socket="+first), 10*time.Second)
+		c.Close()
+	}
 
 	// The frontend l2tap connects to as a client.
 	ln, err := net.Listen("unix", cli)
@@ -440,4 +449,7 @@ func TestVhostUserReload(t *testing.T) {
 		t.Errorf("the frontend's socket file after the client session was removed: %v", err)
 	}
 	p.stop(t)
+	if _, err := os.Lstat(first); !os.IsNotExist(err) {
+		t.Errorf("socket file after l2tap's exit: %v", err)
+	}
 }
