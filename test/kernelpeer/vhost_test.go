@@ -314,23 +314,39 @@ func sendIn(ns *Netns, addr string, blob []byte, timeout time.Duration) error {
 }
 
 // inNetns runs f on an OS thread moved into ns. Sockets f creates stay in
-// ns and may be used from any goroutine. The thread is never moved back:
-// it ends with its goroutine.
+// ns and may be used from any goroutine. The thread is moved back before
+// it is unlocked: it must not end with its goroutine, as the children
+// started from it (QEMU, l2tap: Pdeathsig) would be killed with it.
 func inNetns(ns *Netns, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open this thread's namespace: %w", err)
+			return
+		}
+		defer unix.Close(home)
 		fd, err := unix.Open("/run/netns/"+ns.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("open namespace %s: %w", ns.Name, err)
 			return
 		}
 		defer unix.Close(fd)
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("enter namespace %s: %w", ns.Name, err)
 			return
 		}
-		errc <- f()
+		err = f()
+		// Back home, the thread may serve other goroutines again; if
+		// not, it stays locked and ends with this goroutine.
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
