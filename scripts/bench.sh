@@ -94,22 +94,30 @@ BRIDGE_LOGS=()
 FRONTEND_PIDS=() # frontends of the setup (testpmd): watched, not counted
 FRONTEND_LOGS=()
 HUGE_DIR=        # hugetlbfs mount made for testpmd, unmounted at exit
-HUGE_OLD=        # nr_hugepages before the run, restored at exit
+HUGE_ADDED=0     # huge pages this run reserved, given back at exit
 PY=
 
 LOG_TAG=bench
 # shellcheck source=scripts/proclib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/proclib.sh"
 
-# bench_cleanup: proclib's cleanup, then the huge pages given back.
+# bench_cleanup: the processes stopped (testpmd maps the huge pages), the
+# huge pages given back, then proclib's cleanup (namespaces, exit status).
 bench_cleanup() {
-	cleanup
+	local rc=$? pid
+	set +e
+	for pid in "${!STARTED[@]}"; do
+		stop_pid "$pid"
+	done
 	if [[ -n $HUGE_DIR ]]; then
-		umount "$HUGE_DIR" 2>/dev/null && rmdir "$HUGE_DIR"
+		rm -f "$HUGE_DIR"/*
+		umount "$HUGE_DIR" && rmdir "$HUGE_DIR"
 	fi
-	if [[ -n $HUGE_OLD ]]; then
-		echo "$HUGE_OLD" >/proc/sys/vm/nr_hugepages
+	if ((HUGE_ADDED > 0)); then
+		echo $(($(cat /proc/sys/vm/nr_hugepages) - HUGE_ADDED)) >/proc/sys/vm/nr_hugepages
 	fi
+	(exit "$rc")
+	cleanup
 }
 trap bench_cleanup EXIT
 
@@ -321,15 +329,15 @@ start_socket() {
 }
 
 # reserve_huge: 128 free huge pages of 2 MiB for testpmd (its memory is what
-# it shares with l2tap), more reserved if fewer are free, and a hugetlbfs
-# mount of our own; both undone at exit.
+# it shares with l2tap), the missing ones reserved (and only those given
+# back at exit), and a hugetlbfs mount of our own, removed at exit.
 reserve_huge() {
 	local have free
 	have=$(cat /proc/sys/vm/nr_hugepages)
 	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
 	if ((free < 128)); then
-		HUGE_OLD=$have
-		echo $((have + 128 - free)) >/proc/sys/vm/nr_hugepages
+		HUGE_ADDED=$((128 - free))
+		echo $((have + HUGE_ADDED)) >/proc/sys/vm/nr_hugepages
 		free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
 	fi
 	((free >= 128)) || die "could not reserve 128 huge pages of 2 MiB for testpmd ($free free)"
