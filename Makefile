@@ -84,7 +84,8 @@ CROSS_ARCHS ?= amd64 arm64 386 s390x
 CROSS_SYSTEMS ?= freebsd/amd64 darwin/arm64 windows/amd64
 CROSS_RUN_ARCHS ?= s390x 386 arm64
 CROSS_TESTS = Golden|Rejects|Reserved|NumberFlag|Fuzz
-CROSS_PKGS = ./internal/config ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune ./internal/vmsocket ./internal/control
+CROSS_PKGS = ./internal/config ./internal/l2tpv3 ./internal/offload ./internal/underlay ./internal/engine ./internal/tap ./internal/tune ./internal/vmsocket ./internal/control \
+	./internal/vhostuser
 CROSS_BE_SKIP = SenderFallbacks|SocketLoopAllocs|IntactNeedsChecksums
 # CROSS_EXEC_SKIP are tests that run a host program (tshark): the host's
 # binary, which the emulated run does not test, and qemu-user's fork of an
@@ -138,7 +139,8 @@ FUZZ_TARGETS = .:FuzzDecode .:FuzzRoundTrip ./internal/config:FuzzConfigFile ./i
 	./internal/offload:FuzzParse ./internal/offload:FuzzClampMSS ./internal/l2tpv3:FuzzControl ./internal/control:FuzzInput \
 	./internal/control:FuzzDynamic \
 	./internal/tap:FuzzParseMAC ./internal/tap:FuzzParseMachineID \
-	./internal/sandbox:FuzzRequest ./internal/sandbox:FuzzReply
+	./internal/sandbox:FuzzRequest ./internal/sandbox:FuzzReply \
+	./internal/vhostuser:FuzzParseMessage ./internal/vhostuser:FuzzRing
 fuzz:
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*} f=$${t#*:}; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done

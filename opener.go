@@ -10,7 +10,7 @@ import (
 
 // hostOpener opens tunnels' sockets and sessions' endpoints on this
 // system for the daemon (see daemon.Opener), with the functions of
-// tunnel_*.go, tap.go, system_*.go and vmsocket_*.go; on Linux it also
+// tunnel_*.go, tap.go, system_*.go, vmsocket_*.go and vhostuser_*.go; on Linux it also
 // takes in what the privileged helper opened (opener_linux.go).
 type hostOpener struct{}
 
@@ -30,6 +30,11 @@ func (hostOpener) TAP(sc *config.SessionConfig, c config.TAPConfig) (daemon.Devi
 // VMSocket makes a session's VM socket (see openVMSocket).
 func (hostOpener) VMSocket(sc *config.SessionConfig, mtu int) (daemon.Device, error) {
 	return openVMSocket(sc, mtu)
+}
+
+// VhostUser makes a session's vhost-user backend (see openVhostUser).
+func (hostOpener) VhostUser(sc *config.SessionConfig, mtu int) (daemon.Device, error) {
+	return openVhostUser(sc, mtu)
 }
 
 // CircuitTAP creates a dynamic circuit's TAP (see openCircuitTAP).

@@ -35,3 +35,13 @@ func (hostOpener) AdoptVMSocket(sc *config.SessionConfig, mtu int, f *os.File) (
 // BindVMSocket makes a session's socket file for the privileged helper to
 // send (see bindVMSocket).
 func (hostOpener) BindVMSocket(sc *config.SessionConfig) (*os.File, error) { return bindVMSocket(sc) }
+
+// AdoptVhostUser makes a session's vhost-user backend of f, the socket
+// the privileged helper bound (nil: a client; see adoptVhostUser).
+func (hostOpener) AdoptVhostUser(sc *config.SessionConfig, mtu int, f *os.File) (daemon.Device, error) {
+	return adoptVhostUser(sc, mtu, f)
+}
+
+// BindVhostUser makes a session's vhost-user socket file for the
+// privileged helper to send (see bindVhostUser).
+func (hostOpener) BindVhostUser(sc *config.SessionConfig) (*os.File, error) { return bindVhostUser(sc) }

@@ -20,6 +20,20 @@
 #          standing in for a VM whose NIC is on it: a hub joins its
 #          -netdev stream to a tap netdev on TAP stap0 (the bridge CPU counts
 #          both processes; compare with qemu, the VM's own l2tpv3 netdev)
+#   l2tap-vhost   l2tap per namespace on -vhost-user, and one DPDK
+#          dpdk-testpmd (io forwarding, one polling core) standing in for
+#          both VMs: each end is a net_virtio_user port on that namespace's
+#          l2tap socket paired with a net_af_packet port on a veth pair whose
+#          other end, vtap0, is in the namespace, where iperf3 runs (checksum
+#          and segmentation offloads off on vtap0, as af_packet carries no
+#          virtio-net header).  testpmd plays the guest's virtio-net driver,
+#          not the VMM's netdev, so the bridge CPU counts l2tap alone (for
+#          l2tap-socket QEMU is counted because it stands for the VM's netdev
+#          work).  The frames are MTU-sized (no superframes reach l2tap), so
+#          the row measures l2tap's cost per frame, and testpmd's polling core
+#          is one CPU taken from the rest.  Needs dpdk-testpmd (dpdk-dev) and
+#          128 free 2 MiB huge pages (reserved for the run if fewer are free,
+#          and given back).
 # and for each: iperf3 TCP with 1 and 4 streams and 1 stream each way at once
 # (--bidir), 60-byte frames over UDP,
 # ping RTT, CPU time of the bridge processes per GB moved and their peak RSS.
@@ -31,7 +45,7 @@
 #   RUNS=3            repeats per setup
 #   DURATION=5        seconds per iperf3 test
 #   OUT=bench-out/    output directory (bench.json, bench.png, raw/)
-#   BENCH_SETUPS="veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket"
+#   BENCH_SETUPS="veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket l2tap-vhost"
 #   L2TAP_FLAGS=      extra flags appended to both l2tap command lines
 #   L2TAP_BIN=        use this binary instead of building one
 #   L2TAP_BASE_BIN=   the binary the l2tap-base setup runs (required by it)
@@ -51,7 +65,7 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 OUT=${OUT:-bench-out/}
-BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket"}
+BENCH_SETUPS=${BENCH_SETUPS:-"veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket l2tap-vhost"}
 L2TAP_FLAGS=${L2TAP_FLAGS:-}
 L2TAP_BIN=${L2TAP_BIN:-}
 L2TAP_BASE_BIN=${L2TAP_BASE_BIN:-}
@@ -82,11 +96,35 @@ CLK_TCK=$(getconf CLK_TCK)
 BRIDGE_PIDS=() # bridge processes of the setup being measured (A end, B end)
 BRIDGE_DEV=    # their TAP's name (the same in both namespaces)
 BRIDGE_LOGS=()
+FRONTEND_PIDS=() # frontends of the setup (testpmd): watched, not counted
+FRONTEND_LOGS=()
+HUGE_DIR=        # hugetlbfs mount made for testpmd, unmounted at exit
+HUGE_ADDED=0     # huge pages this run reserved, given back at exit
 PY=
 
 LOG_TAG=bench
 # shellcheck source=scripts/proclib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/proclib.sh"
+
+# bench_cleanup: the processes stopped (testpmd maps the huge pages), the
+# huge pages given back, then proclib's cleanup (namespaces, exit status).
+bench_cleanup() {
+	local rc=$? pid
+	set +e
+	for pid in "${!STARTED[@]}"; do
+		stop_pid "$pid"
+	done
+	if [[ -n $HUGE_DIR ]]; then
+		rm -f "$HUGE_DIR"/*
+		umount "$HUGE_DIR" && rmdir "$HUGE_DIR"
+	fi
+	if ((HUGE_ADDED > 0)); then
+		echo $(($(cat /proc/sys/vm/nr_hugepages) - HUGE_ADDED)) >/proc/sys/vm/nr_hugepages
+	fi
+	(exit "$rc")
+	cleanup
+}
+trap bench_cleanup EXIT
 
 # ---------------------------------------------------------------- tools
 
@@ -107,9 +145,11 @@ pick_python() {
 # ones with apt-get, or stop and name them.
 need_tools() {
 	local -A pkg_of=([ip]=iproute2 [ss]=iproute2 [iperf3]=iperf3 [ping]=iputils-ping
-		[timeout]=coreutils [taskset]=util-linux [qemu-system-x86_64]=qemu-system-x86)
+		[timeout]=coreutils [taskset]=util-linux [qemu-system-x86_64]=qemu-system-x86
+		[dpdk-testpmd]=dpdk-dev [ethtool]=ethtool)
 	local cmds=(ip ss iperf3 ping timeout) missing=() pkgs=() c
 	[[ " $BENCH_SETUPS " == *" qemu "* || " $BENCH_SETUPS " == *" l2tap-socket "* ]] && cmds+=(qemu-system-x86_64)
+	[[ " $BENCH_SETUPS " == *" l2tap-vhost "* ]] && cmds+=(dpdk-testpmd ethtool)
 	[[ -n $PIN_BRIDGE$PIN_IPERF ]] && cmds+=(taskset)
 	for c in "${cmds[@]}"; do
 		if ! command -v "$c" >/dev/null 2>&1; then
@@ -145,12 +185,12 @@ check_args() {
 	[[ $UNDERLAY_MTU =~ ^[1-9][0-9]*$ ]] || die "UNDERLAY_MTU must be a positive integer, got '$UNDERLAY_MTU'"
 	[[ -n ${BENCH_SETUPS// /} ]] || die "BENCH_SETUPS is empty"
 	for s in $BENCH_SETUPS; do
-		case $s in veth | qemu | l2tap | l2tap-ip | l2tap-ip6 | l2tap-1500 | l2tap-1500-frag | l2tap-socket) ;;
+		case $s in veth | qemu | l2tap | l2tap-ip | l2tap-ip6 | l2tap-1500 | l2tap-1500-frag | l2tap-socket | l2tap-vhost) ;;
 		l2tap-base)
 			[[ -n $L2TAP_BASE_BIN ]] || die "setup l2tap-base needs L2TAP_BASE_BIN=PATH, the l2tap build to compare with"
 			[[ -x $L2TAP_BASE_BIN ]] || die "L2TAP_BASE_BIN=$L2TAP_BASE_BIN is not executable"
 			;;
-		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket l2tap-base)" ;;
+		*) die "unknown setup '$s' in BENCH_SETUPS (veth qemu l2tap l2tap-ip l2tap-ip6 l2tap-1500 l2tap-1500-frag l2tap-socket l2tap-vhost l2tap-base)" ;;
 		esac
 	done
 }
@@ -297,6 +337,61 @@ start_socket() {
 	ip -n "$ns" link set stap0 mtu "$(sed -n 's/^l2tap: ready .* mtu=\([0-9]*\) .*/\1/p' "$logf")" up
 }
 
+# reserve_huge: 128 free huge pages of 2 MiB for testpmd (its memory is what
+# it shares with l2tap), the missing ones reserved (and only those given
+# back at exit), and a hugetlbfs mount of our own, removed at exit.
+reserve_huge() {
+	local have free
+	have=$(cat /proc/sys/vm/nr_hugepages)
+	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+	if ((free < 128)); then
+		HUGE_ADDED=$((128 - free))
+		echo $((have + HUGE_ADDED)) >/proc/sys/vm/nr_hugepages
+		free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+	fi
+	((free >= 128)) || die "could not reserve 128 huge pages of 2 MiB for testpmd ($free free)"
+	HUGE_DIR=$(mktemp -d /tmp/bench-huge.XXXXXX)
+	mount -t hugetlbfs nodev "$HUGE_DIR" || die "mount hugetlbfs on $HUGE_DIR failed"
+}
+
+# start_vhost DIR: l2tap on -vhost-user in each namespace, then one testpmd
+# forwarding (io) between net_virtio_user port 2k on namespace k's socket
+# and net_af_packet port 2k+1 on veth vpeK, whose peer vtap0 is in that
+# namespace.
+start_vhost() {
+	local dir=$1 pid ns k mtu
+	launch_l2tap "$NS_A" "$dir/counters-a.txt" "$dir/l2tap-a.log" -udp -src "$UNDER_A" -dst "$UNDER_B" \
+		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -vhost-user "$dir/a.sock"
+	launch_l2tap "$NS_B" "$dir/counters-b.txt" "$dir/l2tap-b.log" -udp -src "$UNDER_B" -dst "$UNDER_A" \
+		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -vhost-user "$dir/b.sock"
+	# The namespaces' ends of two veth pairs; testpmd takes the other ends.
+	for k in A B; do
+		[[ $k == A ]] && ns=$NS_A || ns=$NS_B
+		ip link add "vpe$k" type veth peer name vtap0 netns "$ns"
+		ip link set "vpe$k" up
+	done
+	(with_pin "$PIN_BRIDGE" dpdk-testpmd -l 0-1 -n 1 --no-pci --single-file-segments -m 256 \
+		--file-prefix="bench$$" --huge-dir "$HUGE_DIR" \
+		--vdev="net_virtio_user0,path=$dir/a.sock,queues=1,queue_size=1024,mrg_rxbuf=1,in_order=0" --vdev=net_af_packet0,iface=vpeA \
+		--vdev="net_virtio_user1,path=$dir/b.sock,queues=1,queue_size=1024,mrg_rxbuf=1,in_order=0" --vdev=net_af_packet1,iface=vpeB \
+		-- --forward-mode=io --port-topology=paired --nb-cores=1 --rxd=1024 --txd=1024 --total-num-mbufs=32768 --stats-period=60) </dev/null >"$dir/testpmd.log" 2>&1 &
+	pid=$!
+	STARTED[$pid]=1
+	FRONTEND_PIDS+=("$pid")
+	FRONTEND_LOGS+=("$dir/testpmd.log")
+	wait_for "testpmd forwarding" "$pid" 30 grep -q 'packet forwarding - ports=4' "$dir/testpmd.log" ||
+		die "testpmd did not start forwarding: $(tail -n 5 "$dir/testpmd.log")"
+	for k in A B; do
+		[[ $k == A ]] && ns=$NS_A || ns=$NS_B
+		# The MTU l2tap printed for the guest.
+		mtu=$(sed -n 's/^l2tap: ready .* mtu=\([0-9]*\).*/\1/p' "$dir/l2tap-${k,,}.log" | head -n 1)
+		ip link set "vpe$k" mtu "${mtu:-1500}"
+		ip -n "$ns" link set vtap0 mtu "${mtu:-1500}" up
+		ip netns exec "$ns" ethtool -K vtap0 tx off tso off gso off >/dev/null ||
+			die "ethtool -K vtap0 tx off tso off gso off failed in $ns"
+	done
+}
+
 # The subshells above exec their command, so $! is the bridge process itself
 # (ip netns exec execs as well).
 
@@ -307,6 +402,8 @@ start_bridges() {
 	BRIDGE_PIDS=()
 	BRIDGE_LOGS=()
 	RUN_BIN=$L2TAP_BIN
+	FRONTEND_PIDS=()
+	FRONTEND_LOGS=()
 	case $setup in
 	veth) return 0 ;;
 	qemu)
@@ -332,6 +429,10 @@ start_bridges() {
 		start_socket "$NS_A" "$UNDER_A" "$UNDER_B" "$dir/counters-a.txt" "$dir/l2tap-a.log" "$dir/a.sock"
 		start_socket "$NS_B" "$UNDER_B" "$UNDER_A" "$dir/counters-b.txt" "$dir/l2tap-b.log" "$dir/b.sock"
 		;;
+	l2tap-vhost)
+		dev=vtap0
+		start_vhost "$dir"
+		;;
 	esac
 	BRIDGE_DEV=$dev
 	ip -n "$NS_A" addr add "$OVER_A/24" dev "$dev"
@@ -342,12 +443,13 @@ start_bridges() {
 # stop_bridges: SIGTERM both ends (l2tap then prints its counters).
 stop_bridges() {
 	local pid rc
-	for pid in "${BRIDGE_PIDS[@]}"; do
+	for pid in "${FRONTEND_PIDS[@]}" "${BRIDGE_PIDS[@]}"; do
 		rc=0
 		stop_pid "$pid" || rc=$?
 		((rc == 0 || rc == 143)) || log "bridge pid $pid exited with status $rc"
 	done
 	BRIDGE_PIDS=()
+	FRONTEND_PIDS=()
 }
 
 # tap_rx_packets: frames the B-side bridge has written into its TAP, or
@@ -363,6 +465,10 @@ bridges_alive() {
 	for i in "${!BRIDGE_PIDS[@]}"; do
 		alive "${BRIDGE_PIDS[$i]}" ||
 			die "bridge process ${BRIDGE_PIDS[$i]} died: $(tail -n 5 "${BRIDGE_LOGS[$i]}")"
+	done
+	for i in "${!FRONTEND_PIDS[@]}"; do
+		alive "${FRONTEND_PIDS[$i]}" ||
+			die "frontend process ${FRONTEND_PIDS[$i]} died: $(tail -n 5 "${FRONTEND_LOGS[$i]}")"
 	done
 }
 
@@ -560,6 +666,9 @@ write_meta() {
 		if [[ " $BENCH_SETUPS " == *" qemu "* || " $BENCH_SETUPS " == *" l2tap-socket "* ]]; then
 			echo "qemu=$(qemu-system-x86_64 --version | head -n 1)"
 		fi
+		if [[ " $BENCH_SETUPS " == *" l2tap-vhost "* ]]; then
+			echo "frontend_vhost=dpdk-testpmd $(dpkg-query -W -f='${Version}' dpdk-dev 2>/dev/null) io forwarding, net_virtio_user + net_af_packet on a veth"
+		fi
 		if command -v go >/dev/null 2>&1; then echo "go=$(go version)"; fi
 	} >"$RAW/meta"
 }
@@ -574,6 +683,7 @@ main() {
 	if [[ " $BENCH_SETUPS " == *" l2tap"* ]]; then build_l2tap; fi
 	write_meta
 	make_underlay
+	if [[ " $BENCH_SETUPS " == *" l2tap-vhost "* ]]; then reserve_huge; fi
 	started=$SECONDS
 	log "setups: $BENCH_SETUPS; $RUNS runs of ${DURATION}s tests; output in $OUT"
 	for ((run = 1; run <= RUNS; run++)); do

@@ -6,13 +6,14 @@
 # built for other architectures, make cross), groff (to check the manual
 # page), zsh (to check its completion), ifupdown (to test the
 # /etc/network/interfaces hook; installing it starts nothing and leaves
-# running interfaces alone), tshark (to decode -pcap captures), nftables (to lose
+# running interfaces alone), dpdk-dev (dpdk-testpmd, a vhost-user frontend
+# for the -vhost-user tests), tshark (to decode -pcap captures), nftables (to lose
 # control packets at random in the keepalive tests), make and
 # matplotlib for the benchmark chart; dpkg-dev, debhelper and lintian to
 # build and check the Debian package (make deb), adduser for its postinst
 # and man-db to find its manual page once installed.
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-user iperf3 iproute2 iputils-ping util-linux ethtool systemd groff-base zsh ifupdown tshark nftables make python3 python3-matplotlib dpkg-dev debhelper lintian adduser man-db)
+pkgs=(qemu-system-x86 qemu-user dpdk-dev iperf3 iproute2 iputils-ping util-linux ethtool systemd groff-base zsh ifupdown tshark nftables make python3 python3-matplotlib dpkg-dev debhelper lintian adduser man-db)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -37,6 +37,8 @@ type Options struct {
 	Master             StringValue
 	MAC                StringValue // -mac: persistent, random or an address (see mac.go)
 	Socket, SocketType StringValue // -socket, -socket-type: the endpoint is a VM's socket (see vmsocket.go)
+	VhostUser          StringValue // -vhost-user: the endpoint is a vhost-user backend (see vhostuser.go)
+	VhostUserMode      StringValue // -vhost-user-mode: server or client
 	SeqCheck           SwitchValue
 	Offload            StringValue
 	TAPDriver          StringValue // -tap-driver: kernel or water
@@ -135,6 +137,9 @@ type SessionConfig struct {
 	// Socket, when its Path is set, is the session's endpoint instead of
 	// the TAP (see vmsocket.go).
 	Socket SocketConfig
+	// VhostUser, when its Path is set, is the session's endpoint instead
+	// of the TAP: a vhost-user backend (see vhostuser.go).
+	VhostUser VhostUserConfig
 }
 
 // CaptureConfig is a session's -pcap, -pcap-outer and -pcap-size.
@@ -317,6 +322,9 @@ func (o *Options) session() (TunnelEnds, SessionConfig, error) {
 		return fail(err)
 	}
 	if sc.Socket, err = o.socketConfig(); err != nil {
+		return fail(err)
+	}
+	if sc.VhostUser, err = o.vhostUserConfig(); err != nil {
 		return fail(err)
 	}
 	if sc.MSSClamp, err = parseMSSClamp(o.MSSClamp); err != nil {

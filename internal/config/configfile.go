@@ -720,6 +720,15 @@ func (f *cfFile) crossCheck(c *Config) error {
 				sockets[abs] = where{t, s, line}
 				continue // no TAP
 			}
+			if p := sc.VhostUser.Path; p != "" {
+				abs, _ := filepath.Abs(p)
+				line := s.key("vhost-user").line
+				if prev, ok := sockets[abs]; ok {
+					return f.errorf(line, "vhost-user %q: the session at line %d uses this socket too; give each session its own", p, prev.s.line)
+				}
+				sockets[abs] = where{t, s, line}
+				continue // no TAP
+			}
 			if mac := fixedMAC(&sc.TAP); mac != "" {
 				k := s.key("mac")
 				if prev, ok := macs[mac]; ok {

@@ -298,6 +298,12 @@ func TestConfigFileErrors(t *testing.T) {
 			`ifname vm0 with socket /run/vm.sock: ifname is for a TAP`},
 		{"socket-type-bad", tun + "[[tunnel.session]]\ntxsession = 1\nsocket = \"/run/vm.sock\"\nsocket-type = \"seq\"\n", 7,
 			`socket-type "seq": want stream`},
+		{"same-vhost-user", tun + "[[tunnel.session]]\ntxsession = 1\nsocket = \"/run/vm.sock\"\n[[tunnel.session]]\ntxsession = 2\nvhost-user = \"/run/./vm.sock\"\n", 9,
+			`vhost-user "/run/./vm.sock": the session at line 4 uses this socket too`},
+		{"vhost-user-with-ifname", tun + "[[tunnel.session]]\ntxsession = 1\nvhost-user = \"/run/vm.vhost\"\nifname = \"vm0\"\n", 7,
+			`ifname vm0 with vhost-user /run/vm.vhost: ifname is for a TAP`},
+		{"vhost-user-mode-bad", tun + "[[tunnel.session]]\ntxsession = 1\nvhost-user = \"/run/vm.vhost\"\nvhost-user-mode = \"listen\"\n", 7,
+			`vhost-user-mode "listen": want server`},
 		{"pcap-size-alone", tun + "[[tunnel.session]]\ntxsession = 1\npcap-size = \"1M\"\n", 4, "pcap-size without pcap"},
 		{"pcap-size-unit", tun + "[[tunnel.session]]\ntxsession = 1\npcap = \"c.pcap\"\npcap-size = \"1Q\"\n", 7, `pcap-size "1Q"`},
 	}

@@ -21,12 +21,14 @@ func (o *Options) macConfig(c *TAPConfig) error {
 			return badf("mac", "-mac %s with -attach: an attached TAP keeps its own MAC; drop -mac (or -attach, to have l2tap create the TAP)", v)
 		case o.Socket.Given:
 			return badf("mac", "-mac %s with -socket: the VM's NIC has its own MAC (QEMU's mac=); drop -mac", v)
+		case o.VhostUser.Given:
+			return badf("mac", "-mac %s with -vhost-user: the VM's NIC has its own MAC (QEMU's mac=); drop -mac", v)
 		}
 	}
 	switch v {
 	case "", "persistent":
 		c.MAC = tap.MACPersistent
-		if o.Attach.Val || o.Socket.Given {
+		if o.Attach.Val || o.Socket.Given || o.VhostUser.Given {
 			return nil
 		}
 		id, err := tap.ReadMachineID(MachineIDFile)

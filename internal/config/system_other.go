@@ -46,6 +46,8 @@ func (o *Options) checkSystemSession() error {
 		return badf("mac", "-mac %s: on %s l2tap does not configure the TAP (no netlink): leave -mac out and set the MAC with the system's tools", o.MAC.Val, runtime.GOOS)
 	case o.Master.Given:
 		return badf("master", "-master %s: on %s l2tap does not configure the TAP (no netlink): leave -master out and bridge the TAP with the system's tools", o.Master.Val, runtime.GOOS)
+	case o.VhostUser.Given:
+		return badf("vhost-user", "-vhost-user %s: the vhost-user backend needs Linux (shared memory descriptors, eventfds); not on %s: use a TAP (-ifname)", o.VhostUser.Val, runtime.GOOS)
 	case !o.IfName.Given && runtime.GOOS != "windows":
 		return missingf("ifname", "-ifname: on %s give the TAP's device name, tapN (e.g. -ifname tap0)", runtime.GOOS)
 	}

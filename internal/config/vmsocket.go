@@ -47,12 +47,13 @@ func (o *Options) socketConfig() (SocketConfig, error) {
 	return c, nil
 }
 
-// UsesSockets reports whether any session's endpoint is a socket, which
-// the seccomp filter must then let accept, probe and remove.
+// UsesSockets reports whether any session's endpoint is a socket (a VM
+// socket or a vhost-user one), which the seccomp filter must then let
+// accept, probe and remove.
 func (c *Config) UsesSockets() bool {
 	for _, t := range c.Tunnels {
 		for _, s := range t.Sessions {
-			if s.Socket.Path != "" {
+			if s.Socket.Path != "" || s.VhostUser.Path != "" {
 				return true
 			}
 		}

@@ -46,6 +46,9 @@ func CounterNames() []string {
 	add((&engine.Stats{}).Counters(0, 0))
 	add((&engine.TunnelStats{}).Counters())
 	add((&process{}).controlCounters(nil))
+	for _, name := range vhostCounterNames {
+		add([]engine.Counter{{Name: name}})
+	}
 	add([]engine.Counter{{Name: ProcsRaised}})
 	return names
 }
@@ -188,6 +191,10 @@ var CounterDocs = map[string]string{
 	"control_peer_down":        "times the peer was declared down: nothing heard through -hello-retries transmissions of a HELLO",
 	"socket_bad_frames":        "frames a VM sent on its -socket with a length of 0 or above 65535 (a stream client is then disconnected and waited for again)",
 	"socket_refused":           "datagrams from a second VM on a -socket-type dgram socket while the first one lives (one VM per socket)",
+	"vhost_frontends":          "vhost-user sessions (-vhost-user): frontends served (each QEMU or DPDK connection, a restarted one counted again)",
+	"vhost_frontend_errors":    "vhost-user sessions: frontend connections ended for a bad message, descriptor, address, length or index (the frontend is then waited for again)",
+	"vhost_no_buffers":         "vhost-user sessions: frames for the guest dropped because it had posted too few receive buffers, as a full TAP queue drops them (counted in tap_write_errors too)",
+	"vhost_no_frontend":        "vhost-user sessions: frames for the guest dropped while no frontend had a running receive queue (counted in tap_write_errors too)",
 	"control_connections":      "dynamic tunnels (-circuit): times the control connection with the peer was established",
 	"control_sessions_up":      "dynamic tunnels: sessions negotiated and added (the TAP's carrier on)",
 	"control_sessions_down":    "dynamic tunnels: sessions ended (CDN, StopCCN, the peer silent through every retransmission; the TAP's carrier off)",

@@ -12,7 +12,8 @@ import (
 // control_* line: the control channel's counters (control_*) apply to a
 // tunnel with a keepalive (-hello) or a dynamic one, the dynamic tunnel's
 // own (dynCounterNames) to a dynamic tunnel, the VM socket drops
-// (socket_*) to a session on a VM socket, never to a tunnel; pcap_dropped comes only from
+// (socket_*) to a session on a VM socket, never to a tunnel, the vhost-user
+// backend's (vhost_*) to a session on one; pcap_dropped comes only from
 // sessions that capture (engine.Session.Counters). The metrics keep every
 // counter, zero where it does not apply (see process.snapshot).
 type counterScope struct {
@@ -68,10 +69,20 @@ func (p *process) tunnelCounters(t *engine.Tunnel, all bool) []engine.Counter {
 }
 
 // sessionCountersOf returns session s's counters: with all every one, else
-// without the VM socket drops (socket_*) unless s runs on a VM socket.
+// without the VM socket drops (socket_*) unless s runs on a VM socket, and
+// without the vhost-user counters (vhost_*) unless s runs on a vhost-user
+// backend.
 func sessionCountersOf(s *engine.Session, all bool) []engine.Counter {
 	c := s.Counters()
-	if _, ok := s.Endpoint().(vmSocket); all || ok {
+	ep := s.Endpoint()
+	if v, ok := ep.(vhostUser); ok {
+		c = append(c, v.VhostCounters()...)
+	} else if all {
+		for _, name := range vhostCounterNames {
+			c = append(c, engine.Counter{Name: name})
+		}
+	}
+	if _, ok := ep.(vmSocket); all || ok {
 		return c
 	}
 	out := c[:0]
@@ -82,3 +93,13 @@ func sessionCountersOf(s *engine.Session, all bool) []engine.Counter {
 	}
 	return out
 }
+
+// vhostUser is an endpoint that is a vhost-user backend: its counters
+// are vhostCounterNames, in that order.
+type vhostUser interface {
+	VhostCounters() []engine.Counter
+}
+
+// vhostCounterNames are a vhost-user backend's counters (see
+// CounterDocs), printed for sessions on one only.
+var vhostCounterNames = []string{"vhost_frontends", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"}

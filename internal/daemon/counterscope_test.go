@@ -32,15 +32,20 @@ func TestCountersThatApply(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, p *process, tun *engine.Tunnel)
+		vhost   bool     // the sessions are vhost-user backends
 		present []string // counters lines and show must have these
 		absent  []string // and not these
 	}{
-		{"static", func(*testing.T, *process, *engine.Tunnel) {},
+		{"static", func(*testing.T, *process, *engine.Tunnel) {}, false,
 			[]string{"rx_packets", "rx_control", "tx_peer_down", "procs_raised"},
-			[]string{"control_rx", "control_tx", "control_hellos_sent", "control_peer_down", "control_connections", "socket_bad_frames", "socket_refused", "pcap_dropped"}},
+			[]string{"control_rx", "control_tx", "control_hellos_sent", "control_peer_down", "control_connections", "socket_bad_frames", "socket_refused", "pcap_dropped",
+				"vhost_frontends", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"}},
+		{"vhost-user", func(*testing.T, *process, *engine.Tunnel) {}, true,
+			[]string{"rx_packets", "vhost_frontends", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"},
+			[]string{"control_rx", "socket_bad_frames", "socket_refused"}},
 		{"hello", func(_ *testing.T, p *process, tun *engine.Tunnel) {
 			p.addControl(&config.TunnelConfig{Keepalive: config.KeepaliveConfig{LocalID: 1, PeerID: 1, Hello: time.Minute, Retries: 3}}, tun)
-		},
+		}, false,
 			[]string{"rx_packets", "control_rx", "control_tx", "control_hellos_sent", "control_peer_down"},
 			[]string{"control_connections", "control_sessions_up", "control_auth_failed", "socket_bad_frames"}},
 		{"dynamic", func(t *testing.T, p *process, tun *engine.Tunnel) {
@@ -51,7 +56,7 @@ func TestCountersThatApply(t *testing.T) {
 			}
 			dt.control = d
 			p.dyn = append(p.dyn, dt)
-		},
+		}, false,
 			[]string{"rx_packets", "control_rx", "control_hellos_sent", "control_connections", "control_sessions_up", "control_auth_failed"},
 			[]string{"socket_bad_frames", "socket_refused"}},
 	}
@@ -68,7 +73,11 @@ func TestCountersThatApply(t *testing.T) {
 			tc.setup(t, p, tun)
 			// Two sessions, so that the per-session lines are printed too.
 			for id := uint32(1); id <= 2; id++ {
-				l := &live{key: sessionKey{tk, id}, dev: newChurnEndpoint(fmt.Sprintf("ct%d", id)), tunnel: tun}
+				var dev Device = newChurnEndpoint(fmt.Sprintf("ct%d", id))
+				if tc.vhost {
+					dev = vhostTestEndpoint{dev}
+				}
+				l := &live{key: sessionKey{tk, id}, dev: dev, tunnel: tun}
 				l.sc.Header.TxSession, l.sc.Header.RxSession = id, id
 				p.pending = append(p.pending, l)
 			}
@@ -123,12 +132,32 @@ func TestCountersThatApply(t *testing.T) {
 					t.Errorf("metrics snapshot lacks tunnel_%s", n)
 				}
 			}
-			for _, n := range []string{"socket_bad_frames", "socket_refused"} {
+			for _, n := range append([]string{"socket_bad_frames", "socket_refused"}, vhostCounterNames...) {
 				if _, ok := all.Tunnels[0].Sessions[0].Counters.Get(n); !ok {
 					t.Errorf("metrics snapshot lacks session counter %s", n)
+				}
+			}
+			if tc.vhost {
+				// Each session's own, summed in the totals.
+				for i, n := range vhostCounterNames {
+					if v, _ := json.Counters.Get(n); v != 2*uint64(i+1) {
+						t.Errorf("total %s %d, want %d", n, v, 2*(i+1))
+					}
 				}
 			}
 			t.Logf("%s: %d total counter lines, %d control_*", tc.name, len(p.totals()), strings.Count(text.String(), "\ncontrol_"))
 		})
 	}
+}
+
+// vhostTestEndpoint is an endpoint with a vhost-user backend's counters,
+// each the number of its place in vhostCounterNames.
+type vhostTestEndpoint struct{ Device }
+
+func (vhostTestEndpoint) VhostCounters() []engine.Counter {
+	c := make([]engine.Counter, len(vhostCounterNames))
+	for i, n := range vhostCounterNames {
+		c[i] = engine.Counter{Name: n, Value: uint64(i + 1)}
+	}
+	return c
 }

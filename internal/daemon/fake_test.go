@@ -56,6 +56,10 @@ func (o *fakeOpener) VMSocket(sc *config.SessionConfig, mtu int) (Device, error)
 	return nil, errors.New("fake: no VM sockets")
 }
 
+func (o *fakeOpener) VhostUser(sc *config.SessionConfig, mtu int) (Device, error) {
+	return nil, errors.New("fake: no vhost-user backends")
+}
+
 func (o *fakeOpener) CircuitTAP(config.TAPConfig) (CircuitTAP, error) {
 	return nil, errors.New("fake: no dynamic circuits")
 }

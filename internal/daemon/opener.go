@@ -21,6 +21,10 @@ type Opener interface {
 	// VMSocket makes session sc's VM socket; mtu is the MTU the VM should
 	// give its NIC.
 	VMSocket(sc *config.SessionConfig, mtu int) (Device, error)
+	// VhostUser makes session sc's vhost-user backend, listening on its
+	// socket or connecting to the frontend's; mtu is the MTU the guest
+	// should give its NIC.
+	VhostUser(sc *config.SessionConfig, mtu int) (Device, error)
 	// CircuitTAP creates a dynamic circuit's TAP, whose carrier follows
 	// the negotiated session.
 	CircuitTAP(c config.TAPConfig) (CircuitTAP, error)

@@ -46,7 +46,7 @@ func lockDown(cfg *config.Config, devs []Device, h helper) error {
 	if cfg.Seccomp {
 		o := sandbox.Options{PID: os.Getpid(), Packet: cfg.PacketPath, Reload: cfg.Reload != nil, Profile: cfg.CPUProfile != "" || cfg.MemProfile != "", HeapProfile: cfg.MemProfile != "", Libc: cgoBuild,
 			Serve: cfg.Observe.Serving(), Unlink: cfg.Observe.StatusSocketOn(), Rotate: cfg.PcapRotates(),
-			VMSocket: cfg.UsesSockets() || cfg.Reload != nil}
+			VMSocket: cfg.UsesSockets() || cfg.Reload != nil, VhostUser: cfg.UsesVhostUserClient() || cfg.Reload != nil}
 		if err := sandbox.Install(o); err != nil {
 			return err
 		}

@@ -55,6 +55,13 @@ type HelperOpener interface {
 	// BindVMSocket makes session sc's VM socket file, bound and
 	// listening, owned as the session says, and returns its descriptor.
 	BindVMSocket(sc *config.SessionConfig) (*os.File, error)
+	// AdoptVhostUser makes session sc's vhost-user backend from f, the
+	// listening socket the helper bound (nil for a client, which connects
+	// by itself); mtu is the MTU the guest should give its NIC.
+	AdoptVhostUser(sc *config.SessionConfig, mtu int, f *os.File) (Device, error)
+	// BindVhostUser makes session sc's vhost-user socket file, bound and
+	// listening, owned as the session says, and returns its descriptor.
+	BindVhostUser(sc *config.SessionConfig) (*os.File, error)
 }
 
 // fileSocket is an underlay socket whose descriptor can be sent.
@@ -191,17 +198,31 @@ func (h *privHelper) endpoint(cfg *config.Config, ti, si int) (Device, int, erro
 		return nil, 0, err
 	}
 	var d endpointReply
+	sc := &cfg.Tunnels[ti].Sessions[si]
+	if sc.VhostUser.Client {
+		// The helper only sized it: a client connects by itself, again
+		// each time its frontend goes.
+		sandbox.CloseFiles(files)
+		if err := json.Unmarshal(r.Data, &d); err != nil {
+			return nil, 0, fmt.Errorf("privileged helper: open reply: %v", err)
+		}
+		dev, err := h.open.AdoptVhostUser(sc, d.MTU, nil)
+		return dev, d.Auto, err
+	}
 	if err := json.Unmarshal(r.Data, &d); err != nil || len(files) == 0 {
 		sandbox.CloseFiles(files)
 		return nil, 0, fmt.Errorf("privileged helper: open reply with %d descriptors: %v", len(files), err)
 	}
-	sc := &cfg.Tunnels[ti].Sessions[si]
 	if d.TAP == nil {
 		if len(files) != 1 {
 			sandbox.CloseFiles(files)
 			return nil, 0, errors.New("privileged helper: a VM socket with more than one descriptor")
 		}
-		dev, err := h.open.AdoptVMSocket(sc, d.MTU, files[0])
+		adopt := h.open.AdoptVMSocket
+		if sc.VhostUser.Path != "" {
+			adopt = h.open.AdoptVhostUser
+		}
+		dev, err := adopt(sc, d.MTU, files[0])
 		if err != nil {
 			return nil, 0, err
 		}
@@ -344,6 +365,17 @@ func (st *helperState) answer(req sandbox.Request) (sandbox.Reply, []*os.File, e
 	if sc.Socket.Path != "" {
 		// Made, not served: the data path serves it.
 		f, err := st.open.BindVMSocket(sc)
+		if err != nil {
+			return sandbox.Reply{}, nil, err
+		}
+		return sandbox.NewReply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, []*os.File{f})
+	}
+	if sc.VhostUser.Path != "" {
+		if sc.VhostUser.Client {
+			// Sized only: the data path connects to the frontend.
+			return sandbox.NewReply(st.gen, endpointReply{Auto: auto, MTU: tcfg.MTU}, nil)
+		}
+		f, err := st.open.BindVhostUser(sc)
 		if err != nil {
 			return sandbox.Reply{}, nil, err
 		}

@@ -77,6 +77,14 @@ func (helperTestOpener) AdoptVMSocket(*config.SessionConfig, int, *os.File) (Dev
 	return nil, errors.New("test: the helper adopts nothing")
 }
 
+func (helperTestOpener) BindVhostUser(sc *config.SessionConfig) (*os.File, error) {
+	return vmsocket.Bind(vmsocket.Config{Path: sc.VhostUser.Path, UID: sc.TAP.Owner, GID: sc.TAP.Group})
+}
+
+func (helperTestOpener) AdoptVhostUser(*config.SessionConfig, int, *os.File) (Device, error) {
+	return nil, errors.New("test: the helper adopts nothing")
+}
+
 // TestHelperPolicy: the helper answers only requests that number a
 // session or tunnel of the configuration it read last, never a dynamic
 // tunnel's, restores only TAPs it recorded, and sends a reload's
@@ -219,5 +227,64 @@ func TestHelperAttack(t *testing.T) {
 	}
 	if names := entries(); !reflect.DeepEqual(names, []string{"l2tap.toml", "vm.sock"}) {
 		t.Errorf("after the proper request the directory holds %v", names)
+	}
+}
+
+// TestHelperVhostUser: the helper binds a vhost-user server's socket where
+// the file says and hands it over, listening; for a client, which
+// connects by itself, it hands over nothing and makes nothing, only the
+// MTU the guest should use.
+func TestHelperVhostUser(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "l2tap.toml")
+	srv, cli := filepath.Join(dir, "server.vhost"), filepath.Join(dir, "client.vhost")
+	conf := `control = "off"
+[[tunnel]]
+src = "127.0.0.1"
+dst = "127.0.0.2"
+udp = true
+srcport = 17010
+dstport = 17010
+  [[tunnel.session]]
+  txsession = 1
+  vhost-user = "` + srv + `"
+  [[tunnel.session]]
+  txsession = 2
+  vhost-user = "` + cli + `"
+  vhost-user-mode = "client"
+`
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := func() (*config.Config, error) { return config.LoadConfigFile(path) }
+	cfg, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &helperState{open: helperTestOpener{newFakeOpener()}, read: read, cfg: cfg, attached: sandbox.NewAttachedTAPs()}
+	if r, files := st.handle(sandbox.Request{Op: sandbox.OpReload}); r.Err != "" || len(files) != 0 {
+		t.Fatalf("reload: %+v, %d files", r, len(files))
+	}
+
+	r, files := st.handle(sandbox.Request{Op: sandbox.OpOpen, Gen: 1, Session: 0})
+	if r.Err != "" || len(files) != 1 {
+		t.Fatalf("open the server's socket: %+v, %d files", r, len(files))
+	}
+	defer sandbox.CloseFiles(files)
+	if acc, err := unix.GetsockoptInt(int(files[0].Fd()), unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || acc != 1 {
+		t.Errorf("descriptor handed over: listening %d, %v; want a listening socket", acc, err)
+	}
+	if fi, err := os.Lstat(srv); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Errorf("server's socket: %v, %v", fi, err)
+	}
+
+	r, files = st.handle(sandbox.Request{Op: sandbox.OpOpen, Gen: 1, Session: 1})
+	sandbox.CloseFiles(files)
+	var d endpointReply
+	if r.Err != "" || len(files) != 0 || json.Unmarshal(r.Data, &d) != nil || d.MTU == 0 {
+		t.Fatalf("open the client: %+v (%+v), %d files; want its MTU and no descriptor", r, d, len(files))
+	}
+	if _, err := os.Lstat(cli); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the helper made something at the client's path: %v", err)
 	}
 }

@@ -340,7 +340,7 @@ func (p *process) prepare(cfg *config.Config, ti, si int) error {
 	return nil
 }
 
-// openEndpoint opens session sc's TAP or VM socket here, and returns it
+// openEndpoint opens session sc's TAP, VM socket or vhost-user backend here, and returns it
 // with the MTU that fits the path to the peer.
 func openEndpoint(open Opener, tc *config.TunnelConfig, sc *config.SessionConfig) (Device, int, error) {
 	tcfg, auto, err := sessionTAP(open, tc, sc)
@@ -348,9 +348,12 @@ func openEndpoint(open Opener, tc *config.TunnelConfig, sc *config.SessionConfig
 		return nil, 0, err
 	}
 	var dev Device
-	if sc.Socket.Path != "" {
+	switch {
+	case sc.Socket.Path != "":
 		dev, err = open.VMSocket(sc, tcfg.MTU)
-	} else {
+	case sc.VhostUser.Path != "":
+		dev, err = open.VhostUser(sc, tcfg.MTU)
+	default:
 		dev, err = open.TAP(sc, tcfg)
 	}
 	return dev, auto, err

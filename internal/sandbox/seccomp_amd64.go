@@ -113,6 +113,13 @@ func dataPathFilter(o Options) ([]unix.SockFilter, error) {
 	if o.VMSocket {
 		rules = append(rules, allow(unix.SYS_ACCEPT4, unix.SYS_GETSOCKNAME, unix.SYS_CONNECT)...)
 	}
+	if o.VhostUser && !o.Reload {
+		// A client's connection to the frontend, made again each time it
+		// goes (connect and getsockname come with VMSocket, which every
+		// vhost-user session sets).
+		rules = append(rules, scRule{nr: unix.SYS_SOCKET, conds: []scCond{argIs(0, unix.AF_UNIX)}})
+		rules = append(rules, allow(unix.SYS_GETPEERNAME)...)
+	}
 	if o.VMSocket || o.Unlink {
 		// A socket file (not a directory) removed at exit.
 		rules = append(rules, scRule{nr: unix.SYS_UNLINKAT, conds: []scCond{argIs(2, 0)}})

@@ -62,7 +62,7 @@ func TestDataPathFilter(t *testing.T) {
 	// followed, never truncated by the open.
 	const create = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW
 	const takeOver = unix.O_WRONLY | unix.O_CREAT | unix.O_NOFOLLOW
-	all := Options{PID: 42, Packet: true, Reload: true, Profile: true, Serve: true, Unlink: true, Rotate: true, VMSocket: true}
+	all := Options{PID: 42, Packet: true, Reload: true, Profile: true, Serve: true, Unlink: true, Rotate: true, VMSocket: true, VhostUser: true}
 	for _, c := range []struct {
 		name    string
 		o       Options
@@ -70,6 +70,7 @@ func TestDataPathFilter(t *testing.T) {
 	}{
 		{"static", Options{PID: 42, Serve: true, Unlink: true}, false},
 		{"socket", Options{PID: 42, Serve: true, Unlink: true, VMSocket: true}, false},
+		{"vhost-user-client", Options{PID: 42, Serve: true, Unlink: true, VMSocket: true, VhostUser: true}, false},
 		{"profile", Options{PID: 42, Profile: true}, false},
 		{"rotate", Options{PID: 42, Rotate: true}, true},
 		{"config", Options{PID: 42, Reload: true, VMSocket: true, Serve: true, Unlink: true}, true},
@@ -119,11 +120,27 @@ func TestDataPathFilter(t *testing.T) {
 			trap("openat create", unix.SYS_OPENAT, atFDCWD, 0, create)
 			trap("renameat", unix.SYS_RENAMEAT)
 		}
-		if c.o.Reload {
+		if c.o.VMSocket {
+			allowed("accept4", unix.SYS_ACCEPT4)
+			allowed("connect", unix.SYS_CONNECT)
+		}
+		if c.o.VhostUser || c.o.Reload {
+			// A vhost-user client's connection: a unix socket only.
+			allowed("getpeername", unix.SYS_GETPEERNAME)
+		} else {
+			trap("getpeername", unix.SYS_GETPEERNAME)
+		}
+		// A vhost-user frontend's memory: shared, never executable.
+		allowed("mmap shared", unix.SYS_MMAP, 0, 1<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED, 5)
+		trap("mmap executable", unix.SYS_MMAP, 0, 1<<20, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_SHARED, 5)
+		if c.o.Reload || c.o.VhostUser {
 			allowed("socket AF_UNIX", unix.SYS_SOCKET, unix.AF_UNIX)
-			allowed("openat take over", unix.SYS_OPENAT, atFDCWD, 0, takeOver)
 		} else {
 			trap("socket AF_UNIX", unix.SYS_SOCKET, unix.AF_UNIX)
+		}
+		if c.o.Reload {
+			allowed("openat take over", unix.SYS_OPENAT, atFDCWD, 0, takeOver)
+		} else {
 			trap("openat take over", unix.SYS_OPENAT, atFDCWD, 0, takeOver)
 		}
 	}

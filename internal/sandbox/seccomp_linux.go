@@ -71,6 +71,14 @@ type Options struct {
 	// address), probing a datagram peer with connect, and removing the
 	// socket file at exit.
 	VMSocket bool
+	// VhostUser allows what a vhost-user backend does after setup (see
+	// internal/vhostuser), beyond the base calls (recvmsg with SCM_RIGHTS,
+	// mmap of a passed memfd without PROT_EXEC, munmap, eventfd reads and
+	// writes, fstat): accepting a frontend (VMSocket's), and a client's
+	// connection to the frontend's socket, made again each time it goes
+	// (socket for AF_UNIX only, connect; the runtime asks its addresses).
+	// It comes with VMSocket, whose calls it adds to.
+	VhostUser bool
 }
 
 // scRule allows system call nr when every condition holds; a call that

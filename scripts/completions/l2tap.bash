@@ -3,7 +3,7 @@
 # Generated from the flag table (internal/config/flagtable.go) by make man;
 # do not edit.
 
-_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -mss-clamp -mac -owner -group -master -socket -socket-type -offload -tap-driver -queues -sched -ip-path -cpuprofile -memprofile -user -seccomp -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-retries -hello-required -circuit -hostname -peer-hostname -secret-file -digest -router-id -role -config -log-format -control -metrics -version -help'
+_l2tap_flags='-src -dst -udp -srcport -dstport -ipv6 -txsession -rxsession -txcookie -rxcookie -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -offset -seqcheck -ifname -attach -mtu -mss-clamp -mac -owner -group -master -socket -socket-type -vhost-user -vhost-user-mode -offload -tap-driver -queues -sched -ip-path -cpuprofile -memprofile -user -seccomp -pcap -pcap-outer -pcap-size -rxtunnel -txtunnel -hello -hello-retries -hello-required -circuit -hostname -peer-hostname -secret-file -digest -router-id -role -config -log-format -control -metrics -version -help'
 # switches: they take their value only as -name=on/off
 _l2tap_switches='-udp -ipv6 -cookie64 -txcookie64 -rxcookie64 -counter -pincounter -seqcheck -attach -seccomp -pcap-outer -hello-required -version'
 _l2tap_show_flags='-json -socket -help'
@@ -14,6 +14,7 @@ _l2tap_values() {
 	mss-clamp) echo 'auto off' ;;
 	mac) echo 'persistent random' ;;
 	socket-type) echo 'stream dgram' ;;
+	vhost-user-mode) echo 'server client' ;;
 	offload) echo 'auto full off' ;;
 	tap-driver) echo 'kernel water' ;;
 	sched) echo 'batch normal' ;;
@@ -80,12 +81,12 @@ _l2tap() {
 		return 0
 	fi
 	case $p in
-	socket | cpuprofile | memprofile | pcap | secret-file | config | control)
+	socket | vhost-user | cpuprofile | memprofile | pcap | secret-file | config | control)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return 0
 		;;
-	ifname | mss-clamp | mac | master | socket-type | offload | tap-driver | sched | ip-path | digest | role | log-format)
+	ifname | mss-clamp | mac | master | socket-type | vhost-user-mode | offload | tap-driver | sched | ip-path | digest | role | log-format)
 		COMPREPLY=($(compgen -W "$(_l2tap_values "$p")" -- "$cur"))
 		return 0
 		;;

@@ -31,7 +31,7 @@ want_modules=(
 
 # Packages whose files go into the image. The kernel image package is
 # resolved from the linux-image-amd64 metapackage.
-base_pkgs=(busybox-static iproute2 libc6 libbpf1 libelf1 libmnl0 libbsd0 libcap2 zlib1g libmd0)
+base_pkgs=(busybox-static iproute2 ethtool libc6 libbpf1 libelf1 libmnl0 libbsd0 libcap2 zlib1g libmd0)
 
 log() { echo "build.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -166,6 +166,15 @@ while read -r line; do
 	fi
 done < <(ldd "$ipbin")
 [ -f "$stage/lib64/ld-linux-x86-64.so.2" ] || die "dynamic loader not found for ip"
+
+# ethtool (for `ethtool -k`: the offloads a guest's NIC took) and the
+# libraries it needs beyond ip's, from the downloaded packages.
+cp "$root/ethtool/sbin/ethtool" "$stage/sbin/ethtool" || die "no ethtool binary in ethtool"
+while read -r name; do
+	[ -f "$stage/lib/x86_64-linux-gnu/$name" ] && continue
+	src=$(find_lib "$name") || die "ethtool needs $name, not in the downloaded packages"
+	cp -L "$src" "$stage/lib/x86_64-linux-gnu/$name"
+done < <(ldd "$stage/sbin/ethtool" | awk '/=>/ {print $1}')
 
 # Module dependency closure, from each module's depends= field, in load order.
 declare -A modpath=() loaded=()

@@ -42,6 +42,10 @@ type GuestConfig struct {
 	// options without the id (such as an l2tap -socket's "stream,..."),
 	// and TapName is not used.
 	Netdev string
+	// VhostUser, when set, backs the NIC instead of a TAP or Netdev: the
+	// path of a vhost-user backend's socket (QEMU connects to it), with
+	// the guest's memory in a shared memfd as vhost-user needs.
+	VhostUser string
 	// Addr4 and Addr6 are eth0's addresses with their prefixes; default
 	// GuestAddr4/24 and GuestAddr6/64.
 	Addr4, Addr6 string
@@ -54,6 +58,7 @@ type Guest struct {
 	consoleLog string
 	exited     chan struct{} // closed when QEMU exits
 	waitErr    error         // QEMU's exit status, valid after exited is closed
+	qemuOut    bytes.Buffer  // QEMU's stdout and stderr, to read after exited is closed
 
 	mu     sync.Mutex
 	buf    []byte // bytes received but not yet consumed
@@ -85,6 +90,17 @@ func Boot(ctx context.Context, cfg GuestConfig) (*Guest, error) {
 	netdev := "tap,id=n0,ifname=" + cfg.TapName + ",script=no,downscript=no"
 	if cfg.Netdev != "" {
 		netdev = cfg.Netdev + ",id=n0"
+	}
+	nic := "virtio-net-pci,netdev=n0,romfile="
+	var memory []string
+	if cfg.VhostUser != "" {
+		cfg.Netdev = "vhost-user"
+		netdev = "vhost-user,id=n0,chardev=vu0"
+		memory = []string{"-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
+			"-chardev", "socket,id=vu0,path=" + cfg.VhostUser}
+		// QEMU 7.2 under TCG crashes in vhost_net_start when the guest
+		// enables MSI-X on a vhost-user NIC: legacy interrupts.
+		nic += ",vectors=0"
 	}
 	for _, args := range [][]string{
 		{"ip", "tuntap", "add", "dev", cfg.TapName, "mode", "tap"},
@@ -124,13 +140,13 @@ func Boot(ctx context.Context, cfg GuestConfig) (*Guest, error) {
 		"-serial", "file:" + g.consoleLog,
 		"-chardev", "socket,id=cmd,path=" + sockPath,
 		"-serial", "chardev:cmd",
-		"-netdev", netdev,
-		"-device", "virtio-net-pci,netdev=n0,romfile=",
 	}
+	args = append(args, memory...)
+	args = append(args, "-netdev", netdev, "-device", nic)
 	g.cmd = ns.Command(context.Background(), args...)
-	var qemuOut bytes.Buffer
-	g.cmd.Stdout = &qemuOut
-	g.cmd.Stderr = &qemuOut
+	qemuOut := &g.qemuOut
+	g.cmd.Stdout = qemuOut
+	g.cmd.Stderr = qemuOut
 	if err := g.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start qemu: %w", err)
 	}

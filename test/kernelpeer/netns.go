@@ -26,8 +26,18 @@ type Netns struct {
 // duplicate address detection off. It first deletes namespaces of that
 // naming scheme whose creating process no longer exists.
 func CreateNetns(ctx context.Context) (*Netns, error) {
+	return createNetns(ctx, "")
+}
+
+// createNetns is CreateNetns for the namespace kp-<role>-<our pid>, or
+// kp-<our pid> when role is "": a test that needs a namespace of its own
+// beside the shared one names its role.
+func createNetns(ctx context.Context, role string) (*Netns, error) {
 	ReapStaleNetns(ctx)
 	n := &Netns{Name: fmt.Sprintf("%s%d", NetnsPrefix, os.Getpid())}
+	if role != "" {
+		n.Name = fmt.Sprintf("%s%s-%d", NetnsPrefix, role, os.Getpid())
+	}
 	if out, err := exec.CommandContext(ctx, "ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("ip netns add %s: %v: %s", n.Name, err, out)
 	}
@@ -72,9 +82,9 @@ func (n *Netns) Delete() error {
 	return nil
 }
 
-var staleName = regexp.MustCompile(`^` + NetnsPrefix + `([0-9]+)$`)
+var staleName = regexp.MustCompile(`^` + NetnsPrefix + `(?:[a-z]+-)?([0-9]+)$`)
 
-// ReapStaleNetns deletes namespaces named kp-<pid> whose process is gone,
+// ReapStaleNetns deletes namespaces named kp-<pid> (or kp-<role>-<pid>) whose process is gone,
 // left behind by a run that was killed before it could clean up. Errors
 // are ignored: reaping is best effort.
 func ReapStaleNetns(ctx context.Context) {
