@@ -242,7 +242,9 @@ func readChain(mem *memTable, chain []buf, skip int, dst []byte) (int, error) {
 			if !ok || addr+uint64(len(p)) < addr {
 				return n, frontendError("buffer %#x+%d outside the memory table", b.addr, b.len)
 			}
-			n += copy(dst[n:], p)
+			c := copy(dst[n:], p)
+			countCopy(c)
+			n += c
 			addr += uint64(len(p))
 			l -= uint64(len(p))
 		}
@@ -293,7 +295,9 @@ func writeChain(mem *memTable, chain []buf, skip int, src []byte) (int, error) {
 			if !ok || addr+uint64(len(p)) < addr {
 				return n, frontendError("buffer %#x+%d outside the memory table", b.addr, b.len)
 			}
-			n += copy(p, src[n:])
+			c := copy(p, src[n:])
+			countCopy(c)
+			n += c
 			addr += uint64(len(p))
 			l -= uint64(len(p))
 		}

@@ -143,7 +143,9 @@ func (w *rxWriter) frame(frame []byte, gro, intact bool) (stop bool) {
 		}
 		return w.count(1, len(frame), w.put(w.zero[:offload.VnetHdrLen], frame))
 	}
+	had := len(g.Frame())
 	if g.TryAppend(frame, &w.seg) {
+		countCopy(len(g.Frame()) - had)
 		w.pendFrames++
 		w.pendBytes += len(frame)
 		return false
@@ -152,6 +154,7 @@ func (w *rxWriter) frame(frame []byte, gro, intact bool) (stop bool) {
 		return true
 	}
 	g.Start(frame, &w.seg)
+	countCopy(len(g.Frame()))
 	w.pendFrames, w.pendBytes = 1, len(frame)
 	return false
 }

@@ -245,7 +245,9 @@ func (r *txReader) queueSegments() bool {
 		if room == nil {
 			return false
 		}
-		r.add(r.headroom + r.split.Next(room[r.headroom:]))
+		n := r.split.Next(room[r.headroom:])
+		countCopy(n)
+		r.add(r.headroom + n)
 	}
 	r.inGSO = false
 	return true
