@@ -60,8 +60,9 @@ func (s *runSeg) parse(frame []byte) {
 
 // start begins a run with segment s of frame, taking the next receive
 // chain; it reports false, with nothing taken or written, when the first
-// chain cannot hold the virtio-net header and the headers (the frame then
-// goes on its own), and fails for no buffer or a bad one.
+// chain cannot hold the virtio-net header and the headers or the headers
+// are longer than maxRunHdr (the frame then goes on its own), and fails
+// for no buffer or a bad one.
 func (w *rxWriter) start(frame []byte, s *runSeg) (ok bool, err error) {
 	q, hl := w.q, w.b.hdrLen
 	r := &w.rr
@@ -80,7 +81,7 @@ func (w *rxWriter) start(frame []byte, s *runSeg) (ok bool, err error) {
 	}
 	room := writable(q.chain)
 	plen := s.end - s.hdrLen
-	if room < uint64(hl+s.hdrLen) || (!w.mrg && room < uint64(hl+s.end)) {
+	if s.hdrLen > maxRunHdr || room < uint64(hl+s.hdrLen) || (!w.mrg && room < uint64(hl+s.end)) {
 		return false, nil
 	}
 	q.first = append(q.first[:0], q.chain...)
