@@ -71,6 +71,9 @@ type queue struct {
 	usedFlags        uint16
 	started, enabled bool
 	broken           bool // the data path found a bad value; the connection ends
+	// gen counts the stops: a reader holding a chain across batches
+	// lets it go when gen has changed since it took it.
+	gen uint32
 
 	kick   *os.File // nil when none
 	kickRC syscall.RawConn
@@ -117,6 +120,7 @@ func (q *queue) resolve(mem *memTable) error {
 // reader waiting on it.
 func (q *queue) stop() {
 	q.started = false
+	q.gen++
 	if q.kick != nil {
 		q.kick.Close()
 		q.kick, q.kickRC = nil, nil
@@ -242,7 +246,9 @@ func readChain(mem *memTable, chain []buf, skip int, dst []byte) (int, error) {
 			if !ok || addr+uint64(len(p)) < addr {
 				return n, frontendError("buffer %#x+%d outside the memory table", b.addr, b.len)
 			}
-			n += copy(dst[n:], p)
+			c := copy(dst[n:], p)
+			countCopy(c)
+			n += c
 			addr += uint64(len(p))
 			l -= uint64(len(p))
 		}
@@ -293,7 +299,9 @@ func writeChain(mem *memTable, chain []buf, skip int, src []byte) (int, error) {
 			if !ok || addr+uint64(len(p)) < addr {
 				return n, frontendError("buffer %#x+%d outside the memory table", b.addr, b.len)
 			}
-			n += copy(p, src[n:])
+			c := copy(p, src[n:])
+			countCopy(c)
+			n += c
 			addr += uint64(len(p))
 			l -= uint64(len(p))
 		}

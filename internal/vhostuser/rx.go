@@ -14,9 +14,10 @@ import (
 // them (GUEST_CSUM, and GUEST_TSO4 or GUEST_TSO6 for the IP version).
 type rxWriter struct {
 	b    *Backend
-	gro  *offload.Coalescer // nil: no coalescing
-	mrg  bool               // MRG_RXBUF: a frame may take several buffers
+	rr   rxRun // the run being coalesced in place
+	mrg  bool  // MRG_RXBUF: a frame may take several buffers
 	seg  offload.Segment
+	rs   runSeg
 	zero [12]byte
 	hdr  [12]byte
 	nb   [2]byte
@@ -31,7 +32,7 @@ type rxWriter struct {
 }
 
 func newRxWriter(b *Backend) *rxWriter {
-	return &rxWriter{b: b, q: &b.q[rxQueue], gro: offload.NewCoalescer()}
+	return &rxWriter{b: b, q: &b.q[rxQueue]}
 }
 
 // configure applies the negotiated features; both queue locks are held.
@@ -63,7 +64,8 @@ func (w *rxWriter) takes(frame []byte) bool {
 
 // Write delivers frames to the guest's receive queue in order, merging
 // runs of one TCP flow into superframes when the guest takes them, with
-// one call for the batch. It returns the frames the guest took and their
+// one call for the batch. Every frame is copied once: a run's payloads
+// straight into the guest's buffers, its headers written once it ends. It returns the frames the guest took and their
 // bytes, how many of them were merged into an earlier one, and the first
 // error of the frames refused, which are the rest: ErrNoFrontend while no
 // frontend runs the queue, ErrNoBuffers when the guest posted too few
@@ -117,8 +119,8 @@ func (w *rxWriter) run(frames [][]byte, intact []bool) {
 	if w.fatal == nil && w.err == nil {
 		w.flush()
 	}
-	if w.gro.Pending() { // refused with the rest
-		w.gro.Finish()
+	if w.rr.segs > 0 { // refused with the rest: its chains are not taken
+		w.rr.segs, w.rr.closed = 0, false
 		w.pendFrames, w.pendBytes = 0, 0
 	}
 	if w.fatal == nil {
@@ -136,36 +138,44 @@ func (w *rxWriter) frame(frame []byte, gro, intact bool) (stop bool) {
 	if intact {
 		parse = offload.ParseIntactSegment
 	}
-	g := w.gro
 	if !parse(frame, &w.seg, false) || !w.takes(frame) {
 		if w.flush() {
 			return true
 		}
 		return w.count(1, len(frame), w.put(w.zero[:offload.VnetHdrLen], frame))
 	}
-	if g.TryAppend(frame, &w.seg) {
+	w.rs.parse(frame)
+	if w.tryAppend(frame, &w.rs) {
 		w.pendFrames++
 		w.pendBytes += len(frame)
 		return false
 	}
+	if w.fatal != nil {
+		return w.count(1, len(frame), w.fatal)
+	}
 	if w.flush() {
 		return true
 	}
-	g.Start(frame, &w.seg)
+	ok, err := w.start(frame, &w.rs)
+	if err != nil {
+		return w.count(1, len(frame), err)
+	}
+	if !ok {
+		return w.count(1, len(frame), w.put(w.zero[:offload.VnetHdrLen], frame))
+	}
 	w.pendFrames, w.pendBytes = 1, len(frame)
 	return false
 }
 
-// flush writes the pending superframe, if any, and reports whether
-// writing must stop.
+// flush writes the pending run's headers, if there is a run, and reports
+// whether writing must stop.
 func (w *rxWriter) flush() (stop bool) {
-	if !w.gro.Pending() {
+	if w.rr.segs == 0 {
 		return false
 	}
 	frames, bytes := w.pendFrames, w.pendBytes
 	w.pendFrames, w.pendBytes = 0, 0
-	out := w.gro.Finish()
-	err := w.put(out[:offload.VnetHdrLen], out[offload.VnetHdrLen:])
+	err := w.finishRun()
 	if err == nil {
 		w.merged += frames - 1
 	}

@@ -3,6 +3,7 @@
 package vhostuser
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime/debug"
 	"syscall"
@@ -17,9 +18,15 @@ type txReader struct {
 	b     *Backend
 	hdr   offload.VnetHdr
 	hbuf  [12]byte
-	stage []byte // a guest superframe, gathered to be split
+	stage []byte // a guest superframe's headers, copied to be checked and cut
 	split offload.Splitter
-	inGSO bool
+	cut   chainSplitter
+	// inGSO: the superframe in cut is being cut; its chain, at gsoHead,
+	// goes back to the guest with its last frame, while the queue's
+	// generation is still gen.
+	inGSO   bool
+	gsoHead uint16
+	gen     uint32
 
 	arena    []byte
 	used     int
@@ -49,8 +56,10 @@ func (r *txReader) drainKick(fd uintptr) bool {
 // slices are valid until send returns. A batch is what the queue holds, up
 // to len(pkts) frames and as far as arena allows; the descriptors are
 // returned to the guest before send is called, with one call for the
-// batch. A guest superframe (TSO) is cut into frames as the TAP's are;
-// what does not fit continues in the next batch. A frame with a partial
+// batch. A guest superframe (TSO) is cut into frames as the TAP's are,
+// straight from the guest's buffers; what does not fit continues in the
+// next batch, and the superframe's descriptors go back to the guest with
+// its last frame. Every frame is copied once. A frame with a partial
 // checksum has it completed. Frames the guest sends malformed are
 // dropped, counted (see ReadStats) and passed to dropped, if not nil;
 // while no frontend runs the queue ReadLoop waits. A bad descriptor ends
@@ -139,8 +148,16 @@ func (r *txReader) step(tq *queue) (wait bool, err error) {
 func (r *txReader) batch(tq *queue) error {
 	b := r.b
 	for {
-		if r.inGSO && !r.queueSegments() {
-			return nil
+		if r.inGSO && r.gen != tq.gen {
+			// The queue was stopped since: the frontend took the
+			// superframe back with the ring's state (GET_VRING_BASE
+			// counts it as not taken).
+			r.inGSO = false
+		}
+		if r.inGSO {
+			if done, err := r.queueSegments(tq); !done || err != nil {
+				return err
+			}
 		}
 		if r.room(r.headroom+offload.MaxFrame) == nil {
 			return nil
@@ -156,62 +173,81 @@ func (r *txReader) batch(tq *queue) error {
 		if err := tq.walk(&b.mem, head); err != nil {
 			return err
 		}
-		tq.putUsed(0, head, 0)
-		tq.lastAvail++
-		tq.lastUsed++
 		if !tq.enabled {
-			continue // a disabled ring's frames are discarded
+			giveBack(tq, head) // a disabled ring's frames are discarded
+			continue
 		}
-		if err := r.frame(tq); err != nil {
+		gso, err := r.frame(tq)
+		if err != nil {
 			return err
 		}
+		if gso {
+			r.inGSO, r.gsoHead, r.gen = true, head, tq.gen
+			continue
+		}
+		giveBack(tq, head)
 	}
 }
 
+// giveBack returns the chain at head, the next available entry, to the
+// guest as used, with nothing written; publish makes it visible.
+func giveBack(tq *queue, head uint16) {
+	tq.putUsed(0, head, 0)
+	tq.lastAvail++
+	tq.lastUsed++
+}
+
 // frame takes the chain just walked as one guest frame, behind its
-// virtio-net header.
-func (r *txReader) frame(tq *queue) error {
+// virtio-net header, and reports whether it is a superframe to cut from
+// the chain (see queueSegments), which keeps the chain until its last
+// frame; the chain of any other frame, added or dropped, may go back.
+func (r *txReader) frame(tq *queue) (gso bool, err error) {
 	b := r.b
 	total, anyWrite := readable(tq.chain)
 	if anyWrite {
-		return frontendError("writable descriptor in a transmit chain")
+		return false, frontendError("writable descriptor in a transmit chain")
 	}
 	hl := b.hdrLen
 	if total < uint64(hl) || total-uint64(hl) > offload.MaxFrame {
 		r.offloadError(fmt.Errorf("%w: guest frame of %d bytes with its %d-byte header", offload.ErrBadGSO, total, hl))
-		return nil
+		return false, nil
 	}
 	flen := int(total) - hl
+	// The header is read once, into hbuf, and decoded from there.
 	if _, err := readChain(&b.mem, tq.chain, 0, r.hbuf[:hl]); err != nil {
-		return err
+		return false, err
 	}
 	r.hdr.Decode(r.hbuf[:hl])
 	room := r.room(r.headroom + offload.MaxFrame)
 	if !r.hdr.IsGSO() {
 		dst := room[r.headroom : r.headroom+flen]
 		if _, err := readChain(&b.mem, tq.chain, hl, dst); err != nil {
-			return err
+			return false, err
 		}
 		if r.hdr.NeedsCsum() {
 			if err := offload.CompleteCsum(dst, &r.hdr); err != nil {
 				r.offloadError(err)
-				return nil
+				return false, nil
 			}
 		}
 		r.add(r.headroom + flen)
-		return nil
+		return false, nil
 	}
-	sf := r.stage[:flen]
-	if _, err := readChain(&b.mem, tq.chain, hl, sf); err != nil {
-		return err
+	// Only the headers are read here, once, into stage: the L4 header
+	// starts at the checksum start and holds at most 60 bytes. They are
+	// checked and every frame's headers built from this copy; the payload
+	// is read by cut, once, into each frame.
+	csumStart := int(binary.LittleEndian.Uint16(r.hbuf[6:]))
+	head := r.stage[:min(flen, csumStart+60)]
+	if _, err := readChain(&b.mem, tq.chain, hl, head); err != nil {
+		return false, err
 	}
-	if err := r.split.Init(sf, &r.hdr); err != nil {
+	if err := r.cut.init(&r.split, head, flen, &r.hdr, r.hbuf[:hl], tq.chain, hl); err != nil {
 		r.offloadError(err)
-		return nil
+		return false, nil
 	}
 	b.superframes.Add(1)
-	r.inGSO = true
-	return nil
+	return true, nil
 }
 
 func (r *txReader) offloadError(err error) {
@@ -237,16 +273,22 @@ func (r *txReader) add(n int) {
 	r.used += n
 }
 
-// queueSegments moves split's remaining segments into the arena; it
-// reports false, leaving inGSO set, when the arena or pkts is full.
-func (r *txReader) queueSegments() bool {
-	for r.split.More() {
-		room := r.room(r.headroom + r.split.MaxSegment())
+// queueSegments cuts the superframe's remaining segments into the arena
+// and, with the last one, gives its chain back to the guest; it reports
+// false, the superframe still pending, when the arena or pkts is full.
+func (r *txReader) queueSegments(tq *queue) (done bool, err error) {
+	for r.cut.more() {
+		room := r.room(r.headroom + r.cut.maxSegment())
 		if room == nil {
-			return false
+			return false, nil
 		}
-		r.add(r.headroom + r.split.Next(room[r.headroom:]))
+		n, err := r.cut.next(&r.b.mem, room[r.headroom:])
+		if err != nil {
+			return false, err
+		}
+		r.add(r.headroom + n)
 	}
 	r.inGSO = false
-	return true
+	giveBack(tq, r.gsoHead)
+	return true, nil
 }
