@@ -5,12 +5,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/daemon"
@@ -21,29 +18,18 @@ import (
 )
 
 // vhostEndpoint is a session's vhost-user backend as the engine sees it:
-// internal/vhostuser's Backend, served the frontends that connect to its
-// listening socket (server) or the connections it makes to the
-// frontend's socket (client), one at a time, with the MTU the guest
-// should use and the frames for the guest it refused counted.
+// internal/vhostuser's Backend, serving the frontends that connect to its
+// listening socket (server) or connecting to the frontend's socket
+// (client), one at a time, with the MTU the guest should use and the
+// frames for the guest it refused counted.
 type vhostEndpoint struct {
 	*vhostuser.Backend
 	path   string
 	client bool
 	mtu    int
-	ln     *net.UnixListener // server: the socket frontends connect to
-	done   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
 
 	noBuffers, noFrontend atomic.Uint64
 }
-
-// The reconnection of a client: the first wait after a failed or ended
-// connection, doubled up to the last.
-const (
-	vhostRetryFirst = 100 * time.Millisecond
-	vhostRetryMax   = 2 * time.Second
-)
 
 // openVhostUser makes session sc's backend: listening on its socket,
 // owned by -owner and -group (server), or connecting to the frontend's.
@@ -73,103 +59,26 @@ func bindVhostUser(sc *config.SessionConfig) (*os.File, error) {
 // (the privileged helper's or bindVhostUser's), or, f nil, a client of
 // the frontend's socket.
 func adoptVhostUser(sc *config.SessionConfig, mtu int, f *os.File) (daemon.Device, error) {
-	v := &vhostEndpoint{Backend: vhostuser.New(sc.VhostUser.Path), path: sc.VhostUser.Path, client: f == nil, mtu: mtu, done: make(chan struct{})}
-	if f != nil {
-		l, err := net.FileListener(f)
-		f.Close()
-		if err != nil {
-			unix.Unlink(v.path)
-			return nil, config.Usagef("-vhost-user %s: %v", v.path, err)
-		}
-		ul, ok := l.(*net.UnixListener)
-		if !ok {
-			l.Close()
-			unix.Unlink(v.path)
-			return nil, config.Usagef("-vhost-user %s: not a unix socket", v.path)
-		}
-		ul.SetUnlinkOnClose(false) // Close unlinks, as the filter allows
-		v.ln = ul
-	}
-	v.wg.Add(1)
+	v := &vhostEndpoint{Backend: vhostuser.New(sc.VhostUser.Path), path: sc.VhostUser.Path, client: f == nil, mtu: mtu}
 	if v.client {
-		go v.connectLoop()
-	} else {
-		go v.acceptLoop()
+		v.Dial(v.path)
+		return v, nil
 	}
+	l, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		unix.Unlink(v.path)
+		return nil, config.Usagef("-vhost-user %s: %v", v.path, err)
+	}
+	ul, ok := l.(*net.UnixListener)
+	if !ok {
+		l.Close()
+		unix.Unlink(v.path)
+		return nil, config.Usagef("-vhost-user %s: not a unix socket", v.path)
+	}
+	ul.SetUnlinkOnClose(false) // Close unlinks, as the filter allows
+	v.ServeListener(ul)
 	return v, nil
-}
-
-// acceptLoop serves the frontends that connect, one after the other. A
-// failed accept (out of descriptors, say) is logged when the last one
-// succeeded, not at each attempt, and tried again after a wait.
-func (v *vhostEndpoint) acceptLoop() {
-	defer v.wg.Done()
-	failing := false
-	for {
-		c, err := v.ln.AcceptUnix()
-		if err != nil {
-			if v.closed() {
-				return
-			}
-			if !failing {
-				slog.Warn("vhost-user accept failed; trying again", "socket", v.path, "err", err)
-				failing = true
-			}
-			if !v.wait(vhostRetryFirst) {
-				return
-			}
-			continue
-		}
-		failing = false
-		v.Serve(c)
-	}
-}
-
-// connectLoop connects to the frontend's socket and serves it, again
-// each time the connection ends, waiting longer between failures (up to
-// vhostRetryMax); a failure is logged when the frontend was last
-// reachable, not at each attempt.
-func (v *vhostEndpoint) connectLoop() {
-	defer v.wg.Done()
-	addr := &net.UnixAddr{Name: v.path, Net: "unix"}
-	wait, reachable := vhostRetryFirst, true
-	for !v.closed() {
-		c, err := net.DialUnix("unix", nil, addr)
-		if err != nil {
-			if reachable {
-				slog.Warn("vhost-user frontend unreachable; connecting again until it answers", "socket", v.path, "err", err)
-				reachable = false
-			}
-		} else {
-			reachable, wait = true, vhostRetryFirst
-			v.Serve(c)
-		}
-		if !v.wait(wait) {
-			return
-		}
-		wait = min(2*wait, vhostRetryMax)
-	}
-}
-
-// wait waits d, and reports false if the endpoint was closed meanwhile.
-func (v *vhostEndpoint) wait(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-v.done:
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func (v *vhostEndpoint) closed() bool {
-	select {
-	case <-v.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // MTU is the MTU the guest should give its NIC.
@@ -211,23 +120,16 @@ func (v *vhostEndpoint) VhostCounters() []engine.Counter {
 // Close ends the connection being served, ReadLoop and Write, and
 // removes a server's socket file.
 func (v *vhostEndpoint) Close() error {
-	var err error
-	v.once.Do(func() {
-		close(v.done)
-		if v.ln != nil {
-			v.ln.Close()
-		}
-		v.Backend.Close()
-		v.wg.Wait()
-		if v.ln != nil {
-			// Unlink, not os.Remove, which tries rmdir too: the seccomp
-			// filter allows removing files only.
-			if rerr := unix.Unlink(v.path); rerr != nil && rerr != unix.ENOENT {
-				err = fmt.Errorf("remove %s: %w", v.path, rerr)
-			}
-		}
-	})
-	return err
+	v.Backend.Close()
+	if v.client {
+		return nil
+	}
+	// Unlink, not os.Remove, which tries rmdir too: the seccomp filter
+	// allows removing files only.
+	if err := unix.Unlink(v.path); err != nil && err != unix.ENOENT {
+		return fmt.Errorf("remove %s: %w", v.path, err)
+	}
+	return nil
 }
 
 // QEMUHint is the QEMU options that plug a VM into the backend: its

@@ -105,29 +105,88 @@ func Listen(path string) (*Backend, error) {
 		return nil, fmt.Errorf("vhost-user socket: %w", err)
 	}
 	b := New(path)
-	b.ln = ln
-	b.wg.Add(1)
-	go b.acceptLoop()
+	b.ServeListener(ln)
 	return b, nil
 }
 
-func (b *Backend) acceptLoop() {
-	defer b.wg.Done()
-	for {
-		c, err := b.ln.AcceptUnix()
-		if err != nil {
-			if b.closed() {
-				return
+// The waits of a backend whose accept or connection failed: the first,
+// doubled after each further failure of a connection, up to the last.
+const (
+	retryFirst = 100 * time.Millisecond
+	retryMax   = 2 * time.Second
+)
+
+// ServeListener serves the frontends that connect to ln, one after the
+// other, until Close, which closes ln. It is called at most once, before
+// Close, and not with Dial. A failed accept (out of descriptors, say) is
+// logged when the last one succeeded, not at each attempt, and tried
+// again after a wait.
+func (b *Backend) ServeListener(ln *net.UnixListener) {
+	b.ln = ln
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		failing := false
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				if b.closed() {
+					return
+				}
+				if !failing {
+					b.log.Warn("vhost-user accept failed; trying again", "socket", b.name, "err", err)
+					failing = true
+				}
+				if !b.wait(retryFirst) {
+					return
+				}
+				continue
 			}
-			b.log.Warn("vhost-user accept failed", "socket", b.name, "err", err)
-			select {
-			case <-b.done:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
+			failing = false
+			b.Serve(c)
 		}
-		b.Serve(c)
+	}()
+}
+
+// Dial connects to the frontend listening on the unix socket at path and
+// serves it, and again each time the connection ends or fails, waiting
+// longer between failures (up to retryMax), until Close. It is called at
+// most once, before Close, and not with ServeListener. A failure is
+// logged when the frontend was last reachable, not at each attempt.
+func (b *Backend) Dial(path string) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		addr := &net.UnixAddr{Name: path, Net: "unix"}
+		wait, reachable := retryFirst, true
+		for !b.closed() {
+			c, err := net.DialUnix("unix", nil, addr)
+			if err != nil {
+				if reachable {
+					b.log.Warn("vhost-user frontend unreachable; connecting again until it answers", "socket", path, "err", err)
+					reachable = false
+				}
+			} else {
+				reachable, wait = true, retryFirst
+				b.Serve(c)
+			}
+			if !b.wait(wait) {
+				return
+			}
+			wait = min(2*wait, retryMax)
+		}
+	}()
+}
+
+// wait waits d, and reports false if the backend was closed meanwhile.
+func (b *Backend) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-b.done:
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
