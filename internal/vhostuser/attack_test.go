@@ -219,6 +219,13 @@ func TestAttacks(t *testing.T) {
 	}()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if emu := os.Getenv("L2TAP_TEST_EMULATED"); emu != "" && tc.name == "nine descriptors" {
+				// The kernel closes the descriptors a message's control
+				// buffer had no room for; qemu-user copies those that fit
+				// and leaves the rest open in the process, which no
+				// program can close, so the count above cannot hold.
+				t.Skipf("under %s, descriptors beyond the control buffer stay open", emu)
+			}
 			b := New("test")
 			c := collect(t, b)
 			f := newFrontend(t, b)
