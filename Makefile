@@ -89,7 +89,8 @@ CROSS_PKGS = ./internal/config ./internal/l2tpv3 ./internal/offload ./internal/u
 CROSS_BE_SKIP = SenderFallbacks|SocketLoopAllocs|IntactNeedsChecksums
 # The emulated test binaries run with L2TAP_TEST_EMULATED naming the
 # emulator, for the few checks of what qemu-user does otherwise than the
-# kernel (internal/vhostuser's attack with more descriptors than fit).
+# kernel (internal/vhostuser: descriptors beyond a control buffer, faults in
+# a mapping).
 # CROSS_EXEC_SKIP are tests that run a host program (tshark): the host's
 # binary, which the emulated run does not test, and qemu-user's fork of an
 # emulated Go process is fragile (qemu-i386: "morestack on g0").

@@ -336,6 +336,12 @@ func openFDs(t testing.TB) int {
 // mapping makes the backend's next access fault; the fault ends that
 // frontend's connection, not the process.
 func TestTruncatedMemory(t *testing.T) {
+	if emu := os.Getenv("L2TAP_TEST_EMULATED"); emu != "" {
+		// qemu-user delivers the bus error of a page past the file's end
+		// without its address (0), which Go reports as a nil dereference,
+		// not as the fault in the mapping the kernel reports.
+		t.Skipf("under %s, a fault in a mapping carries no address", emu)
+	}
 	b := New("test")
 	c := collect(t, b)
 	f := newFrontend(t, b)
