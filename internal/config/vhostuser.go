@@ -20,11 +20,8 @@ func (o *Options) vhostUserConfig() (VhostUserConfig, error) {
 		}
 		return c, nil
 	}
-	if o.VhostUser.Val == "" {
-		return c, badf("vhost-user", "-vhost-user \"\": give the path of the vhost-user unix socket (e.g. -vhost-user /run/l2tap/vm0.vhost)")
-	}
-	if len(o.VhostUser.Val) > 107 {
-		return c, badf("vhost-user", "-vhost-user %q: a unix socket path has at most 107 bytes; choose a shorter one", o.VhostUser.Val)
+	if err := checkSocketPath("vhost-user", o.VhostUser.Val, "give the path of the vhost-user unix socket (e.g. -vhost-user /run/l2tap/vm0.vhost)"); err != nil {
+		return c, err
 	}
 	c.Path = o.VhostUser.Val
 	switch o.VhostUserMode.Val {
@@ -37,13 +34,11 @@ func (o *Options) vhostUserConfig() (VhostUserConfig, error) {
 	if o.Socket.Given {
 		return c, badf("socket", "-socket %s with -vhost-user %s: a session has one endpoint; drop one of them", o.Socket.Val, c.Path)
 	}
-	values := flagValues(o)
-	for _, name := range tapOnlyFlags {
-		if values[name].given() {
-			return c, badf(name, "-%s %s with -vhost-user %s: -%s is for a TAP, and this session's endpoint is the vhost-user socket; drop one of them", name, values[name], c.Path, name)
-		}
+	if err := o.refuseTAPFlags("vhost-user", c.Path, "the vhost-user socket"); err != nil {
+		return c, err
 	}
 	if c.Client {
+		values := flagValues(o)
 		for _, name := range []string{"owner", "group"} {
 			if values[name].given() {
 				return c, badf(name, "-%s %s with -vhost-user-mode client: l2tap makes no socket file to give an owner (the frontend's socket is its own); drop -%s", name, values[name], name)

@@ -24,11 +24,8 @@ func (o *Options) socketConfig() (SocketConfig, error) {
 		}
 		return c, nil
 	}
-	if o.Socket.Val == "" {
-		return c, badf("socket", "-socket \"\": give the path of the unix socket to listen on (e.g. -socket /run/l2tap/vm0.sock)")
-	}
-	if len(o.Socket.Val) > 107 {
-		return c, badf("socket", "-socket %q: a unix socket path has at most 107 bytes; choose a shorter one", o.Socket.Val)
+	if err := checkSocketPath("socket", o.Socket.Val, "give the path of the unix socket to listen on (e.g. -socket /run/l2tap/vm0.sock)"); err != nil {
+		return c, err
 	}
 	c.Path = o.Socket.Val
 	switch o.SocketType.Val {
@@ -38,13 +35,31 @@ func (o *Options) socketConfig() (SocketConfig, error) {
 	default:
 		return c, badf("socket-type", "-socket-type %q: want stream (QEMU -netdev stream) or dgram (QEMU -netdev dgram)", o.SocketType.Val)
 	}
+	return c, o.refuseTAPFlags("socket", c.Path, "the socket")
+}
+
+// checkSocketPath checks the unix socket path flag gives: not empty (fix
+// says what to give instead) and short enough for a socket address.
+func checkSocketPath(flag, path, fix string) error {
+	if path == "" {
+		return badf(flag, "-%s \"\": %s", flag, fix)
+	}
+	if len(path) > 107 {
+		return badf(flag, "-%s %q: a unix socket path has at most 107 bytes; choose a shorter one", flag, path)
+	}
+	return nil
+}
+
+// refuseTAPFlags refuses the TAP's flags (tapOnlyFlags) beside -flag path,
+// a session endpoint that is no TAP: endpoint names it in the error.
+func (o *Options) refuseTAPFlags(flag, path, endpoint string) error {
 	values := flagValues(o)
 	for _, name := range tapOnlyFlags {
 		if values[name].given() {
-			return c, badf(name, "-%s %s with -socket %s: -%s is for a TAP, and this session's endpoint is the socket; drop one of them", name, values[name], c.Path, name)
+			return badf(name, "-%s %s with -%s %s: -%s is for a TAP, and this session's endpoint is %s; drop one of them", name, values[name], flag, path, name, endpoint)
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // UsesSockets reports whether any session's endpoint is a socket (a VM
