@@ -144,7 +144,7 @@ func TestAttacks(t *testing.T) {
 			msg := binary.NativeEndian.AppendUint32(nil, uint32(ReqSetFeatures))
 			msg = binary.NativeEndian.AppendUint32(msg, flagVersion)
 			msg = binary.NativeEndian.AppendUint32(msg, 8)
-			unix.Write(f.sock, append(msg, 1, 2, 3))
+			ignoringEINTR(func() error { _, err := unix.Write(f.sock, append(msg, 1, 2, 3)); return err })
 			unix.Shutdown(f.sock, unix.SHUT_WR)
 		}},
 		{"bad version", false, func(f *frontend, b *Backend) { f.send(ReqGetFeatures, 2, nil) }},

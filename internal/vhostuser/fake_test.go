@@ -159,7 +159,7 @@ func (f *frontend) send(req Request, flags uint32, payload []byte, fds ...int) e
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
-	return unix.Sendmsg(f.sock, msg, oob, nil, 0)
+	return ignoringEINTR(func() error { return unix.Sendmsg(f.sock, msg, oob, nil, 0) })
 }
 
 // reply reads a reply to req and returns its payload.
@@ -178,9 +178,21 @@ func (f *frontend) reply(req Request) ([]byte, error) {
 	return p, readAll(f.sock, p)
 }
 
+// ignoringEINTR calls op until it returns something other than EINTR.
+// The kernel restarts these calls after Go's signals, but qemu-user (make
+// cross) may hand EINTR back to the program.
+func ignoringEINTR(op func() error) error {
+	for {
+		if err := op(); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
 func readAll(fd int, p []byte) error {
 	for got := 0; got < len(p); {
-		n, err := unix.Read(fd, p[got:])
+		var n int
+		err := ignoringEINTR(func() (err error) { n, err = unix.Read(fd, p[got:]); return err })
 		if err != nil {
 			return err
 		}
@@ -308,7 +320,7 @@ func (f *frontend) publish(r int) {
 }
 
 func (f *frontend) kickRing(r int) {
-	unix.Write(f.kick[r], f.one[:])
+	ignoringEINTR(func() error { _, err := unix.Write(f.kick[r], f.one[:]); return err })
 }
 
 // used returns ring r's used entries not yet read, as (id, len) pairs
@@ -328,7 +340,8 @@ func (f *frontend) used(r int, dst [][2]uint32) [][2]uint32 {
 // signalled.
 func (f *frontend) called(r int) bool {
 	var b [8]byte
-	n, _ := unix.Read(f.call[r], b[:])
+	var n int
+	ignoringEINTR(func() (err error) { n, err = unix.Read(f.call[r], b[:]); return err })
 	return n == 8
 }
 
