@@ -155,22 +155,3 @@ func TestVhostUserClient(t *testing.T) {
 		t.Errorf("the frontend's socket file after Close: %v", err)
 	}
 }
-
-// TestVhostUserWriteAllocs: counting the frames the backend refuses
-// allocates nothing per batch.
-func TestVhostUserWriteAllocs(t *testing.T) {
-	dev, err := openVhostUser(vhostSession(filepath.Join(t.TempDir(), "vm.vhost"), false), 1450)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
-	v := dev.(*vhostEndpoint)
-	frames := [][]byte{make([]byte, 60), make([]byte, 1514)}
-	intact := []bool{true, false}
-	if n := testing.AllocsPerRun(100, func() { v.WriteIntact(frames, intact) }); n != 0 {
-		t.Errorf("%v allocations per batch, want 0", n)
-	}
-	if got := v.noFrontend.Load(); got != 2*101 {
-		t.Errorf("vhost_no_frontend %d, want %d", got, 2*101)
-	}
-}

@@ -43,6 +43,11 @@ type Stats struct {
 	// the guest frames dropped as malformed (bad virtio-net header, too
 	// long, too short).
 	Superframes, OffloadErrors uint64
+	// NoBuffers counts the frames for the guest Write refused because it
+	// had posted too few receive buffers (ErrNoBuffers), NoFrontend those
+	// it refused while no frontend ran the receive queue (ErrNoFrontend,
+	// a frontend ended for a bad value in its receive queue included).
+	NoBuffers, NoFrontend uint64
 }
 
 // Backend is a vhost-user backend for one virtio-net device, serving one
@@ -79,6 +84,7 @@ type Backend struct {
 
 	connections, frontendErrors atomic.Uint64
 	superframes, offloadErrors  atomic.Uint64
+	noBuffers, noFrontend       atomic.Uint64
 	// Logs about frontends: a few lines, then at most one a second of
 	// each kind, so that a frontend connecting in a loop cannot flood the
 	// log (the counters count them all).
@@ -209,6 +215,8 @@ func (b *Backend) Stats() Stats {
 		FrontendErrors: b.frontendErrors.Load(),
 		Superframes:    b.superframes.Load(),
 		OffloadErrors:  b.offloadErrors.Load(),
+		NoBuffers:      b.noBuffers.Load(),
+		NoFrontend:     b.noFrontend.Load(),
 	}
 }
 

@@ -264,30 +264,52 @@ func TestRxCoalesce(t *testing.T) {
 
 // TestRxNoBuffers: frames beyond the posted buffers are refused with
 // ErrNoBuffers, nothing published for them; before any frontend,
-// ErrNoFrontend.
+// ErrNoFrontend. Stats counts each refused frame under its reason.
 func TestRxNoBuffers(t *testing.T) {
 	b := New("test")
-	if _, _, _, err := b.Write([][]byte{testFrame(0, 60)}); !errors.Is(err, ErrNoFrontend) {
+	checkRefused := func(step string, noBuffers, noFrontend uint64) {
+		t.Helper()
+		if s := b.Stats(); s.NoBuffers != noBuffers || s.NoFrontend != noFrontend {
+			t.Errorf("%s: %d frames refused for want of buffers, %d of a frontend; want %d, %d", step, s.NoBuffers, s.NoFrontend, noBuffers, noFrontend)
+		}
+	}
+	three := [][]byte{testFrame(0, 60), testFrame(1, 1514), testFrame(2, 60)}
+	if _, _, _, err := b.Write(three); !errors.Is(err, ErrNoFrontend) {
 		t.Fatalf("Write without a frontend: %v", err)
 	}
+	checkRefused("no frontend", 0, 3)
 	f := newFrontend(t, b)
 	f.negotiate(FeatVersion1 | FeatProtocolFeats)
 	f.start()
 	f.rxSize = 2048
+	// Started, no receive buffer posted yet.
+	if n, _, _, err := b.Write(three); n != 0 || !errors.Is(err, ErrNoBuffers) {
+		t.Fatalf("Write before any receive buffer: %d, %v; want 0, ErrNoBuffers", n, err)
+	}
+	checkRefused("no receive buffers posted", 3, 3)
 	f.postRx(0, 2)
 	frames := [][]byte{testFrame(0, 60), testFrame(1, 60), testFrame(2, 60), testFrame(3, 60)}
 	n, _, _, err := b.Write(frames)
 	if n != 2 || !errors.Is(err, ErrNoBuffers) {
 		t.Fatalf("Write: %d, %v; want 2, ErrNoBuffers", n, err)
 	}
+	checkRefused("two buffers for four frames", 5, 3)
 	// A frame larger than a buffer without MRG_RXBUF.
 	f.postRx(2, 1)
 	if n, _, _, err := b.Write([][]byte{testFrame(0, 3000)}); n != 0 || !errors.Is(err, ErrNoBuffers) {
 		t.Fatalf("Write of a frame larger than the buffers: %d, %v", n, err)
 	}
+	checkRefused("a frame larger than the buffer", 6, 3)
 	if rx := f.receive(); len(rx) != 2 {
 		t.Errorf("guest got %d frames, want 2", len(rx))
 	}
+	if err := f.disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := b.Write(frames[:2]); !errors.Is(err, ErrNoFrontend) {
+		t.Fatalf("Write after the frontend left: %v", err)
+	}
+	checkRefused("after the frontend left", 6, 5)
 }
 
 // TestReconnect: a listening backend serves a frontend, which goes away
