@@ -85,6 +85,7 @@ func (v *vhostEndpoint) VhostCounters() []engine.Counter {
 	st := v.Stats()
 	return []engine.Counter{
 		{Name: "vhost_frontends", Value: st.Connections},
+		{Name: "vhost_frontends_refused", Value: st.Refused},
 		{Name: "vhost_frontend_errors", Value: st.FrontendErrors},
 		{Name: "vhost_no_buffers", Value: st.NoBuffers},
 		{Name: "vhost_no_frontend", Value: st.NoFrontend},

@@ -60,7 +60,7 @@ func TestVhostUserServer(t *testing.T) {
 		waitFrontends(t, v, i)
 		c.Close()
 	}
-	want := []engine.Counter{{Name: "vhost_frontends", Value: 2}, {Name: "vhost_frontend_errors"}, {Name: "vhost_no_buffers"}, {Name: "vhost_no_frontend", Value: 3}}
+	want := []engine.Counter{{Name: "vhost_frontends", Value: 2}, {Name: "vhost_frontends_refused"}, {Name: "vhost_frontend_errors"}, {Name: "vhost_no_buffers"}, {Name: "vhost_no_frontend", Value: 3}}
 	if got := v.VhostCounters(); len(got) != len(want) {
 		t.Errorf("counters %v, want %v", got, want)
 	} else {

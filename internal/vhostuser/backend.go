@@ -37,6 +37,9 @@ var ErrNoBuffers = errors.New("the guest has no receive buffers for the frame")
 type Stats struct {
 	// Connections counts the frontends served.
 	Connections uint64
+	// Refused counts the frontends that connected to the listening
+	// socket while another was served, and were disconnected at once.
+	Refused uint64
 	// FrontendErrors counts the connections ended for a bad value.
 	FrontendErrors uint64
 	// Superframes counts guest TSO frames cut into frames; OffloadErrors
@@ -82,19 +85,25 @@ type Backend struct {
 	tx *txReader
 	rx *rxWriter
 
+	// busy is set while ServeListener's frontend is served; freed is
+	// signalled when it ends.
+	busy  atomic.Bool
+	freed chan struct{}
+
 	connections, frontendErrors atomic.Uint64
+	refused                     atomic.Uint64
 	superframes, offloadErrors  atomic.Uint64
 	noBuffers, noFrontend       atomic.Uint64
 	// Logs about frontends: a few lines, then at most one a second of
 	// each kind, so that a frontend connecting in a loop cannot flood the
 	// log (the counters count them all).
-	logLimit, connLog, featLog rateLimit
+	logLimit, connLog, featLog, refuseLog rateLimit
 }
 
 // New makes a backend with no frontend, named name in logs; Serve hands
 // it connections.
 func New(name string) *Backend {
-	b := &Backend{name: name, log: slog.Default(), done: make(chan struct{}), wake: make(chan struct{})}
+	b := &Backend{name: name, log: slog.Default(), done: make(chan struct{}), wake: make(chan struct{}), freed: make(chan struct{}, 1)}
 	for i := range b.q {
 		b.q[i].init()
 	}
@@ -122,11 +131,20 @@ const (
 	retryMax   = 2 * time.Second
 )
 
+// refuseGrace is how long a frontend that connects while another is
+// served waits for that one's end (a QEMU restarted before its old
+// connection's end was read) before it is refused.
+const refuseGrace = 500 * time.Millisecond
+
 // ServeListener serves the frontends that connect to ln, one after the
-// other, until Close, which closes ln. It is called at most once, before
-// Close, and not with Dial. A failed accept (out of descriptors, say) is
-// logged when the last one succeeded, not at each attempt, and tried
-// again after a wait.
+// other, until Close, which closes ln. A frontend that connects while
+// another is served, and is still served refuseGrace later, is
+// disconnected at once (counted in Stats.Refused, logged at most once a
+// second after a few), so that it fails instead of waiting; the one
+// served goes on undisturbed. It is called at most once, before Close,
+// and not with Dial. A failed accept (out of descriptors, say) is logged
+// when the last one succeeded, not at each attempt, and tried again after
+// a wait.
 func (b *Backend) ServeListener(ln *net.UnixListener) {
 	b.ln = ln
 	b.wg.Add(1)
@@ -149,9 +167,52 @@ func (b *Backend) ServeListener(ln *net.UnixListener) {
 				continue
 			}
 			failing = false
-			b.Serve(c)
+			if b.busy.Load() && !b.waitFreed() {
+				b.refuse(c)
+				continue
+			}
+			b.busy.Store(true)
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				b.Serve(c)
+				b.busy.Store(false)
+				select {
+				case b.freed <- struct{}{}:
+				default:
+				}
+			}()
 		}
 	}()
+}
+
+// waitFreed waits up to refuseGrace for the frontend served to end, and
+// reports whether it did.
+func (b *Backend) waitFreed() bool {
+	t := time.NewTimer(refuseGrace)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.freed:
+			if !b.busy.Load() {
+				return true
+			}
+		case <-t.C:
+			return !b.busy.Load()
+		case <-b.done:
+			return false
+		}
+	}
+}
+
+// refuse disconnects c, a frontend that connected while another is
+// served.
+func (b *Backend) refuse(c *net.UnixConn) {
+	n := b.refused.Add(1)
+	c.Close()
+	if b.refuseLog.allow() {
+		b.log.Warn("vhost-user frontend refused: another one is served", "socket", b.name, "refused", n)
+	}
 }
 
 // Dial connects to the frontend listening on the unix socket at path and
@@ -212,6 +273,7 @@ func (b *Backend) ReadStats() (superframes, offloadErrors uint64) {
 func (b *Backend) Stats() Stats {
 	return Stats{
 		Connections:    b.connections.Load(),
+		Refused:        b.refused.Load(),
 		FrontendErrors: b.frontendErrors.Load(),
 		Superframes:    b.superframes.Load(),
 		OffloadErrors:  b.offloadErrors.Load(),
@@ -303,7 +365,8 @@ func (b *Backend) fail(err error) {
 // or the backend is closed, and then undoes everything the frontend set:
 // the rings stop, the memory is unmapped, the descriptors are closed. It
 // closes c and returns why the connection ended (nil: the frontend
-// closed it). One Serve runs at a time (Listen's loop calls it in turn).
+// closed it). One Serve runs at a time (ServeListener's and Dial's loops
+// see to it).
 func (b *Backend) Serve(c *net.UnixConn) error {
 	b.connMu.Lock()
 	if b.closed() {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/l2tap/l2tap/internal/offload"
+	"golang.org/x/sys/unix"
 )
 
 // testFrame returns a frame of n bytes, numbered i, of an EtherType
@@ -358,6 +359,84 @@ func TestReconnect(t *testing.T) {
 	}
 	if s := b.Stats(); s.Connections != 3 || s.FrontendErrors != 0 {
 		t.Errorf("stats %+v, want 3 connections, no errors", s)
+	}
+}
+
+// dialFrontend connects a fake frontend to the backend listening at path.
+func dialFrontend(t *testing.T, b *Backend, path string) *frontend {
+	t.Helper()
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := conn.(*net.UnixConn).File()
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFrontendOn(t, b, int(raw.Fd()))
+	raw.Close()
+	return f
+}
+
+// TestSecondFrontendRefused: while one frontend is served, a second one
+// that connects is disconnected at once (it reads EOF or a reset, before
+// sending anything or after), counted and logged, and the first goes on
+// moving frames both ways; once the first is gone, the next is served.
+func TestSecondFrontendRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vhost.sock")
+	b, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := collect(t, b)
+	first := dialFrontend(t, b, path)
+	first.negotiate(testFeatures)
+	first.start()
+
+	for i, sendFirst := range []bool{false, true} {
+		second := dialFrontend(t, b, path)
+		start := time.Now()
+		if sendFirst {
+			// As QEMU does: GET_FEATURES at once. The send may already
+			// meet the closed connection.
+			second.send(ReqGetFeatures, 0, nil)
+		}
+		var buf [HeaderLen]byte
+		n, err := unix.Read(second.sock, buf[:]) // SO_RCVTIMEO: 10 s
+		if n > 0 || (err != nil && err != unix.ECONNRESET) {
+			t.Fatalf("second frontend %d: read %d bytes, %v; want EOF or a reset", i, n, err)
+		}
+		t.Logf("second frontend %d refused after %v (%v)", i, time.Since(start).Round(time.Millisecond), err)
+		unixClose(second)
+		if s := b.Stats(); s.Refused != uint64(i+1) || s.Connections != 1 {
+			t.Fatalf("second frontend %d: %d refused, %d served; want %d, 1", i, s.Refused, s.Connections, i+1)
+		}
+	}
+
+	// The first is undisturbed, both ways.
+	for i := range 4 {
+		first.sendFrame(nil, testFrame(i, 100+i))
+	}
+	first.publish(txQueue)
+	got, drops := c.wait(t, 4)
+	if len(drops) != 0 || len(got) != 4 || !bytes.Equal(got[3], testFrame(3, 103)) {
+		t.Fatalf("the first frontend after the refusals: %d frames, drops %v", len(got), drops)
+	}
+	first.postRx(0, 4)
+	if n, _, _, err := b.Write([][]byte{testFrame(7, 60), testFrame(8, 1514)}); n != 2 || err != nil {
+		t.Fatalf("Write to the first frontend after the refusals: %d, %v", n, err)
+	}
+	if rx := first.receive(); len(rx) != 2 || !bytes.Equal(rx[1].frame, testFrame(8, 1514)) {
+		t.Fatalf("the first frontend received %d frames", len(rx))
+	}
+
+	// Gone, it leaves the place to the next.
+	unixClose(first)
+	next := dialFrontend(t, b, path)
+	next.negotiate(testFeatures)
+	if s := b.Stats(); s.Connections != 2 || s.Refused != 2 || s.FrontendErrors != 0 {
+		t.Errorf("stats %+v, want 2 served, 2 refused, no errors", s)
 	}
 }
 
