@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 
 	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/daemon"
@@ -55,6 +56,7 @@ func bindVhostUser(sc *config.SessionConfig) (*os.File, error) {
 // the frontend's socket.
 func adoptVhostUser(sc *config.SessionConfig, mtu int, f *os.File) (daemon.Device, error) {
 	v := &vhostEndpoint{Backend: vhostuser.New(sc.VhostUser.Path), path: sc.VhostUser.Path, client: f == nil, mtu: mtu}
+	v.SetMTU(mtu)
 	if v.client {
 		v.Dial(v.path)
 		return v, nil
@@ -109,12 +111,13 @@ func (v *vhostEndpoint) Close() error {
 
 // QEMUHint is the QEMU options that plug a VM into the backend: its
 // memory shared (a memfd backend the size of its RAM, here 1G with -m
-// 1G), the socket, the netdev and the NIC. For a client, QEMU listens.
+// 1G), the socket, the netdev and the NIC, whose host_mtu gives the guest
+// the session's MTU (VIRTIO_NET_F_MTU). For a client, QEMU listens.
 func (v *vhostEndpoint) QEMUHint() string {
 	chardev := "socket,id=c0,path=" + v.path
 	if v.client {
 		chardev += ",server=on"
 	}
 	return "-m 1G -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem -chardev " + chardev +
-		" -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0"
+		" -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0,host_mtu=" + strconv.Itoa(v.mtu)
 }

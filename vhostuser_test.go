@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,9 @@ func TestVhostUserServer(t *testing.T) {
 	}
 	if v.MTU() != 1450 {
 		t.Errorf("MTU %d, want 1450", v.MTU())
+	}
+	if h := v.QEMUHint(); !strings.HasSuffix(h, " -device virtio-net-pci,netdev=n0,host_mtu=1450") {
+		t.Errorf("QEMU options %q: the NIC lacks host_mtu=1450", h)
 	}
 	frames := [][]byte{make([]byte, 60), make([]byte, 1514), make([]byte, 60)}
 	if n, _, _, err := v.Write(frames); n != 0 || !errors.Is(err, os.ErrClosed) {

@@ -81,6 +81,12 @@ type Backend struct {
 	features uint64
 	protocol uint64
 	hdrLen   int // virtio-net header bytes: 10, or 12 with num_buffers
+	// mtu is the session's MTU (SetMTU); frontendMTU the one the frontend
+	// set (NET_SET_MTU, 0 before), mtuWarned whether its difference was
+	// logged on this connection (control goroutine only).
+	mtu         int
+	frontendMTU int
+	mtuWarned   bool
 
 	tx *txReader
 	rx *rxWriter
@@ -257,6 +263,19 @@ func (b *Backend) wait(d time.Duration) bool {
 	}
 }
 
+// SetMTU tells the backend the session's MTU, which the guest should
+// have: a frontend that sets another (NET_SET_MTU) is logged, once per
+// connection. It is called before the backend serves.
+func (b *Backend) SetMTU(mtu int) { b.mtu = mtu }
+
+// FrontendMTU returns the MTU the current frontend set with NET_SET_MTU
+// (the host_mtu QEMU shows the guest), or 0.
+func (b *Backend) FrontendMTU() int {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	return b.frontendMTU
+}
+
 // Name names the backend (its socket's path).
 func (b *Backend) Name() string { return b.name }
 
@@ -375,6 +394,7 @@ func (b *Backend) Serve(c *net.UnixConn) error {
 		return os.ErrClosed
 	}
 	b.conn, b.connErr = c, nil
+	b.frontendMTU, b.mtuWarned = 0, false
 	b.connMu.Unlock()
 	b.connections.Add(1)
 	if b.connLog.allow() {
@@ -387,7 +407,7 @@ func (b *Backend) Serve(c *net.UnixConn) error {
 	if b.connErr != nil {
 		err = b.connErr
 	}
-	b.conn = nil
+	b.conn, b.frontendMTU = nil, 0
 	b.connMu.Unlock()
 	c.Close()
 	b.lockQueues()
@@ -517,6 +537,8 @@ func (b *Backend) handle(m *Message, fds []int, reply []byte) ([]byte, error) {
 			b.connMu.Lock()
 			b.protocol = m.U64
 			b.connMu.Unlock()
+		case ReqNetSetMTU:
+			return b.setMTU(m.U64)
 		case ReqSetOwner:
 		case ReqResetOwner:
 			b.lockQueues()
@@ -562,22 +584,57 @@ func (b *Backend) handle(m *Message, fds []int, reply []byte) ([]byte, error) {
 		}
 		binary.NativeEndian.PutUint64(u64[:], ack)
 		reply = appendReply(reply, m.Request, u64[:])
-		if err == errRefused {
+		if errors.Is(err, errRefused) {
 			if b.logLimit.allow() {
-				b.log.Warn("vhost-user request refused", "socket", b.name, "request", m.Request.String())
+				b.log.Warn("vhost-user request refused", "socket", b.name, "request", m.Request.String(), "err", err)
 			}
 			return reply, nil
 		}
 	}
-	if err == errRefused {
-		err = frontendError("%s not supported", m.Request)
+	if errors.Is(err, errRefused) {
+		err = frontendError("%s: %v", m.Request, err)
 	}
 	return reply, err
 }
 
-// errRefused is handle's signal for a request it does not carry out; with
-// REPLY_ACK the frontend is told and the connection goes on.
-var errRefused = errors.New("request refused")
+// errRefused is handle's signal (wrapped with the reason, or bare: not
+// supported) for a request it does not carry out; with REPLY_ACK the
+// frontend is told and the connection goes on.
+var errRefused = errors.New("request refused (not supported)")
+
+// The MTUs NET_SET_MTU may set: the least an IPv4 link has, and the most
+// virtio-net's 16-bit mtu field holds.
+const (
+	minMTU = 68
+	maxMTU = 65535
+)
+
+// setMTU takes the frontend's NET_SET_MTU: the MTU it shows the guest
+// (QEMU's host_mtu). The protocol wants a failure code for an invalid
+// one: outside minMTU..maxMTU, or without NET_MTU negotiated. The MTU
+// feature is the guest's to take, and QEMU sends NET_SET_MTU before it
+// sends the guest's features (SET_FEATURES), so it is not asked for.
+// A valid one that is not the session's is taken, as frames above the
+// session's MTU leave fragmented by the underlay rather than dropped,
+// and logged once per connection: refusing it would leave the guest's
+// NIC without its backend (QEMU starts no vhost-user device then).
+func (b *Backend) setMTU(mtu uint64) error {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	if b.protocol&ProtoFeatNetMTU == 0 {
+		return fmt.Errorf("%w: NET_SET_MTU without the NET_MTU protocol feature negotiated", errRefused)
+	}
+	if mtu < minMTU || mtu > maxMTU {
+		return fmt.Errorf("%w: MTU %d, want %d to %d", errRefused, mtu, minMTU, maxMTU)
+	}
+	b.frontendMTU = int(mtu)
+	if b.mtu != 0 && b.frontendMTU != b.mtu && !b.mtuWarned {
+		b.mtuWarned = true
+		b.log.Warn("vhost-user frontend gave the guest another MTU than the session's; give its NIC host_mtu as printed",
+			"socket", b.name, "mtu", mtu, "session_mtu", b.mtu)
+	}
+	return nil
+}
 
 func (b *Backend) setFeatures(f uint64) error {
 	if f&^Offered != 0 {

@@ -6,8 +6,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -498,5 +501,124 @@ func TestAddrBeforeMemTable(t *testing.T) {
 	defer c.mu.Unlock()
 	if len(c.frames) != 0 {
 		t.Errorf("%d frames read from a stopped ring", len(c.frames))
+	}
+}
+
+// syncBuffer is a log destination the control goroutine writes while the
+// test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestNetMTU: the MTU feature and NET_MTU are offered; NET_SET_MTU with
+// NET_MTU negotiated takes any MTU from 68 to 65535 with a success code,
+// the session's silently and another with one log line per connection
+// however often it comes, sent before SET_FEATURES as QEMU does; an
+// invalid one, or one without NET_MTU, gets a failure code and the
+// connection goes on (without REPLY_ACK it ends the connection, a
+// frontend error).
+func TestNetMTU(t *testing.T) {
+	if Offered&FeatNetMTU == 0 || OfferedProtocol&ProtoFeatNetMTU == 0 {
+		t.Fatalf("offered %v, protocol %#x: want MTU and NET_MTU", FeatureNames(Offered), OfferedProtocol)
+	}
+	const sessionMTU = 1450
+	withMTU := uint64(testFeatures | FeatNetMTU)
+	both := uint64(ProtoFeatReplyAck | ProtoFeatNetMTU)
+	for _, tc := range []struct {
+		name               string
+		features, protocol uint64
+		mtus               []uint64 // sent in turn
+		ok                 bool     // success codes
+		want               int      // FrontendMTU afterwards
+		logs               int      // lines about another MTU
+	}{
+		{"session-mtu", withMTU, both, []uint64{sessionMTU, sessionMTU}, true, sessionMTU, 0},
+		{"another-mtu", withMTU, both, []uint64{9000, 9000, 1500}, true, 1500, 1},
+		{"least", withMTU, both, []uint64{68}, true, 68, 1},
+		{"most", withMTU, both, []uint64{65535}, true, 65535, 1},
+		{"too-small", withMTU, both, []uint64{67}, false, 0, 0},
+		{"zero", withMTU, both, []uint64{0}, false, 0, 0},
+		{"too-large", withMTU, both, []uint64{65536}, false, 0, 0},
+		{"huge", withMTU, both, []uint64{1 << 40}, false, 0, 0},
+		{"guest-without-mtu-feature", testFeatures, both, []uint64{sessionMTU}, true, sessionMTU, 0},
+		{"net-mtu-not-taken", withMTU, ProtoFeatReplyAck, []uint64{sessionMTU}, false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			b := New("test")
+			b.log = slog.New(slog.NewTextHandler(&logs, nil))
+			b.SetMTU(sessionMTU)
+			f := newFrontend(t, b)
+			f.negotiateWith(tc.features, tc.protocol, func() {
+				for _, mtu := range tc.mtus {
+					if err := f.send(ReqNetSetMTU, flagNeedReply, u64(mtu)); err != nil {
+						t.Fatal(err)
+					}
+					p, err := f.reply(ReqNetSetMTU)
+					if err != nil || len(p) != 8 {
+						t.Fatalf("MTU %d: reply %x, %v", mtu, p, err)
+					}
+					if ok := binary.NativeEndian.Uint64(p) == 0; ok != tc.ok {
+						t.Errorf("MTU %d: ack %x, want success %v", mtu, p, tc.ok)
+					}
+				}
+			})
+			if got := b.FrontendMTU(); got != tc.want {
+				t.Errorf("FrontendMTU %d, want %d", got, tc.want)
+			}
+			if n := strings.Count(logs.String(), "another MTU than the session's"); n != tc.logs {
+				t.Errorf("%d log lines about another MTU, want %d:\n%s", n, tc.logs, logs.String())
+			}
+			f.start() // the connection goes on
+			if err := f.disconnect(); err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			if s := b.Stats(); s.FrontendErrors != 0 {
+				t.Errorf("FrontendErrors %d, want 0", s.FrontendErrors)
+			}
+			if got := b.FrontendMTU(); got != 0 {
+				t.Errorf("FrontendMTU %d after the frontend left, want 0", got)
+			}
+		})
+	}
+	// Without REPLY_ACK a valid MTU is taken silently and an invalid one
+	// ends the connection.
+	for _, tc := range []struct {
+		mtu uint64
+		ok  bool
+	}{{sessionMTU, true}, {0, false}} {
+		b := New("test")
+		b.SetMTU(sessionMTU)
+		f := newFrontend(t, b)
+		f.negotiateWith(withMTU, ProtoFeatNetMTU, nil)
+		if err := f.send(ReqNetSetMTU, 0, u64(tc.mtu)); err != nil {
+			t.Fatal(err)
+		}
+		if tc.ok {
+			waitFor(t, "the MTU", func() bool { return b.FrontendMTU() == int(tc.mtu) })
+			if err := f.disconnect(); err != nil {
+				t.Errorf("MTU %d without REPLY_ACK: Serve %v", tc.mtu, err)
+			}
+			continue
+		}
+		if err := f.wait(); !errors.Is(err, ErrFrontend) {
+			t.Errorf("MTU %d without REPLY_ACK: Serve %v, want a frontend error", tc.mtu, err)
+		}
+		if s := b.Stats(); s.FrontendErrors != 1 {
+			t.Errorf("MTU %d without REPLY_ACK: FrontendErrors %d, want 1", tc.mtu, s.FrontendErrors)
+		}
 	}
 }
