@@ -4,13 +4,13 @@ package vhostuser
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -320,22 +320,10 @@ func TestRxNoBuffers(t *testing.T) {
 // (memory unmapped, rings reset), and then a second one, without being
 // restarted; ReadLoop carries on across.
 func TestReconnect(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vhost.sock")
-	b, err := Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, path := listening(t)
 	c := collect(t, b)
 	for round := range 3 {
-		conn, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		uc := conn.(*net.UnixConn)
-		raw, _ := uc.File()
-		uc.Close()
-		f := newFrontendOn(t, b, int(raw.Fd()))
-		raw.Close()
+		f := dialFrontend(t, b, path)
 		f.negotiate(testFeatures)
 		f.start()
 		for i := range 10 {
@@ -365,6 +353,18 @@ func TestReconnect(t *testing.T) {
 	}
 }
 
+// listening returns a backend listening on a socket in a fresh
+// directory, and the socket's path.
+func listening(t *testing.T) (*Backend, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vhost.sock")
+	b, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, path
+}
+
 // dialFrontend connects a fake frontend to the backend listening at path.
 func dialFrontend(t *testing.T, b *Backend, path string) *frontend {
 	t.Helper()
@@ -387,11 +387,7 @@ func dialFrontend(t *testing.T, b *Backend, path string) *frontend {
 // sending anything or after), counted and logged, and the first goes on
 // moving frames both ways; once the first is gone, the next is served.
 func TestSecondFrontendRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vhost.sock")
-	b, err := Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, path := listening(t)
 	c := collect(t, b)
 	first := dialFrontend(t, b, path)
 	first.negotiate(testFeatures)
@@ -504,23 +500,21 @@ func TestAddrBeforeMemTable(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination the control goroutine writes while the
-// test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// msgCounter is a log handler counting the records whose message is msg.
+type msgCounter struct {
+	msg string
+	n   atomic.Int64
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+func (c *msgCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *msgCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *msgCounter) WithGroup(string) slog.Handler            { return c }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (c *msgCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == c.msg {
+		c.n.Add(1)
+	}
+	return nil
 }
 
 // TestNetMTU: the MTU feature and NET_MTU are offered; NET_SET_MTU with
@@ -557,9 +551,9 @@ func TestNetMTU(t *testing.T) {
 		{"net-mtu-not-taken", withMTU, ProtoFeatReplyAck, []uint64{sessionMTU}, false, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			logs := &msgCounter{msg: "vhost-user frontend gave the guest another MTU than the session's; give its NIC host_mtu as printed"}
 			b := New("test")
-			b.log = slog.New(slog.NewTextHandler(&logs, nil))
+			b.log = slog.New(logs)
 			b.SetMTU(sessionMTU)
 			f := newFrontend(t, b)
 			f.negotiateWith(tc.features, tc.protocol, func() {
@@ -579,8 +573,8 @@ func TestNetMTU(t *testing.T) {
 			if got := b.FrontendMTU(); got != tc.want {
 				t.Errorf("FrontendMTU %d, want %d", got, tc.want)
 			}
-			if n := strings.Count(logs.String(), "another MTU than the session's"); n != tc.logs {
-				t.Errorf("%d log lines about another MTU, want %d:\n%s", n, tc.logs, logs.String())
+			if n := logs.n.Load(); n != int64(tc.logs) {
+				t.Errorf("%d log lines about another MTU, want %d", n, tc.logs)
 			}
 			f.start() // the connection goes on
 			if err := f.disconnect(); err != nil {
