@@ -3,11 +3,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"sync/atomic"
+	"strconv"
 
 	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/daemon"
@@ -20,15 +19,12 @@ import (
 // vhostEndpoint is a session's vhost-user backend as the engine sees it:
 // internal/vhostuser's Backend, serving the frontends that connect to its
 // listening socket (server) or connecting to the frontend's socket
-// (client), one at a time, with the MTU the guest should use and the
-// frames for the guest it refused counted.
+// (client), one at a time, with the MTU the guest should use.
 type vhostEndpoint struct {
 	*vhostuser.Backend
 	path   string
 	client bool
 	mtu    int
-
-	noBuffers, noFrontend atomic.Uint64
 }
 
 // openVhostUser makes session sc's backend: listening on its socket,
@@ -60,6 +56,7 @@ func bindVhostUser(sc *config.SessionConfig) (*os.File, error) {
 // the frontend's socket.
 func adoptVhostUser(sc *config.SessionConfig, mtu int, f *os.File) (daemon.Device, error) {
 	v := &vhostEndpoint{Backend: vhostuser.New(sc.VhostUser.Path), path: sc.VhostUser.Path, client: f == nil, mtu: mtu}
+	v.SetMTU(mtu)
 	if v.client {
 		v.Dial(v.path)
 		return v, nil
@@ -84,36 +81,16 @@ func adoptVhostUser(sc *config.SessionConfig, mtu int, f *os.File) (daemon.Devic
 // MTU is the MTU the guest should give its NIC.
 func (v *vhostEndpoint) MTU() int { return v.mtu }
 
-// Write is the backend's Write, counting the frames it refused.
-func (v *vhostEndpoint) Write(frames [][]byte) (written, merged, bytes int, err error) {
-	return v.WriteIntact(frames, nil)
-}
-
-// WriteIntact is the backend's WriteIntact, counting the frames it
-// refused: for want of receive buffers, or of a frontend.
-func (v *vhostEndpoint) WriteIntact(frames [][]byte, intact []bool) (written, merged, bytes int, err error) {
-	written, merged, bytes, err = v.Backend.WriteIntact(frames, intact)
-	if err != nil {
-		refused := uint64(len(frames) - written)
-		switch {
-		case errors.Is(err, vhostuser.ErrNoBuffers):
-			v.noBuffers.Add(refused)
-		case errors.Is(err, vhostuser.ErrNoFrontend):
-			v.noFrontend.Add(refused)
-		}
-	}
-	return written, merged, bytes, err
-}
-
 // VhostCounters returns the backend's counters, in the order of the
 // daemon's vhost_* names.
 func (v *vhostEndpoint) VhostCounters() []engine.Counter {
 	st := v.Stats()
 	return []engine.Counter{
 		{Name: "vhost_frontends", Value: st.Connections},
+		{Name: "vhost_frontends_refused", Value: st.Refused},
 		{Name: "vhost_frontend_errors", Value: st.FrontendErrors},
-		{Name: "vhost_no_buffers", Value: v.noBuffers.Load()},
-		{Name: "vhost_no_frontend", Value: v.noFrontend.Load()},
+		{Name: "vhost_no_buffers", Value: st.NoBuffers},
+		{Name: "vhost_no_frontend", Value: st.NoFrontend},
 	}
 }
 
@@ -134,12 +111,13 @@ func (v *vhostEndpoint) Close() error {
 
 // QEMUHint is the QEMU options that plug a VM into the backend: its
 // memory shared (a memfd backend the size of its RAM, here 1G with -m
-// 1G), the socket, the netdev and the NIC. For a client, QEMU listens.
+// 1G), the socket, the netdev and the NIC, whose host_mtu gives the guest
+// the session's MTU (VIRTIO_NET_F_MTU). For a client, QEMU listens.
 func (v *vhostEndpoint) QEMUHint() string {
 	chardev := "socket,id=c0,path=" + v.path
 	if v.client {
 		chardev += ",server=on"
 	}
 	return "-m 1G -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem -chardev " + chardev +
-		" -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0"
+		" -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0,host_mtu=" + strconv.Itoa(v.mtu)
 }

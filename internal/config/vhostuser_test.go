@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/l2tap/l2tap/internal/status"
 )
 
 // TestVhostUserFlags checks -vhost-user and -vhost-user-mode into the
@@ -29,6 +31,7 @@ func TestVhostUserFlags(t *testing.T) {
 		{"mode-bad", []string{"-vhost-user", path, "-vhost-user-mode", "listen"}, VhostUserConfig{}, []string{"vhost-user-mode", `"listen"`, "server", "client"}},
 		{"empty", []string{"-vhost-user", ""}, VhostUserConfig{}, []string{"vhost-user", `-vhost-user ""`, "give the path"}},
 		{"too-long", []string{"-vhost-user", "/" + strings.Repeat("v", 107)}, VhostUserConfig{}, []string{"vhost-user", "at most 107 bytes"}},
+		{"longest", []string{"-vhost-user", "/" + strings.Repeat("v", status.MaxSocketPath-1)}, VhostUserConfig{Path: "/" + strings.Repeat("v", status.MaxSocketPath-1)}, nil},
 		{"socket", []string{"-vhost-user", path, "-socket", "/run/vm.sock"}, VhostUserConfig{}, []string{"socket", "-socket /run/vm.sock with -vhost-user " + path, "drop one"}},
 		{"ifname", []string{"-vhost-user", path, "-ifname", "vm0"}, VhostUserConfig{}, []string{"ifname", "-ifname vm0 with -vhost-user", "drop one"}},
 		{"master", []string{"-vhost-user", path, "-master", "br0"}, VhostUserConfig{}, []string{"master", "-master br0 with -vhost-user"}},

@@ -1,6 +1,9 @@
 package config
 
-import "github.com/l2tap/l2tap/internal/vmsocket"
+import (
+	"github.com/l2tap/l2tap/internal/status"
+	"github.com/l2tap/l2tap/internal/vmsocket"
+)
 
 // SocketConfig is a session's -socket and -socket-type: a unix socket a
 // VM's QEMU plugs into, the session's endpoint instead of a TAP. Its file
@@ -39,13 +42,14 @@ func (o *Options) socketConfig() (SocketConfig, error) {
 }
 
 // checkSocketPath checks the unix socket path flag gives: not empty (fix
-// says what to give instead) and short enough for a socket address.
+// says what to give instead) and short enough for a socket address
+// (status.MaxSocketPath bytes).
 func checkSocketPath(flag, path, fix string) error {
 	if path == "" {
 		return badf(flag, "-%s \"\": %s", flag, fix)
 	}
-	if len(path) > 107 {
-		return badf(flag, "-%s %q: a unix socket path has at most 107 bytes; choose a shorter one", flag, path)
+	if len(path) > status.MaxSocketPath {
+		return badf(flag, "-%s %q: a unix socket path has at most %d bytes; choose a shorter one", flag, path, status.MaxSocketPath)
 	}
 	return nil
 }

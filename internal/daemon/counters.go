@@ -192,6 +192,7 @@ var CounterDocs = map[string]string{
 	"socket_bad_frames":        "frames a VM sent on its -socket with a length of 0 or above 65535 (a stream client is then disconnected and waited for again)",
 	"socket_refused":           "datagrams from a second VM on a -socket-type dgram socket while the first one lives (one VM per socket)",
 	"vhost_frontends":          "vhost-user sessions (-vhost-user): frontends served (each QEMU or DPDK connection, a restarted one counted again)",
+	"vhost_frontends_refused":  "vhost-user servers: frontends that connected while another was served, disconnected at once (logged) so that they fail instead of waiting",
 	"vhost_frontend_errors":    "vhost-user sessions: frontend connections ended for a bad message, descriptor, address, length or index (the frontend is then waited for again)",
 	"vhost_no_buffers":         "vhost-user sessions: frames for the guest dropped because it had posted too few receive buffers, as a full TAP queue drops them (counted in tap_write_errors too)",
 	"vhost_no_frontend":        "vhost-user sessions: frames for the guest dropped while no frontend had a running receive queue (counted in tap_write_errors too)",

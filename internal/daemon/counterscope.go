@@ -102,4 +102,4 @@ type vhostUser interface {
 
 // vhostCounterNames are a vhost-user backend's counters (see
 // CounterDocs), printed for sessions on one only.
-var vhostCounterNames = []string{"vhost_frontends", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"}
+var vhostCounterNames = []string{"vhost_frontends", "vhost_frontends_refused", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"}

@@ -39,9 +39,9 @@ func TestCountersThatApply(t *testing.T) {
 		{"static", func(*testing.T, *process, *engine.Tunnel) {}, false,
 			[]string{"rx_packets", "rx_control", "tx_peer_down", "procs_raised"},
 			[]string{"control_rx", "control_tx", "control_hellos_sent", "control_peer_down", "control_connections", "socket_bad_frames", "socket_refused", "pcap_dropped",
-				"vhost_frontends", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"}},
+				"vhost_frontends", "vhost_frontends_refused", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"}},
 		{"vhost-user", func(*testing.T, *process, *engine.Tunnel) {}, true,
-			[]string{"rx_packets", "vhost_frontends", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"},
+			[]string{"rx_packets", "vhost_frontends", "vhost_frontends_refused", "vhost_frontend_errors", "vhost_no_buffers", "vhost_no_frontend"},
 			[]string{"control_rx", "socket_bad_frames", "socket_refused"}},
 		{"hello", func(_ *testing.T, p *process, tun *engine.Tunnel) {
 			p.addControl(&config.TunnelConfig{Keepalive: config.KeepaliveConfig{LocalID: 1, PeerID: 1, Hello: time.Minute, Retries: 3}}, tun)

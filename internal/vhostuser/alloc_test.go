@@ -117,6 +117,28 @@ func TestLoopAllocs(t *testing.T) {
 	}
 }
 
+// TestRefusedAllocs: refusing and counting frames, with no frontend and
+// with one that posted no receive buffers, allocates nothing per batch.
+func TestRefusedAllocs(t *testing.T) {
+	b := New("test")
+	t.Cleanup(func() { b.Close() })
+	frames := [][]byte{testFrame(0, 60), testFrame(1, 1514)}
+	intact := []bool{true, false}
+	if n := testing.AllocsPerRun(100, func() { b.WriteIntact(frames, intact) }); n != 0 {
+		t.Errorf("no frontend: %v allocations per batch, want 0", n)
+	}
+	f := newFrontend(t, b)
+	f.negotiate(testFeatures)
+	f.start()
+	if n := testing.AllocsPerRun(100, func() { b.WriteIntact(frames, intact) }); n != 0 {
+		t.Errorf("no receive buffers: %v allocations per batch, want 0", n)
+	}
+	// AllocsPerRun runs each function once more than it says.
+	if s := b.Stats(); s.NoFrontend != 2*101 || s.NoBuffers != 2*101 {
+		t.Errorf("%d frames refused for want of a frontend, %d of buffers; want %d each", s.NoFrontend, s.NoBuffers, 2*101)
+	}
+}
+
 func benchTxRx(b *testing.B, size int, tso bool) {
 	// The frame bytes one step moves, both ways (see roundTrip).
 	moved, frames := int64(2*32*size), 64

@@ -37,12 +37,20 @@ var ErrNoBuffers = errors.New("the guest has no receive buffers for the frame")
 type Stats struct {
 	// Connections counts the frontends served.
 	Connections uint64
+	// Refused counts the frontends that connected to the listening
+	// socket while another was served, and were disconnected at once.
+	Refused uint64
 	// FrontendErrors counts the connections ended for a bad value.
 	FrontendErrors uint64
 	// Superframes counts guest TSO frames cut into frames; OffloadErrors
 	// the guest frames dropped as malformed (bad virtio-net header, too
 	// long, too short).
 	Superframes, OffloadErrors uint64
+	// NoBuffers counts the frames for the guest Write refused because it
+	// had posted too few receive buffers (ErrNoBuffers), NoFrontend those
+	// it refused while no frontend ran the receive queue (ErrNoFrontend,
+	// a frontend ended for a bad value in its receive queue included).
+	NoBuffers, NoFrontend uint64
 }
 
 // Backend is a vhost-user backend for one virtio-net device, serving one
@@ -73,22 +81,35 @@ type Backend struct {
 	features uint64
 	protocol uint64
 	hdrLen   int // virtio-net header bytes: 10, or 12 with num_buffers
+	// mtu is the session's MTU (SetMTU); frontendMTU the one the frontend
+	// set (NET_SET_MTU, 0 before), mtuWarned whether its difference was
+	// logged on this connection (control goroutine only).
+	mtu         int
+	frontendMTU int
+	mtuWarned   bool
 
 	tx *txReader
 	rx *rxWriter
 
+	// busy is set while ServeListener's frontend is served; freed is
+	// signalled when it ends.
+	busy  atomic.Bool
+	freed chan struct{}
+
 	connections, frontendErrors atomic.Uint64
+	refused                     atomic.Uint64
 	superframes, offloadErrors  atomic.Uint64
+	noBuffers, noFrontend       atomic.Uint64
 	// Logs about frontends: a few lines, then at most one a second of
 	// each kind, so that a frontend connecting in a loop cannot flood the
 	// log (the counters count them all).
-	logLimit, connLog, featLog rateLimit
+	logLimit, connLog, featLog, refuseLog rateLimit
 }
 
 // New makes a backend with no frontend, named name in logs; Serve hands
 // it connections.
 func New(name string) *Backend {
-	b := &Backend{name: name, log: slog.Default(), done: make(chan struct{}), wake: make(chan struct{})}
+	b := &Backend{name: name, log: slog.Default(), done: make(chan struct{}), wake: make(chan struct{}), freed: make(chan struct{}, 1)}
 	for i := range b.q {
 		b.q[i].init()
 	}
@@ -116,11 +137,20 @@ const (
 	retryMax   = 2 * time.Second
 )
 
+// refuseGrace is how long a frontend that connects while another is
+// served waits for that one's end (a QEMU restarted before its old
+// connection's end was read) before it is refused.
+const refuseGrace = 500 * time.Millisecond
+
 // ServeListener serves the frontends that connect to ln, one after the
-// other, until Close, which closes ln. It is called at most once, before
-// Close, and not with Dial. A failed accept (out of descriptors, say) is
-// logged when the last one succeeded, not at each attempt, and tried
-// again after a wait.
+// other, until Close, which closes ln. A frontend that connects while
+// another is served, and is still served refuseGrace later, is
+// disconnected at once (counted in Stats.Refused, logged at most once a
+// second after a few), so that it fails instead of waiting; the one
+// served goes on undisturbed. It is called at most once, before Close,
+// and not with Dial. A failed accept (out of descriptors, say) is logged
+// when the last one succeeded, not at each attempt, and tried again after
+// a wait.
 func (b *Backend) ServeListener(ln *net.UnixListener) {
 	b.ln = ln
 	b.wg.Add(1)
@@ -143,9 +173,52 @@ func (b *Backend) ServeListener(ln *net.UnixListener) {
 				continue
 			}
 			failing = false
-			b.Serve(c)
+			if b.busy.Load() && !b.waitFreed() {
+				b.refuse(c)
+				continue
+			}
+			b.busy.Store(true)
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				b.Serve(c)
+				b.busy.Store(false)
+				select {
+				case b.freed <- struct{}{}:
+				default:
+				}
+			}()
 		}
 	}()
+}
+
+// waitFreed waits up to refuseGrace for the frontend served to end, and
+// reports whether it did.
+func (b *Backend) waitFreed() bool {
+	t := time.NewTimer(refuseGrace)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.freed:
+			if !b.busy.Load() {
+				return true
+			}
+		case <-t.C:
+			return !b.busy.Load()
+		case <-b.done:
+			return false
+		}
+	}
+}
+
+// refuse disconnects c, a frontend that connected while another is
+// served.
+func (b *Backend) refuse(c *net.UnixConn) {
+	n := b.refused.Add(1)
+	c.Close()
+	if b.refuseLog.allow() {
+		b.log.Warn("vhost-user frontend refused: another one is served", "socket", b.name, "refused", n)
+	}
 }
 
 // Dial connects to the frontend listening on the unix socket at path and
@@ -190,6 +263,19 @@ func (b *Backend) wait(d time.Duration) bool {
 	}
 }
 
+// SetMTU tells the backend the session's MTU, which the guest should
+// have: a frontend that sets another (NET_SET_MTU) is logged, once per
+// connection. It is called before the backend serves.
+func (b *Backend) SetMTU(mtu int) { b.mtu = mtu }
+
+// FrontendMTU returns the MTU the current frontend set with NET_SET_MTU
+// (the host_mtu QEMU shows the guest), or 0.
+func (b *Backend) FrontendMTU() int {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	return b.frontendMTU
+}
+
 // Name names the backend (its socket's path).
 func (b *Backend) Name() string { return b.name }
 
@@ -206,9 +292,12 @@ func (b *Backend) ReadStats() (superframes, offloadErrors uint64) {
 func (b *Backend) Stats() Stats {
 	return Stats{
 		Connections:    b.connections.Load(),
+		Refused:        b.refused.Load(),
 		FrontendErrors: b.frontendErrors.Load(),
 		Superframes:    b.superframes.Load(),
 		OffloadErrors:  b.offloadErrors.Load(),
+		NoBuffers:      b.noBuffers.Load(),
+		NoFrontend:     b.noFrontend.Load(),
 	}
 }
 
@@ -295,7 +384,8 @@ func (b *Backend) fail(err error) {
 // or the backend is closed, and then undoes everything the frontend set:
 // the rings stop, the memory is unmapped, the descriptors are closed. It
 // closes c and returns why the connection ended (nil: the frontend
-// closed it). One Serve runs at a time (Listen's loop calls it in turn).
+// closed it). One Serve runs at a time (ServeListener's and Dial's loops
+// see to it).
 func (b *Backend) Serve(c *net.UnixConn) error {
 	b.connMu.Lock()
 	if b.closed() {
@@ -304,6 +394,7 @@ func (b *Backend) Serve(c *net.UnixConn) error {
 		return os.ErrClosed
 	}
 	b.conn, b.connErr = c, nil
+	b.frontendMTU, b.mtuWarned = 0, false
 	b.connMu.Unlock()
 	b.connections.Add(1)
 	if b.connLog.allow() {
@@ -316,7 +407,7 @@ func (b *Backend) Serve(c *net.UnixConn) error {
 	if b.connErr != nil {
 		err = b.connErr
 	}
-	b.conn = nil
+	b.conn, b.frontendMTU = nil, 0
 	b.connMu.Unlock()
 	c.Close()
 	b.lockQueues()
@@ -446,6 +537,8 @@ func (b *Backend) handle(m *Message, fds []int, reply []byte) ([]byte, error) {
 			b.connMu.Lock()
 			b.protocol = m.U64
 			b.connMu.Unlock()
+		case ReqNetSetMTU:
+			return b.setMTU(m.U64)
 		case ReqSetOwner:
 		case ReqResetOwner:
 			b.lockQueues()
@@ -491,22 +584,57 @@ func (b *Backend) handle(m *Message, fds []int, reply []byte) ([]byte, error) {
 		}
 		binary.NativeEndian.PutUint64(u64[:], ack)
 		reply = appendReply(reply, m.Request, u64[:])
-		if err == errRefused {
+		if errors.Is(err, errRefused) {
 			if b.logLimit.allow() {
-				b.log.Warn("vhost-user request refused", "socket", b.name, "request", m.Request.String())
+				b.log.Warn("vhost-user request refused", "socket", b.name, "request", m.Request.String(), "err", err)
 			}
 			return reply, nil
 		}
 	}
-	if err == errRefused {
-		err = frontendError("%s not supported", m.Request)
+	if errors.Is(err, errRefused) {
+		err = frontendError("%s: %v", m.Request, err)
 	}
 	return reply, err
 }
 
-// errRefused is handle's signal for a request it does not carry out; with
-// REPLY_ACK the frontend is told and the connection goes on.
-var errRefused = errors.New("request refused")
+// errRefused is handle's signal (wrapped with the reason, or bare: not
+// supported) for a request it does not carry out; with REPLY_ACK the
+// frontend is told and the connection goes on.
+var errRefused = errors.New("request refused (not supported)")
+
+// The MTUs NET_SET_MTU may set: the least an IPv4 link has, and the most
+// virtio-net's 16-bit mtu field holds.
+const (
+	minMTU = 68
+	maxMTU = 65535
+)
+
+// setMTU takes the frontend's NET_SET_MTU: the MTU it shows the guest
+// (QEMU's host_mtu). The protocol wants a failure code for an invalid
+// one: outside minMTU..maxMTU, or without NET_MTU negotiated. The MTU
+// feature is the guest's to take, and QEMU sends NET_SET_MTU before it
+// sends the guest's features (SET_FEATURES), so it is not asked for.
+// A valid one that is not the session's is taken, as frames above the
+// session's MTU leave fragmented by the underlay rather than dropped,
+// and logged once per connection: refusing it would leave the guest's
+// NIC without its backend (QEMU starts no vhost-user device then).
+func (b *Backend) setMTU(mtu uint64) error {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	if b.protocol&ProtoFeatNetMTU == 0 {
+		return fmt.Errorf("%w: NET_SET_MTU without the NET_MTU protocol feature negotiated", errRefused)
+	}
+	if mtu < minMTU || mtu > maxMTU {
+		return fmt.Errorf("%w: MTU %d, want %d to %d", errRefused, mtu, minMTU, maxMTU)
+	}
+	b.frontendMTU = int(mtu)
+	if b.mtu != 0 && b.frontendMTU != b.mtu && !b.mtuWarned {
+		b.mtuWarned = true
+		b.log.Warn("vhost-user frontend gave the guest another MTU than the session's; give its NIC host_mtu as printed",
+			"socket", b.name, "mtu", mtu, "session_mtu", b.mtu)
+	}
+	return nil
+}
 
 func (b *Backend) setFeatures(f uint64) error {
 	if f&^Offered != 0 {

@@ -4,14 +4,18 @@ package vhostuser
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/l2tap/l2tap/internal/offload"
+	"golang.org/x/sys/unix"
 )
 
 // testFrame returns a frame of n bytes, numbered i, of an EtherType
@@ -264,52 +268,62 @@ func TestRxCoalesce(t *testing.T) {
 
 // TestRxNoBuffers: frames beyond the posted buffers are refused with
 // ErrNoBuffers, nothing published for them; before any frontend,
-// ErrNoFrontend.
+// ErrNoFrontend. Stats counts each refused frame under its reason.
 func TestRxNoBuffers(t *testing.T) {
 	b := New("test")
-	if _, _, _, err := b.Write([][]byte{testFrame(0, 60)}); !errors.Is(err, ErrNoFrontend) {
+	checkRefused := func(step string, noBuffers, noFrontend uint64) {
+		t.Helper()
+		if s := b.Stats(); s.NoBuffers != noBuffers || s.NoFrontend != noFrontend {
+			t.Errorf("%s: %d frames refused for want of buffers, %d of a frontend; want %d, %d", step, s.NoBuffers, s.NoFrontend, noBuffers, noFrontend)
+		}
+	}
+	three := [][]byte{testFrame(0, 60), testFrame(1, 1514), testFrame(2, 60)}
+	if _, _, _, err := b.Write(three); !errors.Is(err, ErrNoFrontend) {
 		t.Fatalf("Write without a frontend: %v", err)
 	}
+	checkRefused("no frontend", 0, 3)
 	f := newFrontend(t, b)
 	f.negotiate(FeatVersion1 | FeatProtocolFeats)
 	f.start()
 	f.rxSize = 2048
+	// Started, no receive buffer posted yet.
+	if n, _, _, err := b.Write(three); n != 0 || !errors.Is(err, ErrNoBuffers) {
+		t.Fatalf("Write before any receive buffer: %d, %v; want 0, ErrNoBuffers", n, err)
+	}
+	checkRefused("no receive buffers posted", 3, 3)
 	f.postRx(0, 2)
 	frames := [][]byte{testFrame(0, 60), testFrame(1, 60), testFrame(2, 60), testFrame(3, 60)}
 	n, _, _, err := b.Write(frames)
 	if n != 2 || !errors.Is(err, ErrNoBuffers) {
 		t.Fatalf("Write: %d, %v; want 2, ErrNoBuffers", n, err)
 	}
+	checkRefused("two buffers for four frames", 5, 3)
 	// A frame larger than a buffer without MRG_RXBUF.
 	f.postRx(2, 1)
 	if n, _, _, err := b.Write([][]byte{testFrame(0, 3000)}); n != 0 || !errors.Is(err, ErrNoBuffers) {
 		t.Fatalf("Write of a frame larger than the buffers: %d, %v", n, err)
 	}
+	checkRefused("a frame larger than the buffer", 6, 3)
 	if rx := f.receive(); len(rx) != 2 {
 		t.Errorf("guest got %d frames, want 2", len(rx))
 	}
+	if err := f.disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := b.Write(frames[:2]); !errors.Is(err, ErrNoFrontend) {
+		t.Fatalf("Write after the frontend left: %v", err)
+	}
+	checkRefused("after the frontend left", 6, 5)
 }
 
 // TestReconnect: a listening backend serves a frontend, which goes away
 // (memory unmapped, rings reset), and then a second one, without being
 // restarted; ReadLoop carries on across.
 func TestReconnect(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vhost.sock")
-	b, err := Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, path := listening(t)
 	c := collect(t, b)
 	for round := range 3 {
-		conn, err := net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		uc := conn.(*net.UnixConn)
-		raw, _ := uc.File()
-		uc.Close()
-		f := newFrontendOn(t, b, int(raw.Fd()))
-		raw.Close()
+		f := dialFrontend(t, b, path)
 		f.negotiate(testFeatures)
 		f.start()
 		for i := range 10 {
@@ -336,6 +350,92 @@ func TestReconnect(t *testing.T) {
 	}
 	if s := b.Stats(); s.Connections != 3 || s.FrontendErrors != 0 {
 		t.Errorf("stats %+v, want 3 connections, no errors", s)
+	}
+}
+
+// listening returns a backend listening on a socket in a fresh
+// directory, and the socket's path.
+func listening(t *testing.T) (*Backend, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vhost.sock")
+	b, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, path
+}
+
+// dialFrontend connects a fake frontend to the backend listening at path.
+func dialFrontend(t *testing.T, b *Backend, path string) *frontend {
+	t.Helper()
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := conn.(*net.UnixConn).File()
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFrontendOn(t, b, int(raw.Fd()))
+	raw.Close()
+	return f
+}
+
+// TestSecondFrontendRefused: while one frontend is served, a second one
+// that connects is disconnected at once (it reads EOF or a reset, before
+// sending anything or after), counted and logged, and the first goes on
+// moving frames both ways; once the first is gone, the next is served.
+func TestSecondFrontendRefused(t *testing.T) {
+	b, path := listening(t)
+	c := collect(t, b)
+	first := dialFrontend(t, b, path)
+	first.negotiate(testFeatures)
+	first.start()
+
+	for i, sendFirst := range []bool{false, true} {
+		second := dialFrontend(t, b, path)
+		start := time.Now()
+		if sendFirst {
+			// As QEMU does: GET_FEATURES at once. The send may already
+			// meet the closed connection.
+			second.send(ReqGetFeatures, 0, nil)
+		}
+		var buf [HeaderLen]byte
+		n, err := unix.Read(second.sock, buf[:]) // SO_RCVTIMEO: 10 s
+		if n > 0 || (err != nil && err != unix.ECONNRESET) {
+			t.Fatalf("second frontend %d: read %d bytes, %v; want EOF or a reset", i, n, err)
+		}
+		t.Logf("second frontend %d refused after %v (%v)", i, time.Since(start).Round(time.Millisecond), err)
+		unixClose(second)
+		if s := b.Stats(); s.Refused != uint64(i+1) || s.Connections != 1 {
+			t.Fatalf("second frontend %d: %d refused, %d served; want %d, 1", i, s.Refused, s.Connections, i+1)
+		}
+	}
+
+	// The first is undisturbed, both ways.
+	for i := range 4 {
+		first.sendFrame(nil, testFrame(i, 100+i))
+	}
+	first.publish(txQueue)
+	got, drops := c.wait(t, 4)
+	if len(drops) != 0 || len(got) != 4 || !bytes.Equal(got[3], testFrame(3, 103)) {
+		t.Fatalf("the first frontend after the refusals: %d frames, drops %v", len(got), drops)
+	}
+	first.postRx(0, 4)
+	if n, _, _, err := b.Write([][]byte{testFrame(7, 60), testFrame(8, 1514)}); n != 2 || err != nil {
+		t.Fatalf("Write to the first frontend after the refusals: %d, %v", n, err)
+	}
+	if rx := first.receive(); len(rx) != 2 || !bytes.Equal(rx[1].frame, testFrame(8, 1514)) {
+		t.Fatalf("the first frontend received %d frames", len(rx))
+	}
+
+	// Gone, it leaves the place to the next.
+	unixClose(first)
+	next := dialFrontend(t, b, path)
+	next.negotiate(testFeatures)
+	if s := b.Stats(); s.Connections != 2 || s.Refused != 2 || s.FrontendErrors != 0 {
+		t.Errorf("stats %+v, want 2 served, 2 refused, no errors", s)
 	}
 }
 
@@ -397,5 +497,122 @@ func TestAddrBeforeMemTable(t *testing.T) {
 	defer c.mu.Unlock()
 	if len(c.frames) != 0 {
 		t.Errorf("%d frames read from a stopped ring", len(c.frames))
+	}
+}
+
+// msgCounter is a log handler counting the records whose message is msg.
+type msgCounter struct {
+	msg string
+	n   atomic.Int64
+}
+
+func (c *msgCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *msgCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *msgCounter) WithGroup(string) slog.Handler            { return c }
+
+func (c *msgCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == c.msg {
+		c.n.Add(1)
+	}
+	return nil
+}
+
+// TestNetMTU: the MTU feature and NET_MTU are offered; NET_SET_MTU with
+// NET_MTU negotiated takes any MTU from 68 to 65535 with a success code,
+// the session's silently and another with one log line per connection
+// however often it comes, sent before SET_FEATURES as QEMU does; an
+// invalid one, or one without NET_MTU, gets a failure code and the
+// connection goes on (without REPLY_ACK it ends the connection, a
+// frontend error).
+func TestNetMTU(t *testing.T) {
+	if Offered&FeatNetMTU == 0 || OfferedProtocol&ProtoFeatNetMTU == 0 {
+		t.Fatalf("offered %v, protocol %#x: want MTU and NET_MTU", FeatureNames(Offered), OfferedProtocol)
+	}
+	const sessionMTU = 1450
+	withMTU := uint64(testFeatures | FeatNetMTU)
+	both := uint64(ProtoFeatReplyAck | ProtoFeatNetMTU)
+	for _, tc := range []struct {
+		name               string
+		features, protocol uint64
+		mtus               []uint64 // sent in turn
+		ok                 bool     // success codes
+		want               int      // FrontendMTU afterwards
+		logs               int      // lines about another MTU
+	}{
+		{"session-mtu", withMTU, both, []uint64{sessionMTU, sessionMTU}, true, sessionMTU, 0},
+		{"another-mtu", withMTU, both, []uint64{9000, 9000, 1500}, true, 1500, 1},
+		{"least", withMTU, both, []uint64{68}, true, 68, 1},
+		{"most", withMTU, both, []uint64{65535}, true, 65535, 1},
+		{"too-small", withMTU, both, []uint64{67}, false, 0, 0},
+		{"zero", withMTU, both, []uint64{0}, false, 0, 0},
+		{"too-large", withMTU, both, []uint64{65536}, false, 0, 0},
+		{"huge", withMTU, both, []uint64{1 << 40}, false, 0, 0},
+		{"guest-without-mtu-feature", testFeatures, both, []uint64{sessionMTU}, true, sessionMTU, 0},
+		{"net-mtu-not-taken", withMTU, ProtoFeatReplyAck, []uint64{sessionMTU}, false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &msgCounter{msg: "vhost-user frontend gave the guest another MTU than the session's; give its NIC host_mtu as printed"}
+			b := New("test")
+			b.log = slog.New(logs)
+			b.SetMTU(sessionMTU)
+			f := newFrontend(t, b)
+			f.negotiateWith(tc.features, tc.protocol, func() {
+				for _, mtu := range tc.mtus {
+					if err := f.send(ReqNetSetMTU, flagNeedReply, u64(mtu)); err != nil {
+						t.Fatal(err)
+					}
+					p, err := f.reply(ReqNetSetMTU)
+					if err != nil || len(p) != 8 {
+						t.Fatalf("MTU %d: reply %x, %v", mtu, p, err)
+					}
+					if ok := binary.NativeEndian.Uint64(p) == 0; ok != tc.ok {
+						t.Errorf("MTU %d: ack %x, want success %v", mtu, p, tc.ok)
+					}
+				}
+			})
+			if got := b.FrontendMTU(); got != tc.want {
+				t.Errorf("FrontendMTU %d, want %d", got, tc.want)
+			}
+			if n := logs.n.Load(); n != int64(tc.logs) {
+				t.Errorf("%d log lines about another MTU, want %d", n, tc.logs)
+			}
+			f.start() // the connection goes on
+			if err := f.disconnect(); err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			if s := b.Stats(); s.FrontendErrors != 0 {
+				t.Errorf("FrontendErrors %d, want 0", s.FrontendErrors)
+			}
+			if got := b.FrontendMTU(); got != 0 {
+				t.Errorf("FrontendMTU %d after the frontend left, want 0", got)
+			}
+		})
+	}
+	// Without REPLY_ACK a valid MTU is taken silently and an invalid one
+	// ends the connection.
+	for _, tc := range []struct {
+		mtu uint64
+		ok  bool
+	}{{sessionMTU, true}, {0, false}} {
+		b := New("test")
+		b.SetMTU(sessionMTU)
+		f := newFrontend(t, b)
+		f.negotiateWith(withMTU, ProtoFeatNetMTU, nil)
+		if err := f.send(ReqNetSetMTU, 0, u64(tc.mtu)); err != nil {
+			t.Fatal(err)
+		}
+		if tc.ok {
+			waitFor(t, "the MTU", func() bool { return b.FrontendMTU() == int(tc.mtu) })
+			if err := f.disconnect(); err != nil {
+				t.Errorf("MTU %d without REPLY_ACK: Serve %v", tc.mtu, err)
+			}
+			continue
+		}
+		if err := f.wait(); !errors.Is(err, ErrFrontend) {
+			t.Errorf("MTU %d without REPLY_ACK: Serve %v, want a frontend error", tc.mtu, err)
+		}
+		if s := b.Stats(); s.FrontendErrors != 1 {
+			t.Errorf("MTU %d without REPLY_ACK: FrontendErrors %d, want 1", tc.mtu, s.FrontendErrors)
+		}
 	}
 }

@@ -11,8 +11,9 @@
 // frames as a TAP's is, and frames handed in are coalesced into one guest
 // superframe with its header when the guest took TSO and checksum offload.
 //
-// Backend serves one frontend at a time, on a listening socket (Listen) or
-// on connections handed to Serve, and is an engine endpoint: ReadLoop reads
+// Backend serves one frontend at a time, on a listening socket (Listen; a
+// second frontend connecting meanwhile is disconnected at once) or on
+// connections handed to Serve, and is an engine endpoint: ReadLoop reads
 // the guest's transmit queue in batches, Write fills its receive queue.
 //
 // It never trusts the frontend: every message, descriptor, address, length

@@ -247,6 +247,15 @@ func memTablePayload(regions ...Region) []byte {
 // taken), as QEMU starts a device.
 func (f *frontend) negotiate(features uint64) {
 	f.t.Helper()
+	f.negotiateWith(features, ProtoFeatReplyAck, nil)
+}
+
+// negotiateWith is negotiate taking the protocol features protocol
+// (without REPLY_ACK nothing is acknowledged), and calling early, if not
+// nil, after SET_OWNER and before SET_FEATURES, where QEMU sends
+// NET_SET_MTU.
+func (f *frontend) negotiateWith(features, protocol uint64, early func()) {
+	f.t.Helper()
 	if err := f.send(ReqGetFeatures, 0, nil); err != nil {
 		f.t.Fatal(err)
 	}
@@ -260,11 +269,22 @@ func (f *frontend) negotiate(features uint64) {
 	if p, err = f.reply(ReqGetProtocolFeatures); err != nil || binary.NativeEndian.Uint64(p) != OfferedProtocol {
 		f.t.Fatalf("GET_PROTOCOL_FEATURES: %x, %v", p, err)
 	}
-	if err := f.send(ReqSetProtocolFeatures, 0, u64(ProtoFeatReplyAck)); err != nil {
+	if err := f.send(ReqSetProtocolFeatures, 0, u64(protocol)); err != nil {
 		f.t.Fatal(err)
 	}
-	f.do(ReqSetOwner, nil)
-	f.do(ReqSetFeatures, u64(features))
+	send := func(req Request, p []byte) {
+		f.t.Helper()
+		if protocol&ProtoFeatReplyAck != 0 {
+			f.do(req, p)
+		} else if err := f.send(req, 0, p); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	send(ReqSetOwner, nil)
+	if early != nil {
+		early()
+	}
+	send(ReqSetFeatures, u64(features))
 	f.features = features
 	f.hdrLen = 10
 	if features&(FeatVersion1|FeatNetMrgRxbuf) != 0 {

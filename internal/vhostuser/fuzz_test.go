@@ -27,6 +27,8 @@ func FuzzParseMessage(f *testing.F) {
 	f.Add(msg(ReqSetVringCall, flagVersion, u64(vringNoFD)), uint8(0))
 	f.Add(msg(ReqGetVringBase, flagVersion, state(0, 0)), uint8(0))
 	f.Add(msg(ReqSetVringEnable, flagVersion, state(1, 1)), uint8(0))
+	f.Add(msg(ReqNetSetMTU, flagVersion|flagNeedReply, u64(1450)), uint8(0))
+	f.Add(msg(ReqNetSetMTU, flagVersion, []byte{0xaa, 5, 0, 0}), uint8(0))
 	f.Add(msg(99, flagVersion, []byte{1, 2, 3}), uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, nfds uint8) {
 		var m Message
@@ -39,6 +41,9 @@ func FuzzParseMessage(f *testing.F) {
 		}
 		if int(m.Size) != len(data)-HeaderLen || m.Size > MaxPayload {
 			t.Fatalf("size %d for %d bytes", m.Size, len(data))
+		}
+		if m.Request == ReqNetSetMTU && (m.Size != 8 || nfds != 0 || m.U64 != binary.NativeEndian.Uint64(data[HeaderLen:])) {
+			t.Fatalf("NET_SET_MTU of %d bytes with %d descriptors parsed as %d", m.Size, nfds, m.U64)
 		}
 		if m.Request == ReqSetMemTable && (m.NumRegions != int(nfds) || m.NumRegions > MaxRegions) {
 			t.Fatalf("%d regions with %d descriptors", m.NumRegions, nfds)

@@ -183,7 +183,7 @@ func ParseMessage(b []byte, nfds int, m *Message) error {
 		if size != 0 && size != 8 {
 			return sizeError(m, 0)
 		}
-	case ReqSetFeatures, ReqSetProtocolFeatures:
+	case ReqSetFeatures, ReqSetProtocolFeatures, ReqNetSetMTU:
 		if size != 8 {
 			return sizeError(m, 8)
 		}

@@ -4,6 +4,7 @@ package vhostuser
 
 import (
 	"encoding/binary"
+	"errors"
 	"runtime/debug"
 
 	"github.com/l2tap/l2tap/internal/offload"
@@ -69,8 +70,8 @@ func (w *rxWriter) takes(frame []byte) bool {
 // bytes, how many of them were merged into an earlier one, and the first
 // error of the frames refused, which are the rest: ErrNoFrontend while no
 // frontend runs the queue, ErrNoBuffers when the guest posted too few
-// buffers. A bad descriptor ends the frontend's connection. One goroutine
-// writes at a time.
+// buffers; Stats counts the frames refused under each. A bad descriptor
+// ends the frontend's connection. One goroutine writes at a time.
 func (b *Backend) Write(frames [][]byte) (written, merged, bytes int, err error) {
 	return b.WriteIntact(frames, nil)
 }
@@ -83,6 +84,7 @@ func (b *Backend) WriteIntact(frames [][]byte, intact []bool) (written, merged, 
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.ready() || !q.enabled {
+		b.noFrontend.Add(uint64(len(frames)))
 		return 0, 0, 0, ErrNoFrontend
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -96,7 +98,20 @@ func (b *Backend) WriteIntact(frames [][]byte, intact []bool) (written, merged, 
 			w.err = ErrNoFrontend
 		}
 	}
+	if w.err != nil {
+		b.countRefused(len(frames)-w.written, w.err)
+	}
 	return w.written, w.merged, w.bytes, w.err
+}
+
+// countRefused counts n frames Write refused for err under its reason.
+func (b *Backend) countRefused(n int, err error) {
+	switch {
+	case errors.Is(err, ErrNoBuffers):
+		b.noBuffers.Add(uint64(n))
+	case errors.Is(err, ErrNoFrontend):
+		b.noFrontend.Add(uint64(n))
+	}
 }
 
 // run writes frames and publishes the used entries; a fault in the

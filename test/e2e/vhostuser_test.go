@@ -243,7 +243,10 @@ func testVhostUserTestpmd(t *testing.T, huge string, client bool) {
 	pa := startL2tap(t, a, args...)
 	waitLog(t, pa, "connect a VM with socket="+regexp.QuoteMeta(sock)+" "+
 		regexp.QuoteMeta(`qemu="-m 1G -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem -chardev `+chardev+
-			` -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0"`), 10*time.Second)
+			` -netdev vhost-user,id=n0,chardev=c0 -device virtio-net-pci,netdev=n0,host_mtu=`)+`([0-9]+)" guest_mtu=([0-9]+)`, 10*time.Second)
+	if m := regexp.MustCompile(`host_mtu=([0-9]+)" guest_mtu=([0-9]+)`).FindStringSubmatch(pa.stderr.String()); m == nil || m[1] != m[2] {
+		t.Errorf("printed host_mtu and guest_mtu %q, want equal", m)
+	}
 	if !client {
 		var st syscall.Stat_t
 		if err := syscall.Stat(sock, &st); err != nil || st.Mode&0o777 != 0o600 || st.Uid != uint32(lookupUID(t, "nobody")) {

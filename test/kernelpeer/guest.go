@@ -46,6 +46,10 @@ type GuestConfig struct {
 	// path of a vhost-user backend's socket (QEMU connects to it), with
 	// the guest's memory in a shared memfd as vhost-user needs.
 	VhostUser string
+	// NICOptions are more options of the virtio-net-pci device, each
+	// after a comma (such as ",host_mtu=1450" from l2tap's printed QEMU
+	// options).
+	NICOptions string
 	// Addr4 and Addr6 are eth0's addresses with their prefixes; default
 	// GuestAddr4/24 and GuestAddr6/64.
 	Addr4, Addr6 string
@@ -91,7 +95,7 @@ func Boot(ctx context.Context, cfg GuestConfig) (*Guest, error) {
 	if cfg.Netdev != "" {
 		netdev = cfg.Netdev + ",id=n0"
 	}
-	nic := "virtio-net-pci,netdev=n0,romfile="
+	nic := "virtio-net-pci,netdev=n0,romfile=" + cfg.NICOptions
 	var memory []string
 	if cfg.VhostUser != "" {
 		cfg.Netdev = "vhost-user"

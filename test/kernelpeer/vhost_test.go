@@ -90,6 +90,17 @@ func TestKernelPeerVhostUser(t *testing.T) {
 			_, _ = vhost.Stop(5 * time.Second)
 		}
 	}()
+	// The NIC's options as l2tap prints them (host_mtu), and the MTU it
+	// computed for the guest (printed after the ready line: polled).
+	nicOpts, mtu, err := vhostNICOptions(vhost.Stderr())
+	for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		nicOpts, mtu, err = vhostNICOptions(vhost.Stderr())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("l2tap's NIC options %q, guest MTU %d", nicOpts, mtu)
 
 	for round := 1; round <= 2; round++ {
 		work := filepath.Join(dir, strconv.Itoa(round))
@@ -98,11 +109,22 @@ func TestKernelPeerVhostUser(t *testing.T) {
 		}
 		start := time.Now()
 		vm, err := bootGuest(ctx, GuestConfig{Image: img, Netns: ns, WorkDir: work,
-			VhostUser: sock, Addr4: vhostVMAddr + "/24", Addr6: "fd00:77::1/64"}, os.Getenv("KERNELPEER_ACCEL"))
+			VhostUser: sock, NICOptions: nicOpts, Addr4: vhostVMAddr + "/24", Addr6: "fd00:77::1/64"}, os.Getenv("KERNELPEER_ACCEL"))
 		if err != nil {
 			t.Fatalf("VM %d: boot on l2tap's vhost-user socket: %v\nl2tap:\n%s", round, err, vhost.Stderr())
 		}
 		t.Logf("VM %d on -vhost-user booted in %v", round, time.Since(start).Round(time.Millisecond))
+		// The guest's NIC has l2tap's MTU (VIRTIO_NET_F_MTU), which the
+		// frontend told l2tap (NET_SET_MTU) without a complaint.
+		out, err := vm.MustRun("cat /sys/class/net/eth0/mtu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(out); got != strconv.Itoa(mtu) {
+			t.Errorf("VM %d: eth0's MTU %s, want l2tap's %d", round, got, mtu)
+		} else {
+			t.Logf("VM %d: eth0's MTU %s, l2tap's", round, got)
+		}
 		start = time.Now()
 		vhostTraffic(t, ctx, ns, vm, vhost, round)
 		t.Logf("VM %d: traffic checked in %v", round, time.Since(start).Round(time.Millisecond))
@@ -119,6 +141,10 @@ func TestKernelPeerVhostUser(t *testing.T) {
 		}
 	}
 
+	if log := vhost.Stderr(); !regexp.MustCompile(`vhost-user features negotiated [^\n]*features="\[[^"]*\bMTU\b`).MatchString(log) ||
+		strings.Contains(log, "another MTU than the session's") {
+		t.Errorf("l2tap -vhost-user: the MTU feature not negotiated, or another MTU set:\n%s", log)
+	}
 	stopped = true
 	c, err := vhost.Stop(5 * time.Second)
 	if err != nil {
@@ -146,6 +172,21 @@ func TestKernelPeerVhostUser(t *testing.T) {
 	}
 	t.Logf("l2tap -vhost-user: tx_packets %d rx_packets %d tx_superframes %d rx_coalesced %d vhost_frontends %d",
 		c["tx_packets"], c["rx_packets"], c["tx_superframes"], c["rx_coalesced"], c["vhost_frontends"])
+}
+
+// vhostNICOptions returns the options after netdev=n0 of the
+// virtio-net-pci device in the QEMU options an l2tap -vhost-user printed
+// in its log, and the guest MTU it printed, which host_mtu must give.
+func vhostNICOptions(log string) (opts string, mtu int, err error) {
+	m := regexp.MustCompile(`connect a VM with [^\n]*qemu="[^"]* -device virtio-net-pci,netdev=n0((?:,[^ ",]+)*)" guest_mtu=([0-9]+)`).FindStringSubmatch(log)
+	if m == nil {
+		return "", 0, fmt.Errorf("no QEMU options with a virtio-net-pci device and guest_mtu in l2tap's log:\n%s", log)
+	}
+	mtu, _ = strconv.Atoi(m[2])
+	if !strings.Contains(m[1]+",", ",host_mtu="+m[2]+",") {
+		return "", 0, fmt.Errorf("the printed virtio-net-pci options %q lack host_mtu=%s", m[1], m[2])
+	}
+	return m[1], mtu, nil
 }
 
 // vhostTraffic checks the VM's offloads and passes the pings and the two
