@@ -402,7 +402,8 @@ func TestSecondFrontendRefused(t *testing.T) {
 			second.send(ReqGetFeatures, 0, nil)
 		}
 		var buf [HeaderLen]byte
-		n, err := unix.Read(second.sock, buf[:]) // SO_RCVTIMEO: 10 s
+		var n int
+		err := ignoringEINTR(func() (err error) { n, err = unix.Read(second.sock, buf[:]); return err }) // SO_RCVTIMEO: 10 s
 		if n > 0 || (err != nil && err != unix.ECONNRESET) {
 			t.Fatalf("second frontend %d: read %d bytes, %v; want EOF or a reset", i, n, err)
 		}
