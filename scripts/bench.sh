@@ -98,8 +98,8 @@ BRIDGE_DEV=    # their TAP's name (the same in both namespaces)
 BRIDGE_LOGS=()
 FRONTEND_PIDS=() # frontends of the setup (testpmd): watched, not counted
 FRONTEND_LOGS=()
-HUGE_DIR=        # hugetlbfs mount made for testpmd, unmounted at exit
-HUGE_ADDED=0     # huge pages this run reserved, given back at exit
+HUGE_WORK=       # scripts/hugepages.sh's directory: its state, the hugetlbfs mount
+HUGE_DIR=        # that mount, testpmd's --huge-dir
 PY=
 
 LOG_TAG=bench
@@ -114,12 +114,8 @@ bench_cleanup() {
 	for pid in "${!STARTED[@]}"; do
 		stop_pid "$pid"
 	done
-	if [[ -n $HUGE_DIR ]]; then
-		rm -f "$HUGE_DIR"/*
-		umount "$HUGE_DIR" && rmdir "$HUGE_DIR"
-	fi
-	if ((HUGE_ADDED > 0)); then
-		echo $(($(cat /proc/sys/vm/nr_hugepages) - HUGE_ADDED)) >/proc/sys/vm/nr_hugepages
+	if [[ -n $HUGE_WORK ]]; then
+		"$ROOT/scripts/hugepages.sh" release "$HUGE_WORK" && rmdir "$HUGE_WORK"
 	fi
 	(exit "$rc")
 	cleanup
@@ -337,21 +333,14 @@ start_socket() {
 	ip -n "$ns" link set stap0 mtu "$(sed -n 's/^l2tap: ready .* mtu=\([0-9]*\) .*/\1/p' "$logf")" up
 }
 
-# reserve_huge: 128 free huge pages of 2 MiB for testpmd (its memory is what
-# it shares with l2tap), the missing ones reserved (and only those given
-# back at exit), and a hugetlbfs mount of our own, removed at exit.
+# reserve_huge: 256 MiB of free 2 MiB huge pages for testpmd's -m 256 (its
+# memory is what it shares with l2tap) and a hugetlbfs mount of our own,
+# through scripts/hugepages.sh: the missing pages reserved, and only those
+# given back at exit with the mount.
 reserve_huge() {
-	local have free
-	have=$(cat /proc/sys/vm/nr_hugepages)
-	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
-	if ((free < 128)); then
-		HUGE_ADDED=$((128 - free))
-		echo $((have + HUGE_ADDED)) >/proc/sys/vm/nr_hugepages
-		free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
-	fi
-	((free >= 128)) || die "could not reserve 128 huge pages of 2 MiB for testpmd ($free free)"
-	HUGE_DIR=$(mktemp -d /tmp/bench-huge.XXXXXX)
-	mount -t hugetlbfs nodev "$HUGE_DIR" || die "mount hugetlbfs on $HUGE_DIR failed"
+	HUGE_WORK=$(mktemp -d /tmp/bench-huge.XXXXXX)
+	HUGE_DIR=$("$ROOT/scripts/hugepages.sh" reserve 256 "$HUGE_WORK") ||
+		die "could not reserve huge pages for testpmd (see above)"
 }
 
 # start_vhost DIR: l2tap on -vhost-user in each namespace, then one testpmd
