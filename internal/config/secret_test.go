@@ -6,8 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,22 +19,17 @@ import (
 // by the configuration loader shows the secret (test/e2e's
 // TestSecretNeverPrinted runs the binary on the same files).
 func TestSecretNeverPrinted(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range testenv.SecretMistakes(t, dir) {
+	for _, tc := range testenv.SecretMistakes(t, t.TempDir()) {
 		t.Run(tc.Name, func(t *testing.T) {
-			cf := filepath.Join(dir, tc.Name+".toml")
-			if err := os.WriteFile(cf, []byte(tc.File), 0o600); err != nil {
-				t.Fatal(err)
-			}
 			var logs bytes.Buffer
 			old := slog.Default()
 			slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-			_, err := LoadConfigFile(cf)
+			_, err := LoadConfigFile(tc.Path)
 			slog.SetDefault(old)
 			if err == nil {
 				t.Fatal("LoadConfigFile: no error")
 			}
-			if want := fmt.Sprintf("%s:%d: %s", cf, tc.Line, tc.Want); !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			if want := fmt.Sprintf("%s:%d: %s", tc.Path, tc.Line, tc.Want); !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("LoadConfigFile: %q; want one line starting %q", err, want)
 			}
 			if leak := testenv.SecretLeaks(err.Error() + logs.String()); leak != "" {

@@ -5,9 +5,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,21 +18,16 @@ import (
 // logs on the same files): l2tap exits 2 with the error at its line, and
 // nothing on its stdout or stderr shows the secret.
 func TestSecretNeverPrinted(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range testenv.SecretMistakes(t, dir) {
+	for _, tc := range testenv.SecretMistakes(t, t.TempDir()) {
 		t.Run(tc.Name, func(t *testing.T) {
-			cf := filepath.Join(dir, tc.Name+".toml")
-			if err := os.WriteFile(cf, []byte(tc.File), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(l2tapBinary(t), "-config", cf)
+			cmd := exec.Command(l2tapBinary(t), "-config", tc.Path)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
 			if code := cmd.ProcessState.ExitCode(); code != 2 {
 				t.Errorf("l2tap -config: exit %d (%v), want 2\n%s", code, err, stderr.String())
 			}
-			if want := fmt.Sprintf("%s:%d: %s", cf, tc.Line, tc.Want); !strings.Contains(stderr.String(), want) {
+			if want := fmt.Sprintf("%s:%d: %s", tc.Path, tc.Line, tc.Want); !strings.Contains(stderr.String(), want) {
 				t.Errorf("l2tap -config: stderr %q, want it to name %q", stderr.String(), want)
 			}
 			if leak := testenv.SecretLeaks(stdout.String() + stderr.String()); leak != "" {

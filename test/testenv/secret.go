@@ -25,21 +25,21 @@ func SecretLeaks(out string) string {
 }
 
 // SecretMistake is a configuration file with a mistake in or around
-// Secret, and the error that reading it must give: one line, at Line,
-// starting Want (after FILE:LINE: ).
+// Secret, and the error that reading it must give: one line starting
+// Path:Line: Want.
 type SecretMistake struct {
 	Name string
-	File string // the file's text
+	Path string // the file, written by SecretMistakes
 	Line int
 	Want string
 }
 
-// SecretMistakes writes a file holding Secret into dir (mode 0644, which
-// draws a warning) and returns the configuration files, one per mistake in
-// or around a secret (misplaced, given twice, of the wrong type, misspelt,
-// not TOML, or right but beside another mistake), some naming that file.
-// internal/config's TestSecretNeverPrinted gives them to the loader,
-// test/e2e's to the binary.
+// SecretMistakes writes into dir a file holding Secret (mode 0644, which
+// draws a warning) and the configuration files, one per mistake in or
+// around a secret (misplaced, given twice, of the wrong type, misspelt,
+// not TOML, or right but beside another mistake), some naming that file,
+// and returns those. internal/config's TestSecretNeverPrinted gives them to
+// the loader, test/e2e's to the binary.
 func SecretMistakes(t testing.TB, dir string) []SecretMistake {
 	t.Helper()
 	s := Secret
@@ -49,7 +49,11 @@ func SecretMistakes(t testing.TB, dir string) []SecretMistake {
 	}
 	tunnel := "[[tunnel]]\nsrc = \"192.0.2.1\"\ndst = \"192.0.2.2\"\n"
 	dyn := "[[tunnel.session]]\ncircuit = \"vm1\"\n"
-	return []SecretMistake{
+	files := []struct {
+		name, text string
+		line       int
+		want       string
+	}{
 		{"in-session", tunnel + dyn + "secret = \"" + s + "\"\n", 6, "secret (value hidden): a tunnel key"},
 		{"at-top", "secret = \"" + s + "\"\n" + tunnel + dyn, 1, "secret (value hidden): a tunnel key"},
 		{"twice", tunnel + "secret = \"" + s + "\"\nsecret = \"" + s + "x\"\n" + dyn, 5, "secret (value hidden): given twice"},
@@ -69,4 +73,13 @@ func SecretMistakes(t testing.TB, dir string) []SecretMistake {
 		{"other-mistake", tunnel + "secret = \"" + s + "\"\ndigest = \"crc\"\n" + dyn, 5, `digest "crc": want md5`},
 		{"file-and-bad-role", tunnel + "secret-file = \"" + secretFile + "\"\nrole = \"boss\"\n" + dyn, 5, `role "boss"`},
 	}
+	var mistakes []SecretMistake
+	for _, f := range files {
+		path := filepath.Join(dir, f.name+".toml")
+		if err := os.WriteFile(path, []byte(f.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mistakes = append(mistakes, SecretMistake{Name: f.name, Path: path, Line: f.line, Want: f.want})
+	}
+	return mistakes
 }
