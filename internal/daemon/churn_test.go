@@ -57,6 +57,26 @@ func (e *churnEndpoint) Write(frames [][]byte) (int, int, int, error) {
 	return 0, 0, 0, os.ErrClosed
 }
 
+// testProcess is a process as setup starts it: an engine, no socket,
+// tunnel or session. The engine is closed at the end of the test.
+func testProcess(t *testing.T) *process {
+	p := &process{eng: engine.New(), sockets: map[socketKey]engine.Underlay{}, tunnels: map[tunnelKey]*engine.Tunnel{},
+		live: map[sessionKey]*live{}, controls: map[*engine.Tunnel]*tunnelControl{}}
+	t.Cleanup(func() { p.eng.Close() })
+	return p
+}
+
+// staticTunnel adds to p the tunnel 192.0.2.1:1701 to 192.0.2.2:1701 over
+// UDP, on a churnSocket, and returns its key and its engine tunnel.
+func staticTunnel(p *process) (tunnelKey, *engine.Tunnel) {
+	tk := tunnelKey{socketKey{udp: true, local: netip.MustParseAddr("192.0.2.1"), port: 1701}, netip.MustParseAddrPort("192.0.2.2:1701")}
+	sock := &churnSocket{closed: make(chan struct{})}
+	p.sockets[tk.sock] = sock
+	tun := p.eng.AddTunnel(sock, tk.remote)
+	p.tunnels[tk] = tun
+	return tk, tun
+}
+
 // churnSocket is an underlay that receives nothing until closed.
 type churnSocket struct {
 	closed chan struct{}
@@ -135,14 +155,8 @@ func quietLogs(t *testing.T) {
 func TestReloadChurnReleases(t *testing.T) {
 	quietLogs(t)
 	const rounds, churn = 500, 8
-	p := &process{eng: engine.New(), sockets: map[socketKey]engine.Underlay{}, tunnels: map[tunnelKey]*engine.Tunnel{},
-		live: map[sessionKey]*live{}, controls: map[*engine.Tunnel]*tunnelControl{}}
-	defer p.eng.Close()
-	tk := tunnelKey{socketKey{udp: true, local: netip.MustParseAddr("192.0.2.1"), port: 1701}, netip.MustParseAddrPort("192.0.2.2:1701")}
-	sock := &churnSocket{closed: make(chan struct{})}
-	p.sockets[tk.sock] = sock
-	tun := p.eng.AddTunnel(sock, tk.remote)
-	p.tunnels[tk] = tun
+	p := testProcess(t)
+	tk, tun := staticTunnel(p)
 
 	add := func(id uint32) *live {
 		l := &live{key: sessionKey{tk, id}, dev: newChurnEndpoint(fmt.Sprintf("churn%d", id)), tunnel: tun}
@@ -232,9 +246,7 @@ func (c *churnCircuit) ReadLoop(q int, arena []byte, headroom int, pkts [][]byte
 func TestDynamicChurnReleases(t *testing.T) {
 	quietLogs(t)
 	const rounds, circuits = 500, 8
-	p := &process{eng: engine.New(), sockets: map[socketKey]engine.Underlay{}, tunnels: map[tunnelKey]*engine.Tunnel{},
-		live: map[sessionKey]*live{}, controls: map[*engine.Tunnel]*tunnelControl{}}
-	defer p.eng.Close()
+	p := testProcess(t)
 	remote := netip.MustParseAddrPort("192.0.2.2:1701")
 	sock := &churnSocket{closed: make(chan struct{})}
 	dt := &dynTunnel{proc: p, tunnel: p.eng.AddTunnel(sock, remote), name: remote.String()}
