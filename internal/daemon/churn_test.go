@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/control"
 	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/testalloc"
 	"github.com/l2tap/l2tap/internal/underlay"
 )
 
@@ -101,33 +101,6 @@ type churnSender struct{}
 
 func (churnSender) Send(pkts [][]byte) error { return nil }
 
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC() // the second also frees what finalizers of the first released
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
-// heapGrowth runs round rounds times and returns how much the live heap
-// grew between the end of the first round and the end of the last (0 if
-// it shrank).
-func heapGrowth(t *testing.T, rounds int, round func()) uint64 {
-	t.Helper()
-	round()
-	first := liveHeap()
-	for i := 1; i < rounds; i++ {
-		round()
-	}
-	last := liveHeap()
-	t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB)", first>>10, rounds, last>>10, (int64(last)-int64(first))>>10)
-	if last < first {
-		return 0
-	}
-	return last - first
-}
-
 // totalCounter returns the process's total of the counter name.
 func totalCounter(p *process, name string) uint64 {
 	for _, c := range p.totals() {
@@ -171,7 +144,7 @@ func TestReloadChurnReleases(t *testing.T) {
 		t.Fatalf("started %d sessions, want 1", n)
 	}
 	var counted uint64 // tx_packets the sessions were credited with
-	round := func() {
+	round := func(int) {
 		var ls []*live
 		for i := uint32(0); i < churn; i++ {
 			ls = append(ls, add(10+i))
@@ -185,7 +158,7 @@ func TestReloadChurnReleases(t *testing.T) {
 			p.remove(l, "removed")
 		}
 	}
-	if grew := heapGrowth(t, rounds, round); grew > 1<<20 {
+	if grew := testalloc.HeapGrowth(t, rounds, round); grew > 1<<20 {
 		t.Errorf("live heap grew by %d KiB over %d rounds of %d sessions added and removed (more than 1 MiB): removed sessions are kept",
 			grew>>10, rounds, churn)
 	}
@@ -266,7 +239,7 @@ func TestDynamicChurnReleases(t *testing.T) {
 	dt.control = d // for the totals' control counters
 	var counted uint64
 	id := uint32(100)
-	round := func() {
+	round := func(int) {
 		for _, c := range dt.circuits {
 			id++
 			dt.sessionUp(controlData(c.sc.Circuit, id))
@@ -283,7 +256,7 @@ func TestDynamicChurnReleases(t *testing.T) {
 			}
 		}
 	}
-	if grew := heapGrowth(t, rounds, round); grew > 1<<20 {
+	if grew := testalloc.HeapGrowth(t, rounds, round); grew > 1<<20 {
 		t.Errorf("live heap grew by %d KiB over %d rounds of %d dynamic sessions up and down (more than 1 MiB): ended sessions are kept",
 			grew>>10, rounds, circuits)
 	}

@@ -1,13 +1,17 @@
-// Package testalloc is test support for the endpoints' zero-allocation loop
-// tests (internal/vmsocket's and internal/vhostuser's TestLoopAllocs and
-// their benchmarks): it runs an endpoint's ReadLoop in the background with
-// a consumer that allocates nothing and counts the frames it is handed, so
+// Package testalloc is test support for the tests of what allocates and
+// what stays allocated. For the endpoints' zero-allocation loop tests
+// (internal/vmsocket's and internal/vhostuser's TestLoopAllocs and their
+// benchmarks), Count runs an endpoint's ReadLoop in the background with a
+// consumer that allocates nothing and counts the frames it is handed, so
 // that a test's step can send frames in, wait until the loop has read them
-// and measure its allocations with testing.AllocsPerRun. Only tests import
+// and measure its allocations with testing.AllocsPerRun. For the churn
+// tests (sessions or connections made and ended hundreds of times),
+// LiveHeap and HeapGrowth measure what stays reachable. Only tests import
 // it.
 package testalloc
 
 import (
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,4 +77,31 @@ func (c *Counter) Await(total int64, limit time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// LiveHeap returns the bytes of live heap objects after a collection.
+func LiveHeap() uint64 {
+	runtime.GC()
+	runtime.GC() // the second also frees what finalizers of the first released
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// HeapGrowth runs round(i) for i from 0 to rounds-1 and returns how much
+// the live heap grew between the end of the first round and the end of the
+// last (0 if it shrank), which it logs.
+func HeapGrowth(t testing.TB, rounds int, round func(i int)) uint64 {
+	t.Helper()
+	round(0)
+	first := LiveHeap()
+	for i := 1; i < rounds; i++ {
+		round(i)
+	}
+	last := LiveHeap()
+	t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB)", first>>10, rounds, last>>10, (int64(last)-int64(first))>>10)
+	if last < first {
+		return 0
+	}
+	return last - first
 }

@@ -16,15 +16,6 @@ import (
 	"github.com/l2tap/l2tap/internal/testalloc"
 )
 
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
 // openFDs counts the test process's open descriptors.
 func openFDs(t *testing.T) int {
 	t.Helper()
@@ -110,11 +101,11 @@ func TestReconnectChurn(t *testing.T) {
 				}
 			}
 			round(0)
-			first, fds, gor := liveHeap(), openFDs(t), runtime.NumGoroutine()
+			first, fds, gor := testalloc.LiveHeap(), openFDs(t), runtime.NumGoroutine()
 			for i := 1; i < rounds; i++ {
 				round(i)
 			}
-			last := liveHeap()
+			last := testalloc.LiveHeap()
 			t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB); fds %d -> %d, goroutines %d -> %d",
 				first>>10, rounds, last>>10, (int64(last)-int64(first))>>10, fds, openFDs(t), gor, runtime.NumGoroutine())
 			if last > first+64<<10 {
