@@ -24,6 +24,7 @@ set -euo pipefail
 
 SYS=/sys/kernel/mm/hugepages/hugepages-2048kB
 LOCK=/run/lock/l2tap-hugepages.lock
+[[ -d ${LOCK%/*} ]] || LOCK=/tmp/l2tap-hugepages.lock
 
 die() {
 	echo "hugepages.sh: $*" >&2
