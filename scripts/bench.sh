@@ -98,8 +98,9 @@ BRIDGE_DEV=    # their TAP's name (the same in both namespaces)
 BRIDGE_LOGS=()
 FRONTEND_PIDS=() # frontends of the setup (testpmd): watched, not counted
 FRONTEND_LOGS=()
-HUGE_DIR=        # hugetlbfs mount made for testpmd, unmounted at exit
-HUGE_ADDED=0     # huge pages this run reserved, given back at exit
+HUGE_WORK=       # scripts/hugepages.sh's directory: its state, the hugetlbfs mount
+HUGE_DIR=        # that mount, testpmd's --huge-dir
+HUB_PID=         # the QEMU start_hub started last
 PY=
 
 LOG_TAG=bench
@@ -114,12 +115,8 @@ bench_cleanup() {
 	for pid in "${!STARTED[@]}"; do
 		stop_pid "$pid"
 	done
-	if [[ -n $HUGE_DIR ]]; then
-		rm -f "$HUGE_DIR"/*
-		umount "$HUGE_DIR" && rmdir "$HUGE_DIR"
-	fi
-	if ((HUGE_ADDED > 0)); then
-		echo $(($(cat /proc/sys/vm/nr_hugepages) - HUGE_ADDED)) >/proc/sys/vm/nr_hugepages
+	if [[ -n $HUGE_WORK ]]; then
+		"$ROOT/scripts/hugepages.sh" release "$HUGE_WORK" && rmdir "$HUGE_WORK"
 	fi
 	(exit "$rc")
 	cleanup
@@ -267,22 +264,33 @@ wait_for() {
 	return 1
 }
 
-# start_qemu NS SRC DST LOG: guest-less QEMU joining TAP qtap0 and an l2tpv3
-# netdev through hub 0.  Prints the PID.
-start_qemu() {
-	local ns=$1 src=$2 dst=$3 logf=$4 pid
+# start_hub NS TAP LOG NETDEV: a guest-less QEMU in NS joining TAP (made by
+# its tap netdev) and NETDEV (a -netdev value whose id is n) through hub 0,
+# one of the bridge processes measured; waits for TAP.  Its PID is left in
+# HUB_PID.
+start_hub() {
+	local ns=$1 tap=$2 logf=$3 netdev=$4 pid
 	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" qemu-system-x86_64 \
 		-M none -nodefaults -display none \
-		-netdev tap,id=t,ifname=qtap0,script=no,downscript=no \
-		-netdev "l2tpv3,id=l,src=$src,dst=$dst,udp=on,srcport=$L2TP_PORT,dstport=$L2TP_PORT,txsession=1,rxsession=1" \
+		-netdev "tap,id=t,ifname=$tap,script=no,downscript=no" \
+		-netdev "$netdev" \
 		-netdev hubport,id=h0,hubid=0,netdev=t \
-		-netdev hubport,id=h1,hubid=0,netdev=l) </dev/null >"$logf" 2>&1 &
+		-netdev hubport,id=h1,hubid=0,netdev=n) </dev/null >"$logf" 2>&1 &
 	pid=$!
 	STARTED[$pid]=1
 	BRIDGE_PIDS+=("$pid")
 	BRIDGE_LOGS+=("$logf")
-	wait_for "qtap0 in $ns" "$pid" 15 ip -n "$ns" link show qtap0 ||
-		die "qemu in $ns did not create qtap0: $(tail -n 5 "$logf")"
+	wait_for "$tap in $ns" "$pid" 15 ip -n "$ns" link show "$tap" ||
+		die "qemu in $ns did not create $tap: $(tail -n 5 "$logf")"
+	HUB_PID=$pid
+}
+
+# start_qemu NS SRC DST LOG: guest-less QEMU joining TAP qtap0 and an l2tpv3
+# netdev through hub 0.
+start_qemu() {
+	local ns=$1 src=$2 dst=$3 logf=$4
+	start_hub "$ns" qtap0 "$logf" \
+		"l2tpv3,id=n,src=$src,dst=$dst,udp=on,srcport=$L2TP_PORT,dstport=$L2TP_PORT,txsession=1,rxsession=1"
 	ip -n "$ns" link set qtap0 mtu "$OVERLAY_MTU" up
 }
 
@@ -316,42 +324,24 @@ start_l2tap() {
 # a guest-less QEMU whose -netdev stream connects to it, joined by a hub to
 # TAP stap0 (the VM's NIC stand-in).
 start_socket() {
-	local ns=$1 src=$2 dst=$3 counters=$4 logf=$5 sock=$6 pid
+	local ns=$1 src=$2 dst=$3 counters=$4 logf=$5 sock=$6
 	launch_l2tap "$ns" "$counters" "$logf" -udp -src "$src" -dst "$dst" \
 		-srcport "$L2TP_PORT" -dstport "$L2TP_PORT" -txsession 1 -socket "$sock"
-	(with_pin "$PIN_BRIDGE" ip netns exec "$ns" qemu-system-x86_64 \
-		-M none -nodefaults -display none \
-		-netdev tap,id=t,ifname=stap0,script=no,downscript=no \
-		-netdev "stream,id=s,server=off,addr.type=unix,addr.path=$sock" \
-		-netdev hubport,id=h0,hubid=0,netdev=t \
-		-netdev hubport,id=h1,hubid=0,netdev=s) </dev/null >"$logf.qemu" 2>&1 &
-	pid=$!
-	STARTED[$pid]=1
-	BRIDGE_PIDS+=("$pid")
-	BRIDGE_LOGS+=("$logf.qemu")
-	wait_for "stap0 in $ns" "$pid" 15 ip -n "$ns" link show stap0 ||
-		die "qemu in $ns did not create stap0: $(tail -n 5 "$logf.qemu")"
-	wait_for "QEMU on $sock" "$pid" 15 grep -q 'VM connected' "$logf" ||
+	start_hub "$ns" stap0 "$logf.qemu" "stream,id=n,server=off,addr.type=unix,addr.path=$sock"
+	wait_for "QEMU on $sock" "$HUB_PID" 15 grep -q 'VM connected' "$logf" ||
 		die "qemu in $ns did not connect to $sock: $(tail -n 5 "$logf.qemu")"
 	# The MTU l2tap printed for the guest.
 	ip -n "$ns" link set stap0 mtu "$(sed -n 's/^l2tap: ready .* mtu=\([0-9]*\) .*/\1/p' "$logf")" up
 }
 
-# reserve_huge: 128 free huge pages of 2 MiB for testpmd (its memory is what
-# it shares with l2tap), the missing ones reserved (and only those given
-# back at exit), and a hugetlbfs mount of our own, removed at exit.
+# reserve_huge: 256 MiB of free 2 MiB huge pages for testpmd's -m 256 (its
+# memory is what it shares with l2tap) and a hugetlbfs mount of our own,
+# through scripts/hugepages.sh: the missing pages reserved, and only those
+# given back at exit with the mount.
 reserve_huge() {
-	local have free
-	have=$(cat /proc/sys/vm/nr_hugepages)
-	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
-	if ((free < 128)); then
-		HUGE_ADDED=$((128 - free))
-		echo $((have + HUGE_ADDED)) >/proc/sys/vm/nr_hugepages
-		free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
-	fi
-	((free >= 128)) || die "could not reserve 128 huge pages of 2 MiB for testpmd ($free free)"
-	HUGE_DIR=$(mktemp -d /tmp/bench-huge.XXXXXX)
-	mount -t hugetlbfs nodev "$HUGE_DIR" || die "mount hugetlbfs on $HUGE_DIR failed"
+	HUGE_WORK=$(mktemp -d /tmp/bench-huge.XXXXXX)
+	HUGE_DIR=$("$ROOT/scripts/hugepages.sh" reserve 256 "$HUGE_WORK") ||
+		die "could not reserve huge pages for testpmd (see above)"
 }
 
 # start_vhost DIR: l2tap on -vhost-user in each namespace, then one testpmd

@@ -2,9 +2,10 @@ package control
 
 import (
 	"math/rand/v2"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/testalloc"
 )
 
 // tally is an Events that keeps no history: the sessions up now, and how
@@ -19,15 +20,6 @@ func (e *tally) ConnDown(string)               {}
 func (e *tally) CircuitStatus(string, bool)    {}
 func (e *tally) SessionUp(d DataConfig)        { e.up[d.EndID] = d; e.ups++ }
 func (e *tally) SessionDown(id, reason string) { delete(e.up, id); e.cdn++ }
-
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
 
 // TestDynamicSessionChurn keeps one control connection up while the peer
 // ends a circuit's session with a CDN and asks for a new one with an ICRQ,
@@ -80,15 +72,8 @@ func TestDynamicSessionChurn(t *testing.T) {
 		}
 		checkMirrored(t, pev.up["vm1"], uev.up["vm1"])
 	}
-	round(0)
-	first := liveHeap()
-	for i := 1; i < rounds; i++ {
-		round(i)
-	}
-	last := liveHeap()
-	t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB)", first>>10, rounds, last>>10, (int64(last)-int64(first))>>10)
-	if last > first+1<<20 {
-		t.Errorf("live heap grew by %d KiB over %d sessions ended by CDN and requested anew (more than 1 MiB)", (last-first)>>10, rounds)
+	if grew := testalloc.HeapGrowth(t, rounds, round); grew > 1<<20 {
+		t.Errorf("live heap grew by %d KiB over %d sessions ended by CDN and requested anew (more than 1 MiB)", grew>>10, rounds)
 	}
 	if uev.ups != rounds+1 || uev.cdn != rounds {
 		t.Errorf("%d sessions up and %d down on our end, want %d and %d", uev.ups, uev.cdn, rounds+1, rounds)

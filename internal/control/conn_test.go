@@ -194,14 +194,7 @@ func TestSetupAndData(t *testing.T) {
 			// carries a digest of the configured type.
 			var types []string
 			for _, raw := range net.wire {
-				m, err := l2tpv3.ParseMessage(raw)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var attrs l2tpv3.Attrs
-				if err := l2tpv3.ParseAttrs(&m, &attrs); err != nil {
-					t.Fatal(err)
-				}
+				m, attrs := parseWire(t, raw)
 				if tc.secret != "" && (attrs.NumDigests != 1 || attrs.Digests[0].Type != tc.digest) {
 					t.Fatalf("%v without a %v digest", m.Type, tc.digest)
 				}
@@ -343,14 +336,7 @@ func TestCookieLengths(t *testing.T) {
 			// What each end announced on the wire is the length it expects.
 			announced := map[l2tpv3.MessageType]int{}
 			for _, raw := range net.wire {
-				m, err := l2tpv3.ParseMessage(raw)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var attrs l2tpv3.Attrs
-				if err := l2tpv3.ParseAttrs(&m, &attrs); err != nil {
-					t.Fatal(err)
-				}
+				m, attrs := parseWire(t, raw)
 				if m.Type == l2tpv3.MsgICRQ || m.Type == l2tpv3.MsgICRP {
 					announced[m.Type] = len(attrs.Cookie)
 				}
@@ -464,6 +450,21 @@ func TestTieBreaking(t *testing.T) {
 			t.Fatalf("seed %d: the session tie went to the higher tie breaker", seed)
 		}
 	}
+}
+
+// parseWire parses a control message an end sent and its attributes,
+// failing t if either does not parse.
+func parseWire(t *testing.T, raw []byte) (l2tpv3.Message, l2tpv3.Attrs) {
+	t.Helper()
+	m, err := l2tpv3.ParseMessage(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attrs l2tpv3.Attrs
+	if err := l2tpv3.ParseAttrs(&m, &attrs); err != nil {
+		t.Fatal(err)
+	}
+	return m, attrs
 }
 
 // firstTie returns the Tie Breaker of the first message of type typ n sent.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/l2tap/l2tap/internal/config"
 	"github.com/l2tap/l2tap/internal/control"
 	"github.com/l2tap/l2tap/internal/engine"
+	"github.com/l2tap/l2tap/internal/testalloc"
 	"github.com/l2tap/l2tap/internal/underlay"
 )
 
@@ -57,6 +57,26 @@ func (e *churnEndpoint) Write(frames [][]byte) (int, int, int, error) {
 	return 0, 0, 0, os.ErrClosed
 }
 
+// testProcess is a process as setup starts it: an engine, no socket,
+// tunnel or session. The engine is closed at the end of the test.
+func testProcess(t *testing.T) *process {
+	p := &process{eng: engine.New(), sockets: map[socketKey]engine.Underlay{}, tunnels: map[tunnelKey]*engine.Tunnel{},
+		live: map[sessionKey]*live{}, controls: map[*engine.Tunnel]*tunnelControl{}}
+	t.Cleanup(func() { p.eng.Close() })
+	return p
+}
+
+// staticTunnel adds to p the tunnel 192.0.2.1:1701 to 192.0.2.2:1701 over
+// UDP, on a churnSocket, and returns its key and its engine tunnel.
+func staticTunnel(p *process) (tunnelKey, *engine.Tunnel) {
+	tk := tunnelKey{socketKey{udp: true, local: netip.MustParseAddr("192.0.2.1"), port: 1701}, netip.MustParseAddrPort("192.0.2.2:1701")}
+	sock := &churnSocket{closed: make(chan struct{})}
+	p.sockets[tk.sock] = sock
+	tun := p.eng.AddTunnel(sock, tk.remote)
+	p.tunnels[tk] = tun
+	return tk, tun
+}
+
 // churnSocket is an underlay that receives nothing until closed.
 type churnSocket struct {
 	closed chan struct{}
@@ -80,33 +100,6 @@ func (s *churnSocket) Close() error {
 type churnSender struct{}
 
 func (churnSender) Send(pkts [][]byte) error { return nil }
-
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC() // the second also frees what finalizers of the first released
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
-// heapGrowth runs round rounds times and returns how much the live heap
-// grew between the end of the first round and the end of the last (0 if
-// it shrank).
-func heapGrowth(t *testing.T, rounds int, round func()) uint64 {
-	t.Helper()
-	round()
-	first := liveHeap()
-	for i := 1; i < rounds; i++ {
-		round()
-	}
-	last := liveHeap()
-	t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB)", first>>10, rounds, last>>10, (int64(last)-int64(first))>>10)
-	if last < first {
-		return 0
-	}
-	return last - first
-}
 
 // totalCounter returns the process's total of the counter name.
 func totalCounter(p *process, name string) uint64 {
@@ -135,14 +128,8 @@ func quietLogs(t *testing.T) {
 func TestReloadChurnReleases(t *testing.T) {
 	quietLogs(t)
 	const rounds, churn = 500, 8
-	p := &process{eng: engine.New(), sockets: map[socketKey]engine.Underlay{}, tunnels: map[tunnelKey]*engine.Tunnel{},
-		live: map[sessionKey]*live{}, controls: map[*engine.Tunnel]*tunnelControl{}}
-	defer p.eng.Close()
-	tk := tunnelKey{socketKey{udp: true, local: netip.MustParseAddr("192.0.2.1"), port: 1701}, netip.MustParseAddrPort("192.0.2.2:1701")}
-	sock := &churnSocket{closed: make(chan struct{})}
-	p.sockets[tk.sock] = sock
-	tun := p.eng.AddTunnel(sock, tk.remote)
-	p.tunnels[tk] = tun
+	p := testProcess(t)
+	tk, tun := staticTunnel(p)
 
 	add := func(id uint32) *live {
 		l := &live{key: sessionKey{tk, id}, dev: newChurnEndpoint(fmt.Sprintf("churn%d", id)), tunnel: tun}
@@ -157,7 +144,7 @@ func TestReloadChurnReleases(t *testing.T) {
 		t.Fatalf("started %d sessions, want 1", n)
 	}
 	var counted uint64 // tx_packets the sessions were credited with
-	round := func() {
+	round := func(int) {
 		var ls []*live
 		for i := uint32(0); i < churn; i++ {
 			ls = append(ls, add(10+i))
@@ -171,7 +158,7 @@ func TestReloadChurnReleases(t *testing.T) {
 			p.remove(l, "removed")
 		}
 	}
-	if grew := heapGrowth(t, rounds, round); grew > 1<<20 {
+	if grew := testalloc.HeapGrowth(t, rounds, round); grew > 1<<20 {
 		t.Errorf("live heap grew by %d KiB over %d rounds of %d sessions added and removed (more than 1 MiB): removed sessions are kept",
 			grew>>10, rounds, churn)
 	}
@@ -232,9 +219,7 @@ func (c *churnCircuit) ReadLoop(q int, arena []byte, headroom int, pkts [][]byte
 func TestDynamicChurnReleases(t *testing.T) {
 	quietLogs(t)
 	const rounds, circuits = 500, 8
-	p := &process{eng: engine.New(), sockets: map[socketKey]engine.Underlay{}, tunnels: map[tunnelKey]*engine.Tunnel{},
-		live: map[sessionKey]*live{}, controls: map[*engine.Tunnel]*tunnelControl{}}
-	defer p.eng.Close()
+	p := testProcess(t)
 	remote := netip.MustParseAddrPort("192.0.2.2:1701")
 	sock := &churnSocket{closed: make(chan struct{})}
 	dt := &dynTunnel{proc: p, tunnel: p.eng.AddTunnel(sock, remote), name: remote.String()}
@@ -254,7 +239,7 @@ func TestDynamicChurnReleases(t *testing.T) {
 	dt.control = d // for the totals' control counters
 	var counted uint64
 	id := uint32(100)
-	round := func() {
+	round := func(int) {
 		for _, c := range dt.circuits {
 			id++
 			dt.sessionUp(controlData(c.sc.Circuit, id))
@@ -271,7 +256,7 @@ func TestDynamicChurnReleases(t *testing.T) {
 			}
 		}
 	}
-	if grew := heapGrowth(t, rounds, round); grew > 1<<20 {
+	if grew := testalloc.HeapGrowth(t, rounds, round); grew > 1<<20 {
 		t.Errorf("live heap grew by %d KiB over %d rounds of %d dynamic sessions up and down (more than 1 MiB): ended sessions are kept",
 			grew>>10, rounds, circuits)
 	}

@@ -5,7 +5,6 @@ package daemon
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -62,14 +61,8 @@ func TestCountersThatApply(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &process{eng: engine.New(), sockets: map[socketKey]engine.Underlay{}, tunnels: map[tunnelKey]*engine.Tunnel{},
-				live: map[sessionKey]*live{}, controls: map[*engine.Tunnel]*tunnelControl{}}
-			defer p.eng.Close()
-			tk := tunnelKey{socketKey{udp: true, local: netip.MustParseAddr("192.0.2.1"), port: 1701}, netip.MustParseAddrPort("192.0.2.2:1701")}
-			sock := &churnSocket{closed: make(chan struct{})}
-			p.sockets[tk.sock] = sock
-			tun := p.eng.AddTunnel(sock, tk.remote)
-			p.tunnels[tk] = tun
+			p := testProcess(t)
+			tk, tun := staticTunnel(p)
 			tc.setup(t, p, tun)
 			// Two sessions, so that the per-session lines are printed too.
 			for id := uint32(1); id <= 2; id++ {

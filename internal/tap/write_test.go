@@ -4,11 +4,11 @@ package tap
 
 import (
 	"encoding/binary"
-	"os"
 	"runtime"
 	"testing"
 
 	"github.com/l2tap/l2tap/internal/offload"
+	"github.com/l2tap/l2tap/test/testenv"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -40,9 +40,7 @@ func tcpSegment(i int) []byte {
 // neighbours cannot merge across it; marked intact its sum is not taken
 // and all three merge; intact segments merge as checked ones do.
 func TestWriteIntact(t *testing.T) {
-	if testing.Short() || os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace and a TAP (not under -short)")
-	}
+	testenv.RequireTools(t, true) // a network namespace and a TAP
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -13,24 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tap/l2tap/test/testenv"
 	"golang.org/x/sys/unix"
 )
-
-// needNetns skips without root or ip(8) (failing under CI=true, where the
-// test must run) and under -short.
-func needNetns(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs root and network namespaces; skipped under -short")
-	}
-	_, err := exec.LookPath("ip")
-	if os.Geteuid() != 0 || err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root and ip(8)")
-		}
-		t.Skip("needs root and ip(8)")
-	}
-}
 
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
@@ -91,7 +76,7 @@ func inNetns(t *testing.T, name string, f func()) {
 // sender is bound to a secondary address, which the kernel would not pick
 // as the source on its own.
 func TestPacketPath(t *testing.T) {
-	needNetns(t)
+	testenv.RequireTools(t, true, "ip")
 	a, b := vethNetns(t)
 	local, peer := netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.2")
 	var tx, rx *Socket

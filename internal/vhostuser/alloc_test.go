@@ -6,39 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/testalloc"
 )
-
-// counter is a ReadLoop consumer that allocates nothing: it counts frames
-// and leaves a token after each batch.
-type counter struct {
-	frames atomic.Int64
-	token  chan struct{}
-}
-
-func countLoop(t testing.TB, b *Backend) *counter {
-	c := &counter{token: make(chan struct{}, 1)}
-	arena := make([]byte, 512<<10)
-	pkts := make([][]byte, 64)
-	done := make(chan error, 1)
-	send := func(p [][]byte) error {
-		c.frames.Add(int64(len(p)))
-		select {
-		case c.token <- struct{}{}:
-		default:
-		}
-		return nil
-	}
-	go func() { done <- b.ReadLoop(0, arena, testHeadroom, pkts, send, func(error) {}) }()
-	t.Cleanup(func() {
-		b.Close()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("ReadLoop did not end")
-		}
-	})
-	return c
-}
 
 // roundTrip sets a negotiated frontend up and returns a step that moves
 // a batch of 32 frames of size bytes from the guest through ReadLoop, and
@@ -50,7 +20,7 @@ func countLoop(t testing.TB, b *Backend) *counter {
 // guest receives as one superframe.
 func roundTrip(t testing.TB, features uint64, size int, tso bool) (step func()) {
 	b := New("bench")
-	c := countLoop(t, b)
+	c := testalloc.Count(t, b, 512<<10, testHeadroom, 64)
 	f := newFrontend(t, b)
 	f.negotiate(features)
 	f.rxSize = 2048
@@ -74,20 +44,14 @@ func roundTrip(t testing.TB, features uint64, size int, tso bool) (step func()) 
 	}
 	ents := make([][2]uint32, 0, ringNum)
 	var want int64
-	timeout := time.NewTimer(time.Hour)
 	return func() {
-		timeout.Reset(10 * time.Second)
 		for _, fr := range txFrames {
 			f.sendFrame(txHdr, fr)
 		}
 		f.publish(txQueue)
 		want += perStep
-		for c.frames.Load() < want {
-			select {
-			case <-c.token:
-			case <-timeout.C:
-				t.Fatalf("%d frames of %d read", c.frames.Load(), want)
-			}
+		if !c.Await(want, 10*time.Second) {
+			t.Fatalf("%d frames of %d read", c.Frames(), want)
 		}
 		if n, _, _, err := b.Write(frames); n != len(frames) || err != nil {
 			t.Fatalf("Write: %d, %v", n, err)

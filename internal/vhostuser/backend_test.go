@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,13 +156,7 @@ func equalFrames(t testing.TB, got, want [][]byte) {
 // waitCall waits for the backend's call on ring r.
 func waitCall(t testing.TB, f *frontend, r int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !f.called(r) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no call on ring %d", r)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "a call on ring "+strconv.Itoa(r), func() bool { return f.called(r) })
 }
 
 // TestTxOffloads: a guest TSO superframe comes out as MSS-sized frames
@@ -440,6 +435,8 @@ func TestSecondFrontendRefused(t *testing.T) {
 	}
 }
 
+// waitFor polls cond every millisecond until it holds; after 10 s it
+// fails t, naming what it waited for.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -5,49 +5,18 @@ package vmsocket
 import (
 	"io"
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/l2tap/l2tap/internal/testalloc"
 )
-
-// counter is a ReadLoop consumer that allocates nothing: it counts frames
-// and leaves a token after each batch.
-type counter struct {
-	frames atomic.Int64
-	token  chan struct{}
-}
-
-func countLoop(t testing.TB, s *Socket) *counter {
-	c := &counter{token: make(chan struct{}, 1)}
-	arena := make([]byte, 512<<10+headroom+MaxFrame)
-	pkts := make([][]byte, 512)
-	done := make(chan error, 1)
-	send := func(p [][]byte) error {
-		c.frames.Add(int64(len(p)))
-		select {
-		case c.token <- struct{}{}:
-		default:
-		}
-		return nil
-	}
-	go func() { done <- s.ReadLoop(0, arena, headroom, pkts, send, func(error) {}) }()
-	t.Cleanup(func() {
-		s.Close()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("ReadLoop did not end")
-		}
-	})
-	return c
-}
 
 // roundTrip sets up a stream socket with a client that echoes nothing but
 // reads: step sends a burst of 32 frames of size bytes from the client
 // through ReadLoop, and Writes 32 frames back, read by the client.
 func roundTrip(t testing.TB, typ Type, size int) (step func()) {
 	s := listen(t, typ)
-	cnt := countLoop(t, s)
+	cnt := testalloc.Count(t, s, 512<<10+headroom+MaxFrame, headroom, 512)
 	var frames [][]byte
 	for i := range 32 {
 		frames = append(frames, testFrame(i, size))
@@ -70,8 +39,8 @@ func roundTrip(t testing.TB, typ Type, size int) (step func()) {
 			}
 		}
 		total += int64(len(frames))
-		for cnt.frames.Load() < total {
-			<-cnt.token
+		if !cnt.Await(total, 10*time.Second) {
+			t.Fatalf("%d frames of %d read", cnt.Frames(), total)
 		}
 		n, _, _, err := s.Write(frames)
 		if n != len(frames) || err != nil {

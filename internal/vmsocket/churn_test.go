@@ -12,16 +12,9 @@ import (
 	"runtime"
 	"testing"
 	"time"
-)
 
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
+	"github.com/l2tap/l2tap/internal/testalloc"
+)
 
 // openFDs counts the test process's open descriptors.
 func openFDs(t *testing.T) int {
@@ -49,7 +42,7 @@ func TestReconnectChurn(t *testing.T) {
 	for _, typ := range []Type{Stream, Dgram} {
 		t.Run(typ.String(), func(t *testing.T) {
 			s := listen(t, typ)
-			cnt := countLoop(t, s)
+			cnt := testalloc.Count(t, s, 512<<10+headroom+MaxFrame, headroom, 512)
 			in, out := testFrame(1, 1514), [][]byte{testFrame(2, 1514)}
 			burst := framed(in)
 			sink := make([]byte, 2*len(burst))
@@ -69,7 +62,7 @@ func TestReconnectChurn(t *testing.T) {
 					t.Fatalf("round %d: connect: %v", i, err)
 				}
 				defer c.Close()
-				want := cnt.frames.Load() + 1
+				want := cnt.Frames() + 1
 				if typ == Stream {
 					_, err = c.Write(burst)
 				} else {
@@ -78,13 +71,8 @@ func TestReconnectChurn(t *testing.T) {
 				if err != nil {
 					t.Fatalf("round %d: send: %v", i, err)
 				}
-				deadline := time.After(5 * time.Second)
-				for cnt.frames.Load() < want {
-					select {
-					case <-cnt.token:
-					case <-deadline:
-						t.Fatalf("round %d: the VM's frame did not arrive within 5 s", i)
-					}
+				if !cnt.Await(want, 5*time.Second) {
+					t.Fatalf("round %d: the VM's frame did not arrive within 5 s", i)
 				}
 				// Once its frame came, the VM is served: a write reaches it.
 				if n, _, _, err := s.Write(out); n != 1 || err != nil {
@@ -113,11 +101,11 @@ func TestReconnectChurn(t *testing.T) {
 				}
 			}
 			round(0)
-			first, fds, gor := liveHeap(), openFDs(t), runtime.NumGoroutine()
+			first, fds, gor := testalloc.LiveHeap(), openFDs(t), runtime.NumGoroutine()
 			for i := 1; i < rounds; i++ {
 				round(i)
 			}
-			last := liveHeap()
+			last := testalloc.LiveHeap()
 			t.Logf("live heap after round 1: %d KiB; after round %d: %d KiB (%+d KiB); fds %d -> %d, goroutines %d -> %d",
 				first>>10, rounds, last>>10, (int64(last)-int64(first))>>10, fds, openFDs(t), gor, runtime.NumGoroutine())
 			if last > first+64<<10 {

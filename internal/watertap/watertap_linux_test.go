@@ -10,24 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l2tap/l2tap/test/testenv"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// needRoot skips without root (failing under CI=true, where the tests
-// must run) and under -short.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs root and a network namespace; skipped under -short")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root")
-		}
-		t.Skip("needs root")
-	}
-}
 
 // testEtherType marks the test's frames (IEEE 802 local experimental),
 // so that what the kernel sends on its own (none is expected with IPv6
@@ -110,7 +96,7 @@ func testFrame(src byte, n int, seed byte) []byte {
 // Write → the TAP → the packet socket, with every byte checked, and a
 // round allocates nothing.
 func TestLoopAllocs(t *testing.T) {
-	needRoot(t)
+	testenv.RequireTools(t, true)
 	d, pkt, _ := openTestTAP(t)
 	const headroom = 16
 	arena := make([]byte, headroom+maxFrame)
@@ -182,7 +168,7 @@ func TestLoopAllocs(t *testing.T) {
 // TestOpenNames: a %d pattern picks a free number, a fixed name is kept,
 // and the TAP goes away with the device.
 func TestOpenNames(t *testing.T) {
-	needRoot(t)
+	testenv.RequireTools(t, true)
 	inNewNetns(t, func() {
 		a, err := Open(Config{Name: "wt%d"})
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -130,23 +131,109 @@ func accountExists(db, name string) (string, bool) {
 	return strings.TrimSpace(string(out)), err == nil
 }
 
+// packageAccount reports whether the passwd entry user and the group
+// entry group are the system account the package's postinst makes: a
+// system user (uid 1-999) with its own group, home /nonexistent and no
+// login shell.
+func packageAccount(user, group string) bool {
+	f := strings.Split(user, ":")
+	if len(f) != 7 {
+		return false
+	}
+	uid := atoi(f[2])
+	return uid > 0 && uid < 1000 && strings.HasPrefix(group, "l2tap:x:"+f[3]+":") &&
+		f[5] == "/nonexistent" && strings.HasSuffix(f[6], "nologin")
+}
+
+// processesAs returns the processes with uid as their real, effective or
+// saved user ID (those for which userdel refuses to remove the account).
+func processesAs(uid int) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		pid := atoi(ent.Name())
+		if pid < 0 {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if ids, ok := strings.CutPrefix(line, "Uid:"); ok {
+				if f := strings.Fields(ids); len(f) >= 3 && slices.Contains(f[:3], strconv.Itoa(uid)) {
+					pids = append(pids, pid)
+				}
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// removeLeftoverAccount removes the user and group l2tap that a purge left
+// while the package is not installed (a process ran as l2tap then, or an
+// earlier run of this test stopped between install and purge), as the
+// purge's message says: deluser --system l2tap. It fails the test, naming
+// the fix, when the account is not the one postinst makes or a process
+// still runs as it. Without such an account it does nothing.
+func removeLeftoverAccount(t *testing.T) {
+	t.Helper()
+	user, ok := accountExists("passwd", "l2tap")
+	if !ok {
+		return
+	}
+	group, _ := accountExists("group", "l2tap")
+	if !packageAccount(user, group) {
+		t.Fatalf("a user l2tap exists without the package (%s, group %q), not the system account its postinst makes; this test creates and removes that one: remove this one (deluser l2tap) or run the test on another machine", user, group)
+	}
+	uid := atoi(strings.Split(user, ":")[2])
+	if pids := processesAs(uid); pids != nil {
+		t.Fatalf("the user l2tap a purge left (%s) is in use by processes %v: stop them, then deluser --system l2tap", user, pids)
+	}
+	if out, err := exec.Command("deluser", "--system", "--quiet", "l2tap").CombinedOutput(); err != nil {
+		t.Fatalf("removing the user l2tap a purge left (%s): deluser --system l2tap: %v\n%s", user, err, out)
+	}
+	for _, db := range []string{"passwd", "group"} {
+		if entry, ok := accountExists(db, "l2tap"); ok {
+			t.Fatalf("deluser --system l2tap left l2tap in %s: %s", db, entry)
+		}
+	}
+	t.Logf("removed the user and group l2tap a purge left: %s", user)
+}
+
 // TestDebPackage builds the Debian package twice with make deb (the two
 // must be the same bytes), checks it with lintian, and installs it on this
 // machine: the version, the manual page, the unit, the zsh completion, the
 // system user, a pseudowire brought up by the ifupdown hook between two
 // namespaces; then dpkg -r leaves only the configuration files and the user,
-// and dpkg -P neither. The package is purged at the end whatever happens.
+// and dpkg -P neither. Installed again, it is purged while a process runs
+// as l2tap (debPurgeInUse). The package is purged at the end whatever
+// happens, and an account a purge left is removed before and after.
 func TestDebPackage(t *testing.T) {
-	requireTools(t, true, append(debTools, "man", "systemd-analyze", "zsh", "getent",
-		"ifup", "ifdown", "unshare", "mount", "start-stop-daemon")...)
+	requireTools(t, true, append(debTools, "man", "systemd-analyze", "zsh", "getent", "deluser",
+		"ifup", "ifdown", "unshare", "mount", "start-stop-daemon", "sleep")...)
 	// Alone (no t.Parallel): it installs and removes the package on the
 	// host.
 	if s := dpkgStatus(); s != "" && s != "un " {
 		t.Fatalf("the package l2tap is already on this machine (dpkg status %q); this test installs and purges it: dpkg -P l2tap first", s)
 	}
-	if entry, ok := accountExists("passwd", "l2tap"); ok {
-		t.Fatalf("a user l2tap exists without the package (%s); the test checks that the package creates and removes it", entry)
-	}
+	// An account an earlier purge left (see debPurgeInUse) would be taken
+	// over by the install, which is to create it.
+	removeLeftoverAccount(t)
+	// Registered first, so that it runs after the purge at cleanup.
+	t.Cleanup(func() {
+		if s := dpkgStatus(); s != "" && s != "un " {
+			return
+		}
+		if user, ok := accountExists("passwd", "l2tap"); ok {
+			if pids := processesAs(atoi(strings.Split(user, ":")[2])); pids != nil {
+				t.Logf("cleanup: the user l2tap stays, in use by processes %v; the next run removes it", pids)
+				return
+			}
+			removeLeftoverAccount(t)
+		}
+	})
 	vars := sourceVersion(t)
 	version := vars["debversion"]
 	arch := strings.TrimSpace(run(t, "dpkg", "--print-architecture"))
@@ -208,15 +295,12 @@ func TestDebPackage(t *testing.T) {
 
 	// The system user and group.
 	entry, ok := accountExists("passwd", "l2tap")
-	f := strings.Split(entry, ":")
-	if !ok || len(f) != 7 {
+	if f := strings.Split(entry, ":"); !ok || len(f) != 7 {
 		t.Fatalf("after dpkg -i, getent passwd l2tap: %q", entry)
 	}
 	t.Logf("conffiles %q; getent passwd l2tap: %s", conffiles, entry)
-	uid, _ := strconv.Atoi(f[2])
-	group, gok := accountExists("group", "l2tap")
-	if uid <= 0 || uid >= 1000 || !gok || !strings.HasPrefix(group, "l2tap:x:"+f[3]+":") ||
-		f[5] != "/nonexistent" || !strings.HasSuffix(f[6], "nologin") {
+	uid := atoi(strings.Split(entry, ":")[2])
+	if group, _ := accountExists("group", "l2tap"); !packageAccount(entry, group) {
 		t.Errorf("user l2tap %q, group %q: want a system user (uid 1-999) with its own group, home /nonexistent, no login shell", entry, group)
 	}
 	if _, err := os.Stat("/nonexistent"); err == nil {
@@ -293,8 +377,9 @@ func TestDebPackage(t *testing.T) {
 	}
 
 	// dpkg -P: the configuration files, their directory and the user go.
-	if out, err := dpkg(t, "-P", "l2tap"); err != nil {
-		t.Fatalf("dpkg -P: %v\n%s", err, out)
+	purged, err := dpkg(t, "-P", "l2tap")
+	if err != nil {
+		t.Fatalf("dpkg -P: %v\n%s", err, purged)
 	}
 	t.Logf("dpkg -P l2tap: status %q", dpkgStatus())
 	if s := dpkgStatus(); s != "" && s != "un " {
@@ -305,9 +390,78 @@ func TestDebPackage(t *testing.T) {
 			t.Errorf("dpkg -P left %s", path)
 		}
 	}
+	// Unless something else on this machine runs as l2tap (an l2tap
+	// started as root picks the account while it exists): then the purge
+	// leaves it and says so, which debPurgeInUse checks.
+	if pids := processesAs(uid); pids != nil && strings.Contains(purged, "l2tap: purge: the user l2tap and its group left") {
+		t.Logf("dpkg -P left the user l2tap, in use by processes %v not this test's:\n%s", pids, purged)
+	} else {
+		for _, db := range []string{"passwd", "group"} {
+			if entry, ok := accountExists(db, "l2tap"); ok {
+				t.Errorf("dpkg -P left l2tap in %s: %s\n%s", db, entry, purged)
+			}
+		}
+	}
+
+	debPurgeInUse(t, deb)
+}
+
+// debPurgeInUse installs the package deb again and purges it while a
+// process of the test runs as l2tap, which userdel refuses to remove: dpkg
+// -P succeeds, leaves the user and its group and says so, with userdel's
+// reason (the process) and the command that removes them, which does once
+// the process is gone.
+func debPurgeInUse(t *testing.T, deb string) {
+	t.Helper()
+	if out, err := dpkg(t, "-i", deb); err != nil {
+		t.Fatalf("dpkg -i again: %v\n%s", err, out)
+	}
+	entry, ok := accountExists("passwd", "l2tap")
+	f := strings.Split(entry, ":")
+	if !ok || len(f) != 7 {
+		t.Fatalf("after dpkg -i again, getent passwd l2tap: %q", entry)
+	}
+	sleep := exec.Command("sleep", "600")
+	sleep.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(atoi(f[2])), Gid: uint32(atoi(f[3]))}}
+	if err := sleep.Start(); err != nil {
+		t.Fatalf("sleep as l2tap: %v", err)
+	}
+	pid := sleep.Process.Pid
+	var once sync.Once
+	stop := func() { once.Do(func() { sleep.Process.Kill(); sleep.Wait() }) } // by its PID
+	t.Cleanup(stop)
+
+	out, err := dpkg(t, "-P", "l2tap")
+	t.Logf("dpkg -P l2tap with process %d running as l2tap: %v\n%s", pid, err, out)
+	if err != nil {
+		t.Fatalf("dpkg -P with a process running as l2tap: %v\n%s", err, out)
+	}
+	if s := dpkgStatus(); s != "" && s != "un " {
+		t.Errorf("after dpkg -P, status %q", s)
+	}
+	for _, want := range []string{"l2tap: purge: the user l2tap and its group left",
+		"currently used by process", "deluser --system l2tap"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dpkg -P with process %d running as l2tap: no %q in its output", pid, want)
+		}
+	}
+	for _, db := range []string{"passwd", "group"} {
+		if _, ok := accountExists(db, "l2tap"); !ok {
+			t.Errorf("dpkg -P removed l2tap from %s while process %d ran as it", db, pid)
+		}
+	}
+
+	stop()
+	if pids := processesAs(atoi(f[2])); pids != nil {
+		t.Logf("processes %v not this test's run as l2tap: its removal is left to the cleanup", pids)
+		return
+	}
+	if out, err := exec.Command("deluser", "--system", "--quiet", "l2tap").CombinedOutput(); err != nil {
+		t.Errorf("deluser --system l2tap, as the purge said, once process %d ended: %v\n%s", pid, err, out)
+	}
 	for _, db := range []string{"passwd", "group"} {
 		if entry, ok := accountExists(db, "l2tap"); ok {
-			t.Errorf("dpkg -P left l2tap in %s: %s", db, entry)
+			t.Errorf("deluser --system l2tap left l2tap in %s: %s", db, entry)
 		}
 	}
 }

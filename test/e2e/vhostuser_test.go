@@ -38,46 +38,27 @@ type testpmd struct {
 	exited chan struct{}
 }
 
-// hugePagesNeeded is what testpmd's -m 128 takes, in 2 MiB huge pages,
-// with a margin.
-const hugePagesNeeded = 80
+// hugePagesMiB is what testpmd's -m 128 takes, in MiB of 2 MiB huge
+// pages, with a margin.
+const hugePagesMiB = 160
 
-// hugePages makes sure hugePagesNeeded 2 MiB huge pages are free,
-// reserving those missing (and giving back as many at cleanup, leaving
-// any other user's alone), and returns a hugetlbfs mount of the test's
-// own, unmounted at cleanup.
+// hugePages makes sure hugePagesMiB of free 2 MiB huge pages exist and
+// mounts a hugetlbfs of the test's own, through scripts/hugepages.sh (which
+// make bench uses too): it reserves only the missing pages and at cleanup
+// gives back those and the mount, leaving any other user's alone. It
+// returns the mount.
 func hugePages(t *testing.T) string {
 	t.Helper()
-	const nr = "/proc/sys/vm/nr_hugepages"
-	read := func(name string) int {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
+	work := t.TempDir()
+	// Cleanup first, so that whatever a reserve did is undone even if it
+	// then fails; a release without state does nothing.
+	t.Cleanup(func() {
+		if out, err := exec.Command("scripts/hugepages.sh", "release", work).CombinedOutput(); err != nil {
+			t.Errorf("scripts/hugepages.sh release %s: %v\n%s", work, err, out)
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return n
-	}
-	const free = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
-	if missing := hugePagesNeeded - read(free); missing > 0 {
-		if err := os.WriteFile(nr, []byte(strconv.Itoa(read(nr)+missing)), 0); err != nil {
-			t.Fatalf("reserve huge pages: %v", err)
-		}
-		if got := read(free); got < hugePagesNeeded {
-			t.Fatalf("huge pages: %d free after reserving %d more, want %d", got, missing, hugePagesNeeded)
-		}
-		t.Cleanup(func() {
-			if n := read(nr) - missing; n >= 0 {
-				os.WriteFile(nr, []byte(strconv.Itoa(n)), 0)
-			}
-		})
-	}
-	d := t.TempDir()
-	run(t, "mount", "-t", "hugetlbfs", "nodev", d)
-	t.Cleanup(func() { exec.Command("umount", d).Run() })
-	return d
+	})
+	out := run(t, "scripts/hugepages.sh", "reserve", strconv.Itoa(hugePagesMiB), work)
+	return strings.TrimSpace(out)
 }
 
 // startTestpmd runs testpmd in ns on the vhost-user socket sock.
