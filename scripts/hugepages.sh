@@ -23,8 +23,10 @@
 set -euo pipefail
 
 SYS=/sys/kernel/mm/hugepages/hugepages-2048kB
-LOCK=/run/lock/l2tap-hugepages.lock
-[[ -d ${LOCK%/*} ]] || LOCK=/tmp/l2tap-hugepages.lock
+# The lock is taken on the pool's sysfs directory itself, opened read-only:
+# a lock file in a world-writable directory (/run/lock, /tmp) would be a
+# path another account could plant a link at.
+LOCK=$SYS
 
 die() {
 	echo "hugepages.sh: $*" >&2
@@ -59,7 +61,7 @@ save_state() {
 # with_lock CMD...: CMD run holding the lock on nr_hugepages.
 with_lock() {
 	local fd
-	exec {fd}>"$LOCK"
+	exec {fd}<"$LOCK"
 	flock "$fd"
 	"$@"
 	exec {fd}>&-
