@@ -16,7 +16,8 @@ import (
 // The manual page l2tap(8) is generated: its prose is docs/l2tap.8.in, a
 // text/template of roff; its OPTIONS and the keys of its CONFIGURATION
 // FILE come from the flag table (internal/config), as -help does, and its
-// COUNTERS from the names the daemon prints with their descriptions.
+// COUNTERS from the names the daemon prints with their descriptions, its
+// MTU table from the daemon's own computation (frame.go).
 // docs/l2tap.8 is the committed output of `l2tap man`; a test fails when
 // the two differ. make man and go generate write it, and the files
 // internal/config generates from the same table (the completions,
@@ -110,6 +111,10 @@ func writeManPage(w io.Writer, app *cli.App) error {
 		return fmt.Errorf("man page: the application has no show command")
 	}
 	keys := func(l config.Level) string { return roffEscape(strings.Join(config.FileKeys(l), ", ")) }
+	mtus, err := frameMTUTable(docPathMTU)
+	if err != nil {
+		return fmt.Errorf("man page: %w", err)
+	}
 	t, err := template.New("l2tap.8").Parse(manTemplate)
 	if err != nil {
 		return fmt.Errorf("man page: docs/l2tap.8.in: %w", err)
@@ -123,5 +128,7 @@ func writeManPage(w io.Writer, app *cli.App) error {
 		"TunnelKeys":  keys(config.LevelTunnel),
 		"SessionKeys": keys(config.LevelSession),
 		"Counters":    counters.String(),
+		"MTUTable":    frameMTURoff(mtus),
+		"MSSClamp":    roffEscape(frameMSSClamp(mtus)),
 	})
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/l2tap/l2tap/internal/offload"
 )
 
-// String is the clamping as the ready line shows it: off, or the largest
+// MSSClampString is the clamping as the ready line shows it: off, or the largest
 // MSS for IPv4 and IPv6 of untagged frames.
-func mssClampString(c offload.MSSClamp) string {
+func MSSClampString(c offload.MSSClamp) string {
 	switch {
 	case !c.Enabled():
 		return "off"
