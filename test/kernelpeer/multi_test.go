@@ -201,16 +201,18 @@ func runMulti(t *testing.T, g *Guest, bin string, c multiCase) {
 	}
 
 	for i, s := range sess {
-		hr, err := HostPing(ctx, ns, s.peer.addr(), PingOpts{Count: 3, Deadline: 10})
+		hostOpts := PingOpts{Count: 3, Deadline: 10}
+		hr, err := HostPing(ctx, ns, s.peer.addr(), hostOpts)
 		if err != nil {
 			t.Errorf("%s host->guest: %v", s.tap, err)
-		} else if hr.Received != hr.Sent {
+		} else if !hr.Answered(hostOpts) {
 			t.Errorf("%s host->guest: %d of %d replies\n%s", s.tap, hr.Received, hr.Sent, hr.Output)
 		}
-		gr, err := GuestPing(g, s.hostAddr, PingOpts{Count: 2, Deadline: 10})
+		guestOpts := PingOpts{Count: 2, Deadline: 10}
+		gr, err := GuestPing(g, s.hostAddr, guestOpts)
 		if err != nil {
 			t.Errorf("%s guest->host: %v", s.tap, err)
-		} else if gr.Received != gr.Sent {
+		} else if !gr.Answered(guestOpts) {
 			t.Errorf("%s guest->host: %d of %d replies\n%s", s.tap, gr.Received, gr.Sent, gr.Output)
 		}
 		summary[i] += fmt.Sprintf(" pings %s %s", hr, gr)
@@ -374,12 +376,13 @@ func checkIsolated(ctx context.Context, t *testing.T, g *Guest, bin, control str
 		t.Error(err)
 		return "burst: " + err.Error()
 	}
-	r, err := HostPing(ctx, env.ns, me.peer.addr(), PingOpts{Count: 5, Deadline: 10})
+	burst := PingOpts{Count: 5, Deadline: 10}
+	r, err := HostPing(ctx, env.ns, me.peer.addr(), burst)
 	if err != nil {
 		t.Errorf("%s burst: %v", me.tap, err)
 		return "burst: " + err.Error()
 	}
-	if r.Received != r.Sent {
+	if !r.Answered(burst) {
 		t.Errorf("%s burst: %d of %d replies\n%s", me.tap, r.Received, r.Sent, r.Output)
 	}
 	after, err := readRx(ctx, g, bin, control, sess)

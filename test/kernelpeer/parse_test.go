@@ -34,6 +34,34 @@ func TestParsePing(t *testing.T) {
 	}
 }
 
+// TestPingAnswered: with a deadline, Count replies are success even when
+// ping sent one more request that was still on its way; without one,
+// every request needs its reply.
+func TestPingAnswered(t *testing.T) {
+	withDeadline := PingOpts{Count: 5, Deadline: 10}
+	noDeadline := PingOpts{Count: 3}
+	tests := []struct {
+		name           string
+		opts           PingOpts
+		sent, received int
+		want           bool
+	}{
+		{"all", withDeadline, 5, 5, true},
+		{"one in flight", withDeadline, 6, 5, true},
+		{"one lost", withDeadline, 6, 4, false},
+		{"none", withDeadline, 10, 0, false},
+		{"no deadline, all", noDeadline, 3, 3, true},
+		{"no deadline, one lost", noDeadline, 3, 2, false},
+		{"no deadline, nothing sent", noDeadline, 0, 0, false},
+	}
+	for _, tt := range tests {
+		r := PingResult{Sent: tt.sent, Received: tt.received}
+		if got := r.Answered(tt.opts); got != tt.want {
+			t.Errorf("%s: %v answered %v for %+v, want %v", tt.name, r, got, tt.opts, tt.want)
+		}
+	}
+}
+
 func TestParseCountersAndDrops(t *testing.T) {
 	// rx_coalesced, rx_seq_resyncs and rx_sublayer_reserved count
 	// delivered packets, not drops.

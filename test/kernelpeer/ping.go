@@ -18,6 +18,16 @@ type PingResult struct {
 
 func (r PingResult) String() string { return fmt.Sprintf("%d/%d", r.Received, r.Sent) }
 
+// Answered reports whether every reply o asked for came. With a Deadline,
+// ping sends until it has o.Count replies, so one more request may still
+// be on its way when it stops (Sent above Received, nothing lost).
+func (r PingResult) Answered(o PingOpts) bool {
+	if o.Deadline > 0 {
+		return r.Received >= o.Count
+	}
+	return r.Sent > 0 && r.Received == r.Sent
+}
+
 // Both iputils ("3 received") and busybox ("3 packets received") print this.
 var pingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) (?:packets )?received`)
 

@@ -207,8 +207,9 @@ func vhostTraffic(t *testing.T, ctx context.Context, ns *Netns, vm *Guest, l *L2
 		strings.Join(regexp.MustCompile(`(?m)^(tcp-segmentation-offload|tx-checksumming|generic-receive-offload): .*$`).FindAllString(k, -1), ", "))
 
 	for _, size := range []int{56, 1400} {
-		res, err := GuestPing(vm, vhostPeerAddr, PingOpts{Count: 3, Size: size, Deadline: 30})
-		if err != nil || res.Received != res.Sent {
+		opts := PingOpts{Count: 3, Size: size, Deadline: 30}
+		res, err := GuestPing(vm, vhostPeerAddr, opts)
+		if err != nil || !res.Answered(opts) {
 			t.Fatalf("VM %d: %d-byte ping to the peer %s: %v %v\n%s\nl2tap:\n%s", round, size, vhostPeerAddr, res, err, res.Output, l.Stderr())
 		}
 		t.Logf("VM %d: %d-byte pings %v", round, size, res)
