@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l2tap/l2tap/internal/daemon"
 	"github.com/l2tap/l2tap/internal/l2tpv3"
 )
 
@@ -33,7 +34,7 @@ func TestFrameMTUTable(t *testing.T) {
 		{"IP/IPv6 + sublayer", ipv6, false, l2tpv3.SublayerCounter},
 	}
 	cookieLens := []int{0, 4, 8} // the columns
-	rows, err := frameMTUTable(docPathMTU)
+	rows, err := daemon.MTUTable(docPathMTU)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestFrameMTUTable(t *testing.T) {
 	buf := make([]byte, l2tpv3.MaxHeaderLen)
 	fits := docPathMTU - want[0].outer - first.Session.Header.Encode(buf, 0) - 14
 	wantMSS := strconv.Itoa(fits-20-20) + "/" + strconv.Itoa(fits-40-20)
-	if got := frameMSSClamp(rows); got != wantMSS {
+	if got := daemon.TableMSSClamp(rows); got != wantMSS {
 		t.Errorf("clamped MSS %s, want %s", got, wantMSS)
 	}
 }
@@ -83,12 +84,12 @@ func TestFrameMTUTable(t *testing.T) {
 // the MTU table of docs/configuration.md is the rendered one, and the MTU
 // and MSS quoted in the text are the table's.
 func TestFrameDocs(t *testing.T) {
-	rows, err := frameMTUTable(docPathMTU)
+	rows, err := daemon.MTUTable(docPathMTU)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mtu := strconv.Itoa(rows[0].Cells[0].MTU) // UDP/IPv4, no sublayer, no cookie
-	v4, v6, _ := strings.Cut(frameMSSClamp(rows), "/")
+	v4, v6, _ := strings.Cut(daemon.TableMSSClamp(rows), "/")
 	cases := []struct {
 		file, section, want string
 	}{

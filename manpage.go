@@ -111,7 +111,7 @@ func writeManPage(w io.Writer, app *cli.App) error {
 		return fmt.Errorf("man page: the application has no show command")
 	}
 	keys := func(l config.Level) string { return roffEscape(strings.Join(config.FileKeys(l), ", ")) }
-	mtus, err := frameMTUTable(docPathMTU)
+	mtus, err := daemon.MTUTable(docPathMTU)
 	if err != nil {
 		return fmt.Errorf("man page: %w", err)
 	}
@@ -129,6 +129,6 @@ func writeManPage(w io.Writer, app *cli.App) error {
 		"SessionKeys": keys(config.LevelSession),
 		"Counters":    counters.String(),
 		"MTUTable":    frameMTURoff(mtus),
-		"MSSClamp":    roffEscape(frameMSSClamp(mtus)),
+		"MSSClamp":    roffEscape(daemon.TableMSSClamp(mtus)),
 	})
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/l2tap/l2tap/internal/offload"
 )
 
-// MSSClampString is the clamping as the ready line shows it: off, or the largest
+// mssClampString is the clamping as the ready line shows it: off, or the largest
 // MSS for IPv4 and IPv6 of untagged frames.
-func MSSClampString(c offload.MSSClamp) string {
+func mssClampString(c offload.MSSClamp) string {
 	switch {
 	case !c.Enabled():
 		return "off"

@@ -21,7 +21,7 @@ func TestMSSClampString(t *testing.T) {
 		{offload.MSSClamp{MSS: 88}, "88"},
 		{offload.MSSClamp{Frame: 1464, MSS: 1400}, "1400/1390"},
 	} {
-		if got := MSSClampString(c.clamp); got != c.want {
+		if got := mssClampString(c.clamp); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.clamp, got, c.want)
 		}
 	}

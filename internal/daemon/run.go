@@ -324,7 +324,7 @@ func (p *process) prepare(cfg *config.Config, ti, si int) error {
 			why = "TCP's MSS is clamped to fit (-mss-clamp), other larger frames are fragmented on the underlay"
 		}
 		slog.Warn("-mtu exceeds what fits the path", "tunnel", tc.Ends.PeerName(), "mtu", mtu, "path_mtu", auto,
-			"mss_clamp", MSSClampString(clamp), "effect", why)
+			"mss_clamp", mssClampString(clamp), "effect", why)
 	}
 	t := p.tunnels[key.tunnel]
 	if t == nil {
@@ -684,7 +684,7 @@ func (l *live) logAttrs() []any {
 		slog.String("cookie", cookieSizes(&h)),
 		slog.String("sublayer", fmt.Sprint(h.Sublayer)), slog.Int("offset", h.Offset),
 		slog.String("offload", off), slog.Int("queues", c.TAP.Queues),
-		slog.String("mss_clamp", MSSClampString(l.clamp)),
+		slog.String("mss_clamp", mssClampString(l.clamp)),
 		slog.String("tunnel", e.PeerName()),
 	}
 }
