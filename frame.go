@@ -37,21 +37,20 @@ func frameMTUMarkdown(rows []daemon.MTURow) string {
 	return b.String()
 }
 
-// frameMTURoff renders rows for the manual page: a preformatted block of
-// aligned columns, which needs no tbl preprocessor.
-func frameMTURoff(rows []daemon.MTURow) string {
+// frameMTUText renders rows as lines of aligned columns, the manual
+// page's preformatted table (which then needs no tbl preprocessor).
+func frameMTUText(rows []daemon.MTURow) []string {
 	width := len("encapsulation")
 	for _, r := range rows {
 		width = max(width, len(r.Name))
 	}
-	var b strings.Builder
-	b.WriteString(".RS\n.nf\n")
+	var lines []string
 	line := func(first string, rest []string) {
 		s := fmt.Sprintf("%-*s", width, first)
 		for _, c := range rest {
 			s += fmt.Sprintf("  %13s", c)
 		}
-		b.WriteString(roffEscape(strings.TrimRight(s, " ")) + "\n")
+		lines = append(lines, strings.TrimRight(s, " "))
 	}
 	var titles []string
 	for _, c := range rows[0].Cells {
@@ -65,6 +64,5 @@ func frameMTURoff(rows []daemon.MTURow) string {
 		}
 		line(r.Name, mtus)
 	}
-	b.WriteString(".fi\n.RE\n")
-	return b.String()
+	return lines
 }

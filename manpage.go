@@ -128,7 +128,18 @@ func writeManPage(w io.Writer, app *cli.App) error {
 		"TunnelKeys":  keys(config.LevelTunnel),
 		"SessionKeys": keys(config.LevelSession),
 		"Counters":    counters.String(),
-		"MTUTable":    frameMTURoff(mtus),
+		"MTUTable":    roffPreformatted(frameMTUText(mtus)),
 		"MSSClamp":    roffEscape(daemon.TableMSSClamp(mtus)),
 	})
+}
+
+// roffPreformatted sets lines as an indented block without filling.
+func roffPreformatted(lines []string) string {
+	var b strings.Builder
+	b.WriteString(".RS\n.nf\n")
+	for _, l := range lines {
+		b.WriteString(roffEscape(l) + "\n")
+	}
+	b.WriteString(".fi\n.RE\n")
+	return b.String()
 }
