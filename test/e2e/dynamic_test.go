@@ -85,11 +85,7 @@ func controlCapture(t *testing.T, a netns, udp bool) func(ca map[string]uint64) 
 		return file
 	}
 	t.Cleanup(func() { stop(nil) })
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Capturing on"); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("tshark did not start: %s", out.String())
-		}
-	}
+	waitCapturing(t, out)
 	return stop
 }
 
