@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -321,6 +322,10 @@ func startWrapped(t *testing.T, ns netns, wrapper []string, args ...string) *pro
 	go func() {
 		defer close(scanned)
 		defer pr.Close()
+		// A line too long to scan ends the scanning, not the reading:
+		// l2tap must not block on a full pipe, or die writing to a
+		// closed one.
+		defer io.Copy(io.Discard, pr)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
