@@ -85,11 +85,7 @@ func controlCapture(t *testing.T, a netns, udp bool) func(ca map[string]uint64) 
 		return file
 	}
 	t.Cleanup(func() { stop(nil) })
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Capturing on"); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("tshark did not start: %s", out.String())
-		}
-	}
+	waitCapturing(t, out)
 	return stop
 }
 
@@ -359,8 +355,9 @@ func TestDynamicAuthFailure(t *testing.T) {
 	pb := startL2tap(t, b, dynArgs(true, false, dynSecret(t, "wrong"))...)
 	waitLog(t, pa, `control message failed authentication \(wrong or missing message digest, or the other algorithm: check -secret-file and -digest on both ends\); dropped tunnel=192.0.2.2:1701 reason=control_auth_failed count=0 total=1`, 10*time.Second)
 	waitLog(t, pb, `failed authentication`, 10*time.Second)
-	// Each side retransmits its SCCRQ (1, 2 s): let both be refused again.
-	time.Sleep(3500 * time.Millisecond)
+	// Each side retransmits its SCCRQ (1, 2 s): both are refused again.
+	waitCounterAtLeast(t, pa, "control_auth_failed", 2, 15*time.Second)
+	waitCounterAtLeast(t, pb, "control_auth_failed", 2, 15*time.Second)
 	if carrier(t, a, "vm0") || carrier(t, b, "vm0") {
 		t.Error("a carrier is on without a session")
 	}
@@ -492,7 +489,7 @@ counter = true
 		pingAll(t, pingCheck{a, dst, 1400})
 	}
 	// Some HELLOs (-hello 1) on the quiet connection.
-	time.Sleep(2500 * time.Millisecond)
+	waitCounterAtLeast(t, pa, "control_hellos_sent", 1, 10*time.Second)
 	if n := strings.Count(pa.stderr.String(), "control connection established"); n != 1 {
 		t.Errorf("%d control connection lines, want one connection:\n%s", n, pa.stderr.String())
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -317,19 +318,39 @@ func startWrapped(t *testing.T, ns netns, wrapper []string, args ...string) *pro
 		t.Fatal(err)
 	}
 	pw.Close()
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
+		defer pr.Close()
+		// A line too long to scan ends the scanning, not the reading:
+		// l2tap must not block on a full pipe, or die writing to a
+		// closed one.
+		defer io.Copy(io.Discard, pr)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
 			p.stderr.Write([]byte(line + "\n"))
-			// The text ready line, or the JSON one (-log-format json).
+			// The text ready line, or the JSON one (-log-format json):
+			// the first is waited for; with several sessions, the
+			// others must not stop the reading.
 			if strings.HasPrefix(line, "l2tap: ready") || strings.HasPrefix(line, "{") && strings.Contains(line, `"msg":"ready"`) {
-				p.ready <- line
+				select {
+				case p.ready <- line:
+				default:
+				}
 			}
 		}
 	}()
 	go func() {
 		p.exit = p.cmd.Wait()
+		// Wait returns when the process has exited, not when its last
+		// lines have been read from the pipe: done promises them in
+		// p.stderr. A child that kept the pipe open is not waited for
+		// beyond a few seconds.
+		select {
+		case <-scanned:
+		case <-time.After(5 * time.Second):
+		}
 		close(p.done)
 	}()
 	t.Cleanup(func() { p.stop(t) })

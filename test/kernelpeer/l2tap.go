@@ -116,7 +116,9 @@ func StartL2tap(ctx context.Context, ns *Netns, bin string, args []string, ready
 		return nil, fmt.Errorf("start l2tap: %w", err)
 	}
 	ready := make(chan struct{})
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		seen := false
 		for sc.Scan() {
@@ -132,6 +134,9 @@ func StartL2tap(ctx context.Context, ns *Netns, bin string, args []string, ready
 	go func() {
 		l.err = l.cmd.Wait()
 		_ = pw.Close()
+		// Wait has copied the last bytes into the pipe; done promises
+		// their lines in l.stderr too.
+		<-scanned
 		close(l.done)
 	}()
 	select {
@@ -230,7 +235,8 @@ func (l *L2tap) Stop(timeout time.Duration) (Counters, error) {
 // Stdout returns what l2tap printed on stdout; complete after Stop.
 func (l *L2tap) Stdout() string { return l.stdout.String() }
 
-// Stderr returns what l2tap has printed on stderr so far.
+// Stderr returns what l2tap has printed on stderr so far; complete after
+// Stop.
 func (l *L2tap) Stderr() string { return l.stderr.String() }
 
 // lockedBuffer is a line buffer safe for one writer and many readers.
