@@ -193,9 +193,15 @@ func vhostNICOptions(log string) (opts string, mtu int, err error) {
 // transfers between it and the peer.
 func vhostTraffic(t *testing.T, ctx context.Context, ns *Netns, vm *Guest, l *L2tap, round int) {
 	t.Helper()
+	// A guest command that fails shows the guest's console and QEMU's
+	// state beside l2tap's log.
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("VM %d: "+format+"\n%s\nl2tap:\n%s", append(append([]any{round}, args...), vmState(vm), l.Stderr())...)
+	}
 	k, err := vm.MustRun("ethtool -k eth0")
 	if err != nil {
-		t.Fatal(err)
+		fail("ethtool -k eth0: %v", err)
 	}
 	for _, feature := range []string{"tx-checksumming", "tcp-segmentation-offload", "rx-checksumming"} {
 		if !regexp.MustCompile(`(?m)^` + feature + `: on`).MatchString(k) {
@@ -219,7 +225,7 @@ func vhostTraffic(t *testing.T, ctx context.Context, ns *Netns, vm *Guest, l *L2
 	// superframes.
 	out, err := vm.MustRun(fmt.Sprintf("dd if=/dev/urandom of=/tmp/blob bs=65536 count=%d 2>/dev/null && sha256sum /tmp/blob", vhostBlob/65536))
 	if err != nil {
-		t.Fatal(err)
+		fail("make the blob: %v", err)
 	}
 	sent, _, _ := strings.Cut(strings.TrimSpace(out), " ")
 	got := make(chan hashResult, 1)
@@ -233,7 +239,7 @@ func vhostTraffic(t *testing.T, ctx context.Context, ns *Netns, vm *Guest, l *L2
 	}()
 	start := time.Now()
 	if out, st, err := vm.RunTimeout("nc "+vhostPeerAddr+" 5001 </tmp/blob", 2*time.Minute); err != nil || st != 0 {
-		t.Fatalf("VM %d: nc to the peer: status %d %v: %s\n%s", round, st, err, out, vmState(vm))
+		fail("nc to the peer: status %d %v: %s", st, err, out)
 	}
 	r := <-got
 	if r.err != nil || r.n != vhostBlob || r.sum != sent {
@@ -243,7 +249,7 @@ func vhostTraffic(t *testing.T, ctx context.Context, ns *Netns, vm *Guest, l *L2
 
 	// Peer to VM: l2tap fills the guest's receive queue.
 	if _, err := vm.MustRun("rm -f /tmp/rx /tmp/rx.done; (nc -l -p 5002 >/tmp/rx; echo $? >/tmp/rx.done) </dev/null >/dev/null 2>&1 &"); err != nil {
-		t.Fatal(err)
+		fail("start nc -l: %v", err)
 	}
 	blob := make([]byte, vhostBlob)
 	if _, err := rand.Read(blob); err != nil {
@@ -252,23 +258,23 @@ func vhostTraffic(t *testing.T, ctx context.Context, ns *Netns, vm *Guest, l *L2
 	want := sha256.Sum256(blob)
 	start = time.Now()
 	if err := sendIn(ns, vhostVMAddr+":5002", blob, 2*time.Minute); err != nil {
-		t.Fatalf("peer to VM %d: %v\n%s", round, err, vmState(vm))
+		fail("peer to VM: %v", err)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if out, st, err := vm.Run("cat /tmp/rx.done"); err != nil {
-			t.Fatal(err)
+			fail("after the peer's transfer: %v", err)
 		} else if st == 0 && strings.TrimSpace(out) != "" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("VM %d: nc -l did not end after the peer closed", round)
+			fail("nc -l did not end after the peer closed")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	out, err = vm.MustRun("stat -c %s /tmp/rx && sha256sum /tmp/rx")
 	if err != nil {
-		t.Fatal(err)
+		fail("hash what the peer sent: %v", err)
 	}
 	fields := strings.Fields(out)
 	if len(fields) < 2 || fields[0] != strconv.Itoa(vhostBlob) || fields[1] != hex.EncodeToString(want[:]) {
