@@ -101,6 +101,7 @@ FRONTEND_LOGS=()
 HUGE_WORK=       # scripts/hugepages.sh's directory: its state, the hugetlbfs mount
 HUGE_DIR=        # that mount, testpmd's --huge-dir
 HUB_PID=         # the QEMU start_hub started last
+VHOST_LINKS=()   # the veths start_vhost made in the host's namespace: deleted with the setup
 PY=
 
 LOG_TAG=bench
@@ -115,6 +116,7 @@ bench_cleanup() {
 	for pid in "${!STARTED[@]}"; do
 		stop_pid "$pid"
 	done
+	delete_vhost_links
 	if [[ -n $HUGE_WORK ]]; then
 		"$ROOT/scripts/hugepages.sh" release "$HUGE_WORK" && rmdir "$HUGE_WORK"
 	fi
@@ -358,6 +360,7 @@ start_vhost() {
 	for k in A B; do
 		[[ $k == A ]] && ns=$NS_A || ns=$NS_B
 		ip link add "vpe$k" type veth peer name vtap0 netns "$ns"
+		VHOST_LINKS+=("vpe$k")
 		ip link set "vpe$k" up
 	done
 	(with_pin "$PIN_BRIDGE" dpdk-testpmd -l 0-1 -n 1 --no-pci --single-file-segments -m 256 \
@@ -440,6 +443,18 @@ stop_bridges() {
 	done
 	BRIDGE_PIDS=()
 	FRONTEND_PIDS=()
+	delete_vhost_links
+}
+
+# delete_vhost_links: the veths of start_vhost deleted, their namespace ends
+# (vtap0, with the overlay's address and route) with them, so that the next
+# setup's device is the only one on the overlay.
+delete_vhost_links() {
+	local link
+	for link in "${VHOST_LINKS[@]}"; do
+		ip link del "$link" 2>/dev/null || log "could not delete veth $link"
+	done
+	VHOST_LINKS=()
 }
 
 # tap_rx_packets: frames the B-side bridge has written into its TAP, or
