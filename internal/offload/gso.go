@@ -127,41 +127,52 @@ func (s *Splitter) Next(dst []byte) int {
 	n := s.hdrLen + plen
 	copy(dst[:s.hdrLen], s.frame[:s.hdrLen])
 	copy(dst[s.hdrLen:n], s.frame[s.pos:end])
-	l3, l4 := s.l3, s.l4
-	var src, dstAddr []byte
-	if s.v6 {
-		binary.BigEndian.PutUint16(dst[l3+4:], uint16(n-l3-40))
-		src, dstAddr = dst[l3+8:l3+24], dst[l3+24:l3+40]
-	} else {
-		ip := dst[l3:l4]
-		binary.BigEndian.PutUint16(ip[2:], uint16(n-l3))
-		binary.BigEndian.PutUint16(ip[4:], s.ipID+uint16(s.i))
-		ip[10], ip[11] = 0, 0
-		PutCsum(ip[10:], CsumAdd(0, ip))
-		src, dstAddr = ip[12:16], ip[16:20]
-	}
-	l4b := dst[l4:n]
-	if s.udp {
-		binary.BigEndian.PutUint16(l4b[4:], uint16(len(l4b)))
-		l4b[6], l4b[7] = 0, 0
-		acc := CsumAdd(PseudoHeaderSum(src, dstAddr, ProtoUDP, len(l4b)), l4b)
-		if PutCsum(l4b[6:], acc); l4b[6] == 0 && l4b[7] == 0 {
-			l4b[6], l4b[7] = 0xff, 0xff // zero means "no checksum" in UDP
-		}
-	} else {
-		binary.BigEndian.PutUint32(l4b[4:], s.seq+uint32(s.pos-s.hdrLen))
-		f := s.flags
-		if !last {
-			f &^= tcpFlagFIN | tcpFlagPSH
-		}
-		if s.i > 0 {
-			f &^= tcpFlagCWR
-		}
-		l4b[13] = f
-		l4b[16], l4b[17] = 0, 0
-		PutCsum(l4b[16:], CsumAdd(PseudoHeaderSum(src, dstAddr, ProtoTCP, len(l4b)), l4b))
-	}
+	FinishSegment(dst[:n], s.l3, s.l4, s.v6, s.udp, s.ipID, s.i, s.seq+uint32(s.pos-s.hdrLen), s.flags, last)
 	s.pos = end
 	s.i++
 	return n
+}
+
+// FinishSegment writes the headers of segment i of a TCP or UDP superframe
+// into seg, which holds the superframe's headers (its IP header at l3, its
+// TCP or UDP header at l4) followed by the segment's payload: the IPv4
+// total length, ID (ipID+i) and header checksum, or the IPv6 payload
+// length; then the UDP length and checksum, or the TCP sequence number
+// (seq, that of the segment's first payload byte), flags (the superframe's,
+// FIN and PSH kept on the last segment only, CWR on the first only) and
+// checksum. Splitter and the other splitters of superframes share it.
+func FinishSegment(seg []byte, l3, l4 int, v6, udp bool, ipID uint16, i int, seq uint32, flags byte, last bool) {
+	n := len(seg)
+	var src, dst []byte
+	if v6 {
+		binary.BigEndian.PutUint16(seg[l3+4:], uint16(n-l3-40))
+		src, dst = seg[l3+8:l3+24], seg[l3+24:l3+40]
+	} else {
+		ip := seg[l3:l4]
+		binary.BigEndian.PutUint16(ip[2:], uint16(n-l3))
+		binary.BigEndian.PutUint16(ip[4:], ipID+uint16(i))
+		ip[10], ip[11] = 0, 0
+		PutCsum(ip[10:], CsumAdd(0, ip))
+		src, dst = ip[12:16], ip[16:20]
+	}
+	l4b := seg[l4:]
+	if udp {
+		binary.BigEndian.PutUint16(l4b[4:], uint16(len(l4b)))
+		l4b[6], l4b[7] = 0, 0
+		acc := CsumAdd(PseudoHeaderSum(src, dst, ProtoUDP, len(l4b)), l4b)
+		if PutCsum(l4b[6:], acc); l4b[6] == 0 && l4b[7] == 0 {
+			l4b[6], l4b[7] = 0xff, 0xff // zero means "no checksum" in UDP
+		}
+		return
+	}
+	binary.BigEndian.PutUint32(l4b[4:], seq)
+	if !last {
+		flags &^= tcpFlagFIN | tcpFlagPSH
+	}
+	if i > 0 {
+		flags &^= tcpFlagCWR
+	}
+	l4b[13] = flags
+	l4b[16], l4b[17] = 0, 0
+	PutCsum(l4b[16:], CsumAdd(PseudoHeaderSum(src, dst, ProtoTCP, len(l4b)), l4b))
 }

@@ -111,41 +111,7 @@ func (s *chainSplitter) next(mem *memTable, dst []byte) (int, error) {
 	if err := s.read(mem, dst[s.hdrLen:n]); err != nil {
 		return 0, err
 	}
-	l3, l4 := s.l3, s.l4
-	var src, dstAddr []byte
-	if s.v6 {
-		binary.BigEndian.PutUint16(dst[l3+4:], uint16(n-l3-40))
-		src, dstAddr = dst[l3+8:l3+24], dst[l3+24:l3+40]
-	} else {
-		ip := dst[l3:l4]
-		binary.BigEndian.PutUint16(ip[2:], uint16(n-l3))
-		binary.BigEndian.PutUint16(ip[4:], s.ipID+uint16(s.i))
-		ip[10], ip[11] = 0, 0
-		offload.PutCsum(ip[10:], offload.CsumAdd(0, ip))
-		src, dstAddr = ip[12:16], ip[16:20]
-	}
-	l4b := dst[l4:n]
-	if s.udp {
-		binary.BigEndian.PutUint16(l4b[4:], uint16(len(l4b)))
-		l4b[6], l4b[7] = 0, 0
-		acc := offload.CsumAdd(offload.PseudoHeaderSum(src, dstAddr, offload.ProtoUDP, len(l4b)), l4b)
-		if offload.PutCsum(l4b[6:], acc); l4b[6] == 0 && l4b[7] == 0 {
-			l4b[6], l4b[7] = 0xff, 0xff // zero means "no checksum" in UDP
-		}
-	} else {
-		const fin, psh, cwr = 0x01, 0x08, 0x80
-		binary.BigEndian.PutUint32(l4b[4:], s.seq+uint32(s.pos))
-		f := s.flags
-		if !last {
-			f &^= fin | psh
-		}
-		if s.i > 0 {
-			f &^= cwr
-		}
-		l4b[13] = f
-		l4b[16], l4b[17] = 0, 0
-		offload.PutCsum(l4b[16:], offload.CsumAdd(offload.PseudoHeaderSum(src, dstAddr, offload.ProtoTCP, len(l4b)), l4b))
-	}
+	offload.FinishSegment(dst[:n], s.l3, s.l4, s.v6, s.udp, s.ipID, s.i, s.seq+uint32(s.pos), s.flags, last)
 	s.pos = end
 	s.i++
 	return n, nil
