@@ -115,15 +115,7 @@ func (g *Coalescer) TryAppend(frame []byte, s *Segment) bool {
 	p := g.Frame()
 	l3, l4 := s.l3, s.l4
 	// Everything but lengths, IDs, checksums, sequence number and PSH must match.
-	if !bytes.Equal(frame[:l3], p[:l3]) {
-		return false
-	}
-	if s.v6 {
-		if !bytes.Equal(frame[l3:l3+4], p[l3:l3+4]) || !bytes.Equal(frame[l3+6:l4], p[l3+6:l4]) {
-			return false
-		}
-	} else if !bytes.Equal(frame[l3:l3+2], p[l3:l3+2]) || !bytes.Equal(frame[l3+6:l3+10], p[l3+6:l3+10]) ||
-		!bytes.Equal(frame[l3+12:l4], p[l3+12:l4]) {
+	if !SameIPHeaders(frame, p, l3, l4, s.v6) {
 		return false
 	}
 	if s.udp {
@@ -137,8 +129,7 @@ func (g *Coalescer) TryAppend(frame []byte, s *Segment) bool {
 		g.closed = plen < g.mss
 		return true
 	}
-	if !bytes.Equal(frame[l4:l4+4], p[l4:l4+4]) || !bytes.Equal(frame[l4+8:l4+13], p[l4+8:l4+13]) ||
-		!bytes.Equal(frame[l4+14:l4+16], p[l4+14:l4+16]) || !bytes.Equal(frame[l4+18:s.hdrLen], p[l4+18:s.hdrLen]) {
+	if !SameTCPHeader(frame, p, l4, s.hdrLen) {
 		return false
 	}
 	copy(g.buf[VnetHdrLen+g.n:], frame[s.hdrLen:s.end])
@@ -207,4 +198,28 @@ func (g *Coalescer) Finish() []byte {
 	h.Encode(out)
 	g.segs, g.n = 0, 0
 	return out
+}
+
+// SameIPHeaders reports whether frame's Ethernet and IP headers (the IP
+// header at l3, the transport header at l4) are those of p, the first
+// segment of a run, but for what differs between segments of one flow: the
+// IPv4 total length, ID and header checksum, or the IPv6 payload length.
+func SameIPHeaders(frame, p []byte, l3, l4 int, v6 bool) bool {
+	if !bytes.Equal(frame[:l3], p[:l3]) {
+		return false
+	}
+	if v6 {
+		return bytes.Equal(frame[l3:l3+4], p[l3:l3+4]) && bytes.Equal(frame[l3+6:l4], p[l3+6:l4])
+	}
+	return bytes.Equal(frame[l3:l3+2], p[l3:l3+2]) && bytes.Equal(frame[l3+6:l3+10], p[l3+6:l3+10]) &&
+		bytes.Equal(frame[l3+12:l4], p[l3+12:l4])
+}
+
+// SameTCPHeader reports whether frame's TCP header (at l4, the headers
+// ending at hdrLen) is that of p but for the sequence number, the flags
+// and the checksum: the ports, acknowledgement, data offset, window,
+// urgent pointer and options match.
+func SameTCPHeader(frame, p []byte, l4, hdrLen int) bool {
+	return bytes.Equal(frame[l4:l4+4], p[l4:l4+4]) && bytes.Equal(frame[l4+8:l4+13], p[l4+8:l4+13]) &&
+		bytes.Equal(frame[l4+14:l4+16], p[l4+14:l4+16]) && bytes.Equal(frame[l4+18:hdrLen], p[l4+18:hdrLen])
 }

@@ -3,7 +3,6 @@
 package vhostuser
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"github.com/l2tap/l2tap/internal/offload"
@@ -116,19 +115,7 @@ func (w *rxWriter) tryAppend(frame []byte, s *runSeg) bool {
 	p := r.hdr[:r.hdrLen]
 	l3, l4 := s.l3, s.l4
 	// Everything but lengths, IDs, checksums, sequence number and PSH must match.
-	if !bytes.Equal(frame[:l3], p[:l3]) {
-		return false
-	}
-	if s.v6 {
-		if !bytes.Equal(frame[l3:l3+4], p[l3:l3+4]) || !bytes.Equal(frame[l3+6:l4], p[l3+6:l4]) {
-			return false
-		}
-	} else if !bytes.Equal(frame[l3:l3+2], p[l3:l3+2]) || !bytes.Equal(frame[l3+6:l3+10], p[l3+6:l3+10]) ||
-		!bytes.Equal(frame[l3+12:l4], p[l3+12:l4]) {
-		return false
-	}
-	if !bytes.Equal(frame[l4:l4+4], p[l4:l4+4]) || !bytes.Equal(frame[l4+8:l4+13], p[l4+8:l4+13]) ||
-		!bytes.Equal(frame[l4+14:l4+16], p[l4+14:l4+16]) || !bytes.Equal(frame[l4+18:s.hdrLen], p[l4+18:s.hdrLen]) {
+	if !offload.SameIPHeaders(frame, p, l3, l4, s.v6) || !offload.SameTCPHeader(frame, p, l4, s.hdrLen) {
 		return false
 	}
 	if !w.mrg && r.room < uint64(plen) {
